@@ -1,0 +1,84 @@
+"""Bot texts in Russian and English, kept in TOML catalogs (helpdesk/texts/*.toml).
+
+Templates are Telegram HTML. Every value substituted into a template is escaped here, so user text can
+never be read as markup; a value that is already safe HTML is passed wrapped in `Safe`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TEXTS_DIR = Path(__file__).parent / "texts"
+LANGUAGES: tuple[str, ...] = ("en", "ru")
+FALLBACK = "en"
+
+
+class Safe(str):
+    """A string that is already valid Telegram HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    return value if isinstance(value, Safe) else html.escape(str(value), quote=False)
+
+
+def _flatten(prefix: str, node: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, value in node.items():
+        full = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            _flatten(full, value, out)
+        else:
+            out[full] = value
+
+
+@cache
+def catalog(lang: str) -> dict[str, Any]:
+    with (TEXTS_DIR / f"{lang}.toml").open("rb") as handle:
+        flat: dict[str, Any] = {}
+        _flatten("", tomllib.load(handle), flat)
+        return flat
+
+
+def pick_language(*candidates: str | None, default: str = FALLBACK) -> str:
+    """The first supported language among the candidates (`ru-RU` counts as `ru`)."""
+    for candidate in candidates:
+        if candidate:
+            code = candidate.split("-")[0].split("_")[0].lower()
+            if code in LANGUAGES:
+                return code
+    return default if default in LANGUAGES else FALLBACK
+
+
+def t(lang: str, key: str, /, **values: object) -> str:
+    """The text `key` in `lang` with `values` escaped and substituted."""
+    template = catalog(lang if lang in LANGUAGES else FALLBACK).get(key)
+    if template is None:
+        template = catalog(FALLBACK).get(key)
+    if template is None:
+        raise KeyError(f"no text {key!r}")
+    if isinstance(template, list):
+        raise TypeError(f"text {key!r} is a list; use t_list")
+    return Safe(template.format_map({k: escape(v) for k, v in values.items()}) if values else template)
+
+
+def t_list(lang: str, key: str) -> list[str]:
+    value = catalog(lang if lang in LANGUAGES else FALLBACK).get(key) or catalog(FALLBACK)[key]
+    return list(value)
+
+
+def has(lang: str, key: str) -> bool:
+    return key in catalog(lang if lang in LANGUAGES else FALLBACK)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def to_plain(text: str) -> str:
+    """Telegram HTML to plain text (the console chat, logs, fallbacks when markup is refused)."""
+    return html.unescape(_TAG.sub("", text))
