@@ -1,0 +1,503 @@
+"""The intake conversation: from a customer's first words to a confirmed request.
+
+Steps are data (question, expected input, validation, buttons); `IntakeDialog.handle` is a pure
+function of the draft and one input, so the Telegram bot, the console chat and the tests drive the
+very same conversation, and the draft can be stored after every step.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from dialogs.services import suggested_services
+from helpdesk.i18n import t
+from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
+
+DESCRIPTION_MIN_CHARS = 5
+DESCRIPTION_MAX_CHARS = 3000
+SERVICE_MAX_CHARS = 100
+CONTACT_MAX_CHARS = 200
+MAX_ATTACHMENTS = 20
+
+#: categories that need no "who is affected" / "how much it blocks" questions
+NO_IMPACT_QUESTIONS = frozenset({Category.CONSULTATION, Category.INFORMATION})
+
+
+class Action(StrEnum):
+    """Button values with a meaning of their own, valid at any step that shows them."""
+
+    BACK = "back"
+    CANCEL = "cancel"
+    SKIP = "skip"
+    DONE = "done"
+    OTHER = "other"
+    CONFIRM = "confirm"
+    EDIT = "edit"
+    SUMMARY = "summary"
+
+
+class InputKind(StrEnum):
+    TEXT = "text"
+    CHOICE = "choice"  # an inline button: value + the token of the prompt it was on
+    FILE = "file"  # photo, document, video… ; `file` holds its description
+    CONTACT = "contact"  # a shared phone number
+    UNSUPPORTED = "unsupported"  # sticker, voice, location, poll…
+
+
+@dataclass(frozen=True)
+class UserInput:
+    kind: InputKind
+    text: str = ""
+    value: str = ""
+    token: str = ""
+    file: dict[str, Any] | None = None
+    phone: str | None = None
+
+    @classmethod
+    def of_text(cls, text: str) -> UserInput:
+        return cls(InputKind.TEXT, text=text)
+
+    @classmethod
+    def of_choice(cls, value: str, token: str) -> UserInput:
+        return cls(InputKind.CHOICE, value=value, token=token)
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A question as data: HTML text, inline choices (rows), and an optional share-phone keyboard."""
+
+    step: str
+    token: str
+    text: str
+    choices: tuple[tuple[Choice, ...], ...] = ()
+    share_phone_label: str | None = None  # render a reply keyboard asking for the contact
+    reply_labels: tuple[str, ...] = ()  # extra reply-keyboard buttons that send their label as text
+
+
+@dataclass
+class DraftState:
+    """Everything the conversation has collected so far (stored in the database after each step)."""
+
+    step: str
+    token: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)
+    editing: bool = False
+
+
+class Outcome(StrEnum):
+    ASK = "ask"  # show `notes`, then `prompt`
+    CONFIRMED = "confirmed"  # register the ticket from the draft
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Turn:
+    outcome: Outcome
+    draft: DraftState
+    prompt: Prompt | None = None
+    notes: list[str] = field(default_factory=list)
+    stale: bool = False  # the input was a button from an older message
+
+
+class TriageLike(Protocol):
+    def classify(
+        self,
+        text: str,
+        *,
+        impact: Impact | None = None,
+        urgency: Urgency | None = None,
+        ticket_type: TicketType | None = None,
+        category: Category | None = None,
+    ) -> Any: ...
+
+    def is_doubtful(self, result: Any) -> bool: ...
+
+
+# ----------------------------------------------------------------------------------------------------
+# Steps as data
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of the form.
+
+    `applies` says whether the step is asked for this draft; `choices` builds the buttons;
+    `expects` lists the input kinds the step takes; the engine handles Back, Cancel and stale buttons.
+    """
+
+    name: str
+    expects: frozenset[InputKind]
+    applies: Callable[[DraftState], bool] = lambda _d: True
+    can_skip: bool = False
+    entered_explicitly: bool = False  # not part of the forward sequence (sub-steps)
+
+
+def _category(draft: DraftState) -> Category | None:
+    value = draft.answers.get("category")
+    return Category(value) if value else None
+
+
+def _needs_impact(draft: DraftState) -> bool:
+    return _category(draft) not in NO_IMPACT_QUESTIONS
+
+
+STEPS: tuple[Step, ...] = (
+    Step("description", frozenset({InputKind.TEXT, InputKind.FILE})),
+    Step("doubt", frozenset({InputKind.CHOICE}), applies=lambda d: bool(d.answers.get("doubtful"))),
+    Step("service", frozenset({InputKind.CHOICE, InputKind.TEXT})),
+    Step("service_other", frozenset({InputKind.TEXT}), entered_explicitly=True),
+    Step("impact", frozenset({InputKind.CHOICE}), applies=_needs_impact),
+    Step("urgency", frozenset({InputKind.CHOICE}), applies=_needs_impact),
+    Step("attachments", frozenset({InputKind.FILE, InputKind.CHOICE}), can_skip=True),
+    Step("contact", frozenset({InputKind.CONTACT, InputKind.TEXT, InputKind.CHOICE}), can_skip=True),
+    Step("summary", frozenset({InputKind.CHOICE})),
+    Step("edit", frozenset({InputKind.CHOICE}), entered_explicitly=True),
+)
+STEP_BY_NAME = {step.name: step for step in STEPS}
+FORWARD = [step.name for step in STEPS if not step.entered_explicitly]
+EDITABLE_FIELDS = ("description", "service", "impact", "urgency", "attachments", "contact")
+
+
+def new_token() -> str:
+    return secrets.token_hex(3)
+
+
+class IntakeDialog:
+    """Drives the intake form; pure apart from the triage it consults."""
+
+    def __init__(self, triage: TriageLike, lang: str) -> None:
+        self.triage = triage
+        self.lang = lang
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def begin(self, description: str | None = None) -> Turn:
+        """Start a new draft; with `description` (a free message) the first answer is already given."""
+        draft = DraftState(step="description", token=new_token())
+        if description is None:
+            return self._ask(draft)
+        return self.handle(draft, UserInput.of_text(description))
+
+    def resume(self, draft: DraftState) -> Turn:
+        """The current question again (after a restart, /new with a draft open, or a stale button)."""
+        return self._ask(draft)
+
+    def handle(self, draft: DraftState, event: UserInput) -> Turn:
+        step = STEP_BY_NAME.get(draft.step) or STEP_BY_NAME["description"]
+        if event.kind == InputKind.CHOICE:
+            if event.token != draft.token:
+                return self._ask(draft, [t(self.lang, "hint.stale_button")], stale=True)
+            if event.value == Action.CANCEL:
+                return Turn(Outcome.CANCELLED, draft)
+            if event.value == Action.BACK:
+                return self._back(draft)
+        if event.kind == InputKind.UNSUPPORTED:
+            return self._ask(draft, [t(self.lang, "hint.unsupported")])
+        if event.kind not in step.expects:
+            return self._ask(draft, [self._hint_for(step)])
+        handler = getattr(self, f"_on_{step.name}")
+        return handler(draft, event)
+
+    # -- navigation ---------------------------------------------------------------------------------
+
+    def _ask(self, draft: DraftState, notes: list[str] | None = None, *, stale: bool = False) -> Turn:
+        return Turn(Outcome.ASK, draft, self.prompt(draft), notes or [], stale)
+
+    def _goto(self, draft: DraftState, step: str, notes: list[str] | None = None) -> Turn:
+        if step != draft.step:
+            draft.history.append(draft.step)
+            draft.step = step
+            draft.token = new_token()
+        return self._ask(draft, notes)
+
+    def _advance(self, draft: DraftState, notes: list[str] | None = None) -> Turn:
+        """Go to the next step that applies, or back to the summary when editing a field."""
+        if draft.editing:
+            # a changed description may make questions apply that were never answered
+            missing = [n for n in ("impact", "urgency") if STEP_BY_NAME[n].applies(draft) and not draft.answers.get(n)]
+            if missing and missing[0] != draft.step:
+                return self._goto(draft, missing[0], notes)
+            draft.editing = False
+            return self._goto(draft, "summary", notes)
+        current = draft.step if draft.step in FORWARD else "service"
+        for name in FORWARD[FORWARD.index(current) + 1 :]:
+            if STEP_BY_NAME[name].applies(draft):
+                return self._goto(draft, name, notes)
+        return self._goto(draft, "summary", notes)
+
+    def _back(self, draft: DraftState) -> Turn:
+        while draft.history:
+            previous = draft.history.pop()
+            if previous == "edit" or STEP_BY_NAME[previous].applies(draft) or previous == "service_other":
+                draft.step = previous
+                draft.token = new_token()
+                draft.editing = False
+                return self._ask(draft)
+        return self._ask(draft)
+
+    def _hint_for(self, step: Step) -> str:
+        if step.name == "attachments":
+            return t(self.lang, "hint.attachments_expected")
+        if step.name == "contact":
+            return t(self.lang, "hint.contact_expected")
+        if InputKind.TEXT in step.expects:
+            return t(self.lang, "hint.text_expected")
+        return t(self.lang, "hint.use_buttons")
+
+    # -- step handlers ------------------------------------------------------------------------------
+
+    def _on_description(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.kind == InputKind.FILE:
+            self._keep_file(draft, event)
+            caption = (event.file or {}).get("caption") or ""
+            if not caption.strip():
+                return self._ask(draft, [t(self.lang, "intake.description_photo_kept")])
+            event = UserInput.of_text(caption)
+        text = " ".join(event.text.split())
+        if len(event.text) > DESCRIPTION_MAX_CHARS:
+            return self._ask(draft, [t(self.lang, "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS)])
+        if len(text) < DESCRIPTION_MIN_CHARS or sum(ch.isalpha() for ch in text) < 3:
+            return self._ask(draft, [t(self.lang, "intake.description_too_short")])
+        draft.answers["description"] = event.text.strip()
+        self._triage(draft, forced_type=None)
+        return self._advance(draft)
+
+    def _on_doubt(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.value not in (TicketType.INCIDENT, TicketType.SERVICE_REQUEST):
+            return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+        self._triage(draft, forced_type=TicketType(event.value))
+        draft.answers["doubtful"] = False
+        draft.answers["answered_doubt"] = True
+        return self._advance(draft)
+
+    def _on_service(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.kind == InputKind.CHOICE:
+            if event.value == Action.OTHER:
+                return self._goto(draft, "service_other")
+            if event.value not in self._offered_services(draft):
+                return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+            draft.answers["service"] = t(self.lang, f"service.{event.value}")
+            draft.answers["service_id"] = event.value
+            return self._advance(draft)
+        return self._on_service_other(draft, event)
+
+    def _on_service_other(self, draft: DraftState, event: UserInput) -> Turn:
+        text = " ".join(event.text.split())
+        if not text:
+            return self._ask(draft, [t(self.lang, "hint.text_expected")])
+        if len(text) > SERVICE_MAX_CHARS:
+            return self._ask(draft, [t(self.lang, "intake.service_too_long", limit=SERVICE_MAX_CHARS)])
+        draft.answers["service"] = text
+        draft.answers.pop("service_id", None)
+        return self._advance(draft)
+
+    def _on_impact(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.value not in set(Impact):
+            return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+        draft.answers["impact"] = event.value
+        return self._advance(draft)
+
+    def _on_urgency(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.value not in set(Urgency):
+            return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+        draft.answers["urgency"] = event.value
+        return self._advance(draft)
+
+    def _on_attachments(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.kind == InputKind.FILE:
+            if len(draft.attachments) >= MAX_ATTACHMENTS:
+                return self._ask(draft, [t(self.lang, "intake.too_many_attachments", limit=MAX_ATTACHMENTS)])
+            self._keep_file(draft, event)
+            return Turn(
+                Outcome.ASK,
+                draft,
+                self.prompt(draft, compact=True),
+                [],
+            )
+        if event.value in (Action.DONE, Action.SKIP):
+            return self._advance(draft)
+        return self._ask(draft, [t(self.lang, "hint.attachments_expected")])
+
+    def _on_contact(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.kind == InputKind.CONTACT and event.phone:
+            draft.answers["contact"] = event.phone
+            draft.answers["phone"] = event.phone
+            return self._advance(draft)
+        if event.kind == InputKind.CHOICE:
+            if event.value == Action.SKIP:
+                draft.answers["contact"] = None
+                return self._advance(draft)
+            return self._ask(draft, [t(self.lang, "hint.contact_expected")])
+        text = " ".join(event.text.split())
+        if text.casefold() in {t(lang, "button.skip").casefold() for lang in ("en", "ru")}:
+            draft.answers["contact"] = None
+            return self._advance(draft)
+        if text.casefold() in {t(lang, "button.back").casefold() for lang in ("en", "ru")}:
+            return self._back(draft)
+        if text.casefold() in {t(lang, "button.cancel").casefold() for lang in ("en", "ru")}:
+            return Turn(Outcome.CANCELLED, draft)
+        if not text:
+            return self._ask(draft, [t(self.lang, "hint.contact_expected")])
+        if len(text) > CONTACT_MAX_CHARS:
+            return self._ask(draft, [t(self.lang, "intake.contact_too_long", limit=CONTACT_MAX_CHARS)])
+        draft.answers["contact"] = text
+        return self._advance(draft)
+
+    def _on_summary(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.value == Action.CONFIRM:
+            self._triage(draft, forced_type=self._forced_type(draft))
+            return Turn(Outcome.CONFIRMED, draft)
+        if event.value == Action.EDIT:
+            return self._goto(draft, "edit")
+        return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+
+    def _on_edit(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.value == Action.SUMMARY:
+            return self._goto(draft, "summary")
+        if event.value not in self._editable(draft):
+            return self._ask(draft, [t(self.lang, "hint.use_buttons")])
+        turn = self._goto(draft, event.value)
+        draft.editing = True
+        return turn
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _keep_file(self, draft: DraftState, event: UserInput) -> None:
+        file = dict(event.file or {})
+        known = {a.get("file_unique_id") for a in draft.attachments if a.get("file_unique_id")}
+        if file.get("file_unique_id") and file["file_unique_id"] in known:
+            return  # the same file twice (a redelivered update or a double send) is kept once
+        draft.attachments.append(file)
+
+    def _forced_type(self, draft: DraftState) -> TicketType | None:
+        value = draft.answers.get("forced_type")
+        return TicketType(value) if value else None
+
+    def _triage(self, draft: DraftState, *, forced_type: TicketType | None) -> Any:
+        answers = draft.answers
+        impact = Impact(answers["impact"]) if answers.get("impact") else None
+        urgency = Urgency(answers["urgency"]) if answers.get("urgency") else None
+        result = self.triage.classify(
+            answers["description"], impact=impact, urgency=urgency, ticket_type=forced_type
+        )
+        if forced_type is not None:
+            answers["forced_type"] = forced_type.value
+        answers["ticket_type"] = result.ticket_type.value
+        answers["category"] = result.category.value
+        answers["ranked"] = [c.value for c, _score in result.ranked_categories[:4]]
+        if forced_type is None and not answers.get("answered_doubt"):
+            answers["doubtful"] = bool(self.triage.is_doubtful(result))
+        if result.category in NO_IMPACT_QUESTIONS:
+            answers.pop("impact", None)
+            answers.pop("urgency", None)
+        return result
+
+    def _offered_services(self, draft: DraftState) -> list[str]:
+        ranked = [Category(c) for c in draft.answers.get("ranked", [])] or list(Category)
+        ticket_type = draft.answers.get("ticket_type")
+        if ticket_type:
+            ranked = [c for c in ranked if c.ticket_type == ticket_type] or ranked
+        return suggested_services(ranked)
+
+    def _editable(self, draft: DraftState) -> list[str]:
+        return [f for f in EDITABLE_FIELDS if f not in ("impact", "urgency") or _needs_impact(draft)]
+
+    # -- prompts ------------------------------------------------------------------------------------
+
+    def _nav_row(self, *, back: bool = True) -> tuple[Choice, ...]:
+        row = []
+        if back:
+            row.append(Choice(Action.BACK, t(self.lang, "button.back")))
+        row.append(Choice(Action.CANCEL, t(self.lang, "button.cancel")))
+        return tuple(row)
+
+    def prompt(self, draft: DraftState, *, compact: bool = False) -> Prompt:
+        """The question for the draft's current step, with its buttons."""
+        lang, step, a = self.lang, draft.step, draft.answers
+        is_request = a.get("ticket_type") == TicketType.SERVICE_REQUEST
+        rows: list[tuple[Choice, ...]] = []
+        share_phone = None
+        reply_labels: tuple[str, ...] = ()
+        if step == "description":
+            text = t(lang, "intake.ask_description")
+            rows.append(self._nav_row(back=False))
+            return Prompt(step, draft.token, text, tuple(rows))
+        if step == "doubt":
+            text = t(lang, "intake.ask_doubt")
+            rows.append((Choice(TicketType.INCIDENT, t(lang, "button.broken")),))
+            rows.append((Choice(TicketType.SERVICE_REQUEST, t(lang, "button.need")),))
+        elif step == "service":
+            text = t(lang, "intake.ask_service_request" if is_request else "intake.ask_service")
+            services = [Choice(s, t(lang, f"service.{s}")) for s in self._offered_services(draft)]
+            rows.extend(tuple(services[i : i + 2]) for i in range(0, len(services), 2))
+            rows.append((Choice(Action.OTHER, t(lang, "button.other")),))
+        elif step == "service_other":
+            text = t(lang, "intake.ask_service_other")
+        elif step == "impact":
+            text = t(lang, "intake.ask_impact")
+            rows.extend((Choice(i, t(lang, f"impact.{i}")),) for i in Impact)
+        elif step == "urgency":
+            text = t(lang, "intake.ask_urgency_request" if is_request else "intake.ask_urgency")
+            labels = "urgency_request" if is_request else "urgency"
+            rows.extend((Choice(u, t(lang, f"{labels}.{u}")),) for u in Urgency)
+        elif step == "attachments":
+            count = len(draft.attachments)
+            if compact or count:
+                text = t(lang, "intake.attachment_received", count=count)
+            else:
+                text = t(lang, "intake.ask_attachments")
+            rows.append(
+                (Choice(Action.DONE, t(lang, "button.done")),)
+                if count
+                else (Choice(Action.SKIP, t(lang, "button.skip")),)
+            )
+        elif step == "contact":
+            text = t(lang, "intake.ask_contact")
+            share_phone = t(lang, "button.share_phone")
+            reply_labels = (t(lang, "button.skip"), t(lang, "button.back"), t(lang, "button.cancel"))
+            return Prompt(step, draft.token, text, (), share_phone, reply_labels)
+        elif step == "summary":
+            text = self.summary_text(draft)
+            rows.append((Choice(Action.CONFIRM, t(lang, "button.confirm")),))
+            rows.append((Choice(Action.EDIT, t(lang, "button.edit")), Choice(Action.CANCEL, t(lang, "button.cancel"))))
+            return Prompt(step, draft.token, text, tuple(rows))
+        elif step == "edit":
+            text = t(lang, "intake.ask_edit")
+            fields = [Choice(f, t(lang, f"intake.field_{f}")) for f in self._editable(draft)]
+            rows.extend(tuple(fields[i : i + 2]) for i in range(0, len(fields), 2))
+            rows.append((Choice(Action.SUMMARY, t(lang, "button.to_summary")),))
+            return Prompt(step, draft.token, text, tuple(rows))
+        else:  # pragma: no cover - unknown steps are reset by handle()
+            text = t(lang, "intake.ask_description")
+        rows.append(self._nav_row())
+        return Prompt(step, draft.token, text, tuple(rows), share_phone, reply_labels)
+
+    def summary_text(self, draft: DraftState) -> str:
+        lang, a = self.lang, draft.answers
+        none = t(lang, "intake.summary_none")
+        is_request = a.get("ticket_type") == TicketType.SERVICE_REQUEST
+        urgency = a.get("urgency")
+        return t(
+            lang,
+            "intake.summary",
+            type=t(lang, f"type.{a.get('ticket_type', TicketType.INCIDENT)}"),
+            category=t(lang, f"category.{a.get('category', Category.SOFTWARE)}"),
+            description=a.get("description", ""),
+            service=a.get("service") or none,
+            impact=t(lang, f"impact.{a['impact']}") if a.get("impact") else none,
+            urgency=t(lang, f"{'urgency_request' if is_request else 'urgency'}.{urgency}") if urgency else none,
+            attachments=str(len(draft.attachments)) if draft.attachments else none,
+            contact=a.get("contact") or none,
+        )

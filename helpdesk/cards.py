@@ -1,0 +1,124 @@
+"""The ticket card in the staff chat: rendered from the ticket, posted once, edited in place.
+
+The card always shows the current state (assignee, status, priority), so the chat reads as a board.
+"""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks, outbox
+from helpdesk.formatting import shorten, when
+from helpdesk.i18n import t
+from helpdesk.people import customer_display_name
+from helpdesk.policy import DeskPolicy
+from storage import repos
+from storage.models import Customer, Ticket
+
+STATE_ICONS = {
+    "new": "🆕",
+    "in_progress": "🔧",
+    "waiting_customer": "⏳",
+    "resolved": "✅",
+    "closed": "🔒",
+    "cancelled": "✖",
+}
+CARD_DESCRIPTION_LIMIT = 2500
+
+
+def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None) -> str:
+    who = customer_display_name(customer)
+    if customer.username:
+        who = f"{who} (@{customer.username})"
+    text = t(
+        lang,
+        "card.text",
+        icon=STATE_ICONS.get(ticket.state, ""),
+        number=ticket.number,
+        type=t(lang, f"type.{ticket.ticket_type}"),
+        priority=t(lang, f"priority.{ticket.priority}"),
+        category=t(lang, f"category.{ticket.category}"),
+        state=t(lang, f"state.{ticket.state}"),
+        assignee=ticket.assignee_name or t(lang, "card.unassigned"),
+        explanation=ticket.explanation,
+        response_due=when(ticket.first_response_due),
+        resolution_due=when(ticket.resolution_due),
+        customer=who,
+        contact=ticket.contact or customer.phone or t(lang, "card.no_contact"),
+        service=ticket.service or t(lang, "card.no_contact"),
+        description=shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
+    )
+    if customer.unreachable_since is not None:
+        notes = [*(notes or []), t(lang, "card.unreachable")]
+    if notes:
+        text += "\n\n" + "\n".join(notes)
+    return text
+
+
+def card_buttons(ticket: Ticket, lang: str) -> outbox.Buttons:
+    tid = ticket.id
+    rows: outbox.Buttons = []
+    if ticket.state in ("new", "in_progress", "waiting_customer"):
+        first = []
+        if ticket.state == "new" or not ticket.assignee_id:
+            first.append((t(lang, "card.take"), callbacks.make(callbacks.AGENT, "take", tid)))
+        first.append((t(lang, "card.ask"), callbacks.make(callbacks.AGENT, "ask", tid)))
+        rows.append(first)
+        rows.append(
+            [
+                (t(lang, "card.resolve"), callbacks.make(callbacks.AGENT, "res", tid)),
+                (t(lang, "card.details"), callbacks.make(callbacks.AGENT, "det", tid)),
+            ]
+        )
+    else:
+        rows.append([(t(lang, "card.details"), callbacks.make(callbacks.AGENT, "det", tid))])
+    return rows
+
+
+async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Customer, policy: DeskPolicy) -> None:
+    """Queue the card and copies of the attachments under it."""
+    if policy.staff_chat_id is None:
+        return
+    lang = policy.default_language
+    outbox.send_text(
+        session,
+        policy.staff_chat_id,
+        card_text(ticket, customer, lang),
+        buttons=card_buttons(ticket, lang),
+        ticket_id=ticket.id,
+        link_kind="card",
+    )
+    files = await repos.attachments_of(session, ticket.id)
+    for index, file in enumerate(files, start=1):
+        caption = t(lang, "card.attachment_caption", number=ticket.number, index=index, total=len(files))
+        outbox.send_file(
+            session,
+            policy.staff_chat_id,
+            file.kind,
+            file.file_id,
+            caption=caption,
+            ticket_id=ticket.id,
+            link_kind="relay",
+            reply_to_card=True,
+        )
+
+
+async def refresh_card(session: AsyncSession, ticket: Ticket, policy: DeskPolicy, notes: list[str] | None = None) -> None:
+    """Queue an in-place edit of the card so it shows the ticket's current state."""
+    if ticket.staff_chat_id is None:
+        return
+    customer = await repos.customer_by_id(session, ticket.customer_id)
+    if customer is None:
+        return
+    lang = policy.default_language
+    ticket.card_version += 1
+    session.add(ticket)
+    outbox.edit_text(
+        session,
+        ticket.staff_chat_id,
+        None,
+        card_text(ticket, customer, lang, notes),
+        buttons=card_buttons(ticket, lang),
+        ticket_id=ticket.id,
+        edits_card=True,
+    )

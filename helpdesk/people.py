@@ -1,0 +1,82 @@
+"""Who is talking to us: customers (anyone in a private chat) and agents (AGENT_IDS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk.clock import now_utc
+from helpdesk.i18n import pick_language
+from storage import repos
+from storage.models import Agent, Customer
+
+
+@dataclass(frozen=True)
+class Person:
+    """The sender of an update, transport-neutral."""
+
+    user_id: int
+    chat_id: int
+    first_name: str = ""
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+        return name or (f"@{self.username}" if self.username else str(self.user_id))
+
+
+async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
+    """The customer row for this person, created on first contact and refreshed on each."""
+    customer = await repos.customer_by_telegram_id(session, person.user_id)
+    now = now_utc()
+    if customer is None:
+        customer = await repos.add_customer(
+            session,
+            Customer(
+                telegram_id=person.user_id,
+                chat_id=person.chat_id,
+                first_name=person.first_name or "",
+                last_name=person.last_name,
+                username=person.username,
+                telegram_language=person.language_code,
+                last_seen_at=now,
+            ),
+        )
+        return customer
+    customer.first_name = person.first_name or customer.first_name
+    customer.last_name = person.last_name
+    customer.username = person.username
+    if person.language_code:
+        customer.telegram_language = person.language_code
+    customer.last_seen_at = now
+    if customer.unreachable_since is not None:
+        customer.unreachable_since = None  # they wrote to us, so they unblocked the bot
+    session.add(customer)
+    return customer
+
+
+def customer_language(customer: Customer | None, default: str) -> str:
+    if customer is None:
+        return pick_language(default=default)
+    return pick_language(customer.language, customer.telegram_language, default=default)
+
+
+def customer_display_name(customer: Customer) -> str:
+    name = " ".join(p for p in (customer.first_name, customer.last_name) if p).strip()
+    return name or (f"@{customer.username}" if customer.username else str(customer.telegram_id))
+
+
+async def remember_agent(session: AsyncSession, person: Person) -> Agent:
+    agent = await session.get(Agent, person.user_id)
+    if agent is None:
+        agent = Agent(telegram_id=person.user_id)
+    agent.first_name = person.first_name or agent.first_name
+    agent.username = person.username
+    agent.language = person.language_code or agent.language
+    agent.last_seen_at = now_utc()
+    session.add(agent)
+    return agent

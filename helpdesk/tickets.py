@@ -1,0 +1,192 @@
+"""Ticket operations on the customer's side: register from the intake, look up, list.
+
+Each operation runs inside the caller's transaction; messages for other people (the staff chat) are
+written to the outbox in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import cards
+from helpdesk.clock import now_utc
+from helpdesk.numbering import format_number, parse_number
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, Urgency
+from storage import repos
+from storage.models import Attachment, Customer, Ticket, TicketEvent
+
+TICKET_COUNTER = "ticket"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What triage decided (or a person corrected), as stored on the ticket."""
+
+    ticket_type: TicketType
+    category: Category
+    priority: Priority
+    impact: Impact
+    urgency: Urgency
+    confidence: float
+    explanation: str
+
+    @classmethod
+    def of(cls, result: Any) -> Classification:
+        """From a helpdesk.triage.TriageResult."""
+        return cls(
+            result.ticket_type,
+            result.category,
+            result.priority,
+            result.impact,
+            result.urgency,
+            float(result.confidence),
+            result.explanation,
+        )
+
+
+@dataclass
+class NewTicket:
+    description: str
+    classification: Classification
+    service: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "en"
+
+
+def record_event(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor_kind: str,
+    actor_id: int | None = None,
+    actor_name: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=at or now_utc(),
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def attachment_row(ticket_id: int, file: dict[str, Any], event_id: int | None = None) -> Attachment:
+    return Attachment(
+        ticket_id=ticket_id,
+        event_id=event_id,
+        kind=file.get("kind", "document"),
+        file_id=file["file_id"],
+        file_unique_id=file.get("file_unique_id"),
+        file_size=file.get("file_size"),
+        file_name=file.get("file_name"),
+        mime_type=file.get("mime_type"),
+        caption=file.get("caption"),
+        from_chat_id=file.get("chat_id"),
+        from_message_id=file.get("message_id"),
+    )
+
+
+async def register(session: AsyncSession, customer: Customer, new: NewTicket, policy: DeskPolicy) -> Ticket:
+    """Create the ticket, its first event and attachments, and queue its card for the staff chat."""
+    now = now_utc()
+    c = new.classification
+    seq = await repos.next_value(session, TICKET_COUNTER)
+    target = policy.sla.target(c.ticket_type, c.priority)
+    ticket = Ticket(
+        number=format_number(c.ticket_type, seq),
+        seq=seq,
+        customer_id=customer.id,
+        ticket_type=c.ticket_type.value,
+        category=c.category.value,
+        priority=c.priority.value,
+        impact=c.impact.value,
+        urgency=c.urgency.value,
+        confidence=round(c.confidence, 4),
+        explanation=c.explanation,
+        state=State.NEW.value,
+        description=new.description,
+        service=new.service,
+        contact=new.contact,
+        language=new.language,
+        created_at=now,
+        updated_at=now,
+        last_public_update_at=now,
+        first_response_due=policy.due(now, target.first_response),
+        resolution_due=policy.due(now, target.resolution),
+        staff_chat_id=policy.staff_chat_id,
+    )
+    session.add(ticket)
+    if new.phone and not customer.phone:
+        customer.phone = new.phone
+        session.add(customer)
+    await session.flush()
+    event = record_event(
+        session,
+        ticket,
+        "created",
+        actor_kind="customer",
+        actor_id=customer.telegram_id,
+        to_state=State.NEW.value,
+        note=c.explanation,
+        data={"confidence": c.confidence, "service": new.service},
+        at=now,
+    )
+    await session.flush()
+    for file in new.attachments:
+        session.add(attachment_row(ticket.id, file, event.id))
+    await session.flush()
+    await cards.post_new_card(session, ticket, customer, policy)
+    return ticket
+
+
+async def find_for_customer(session: AsyncSession, customer: Customer, text: str) -> Ticket | None:
+    """The customer's own ticket by number; someone else's looks exactly like a missing one."""
+    ticket = await find_by_number(session, text)
+    if ticket is None or ticket.customer_id != customer.id:
+        return None
+    return ticket
+
+
+async def find_by_number(session: AsyncSession, text: str) -> Ticket | None:
+    parsed = parse_number(text)
+    if parsed is None:
+        return None
+    prefix, seq = parsed
+    for ticket_type in TicketType:
+        number = format_number(ticket_type, seq)
+        if prefix and not number.startswith(prefix):
+            continue
+        ticket = await repos.ticket_by_number(session, number)
+        if ticket is not None:
+            return ticket
+    return None
+
+
+async def customer_tickets(
+    session: AsyncSession, customer: Customer, policy: DeskPolicy
+) -> tuple[Sequence[Ticket], Sequence[Ticket]]:
+    """Open tickets and the recently closed ones, for /my."""
+    open_ = await repos.tickets_of_customer(session, customer.id, open_only=True)
+    closed = await repos.recently_closed_of_customer(session, customer.id, now_utc() - policy.recently_closed)
+    return open_, closed

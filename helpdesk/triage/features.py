@@ -1,0 +1,143 @@
+"""Features of a ticket text: stemmed word n-grams, character n-grams and lexicon cue groups.
+
+Three blocks, each L2-normalised on its own and weighted, so that the many character n-grams of a
+long text do not drown the few words that matter:
+
+* ``w:`` stemmed words and word bigrams (Snowball Russian/English) — the meaning;
+* ``c:`` character 3–5-grams inside word boundaries — typos, odd inflections, transliteration leftovers;
+* ``x:`` lexicon cue groups (lexicons.py) — one hand-written cue word in an unseen sentence still counts.
+
+The vectoriser is plain Python + numpy so that a trained model can be cached as arrays and JSON,
+never as a pickle tied to a library version.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import snowballstemmer
+from scipy import sparse
+
+from helpdesk.triage.lexicons import matches
+from helpdesk.triage.normalize import normalize
+
+_RU = snowballstemmer.stemmer("russian")
+_EN = snowballstemmer.stemmer("english")
+_CYR = re.compile(r"[а-я]")
+_STOP = frozenset(
+    """и в во на с со к ко по о об от до из у за для а но же ли бы то это этот эта эти мы вы он она они
+    я мне меня мой моя мои наш наша наши нас вас ваш у при так там тут уже еще the a an of to in on at
+    for and or is are was were be been it this that my our we i you your me us with from by as""".split()
+)
+BLOCKS: tuple[str, ...] = ("w", "c", "x")
+BLOCK_WEIGHTS: dict[str, float] = {"w": 1.0, "c": 0.8, "x": 0.6}
+MAX_CHARS = 4000  # beyond this a ticket only repeats itself; keeps a 10,000-char paste fast
+
+
+@lru_cache(maxsize=65536)
+def stem(token: str) -> str:
+    """Snowball stem in the token's own script (Russian for Cyrillic, English otherwise)."""
+    if _CYR.search(token):
+        return _RU.stemWord(token)
+    if token.isdigit():
+        return token
+    return _EN.stemWord(token)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything later steps need from one text, computed once."""
+
+    normalized: str
+    tokens: tuple[str, ...]
+    stems: tuple[str, ...]
+    cues: dict[str, list[str]] = field(hash=False)
+
+
+def analyze(text: str) -> Analysis:
+    normalized = normalize(text[:MAX_CHARS] if text else "")
+    tokens = tuple(normalized.split())
+    stems = tuple(stem(t) for t in tokens)
+    return Analysis(normalized, tokens, stems, matches(normalized))
+
+
+def raw_features(a: Analysis) -> dict[str, Counter[str]]:
+    """Feature name counts per block."""
+    words: Counter[str] = Counter()
+    content = [s for t, s in zip(a.tokens, a.stems, strict=True) if t not in _STOP]
+    for s in content:
+        words["w:" + s] += 1
+    for s1, s2 in zip(content, content[1:], strict=False):
+        words["w:" + s1 + " " + s2] += 1
+    chars: Counter[str] = Counter()
+    for t in a.tokens:
+        padded = f" {t} "
+        for n in (3, 4, 5):
+            for i in range(len(padded) - n + 1):
+                chars["c:" + padded[i : i + n]] += 1
+    lex: Counter[str] = Counter({"x:" + g: len(ws) for g, ws in a.cues.items()})
+    return {"w": words, "c": chars, "x": lex}
+
+
+class Vectorizer:
+    """Sublinear tf-idf per block, block-wise L2 normalisation and weights; fitted on the corpus."""
+
+    def __init__(self, vocabulary: Sequence[str], idf: np.ndarray) -> None:
+        self.names: list[str] = list(vocabulary)
+        self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+        self.idf = np.asarray(idf, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, analyses: Sequence[Analysis], min_df: dict[str, int] | None = None) -> Vectorizer:
+        min_df = min_df or {"w": 1, "c": 2, "x": 1}
+        df: Counter[str] = Counter()
+        for a in analyses:
+            for counts in raw_features(a).values():
+                df.update(counts.keys())
+        names = sorted(f for f, n in df.items() if n >= min_df[f[0]])
+        n_docs = len(analyses)
+        idf = np.array(
+            [1.0 if f[0] == "x" else math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in names],
+            dtype=np.float64,
+        )
+        return cls(names, idf)
+
+    def _row(self, a: Analysis) -> tuple[list[int], list[float]]:
+        cols: list[int] = []
+        vals: list[float] = []
+        index, idf = self.index, self.idf
+        for block, counts in raw_features(a).items():
+            bcols, bvals = [], []
+            for name, count in counts.items():
+                j = index.get(name)
+                if j is not None:
+                    bcols.append(j)
+                    bvals.append((1.0 + math.log(count)) * idf[j])
+            norm = math.sqrt(sum(v * v for v in bvals))
+            if norm > 0:
+                w = BLOCK_WEIGHTS[block] / norm
+                cols.extend(bcols)
+                vals.extend(v * w for v in bvals)
+        return cols, vals
+
+    def transform_one(self, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        cols, vals = self._row(a)
+        return np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=np.float64)
+
+    def transform(self, analyses: Iterable[Analysis]) -> sparse.csr_matrix:
+        indptr, indices, data = [0], [], []
+        for a in analyses:
+            cols, vals = self._row(a)
+            indices.extend(cols)
+            data.extend(vals)
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+            shape=(len(indptr) - 1, len(self.names)),
+        )

@@ -1,0 +1,190 @@
+"""The trained linear model: corpus loading, training, and a version-keyed cache of plain arrays.
+
+Training from the corpus takes about a second, so a cache makes start-up fast; it holds only numpy
+arrays and strings (no pickle), is keyed by the corpus, the feature code and the library versions,
+and anything wrong with it (missing, stale, unreadable, read-only disk) falls back to training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import snowballstemmer
+
+from helpdesk.triage.features import Analysis, Vectorizer, analyze
+from helpdesk.vocabulary import INCIDENT_CATEGORIES, Category, TicketType
+
+log = logging.getLogger(__name__)
+
+CORPUS_DIR = Path(__file__).with_name("corpus")
+HELDOUT_PREFIX = "heldout"  # corpus files never trained on: our own generalisation check
+CATEGORIES: tuple[Category, ...] = tuple(Category)
+_IS_INCIDENT = np.array([c in INCIDENT_CATEGORIES for c in CATEGORIES])
+_SOURCES = ("normalize.py", "lexicons.py", "features.py", "model.py")
+FORMAT_VERSION = 1
+C_CATEGORY = 20.0
+C_TYPE = 20.0
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    category: Category
+
+    @property
+    def ticket_type(self) -> TicketType:
+        return self.category.ticket_type
+
+
+def read_jsonl(path: Path) -> list[Example]:
+    """Labelled examples from a JSONL file ({"text", "category"[, "type"]}); ValueError names the line."""
+    out: list[Example] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise ValueError(f"{path}:{lineno}: expected an object with a string \"text\"")
+            try:
+                category = Category(row.get("category"))
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: unknown category {row.get('category')!r}") from None
+            if "type" in row and row["type"] != category.ticket_type.value:
+                raise ValueError(
+                    f"{path}:{lineno}: type {row['type']!r} does not match category {category.value!r}"
+                )
+            out.append(Example(row["text"], category))
+    return out
+
+
+def corpus_files(directory: Path = CORPUS_DIR) -> list[Path]:
+    return sorted(p for p in directory.glob("*.jsonl") if not p.name.startswith(HELDOUT_PREFIX))
+
+
+def load_corpus(directory: Path = CORPUS_DIR) -> list[Example]:
+    return [ex for path in corpus_files(directory) for ex in read_jsonl(path)]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+class LinearModel:
+    """Category softmax (12 classes) plus an incident-vs-request logistic model on the same features."""
+
+    def __init__(
+        self,
+        vectorizer: Vectorizer,
+        cat_coef: np.ndarray,
+        cat_intercept: np.ndarray,
+        type_coef: np.ndarray,
+        type_intercept: float,
+    ) -> None:
+        self.vectorizer = vectorizer
+        self.cat_coef = np.ascontiguousarray(cat_coef.T)  # features × classes: fast row gathering
+        self.cat_intercept = cat_intercept
+        self.type_coef = type_coef
+        self.type_intercept = float(type_intercept)
+
+    @classmethod
+    def train(cls, examples: Sequence[Example]) -> LinearModel:
+        from sklearn.linear_model import LogisticRegression
+
+        analyses = [analyze(ex.text) for ex in examples]
+        vectorizer = Vectorizer.fit(analyses)
+        x = vectorizer.transform(analyses)
+        y_cat = np.array([CATEGORIES.index(ex.category) for ex in examples])
+        y_inc = _IS_INCIDENT[y_cat].astype(int)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cat = LogisticRegression(C=C_CATEGORY, max_iter=300, tol=1e-3).fit(x, y_cat)
+            typ = LogisticRegression(C=C_TYPE, max_iter=300, tol=1e-3).fit(x, y_inc)
+        coef = np.zeros((len(CATEGORIES), x.shape[1]))
+        intercept = np.full(len(CATEGORIES), -1e3)
+        coef[cat.classes_] = cat.coef_
+        intercept[cat.classes_] = cat.intercept_
+        return cls(vectorizer, coef, intercept, typ.coef_[0], typ.intercept_[0])
+
+    def predict(self, a: Analysis) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        """(category probabilities in CATEGORIES order, P(incident) from the type model, cols, vals)."""
+        cols, vals = self.vectorizer.transform_one(a)
+        z_cat = vals @ self.cat_coef[cols] + self.cat_intercept
+        z_type = float(vals @ self.type_coef[cols]) + self.type_intercept
+        return _softmax(z_cat), 1.0 / (1.0 + np.exp(-z_type)), cols, vals
+
+    # cache ---------------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.close(fd)
+        try:
+            np.savez(
+                tmp,
+                names=np.array(self.vectorizer.names, dtype=str),
+                idf=self.vectorizer.idf,
+                cat_coef=self.cat_coef.T,
+                cat_intercept=self.cat_intercept,
+                type_coef=self.type_coef,
+                type_intercept=np.array([self.type_intercept]),
+            )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        with np.load(path, allow_pickle=False) as z:
+            vectorizer = Vectorizer(z["names"].tolist(), z["idf"])
+            return cls(vectorizer, z["cat_coef"], z["cat_intercept"], z["type_coef"], z["type_intercept"][0])
+
+
+def cache_key(directory: Path = CORPUS_DIR) -> str:
+    """Corpus + feature code + library versions: any change retrains instead of loading stale arrays."""
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|{sklearn.__version__}|{np.__version__}".encode())
+    h.update(getattr(snowballstemmer, "__version__", "?").encode())
+    here = Path(__file__).parent
+    for name in _SOURCES:
+        h.update((here / name).read_bytes())
+    for path in corpus_files(directory):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TRIAGE_CACHE_DIR") or Path("data") / "cache")
+
+
+def load_model(use_cache: bool = True) -> LinearModel:
+    """The cached model if it matches the corpus and code, else a freshly trained one (then cached)."""
+    if not use_cache:
+        return LinearModel.train(load_corpus())
+    path = cache_dir() / f"triage-{cache_key()}.npz"
+    if path.exists():
+        try:
+            return LinearModel.load(path)
+        except Exception as exc:  # a damaged cache must never stop the bot
+            log.warning("triage cache %s unreadable (%s); retraining", path, exc)
+    model = LinearModel.train(load_corpus())
+    try:
+        model.save(path)
+    except OSError as exc:
+        log.info("triage cache not written to %s (%s)", path, exc)
+    return model

@@ -1,0 +1,85 @@
+"""What customers see of their tickets: the status view and the /my list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks
+from helpdesk.formatting import shorten, when
+from helpdesk.i18n import has, t
+from helpdesk.outbox import Buttons
+from storage import repos
+from storage.models import Ticket, TicketEvent
+
+HISTORY_LINES = 6
+#: events a customer may see in their history (internal notes and SLA warnings stay with the staff)
+CUSTOMER_VISIBLE = frozenset({"created", "state", "reply", "question", "answer", "message", "assign", "rating"})
+
+
+def _event_line(lang: str, event: TicketEvent) -> str:
+    if event.kind == "state":
+        what = t(
+            lang,
+            "event.state",
+            from_state=t(lang, f"state.{event.from_state}") if event.from_state else "—",
+            to_state=t(lang, f"state.{event.to_state}") if event.to_state else "—",
+        )
+    elif event.kind == "assign":
+        what = t(lang, "event.assign", name=event.actor_name or "—")
+    elif event.kind == "rating":
+        what = t(lang, "event.rating", rating=(event.data or {}).get("rating", "?"))
+    elif has(lang, f"event.{event.kind}"):
+        what = t(lang, f"event.{event.kind}")
+    else:
+        what = t(lang, "event.other", kind=event.kind)
+    return t(lang, "status.history_line", at=when(event.at), what=what)
+
+
+async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
+    text = t(
+        lang,
+        "status.view",
+        number=ticket.number,
+        type=t(lang, f"type.{ticket.ticket_type}"),
+        state=t(lang, f"state.{ticket.state}"),
+        priority=t(lang, f"priority.{ticket.priority}"),
+        category=t(lang, f"category.{ticket.category}"),
+        assignee=ticket.assignee_name or t(lang, "status.unassigned"),
+        updated=when(ticket.updated_at),
+        description=shorten(ticket.description, 500),
+    )
+    events = [e for e in await repos.events_of(session, ticket.id) if e.kind in CUSTOMER_VISIBLE]
+    if events:
+        lines = [_event_line(lang, e) for e in events[-HISTORY_LINES:]]
+        text += "\n\n" + t(lang, "status.history_title") + "\n" + "\n".join(lines)
+    return text
+
+
+def status_button(ticket: Ticket, lang: str) -> Buttons:
+    return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
+
+
+def my_list(lang: str, open_: Sequence[Ticket], closed: Sequence[Ticket]) -> tuple[str, Buttons]:
+    if not open_ and not closed:
+        return t(lang, "status.my_empty"), [[(t(lang, "button.new"), callbacks.make(callbacks.MENU, "new"))]]
+    parts = [t(lang, "status.my_title")]
+    buttons: Buttons = []
+    for title, tickets in (("status.my_open", open_), ("status.my_closed", closed)):
+        if not tickets:
+            continue
+        parts.append("")
+        parts.append(t(lang, title))
+        for ticket in tickets:
+            parts.append(
+                t(
+                    lang,
+                    "status.my_line",
+                    number=ticket.number,
+                    state=t(lang, f"state.{ticket.state}"),
+                    summary=shorten(ticket.description, 60),
+                )
+            )
+            buttons.append([(f"{ticket.number} · {t(lang, f'state.{ticket.state}')}", callbacks.make(callbacks.STATUS, ticket.id))])
+    return "\n".join(parts), buttons[:20]

@@ -1,0 +1,207 @@
+"""Repositories: every query the domain needs, in one place, so helpdesk/ never writes SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Agent,
+    Attachment,
+    Counter,
+    Customer,
+    Draft,
+    LabelledExample,
+    MessageLink,
+    Ticket,
+    TicketEvent,
+)
+
+OPEN_STATES = ("new", "in_progress", "waiting_customer")
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the syntax)."""
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+# -- counters ----------------------------------------------------------------------------------------
+
+
+async def next_value(session: AsyncSession, name: str) -> int:
+    """Increment and return a named counter.
+
+    The UPDATE takes the row lock until commit, so two transactions can never get the same value;
+    a rolled-back transaction gives its value back, so every committed value is used exactly once.
+    """
+    stmt = update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1).returning(Counter.value)
+    value = (await session.execute(stmt)).scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    insert = dialect_insert(session, Counter).values(name=name, value=0).on_conflict_do_nothing()
+    await session.execute(insert)
+    value = (await session.execute(stmt)).scalar_one()
+    return int(value)
+
+
+# -- customers and agents ----------------------------------------------------------------------------
+
+
+async def customer_by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | None:
+    return (await session.exec(select(Customer).where(Customer.telegram_id == telegram_id))).first()
+
+
+async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
+    """Insert a customer; a concurrent insert of the same person wins and is returned instead."""
+    try:
+        async with session.begin_nested():
+            session.add(customer)
+            await session.flush()
+        return customer
+    except IntegrityError:
+        existing = await customer_by_telegram_id(session, customer.telegram_id)
+        if existing is None:
+            raise
+        return existing
+
+
+async def agent_by_username(session: AsyncSession, username: str) -> Agent | None:
+    stmt = select(Agent).where(func.lower(Agent.username) == username.lower().lstrip("@"))
+    return (await session.exec(stmt)).first()
+
+
+async def agent_by_id(session: AsyncSession, telegram_id: int) -> Agent | None:
+    return await session.get(Agent, telegram_id)
+
+
+# -- tickets -----------------------------------------------------------------------------------------
+
+
+async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
+    return (await session.exec(select(Ticket).where(Ticket.number == number))).first()
+
+
+async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def tickets_of_customer(
+    session: AsyncSession, customer_id: int, *, open_only: bool = False, limit: int = 50
+) -> Sequence[Ticket]:
+    stmt = select(Ticket).where(Ticket.customer_id == customer_id)
+    if open_only:
+        stmt = stmt.where(col(Ticket.state).in_(OPEN_STATES))
+    stmt = stmt.order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc()).limit(limit)
+    return (await session.exec(stmt)).all()
+
+
+async def recently_closed_of_customer(
+    session: AsyncSession, customer_id: int, since: datetime, limit: int = 10
+) -> Sequence[Ticket]:
+    stmt = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, col(Ticket.state).not_in(OPEN_STATES), Ticket.updated_at >= since)
+        .order_by(col(Ticket.updated_at).desc())
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def open_tickets(session: AsyncSession, limit: int = 200) -> Sequence[Ticket]:
+    """The queue: open tickets by priority, then by the earliest SLA due time."""
+    due = func.coalesce(Ticket.first_response_due, Ticket.resolution_due)
+    stmt = (
+        select(Ticket)
+        .where(col(Ticket.state).in_(OPEN_STATES))
+        .order_by(col(Ticket.priority), due.is_(None), due, col(Ticket.id))
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def tickets_created_since(session: AsyncSession, since: datetime) -> Sequence[Ticket]:
+    return (await session.exec(select(Ticket).where(Ticket.created_at >= since))).all()
+
+
+async def all_tickets(session: AsyncSession) -> Sequence[Ticket]:
+    return (await session.exec(select(Ticket))).all()
+
+
+async def events_of(session: AsyncSession, ticket_id: int, limit: int | None = None) -> Sequence[TicketEvent]:
+    stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id).desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(reversed((await session.exec(stmt)).all()))
+
+
+async def attachments_of(session: AsyncSession, ticket_id: int) -> Sequence[Attachment]:
+    stmt = select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(col(Attachment.id))
+    return (await session.exec(stmt)).all()
+
+
+async def tickets_due(session: AsyncSession, column: Any, now: datetime, limit: int = 100) -> Sequence[Ticket]:
+    """Tickets whose due-time `column` has passed (scheduler sweeps)."""
+    stmt = select(Ticket).where(column.is_not(None), column <= now).order_by(column).limit(limit)
+    return (await session.exec(stmt)).all()
+
+
+# -- drafts ------------------------------------------------------------------------------------------
+
+
+async def draft_of(session: AsyncSession, customer_id: int) -> Draft | None:
+    return await session.get(Draft, customer_id)
+
+
+async def delete_draft(session: AsyncSession, customer_id: int) -> None:
+    draft = await session.get(Draft, customer_id)
+    if draft is not None:
+        await session.delete(draft)
+
+
+# -- message links -----------------------------------------------------------------------------------
+
+
+async def link_of(session: AsyncSession, chat_id: int, message_id: int) -> MessageLink | None:
+    stmt = select(MessageLink).where(MessageLink.chat_id == chat_id, MessageLink.message_id == message_id)
+    return (await session.exec(stmt)).first()
+
+
+async def add_link(
+    session: AsyncSession, chat_id: int, message_id: int, ticket_id: int, kind: str, data: dict[str, Any] | None = None
+) -> None:
+    stmt = (
+        dialect_insert(session, MessageLink)
+        .values(chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind, data=data or {})
+        .on_conflict_do_nothing()
+    )
+    await session.execute(stmt)
+
+
+async def links_of_ticket(session: AsyncSession, ticket_id: int, kind: str | None = None) -> Sequence[MessageLink]:
+    stmt = select(MessageLink).where(MessageLink.ticket_id == ticket_id)
+    if kind:
+        stmt = stmt.where(MessageLink.kind == kind)
+    return (await session.exec(stmt.order_by(col(MessageLink.id)))).all()
+
+
+# -- labels ------------------------------------------------------------------------------------------
+
+
+async def labelled_examples(session: AsyncSession) -> Sequence[LabelledExample]:
+    return (await session.exec(select(LabelledExample).order_by(col(LabelledExample.id)))).all()
+
