@@ -23,7 +23,12 @@ class Cue:
 
 
 def _cues(group: str, *patterns: str) -> list[Cue]:
-    return [Cue(group, re.compile(r"(?<![\w])(?:" + p + r")")) for p in patterns]
+    """Cues anchored at a word start; Latin-only patterns must also end at a word end ("account" ≠ "accounting")."""
+    out = []
+    for p in patterns:
+        tail = "" if re.search(r"[а-я]", p) else r"(?![a-z0-9])"
+        out.append(Cue(group, re.compile(r"(?<![\w])(?:" + p + ")" + tail)))
+    return out
 
 
 TYPE_CUES: list[Cue] = [
@@ -61,7 +66,7 @@ TYPE_CUES: list[Cue] = [
         r"please\s+(?:install|add|create|grant|give|set|change|order|send|share|move|update|remove|reset|unlock|provide|enable)",
         r"need\w*\b", r"would\s+like", r"request\w*", r"want\b", r"how\s+(?:do|can|to|should|does)",
         r"where\s+(?:can|do|is)", r"when\s+(?:will|is|does)", r"what\s+(?:is|are)", r"which\b", r"could\s+you",
-        r"can\s+you", r"install\w*", r"grant\w*", r"access\s+to", r"order\b", r"set\s*up|setup",
+        r"can\s+you", r"install\w*", r"grant\w*", r"access\s+to", r"(?:please\s+)?order\s+(?:a|an|new|some|more|\d+)", r"set\s*up|setup",
         r"new\s+(?:employee|hire|starter|laptop|phone|monitor|account|user)",
     ),
 ]
@@ -97,9 +102,9 @@ CATEGORY_CUES: list[Cue] = [
     *_cues(
         Category.SECURITY.value,
         r"вирус\w*", r"фишинг\w*", r"взлом\w*", r"вымогател\w*", r"шифровальщик\w*", r"троян\w*",
-        r"подозрит\w*", r"утечк\w*", r"утек\w*", r"спам\w*", r"мошенни\w*", r"антивирус\w*", r"баннер\w*",
+        r"подозрит\w*", r"утечк\w*", r"утек\w*", r"слит\w*|слили", r"посторонн\w*", r"спам\w*", r"мошенни\w*", r"антивирус\w*", r"баннер\w*",
         r"чуж\w+\s+(?:вход|устройств)", r"без\s+моего\s+ведома", r"украли|украден\w*", r"скомпрометир\w*",
-        r"malware", r"virus\w*", r"phish\w*", r"hack\w*", r"breach\w*", r"leak\w*\s+(?:data|password)|data\s+leak\w*",
+        r"malware", r"virus\w*", r"phish\w*", r"hack\w*", r"breach\w*", r"leaked|data\s+leak\w*|leak\w*\s+(?:data|password)",
         r"ransomware", r"trojan", r"suspicious", r"compromis\w*", r"stolen", r"antivirus", r"spam",
         r"scam\w*", r"fraud\w*", r"unauthori[sz]ed", r"without\s+my\s+knowledge", r"keylogger|spyware",
     ),
@@ -134,7 +139,7 @@ CATEGORY_CUES: list[Cue] = [
         r"доступ\w*", r"пароль\w*", r"парол\w*", r"учетн\w*\s+запис\w*|учетн\w+", r"аккаунт\w*", r"логин\w*",
         r"прав[аоу]?\b", r"разблокир\w*", r"заблокирован\w*", r"сброс\w*", r"права\s+администратора",
         r"пропуск\w*", r"gitlab", r"github", r"git\b", r"confluence", r"папк\w*", r"общ\w+\s+папк\w*",
-        r"access", r"password", r"account", r"permission\w*", r"credentials", r"unlock", r"locked\s+out",
+        r"access", r"password\w*", r"accounts?", r"permission\w*", r"credentials", r"unlock", r"locked\s+out",
         r"reset", r"login|log\s+in|sign\s+in", r"admin\s+rights", r"revoke|remove\s+access|offboard\w*",
         r"onboard\w*", r"mfa|2fa|two[\s-]factor",
     ),
@@ -142,7 +147,7 @@ CATEGORY_CUES: list[Cue] = [
         Category.PROVISIONING.value,
         r"установ\w*", r"постав(?:ьте|ить|или|ят)", r"выда(?:йте|ть|ча)", r"нов(?:ый|ая|ое|ые|ую)\s+\w+", r"закаж\w*",
         r"заказ\w*", r"купит\w*", r"закуп\w*", r"лицензи\w*", r"photoshop", r"архиватор\w*", r"sim", r"флешк\w*",
-        r"гарнитур\w*", r"второй\s+монитор", r"install\w*", r"order\w*", r"purchas\w*", r"buy\b", r"licen[cs]e\w*",
+        r"гарнитур\w*", r"второй\s+монитор", r"install\w*", r"(?:please\s+)?order\s+(?:a|an|new|some|more|\d+|ink|toner|cartridges?)", r"purchas\w*", r"buy\b", r"licen[cs]e\w*",
         r"new\s+(?:laptop|phone|monitor|headset|mouse|keyboard|sim|computer|chair|printer)", r"provide",
         r"issue\s+(?:me|a|an)", r"spare", r"toner|cartridge\w*", r"adobe|acrobat|visio|autocad",
     ),
@@ -195,14 +200,24 @@ VAGUE_WORDS: frozenset[str] = frozenset(
 )
 
 
+_GROUP_PATTERNS: dict[str, re.Pattern[str]] = {}
+for _cue in ALL_CUES:
+    _prev = _GROUP_PATTERNS.get(_cue.group)
+    _src = _cue.pattern.pattern if _prev is None else _prev.pattern + "|" + _cue.pattern.pattern
+    _GROUP_PATTERNS[_cue.group] = re.compile(_src)
+_WORD_END = re.compile(r"\w*")
+
+
 def matches(normalized: str) -> dict[str, list[str]]:
-    """Group → the surface words of every cue found (first occurrence), for features and explanations."""
+    """Group → the words of every cue found, in order (for features and explanations)."""
     found: dict[str, list[str]] = {}
-    for cue in ALL_CUES:
-        m = cue.pattern.search(normalized)
-        if m:
-            words = found.setdefault(cue.group, [])
-            hit = m.group(0).strip()
-            if hit not in words:
+    for group, pattern in _GROUP_PATTERNS.items():
+        words: list[str] = []
+        for m in pattern.finditer(normalized):
+            end = _WORD_END.match(normalized, m.end()).end() if m.end() > m.start() else m.end()
+            hit = normalized[m.start() : end].strip()
+            if hit and hit not in words:
                 words.append(hit)
+        if words:
+            found[group] = words
     return found
