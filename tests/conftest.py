@@ -1,0 +1,61 @@
+"""Shared fixtures. Logic lives in ``tests/support``; this file only wires it into pytest.
+
+- ``bot_api``: a started ``FakeBotAPI`` (the Bot API stand-in), stopped after the test.
+- ``database_url``: parametrized ``sqlite`` / ``postgres`` (marked ``postgres``; skipped when the server is
+  unreachable unless ``CI`` is set); ``sqlite_database_url`` / ``postgres_database_url`` for one backend.
+- ``bot_factory``: builds ``BotProcess`` objects for the real bot with test defaults; kills them at teardown.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) must import the project too
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.botapi import FakeBotAPI  # noqa: E402
+from tests.support.botproc import DEFAULT_TOKEN, BotFactory  # noqa: E402
+from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotAPI]:
+    """The Bot API stand-in on a free port; its ``base_url`` is the bot's TELEGRAM_API_URL."""
+    async with FakeBotAPI(token=DEFAULT_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each backend: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    async with database_for(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path: Path) -> str:
+    """A SQLite file URL in the test's tmp_path."""
+    return sqlite_url(tmp_path / "bot.db")
+
+
+@pytest.fixture
+async def postgres_database_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database (mark the test ``postgres``)."""
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotFactory]:
+    """``bot_factory(database_url=None, env=None)`` → BotProcess; ``await bot_factory.start(...)`` waits until
+    it polls. Agents 7001/7002 and the staff group -100123 are registered on ``bot_api``."""
+    factory = BotFactory(bot_api, tmp_path / "bots")
+    try:
+        yield factory
+    finally:
+        await factory.aclose()
