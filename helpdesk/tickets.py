@@ -168,6 +168,11 @@ async def find_for_customer(session: AsyncSession, customer: Customer, text: str
     return ticket
 
 
+async def ticket_for_customer(session: AsyncSession, customer: Customer, ticket_id: int) -> Ticket | None:
+    ticket = await repos.ticket_by_id(session, ticket_id)
+    return ticket if ticket is not None and ticket.customer_id == customer.id else None
+
+
 async def find_by_number(session: AsyncSession, text: str) -> Ticket | None:
     parsed = parse_number(text)
     if parsed is None:

@@ -1,0 +1,155 @@
+"""Settings from the environment or `.env` (pydantic-settings); see `.env.example` for every one."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from helpdesk.durations import parse_duration
+from helpdesk.policy import DeskPolicy
+from helpdesk.sla import SlaPolicy
+from helpdesk.worktime import WorkCalendar
+from storage.db import DEFAULT_DATABASE_URL
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+
+
+def _env_file() -> str | None:
+    """`.env` by default; BOT_ENV_FILE names another file, or disables it when empty (tests)."""
+    value = os.environ.get("BOT_ENV_FILE", ".env")
+    return value or None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=_env_file(), env_file_encoding="utf-8", extra="ignore")
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    agent_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    staff_chat_id: int | None = None
+    staff_topics: bool = False
+    default_language: str = "en"
+
+    # storage
+    database_url: str = DEFAULT_DATABASE_URL
+
+    # SLA and time
+    timezone: str = "UTC"
+    business_hours: str | None = None
+    sla_incident_p1: str | None = None
+    sla_incident_p2: str | None = None
+    sla_incident_p3: str | None = None
+    sla_incident_p4: str | None = None
+    sla_request_p1: str | None = None
+    sla_request_p2: str | None = None
+    sla_request_p3: str | None = None
+    sla_request_p4: str | None = None
+    sla_warning_ratio: float = Field(0.8, gt=0, lt=1)
+
+    # follow-ups (scheduler)
+    info_reminder_after: Duration = timedelta(hours=24)
+    info_second_reminder_after: Duration = timedelta(hours=24)
+    waiting_auto_close_after: Duration = timedelta(days=3)
+    resolved_auto_close_after: Duration = timedelta(days=3)
+    resolved_close_warning_before: Duration = timedelta(days=1)
+    progress_update_p1: Duration = timedelta(hours=1)
+    progress_update_p2: Duration = timedelta(hours=4)
+    survey_after: Duration = timedelta(seconds=0)
+    sweep_every: Duration = timedelta(seconds=5)
+
+    # outbox delivery
+    outbox_rate_per_second: float = Field(30.0, gt=0)
+    outbox_private_interval: Duration = timedelta(seconds=1)
+    outbox_group_per_minute: int = Field(20, gt=0)
+    outbox_max_attempts: int = Field(8, ge=1)
+    outbox_poll_every: Duration = timedelta(seconds=1)
+
+    # update handling
+    poll_timeout: int = Field(25, ge=0, le=50)
+    handler_attempts: int = Field(3, ge=1)
+    update_workers: int = Field(32, ge=1)
+
+    # webhook mode
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    webhook_path: str = "/telegram/webhook"
+
+    # operations
+    health_host: str = "127.0.0.1"
+    health_port: int | None = None
+    retention_days: int | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @field_validator("agent_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s;]+", value) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("AGENT_IDS must be Telegram user ids separated by commas") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = value.strip().lower()[:2]
+        if value not in ("en", "ru"):
+            raise ValueError("DEFAULT_LANGUAGE must be en or ru")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def token(self) -> str:
+        """The bot token, checked for shape; raises ValueError with a one-line reason."""
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value().strip():
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather, see README)")
+        token = self.telegram_bot_token.get_secret_value().strip()
+        if not TOKEN_PATTERN.match(token):
+            raise ValueError("TELEGRAM_BOT_TOKEN is malformed (expected digits:letters, as @BotFather gives it)")
+        return token
+
+    def sla_policy(self) -> SlaPolicy:
+        overrides = {
+            name.removeprefix("sla_"): getattr(self, name)
+            for name in type(self).model_fields
+            if name.startswith("sla_") and name != "sla_warning_ratio" and getattr(self, name)
+        }
+        return SlaPolicy.from_overrides(overrides)
+
+    def policy(self) -> DeskPolicy:
+        return DeskPolicy(
+            agent_ids=self.agent_ids,
+            staff_chat_id=self.staff_chat_id,
+            staff_topics=self.staff_topics,
+            default_language=self.default_language,
+            sla=self.sla_policy(),
+            calendar=WorkCalendar.parse(self.business_hours, self.timezone),
+            info_reminder_after=self.info_reminder_after,
+            info_second_reminder_after=self.info_second_reminder_after,
+            waiting_auto_close_after=self.waiting_auto_close_after,
+            resolved_auto_close_after=self.resolved_auto_close_after,
+            resolved_close_warning_before=self.resolved_close_warning_before,
+            progress_update_p1=self.progress_update_p1,
+            progress_update_p2=self.progress_update_p2,
+            survey_after=self.survey_after,
+            sla_warning_ratio=self.sla_warning_ratio,
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

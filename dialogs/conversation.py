@@ -1,0 +1,158 @@
+"""The intake conversation as a service: load the draft, apply one input, store it, register on Confirm.
+
+Transport-free: returns `Reply` objects that the Telegram bot and the console render in their own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dialogs.intake import DraftState, InputKind, IntakeDialog, Outcome, Prompt, Turn, UserInput
+from helpdesk import tickets, views
+from helpdesk.clock import now_utc
+from helpdesk.formatting import human_duration
+from helpdesk.i18n import t
+from helpdesk.outbox import Buttons
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
+from storage import repos
+from storage.models import Customer, Draft, Ticket
+
+
+@dataclass
+class Reply:
+    text: str
+    prompt: Prompt | None = None
+    buttons: Buttons | None = None
+    remove_keyboard: bool = False
+
+
+@dataclass
+class Result:
+    replies: list[Reply]
+    ticket: Ticket | None = None
+    stale: bool = False
+    finished: bool = False
+
+
+def _state(row: Draft) -> DraftState:
+    return DraftState(
+        step=row.step,
+        token=row.token,
+        answers=dict(row.answers or {}),
+        attachments=list(row.attachments or []),
+        history=list(row.history or []),
+        editing=row.editing,
+    )
+
+
+async def load_draft(session: AsyncSession, customer: Customer) -> DraftState | None:
+    row = await repos.draft_of(session, customer.id)
+    return _state(row) if row is not None else None
+
+
+async def save_draft(session: AsyncSession, customer: Customer, state: DraftState) -> None:
+    row = await repos.draft_of(session, customer.id)
+    if row is None:
+        row = Draft(customer_id=customer.id, token=state.token, step=state.step)
+    row.step = state.step
+    row.token = state.token
+    row.answers = dict(state.answers)
+    row.attachments = list(state.attachments)
+    row.history = list(state.history)
+    row.editing = state.editing
+    row.updated_at = now_utc()
+    session.add(row)
+
+
+class IntakeService:
+    """One customer's intake, step by step, persisted after every step."""
+
+    def __init__(self, session: AsyncSession, customer: Customer, lang: str, triage: Any, policy: DeskPolicy) -> None:
+        self.session = session
+        self.customer = customer
+        self.lang = lang
+        self.triage = triage
+        self.policy = policy
+        self.dialog = IntakeDialog(triage, lang)
+
+    async def has_draft(self) -> bool:
+        return await repos.draft_of(self.session, self.customer.id) is not None
+
+    async def start(self, description: str | None = None, first_file: dict[str, Any] | None = None) -> Result:
+        """/new or a free message: resume an open draft, or begin a new one with what was sent."""
+        existing = await load_draft(self.session, self.customer)
+        if existing is not None:
+            turn = self.dialog.resume(existing)
+            turn.notes.insert(0, t(self.lang, "intake.continue_draft"))
+            return await self._apply(turn)
+        if first_file is not None:
+            draft = self.dialog.begin().draft
+            return await self._apply(self.dialog.handle(draft, UserInput(InputKind.FILE, file=first_file)))
+        return await self._apply(self.dialog.begin(description))
+
+    async def handle(self, event: UserInput) -> Result | None:
+        """Apply one input to the open draft; None when there is no draft."""
+        draft = await load_draft(self.session, self.customer)
+        if draft is None:
+            return None
+        return await self._apply(self.dialog.handle(draft, event))
+
+    async def current(self) -> Result | None:
+        draft = await load_draft(self.session, self.customer)
+        return None if draft is None else await self._apply(self.dialog.resume(draft))
+
+    async def cancel(self) -> Result:
+        if not await self.has_draft():
+            return Result([Reply(t(self.lang, "intake.nothing_to_cancel"))])
+        await repos.delete_draft(self.session, self.customer.id)
+        return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
+
+    async def _apply(self, turn: Turn) -> Result:
+        if turn.outcome == Outcome.CANCELLED:
+            await repos.delete_draft(self.session, self.customer.id)
+            return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
+        if turn.outcome == Outcome.CONFIRMED:
+            ticket = await self._register(turn.draft)
+            await repos.delete_draft(self.session, self.customer.id)
+            return Result([self._registered(ticket)], ticket=ticket, finished=True)
+        await save_draft(self.session, self.customer, turn.draft)
+        text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
+        return Result([Reply(text, prompt=turn.prompt)], stale=turn.stale)
+
+    async def _register(self, draft: DraftState) -> Ticket:
+        a = draft.answers
+        forced = TicketType(a["forced_type"]) if a.get("forced_type") else None
+        result = self.triage.classify(
+            a["description"],
+            impact=Impact(a["impact"]) if a.get("impact") else None,
+            urgency=Urgency(a["urgency"]) if a.get("urgency") else None,
+            ticket_type=forced,
+            category=Category(a["category"]) if a.get("category") else None,
+        )
+        new = tickets.NewTicket(
+            description=a["description"],
+            classification=tickets.Classification.of(result),
+            service=a.get("service"),
+            contact=a.get("contact"),
+            phone=a.get("phone"),
+            attachments=list(draft.attachments),
+            language=self.lang,
+        )
+        return await tickets.register(self.session, self.customer, new, self.policy)
+
+    def _registered(self, ticket: Ticket) -> Reply:
+        target = self.policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
+        text = t(
+            self.lang,
+            "intake.registered",
+            number=ticket.number,
+            type=t(self.lang, f"type.{ticket.ticket_type}"),
+            category=t(self.lang, f"category.{ticket.category}"),
+            priority=t(self.lang, f"priority.{ticket.priority}"),
+            response=human_duration(self.lang, target.first_response),
+        )
+        return Reply(text, buttons=views.status_button(ticket, self.lang), remove_keyboard=False)

@@ -1,0 +1,42 @@
+"""How delivery talks to the messenger, without knowing which library does it.
+
+The bot layer supplies a Transport backed by aiogram; tests and benchmarks may supply their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class SendError(Exception):
+    """A send that did not go through."""
+
+
+class RetryLater(SendError):
+    """429: the messenger asks us to wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, description: str = "Too Many Requests") -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
+class Transient(SendError):
+    """5xx, timeouts, connection errors: worth retrying with backoff."""
+
+
+class Unreachable(SendError):
+    """403: the user blocked the bot or the bot was removed from the chat."""
+
+
+class Rejected(SendError):
+    """400 and friends: the request itself is wrong; `description` says why."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class Transport(Protocol):
+    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        """Call a Bot API method; returns the decoded `result` (a message dict, a message-id dict, True)."""
+        ...
