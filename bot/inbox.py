@@ -260,7 +260,13 @@ class UpdateInbox:
                 error_id = uuid.uuid4().hex[:8]
                 log.error(
                     "update=%s chat=%s kind=%s outcome=error attempt=%s/%s error_id=%s error=%s",
-                    update_id, chat_key, kind, attempt, self.attempts, error_id, type(exc).__name__,
+                    update_id,
+                    chat_key,
+                    kind,
+                    attempt,
+                    self.attempts,
+                    error_id,
+                    type(exc).__name__,
                     exc_info=attempt == self.attempts,
                 )
                 if attempt < self.attempts:
@@ -272,7 +278,12 @@ class UpdateInbox:
             latency = (time.perf_counter() - started) * 1000
             log.info(
                 "update=%s chat=%s kind=%s outcome=%s attempt=%s latency_ms=%.1f",
-                update_id, chat_key, kind, context.outcome if context else "?", attempt, latency,
+                update_id,
+                chat_key,
+                kind,
+                context.outcome if context else "?",
+                attempt,
+                latency,
             )
             if context is not None:
                 for action in context.after_commit:

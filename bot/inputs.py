@@ -14,14 +14,25 @@ def file_of(message: Message) -> dict[str, Any] | None:
     base = {"chat_id": message.chat.id, "message_id": message.message_id, "caption": message.caption}
     if message.photo:
         largest = message.photo[-1]
-        return {**base, "kind": "photo", "file_id": largest.file_id, "file_unique_id": largest.file_unique_id,
-                "file_size": largest.file_size}
+        return {
+            **base,
+            "kind": "photo",
+            "file_id": largest.file_id,
+            "file_unique_id": largest.file_unique_id,
+            "file_size": largest.file_size,
+        }
     for kind in ("document", "video", "audio", "animation"):
         media = getattr(message, kind, None)
         if media is not None:
-            return {**base, "kind": kind, "file_id": media.file_id, "file_unique_id": media.file_unique_id,
-                    "file_size": getattr(media, "file_size", None), "file_name": getattr(media, "file_name", None),
-                    "mime_type": getattr(media, "mime_type", None)}
+            return {
+                **base,
+                "kind": kind,
+                "file_id": media.file_id,
+                "file_unique_id": media.file_unique_id,
+                "file_size": getattr(media, "file_size", None),
+                "file_name": getattr(media, "file_name", None),
+                "mime_type": getattr(media, "mime_type", None),
+            }
     return None
 
 

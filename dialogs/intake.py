@@ -389,9 +389,7 @@ class IntakeDialog:
         answers = draft.answers
         impact = Impact(answers["impact"]) if answers.get("impact") else None
         urgency = Urgency(answers["urgency"]) if answers.get("urgency") else None
-        result = self.triage.classify(
-            answers["description"], impact=impact, urgency=urgency, ticket_type=forced_type
-        )
+        result = self.triage.classify(answers["description"], impact=impact, urgency=urgency, ticket_type=forced_type)
         if forced_type is not None:
             answers["forced_type"] = forced_type.value
         answers["ticket_type"] = result.ticket_type.value

@@ -103,7 +103,9 @@ async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Custome
         )
 
 
-async def refresh_card(session: AsyncSession, ticket: Ticket, policy: DeskPolicy, notes: list[str] | None = None) -> None:
+async def refresh_card(
+    session: AsyncSession, ticket: Ticket, policy: DeskPolicy, notes: list[str] | None = None
+) -> None:
     """Queue an in-place edit of the card so it shows the ticket's current state."""
     if ticket.staff_chat_id is None:
         return

@@ -51,5 +51,3 @@ async def chat_unreachable(session: AsyncSession, row: OutboxMessage, policy: De
     for ticket in await repos.tickets_of_customer(session, customer.id, open_only=True):
         record_event(session, ticket, "customer_unreachable", actor_kind="system", note="403 from Telegram")
         await cards.refresh_card(session, ticket, policy)
-
-

@@ -35,4 +35,3 @@ async def update_parked(
     if chat_id is not None and chat_id > 0:
         lang = customer_language(customer, policy.default_language)
         outbox.send_text(session, chat_id, t(lang, "errors.apology"))
-

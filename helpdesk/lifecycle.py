@@ -33,8 +33,12 @@ def check_transition(current: State, target: State, *, has_report: bool = False)
         raise TransitionError(current, target, f"the ticket is already {current.value}")
     if target not in ALLOWED[current]:
         allowed = ", ".join(sorted(s.value for s in ALLOWED[current])) or "none"
-        raise TransitionError(current, target, f"{current.value} → {target.value} is not allowed; from {current.value}: {allowed}")
+        raise TransitionError(
+            current, target, f"{current.value} → {target.value} is not allowed; from {current.value}: {allowed}"
+        )
     if target == State.RESOLVED and not has_report:
-        raise TransitionError(current, target, "resolving needs a closing report: /resolve N what was wrong, what was done")
+        raise TransitionError(
+            current, target, "resolving needs a closing report: /resolve N what was wrong, what was done"
+        )
     if target == State.CLOSED and current != State.RESOLVED:
         raise TransitionError(current, target, "only a resolved ticket can be closed")

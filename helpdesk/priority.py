@@ -39,9 +39,7 @@ def _by_rank(rank: int) -> Priority:
     return Priority(f"P{rank}")
 
 
-def _priority_and_floor(
-    impact: Impact, urgency: Urgency, category: Category | None
-) -> tuple[Priority, str | None]:
+def _priority_and_floor(impact: Impact, urgency: Urgency, category: Category | None) -> tuple[Priority, str | None]:
     """The matrix cell, then the strongest floor that raised it (if any)."""
     priority = MATRIX[(Impact(impact), Urgency(urgency))]
     floor: str | None = None

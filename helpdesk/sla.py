@@ -59,9 +59,7 @@ def _parse_key(key: str) -> tuple[TicketType, Priority]:
     norm = key.strip().lower().removeprefix("sla_")
     prefix, sep, prio = norm.rpartition("_")
     if not sep or prefix not in _TYPE_KEYS or prio.upper() not in Priority.__members__:
-        raise ValueError(
-            f"SLA override {key!r}: unknown key (use incident_p1…incident_p4 or request_p1…request_p4)"
-        )
+        raise ValueError(f"SLA override {key!r}: unknown key (use incident_p1…incident_p4 or request_p1…request_p4)")
     return _TYPE_KEYS[prefix], Priority(prio.upper())
 
 

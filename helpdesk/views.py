@@ -81,5 +81,7 @@ def my_list(lang: str, open_: Sequence[Ticket], closed: Sequence[Ticket]) -> tup
                     summary=shorten(ticket.description, 60),
                 )
             )
-            buttons.append([(f"{ticket.number} · {t(lang, f'state.{ticket.state}')}", callbacks.make(callbacks.STATUS, ticket.id))])
+            buttons.append(
+                [(f"{ticket.number} · {t(lang, f'state.{ticket.state}')}", callbacks.make(callbacks.STATUS, ticket.id))]
+            )
     return "\n".join(parts), buttons[:20]

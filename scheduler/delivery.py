@@ -38,7 +38,9 @@ log = logging.getLogger("bot.delivery")
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-CAPTIONED = frozenset({"sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendAnimation", "copyMessage"})
+CAPTIONED = frozenset(
+    {"sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendAnimation", "copyMessage"}
+)
 THREADED = frozenset({*CAPTIONED, "sendMessage", "sendVideoNote"})
 
 
@@ -352,7 +354,9 @@ class OutboxDelivery:
             except RetryLater as exc:
                 self.stats.retried_429 += 1
                 self.pacer.defer(row.chat_id, exc.retry_after)
-                await self._reschedule(row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index)
+                await self._reschedule(
+                    row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index
+                )
                 return False
             except Transient as exc:
                 self.stats.retried_transient += 1
@@ -491,7 +495,9 @@ class OutboxDelivery:
             if count and row.attempts >= self.limits.max_attempts:
                 row.status = "failed"
                 self.stats.failed += 1
-                log.warning("outbox row %s to chat %s gave up after %s tries: %s", row.id, row.chat_id, row.attempts, error)
+                log.warning(
+                    "outbox row %s to chat %s gave up after %s tries: %s", row.id, row.chat_id, row.attempts, error
+                )
                 await delivery_events.delivery_failed(session, row, error, self.policy)
             else:
                 row.next_attempt_at = now_utc() + delay

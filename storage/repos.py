@@ -204,4 +204,3 @@ async def links_of_ticket(session: AsyncSession, ticket_id: int, kind: str | Non
 
 async def labelled_examples(session: AsyncSession) -> Sequence[LabelledExample]:
     return (await session.exec(select(LabelledExample).order_by(col(LabelledExample.id)))).all()
-

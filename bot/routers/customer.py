@@ -178,7 +178,11 @@ async def route_free_message(ctx: HandlerContext, message: Message, service: Int
     file = file_of(message)
     if file is not None:
         return await service.start(first_file=file)
-    return Result([Reply(t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))]) if event else None
+    return (
+        Result([Reply(t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))])
+        if event
+        else None
+    )
 
 
 # -- buttons -------------------------------------------------------------------------------------------

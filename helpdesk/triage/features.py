@@ -31,9 +31,7 @@ _RU = snowballstemmer.stemmer("russian")
 _EN = snowballstemmer.stemmer("english")
 _CYR = re.compile(r"[а-я]")
 _STOP = frozenset(
-    """и в во на с со к ко по о об от до из у за для а но же ли бы то это этот эта эти мы вы он она они
-    я мне меня мой моя мои наш наша наши нас вас ваш у при так там тут уже еще the a an of to in on at
-    for and or is are was were be been it this that my our we i you your me us with from by as""".split()
+    ["и", "в", "во", "на", "с", "со", "к", "ко", "по", "о", "об", "от", "до", "из", "у", "за", "для", "а", "но", "же", "ли", "бы", "то", "это", "этот", "эта", "эти", "мы", "вы", "он", "она", "они", "я", "мне", "меня", "мой", "моя", "мои", "наш", "наша", "наши", "нас", "вас", "ваш", "у", "при", "так", "там", "тут", "уже", "еще", "the", "a", "an", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was", "were", "be", "been", "it", "this", "that", "my", "our", "we", "i", "you", "your", "me", "us", "with", "from", "by", "as"]
 )
 BLOCKS: tuple[str, ...] = ("w", "c", "x")
 BLOCK_WEIGHTS: dict[str, float] = {"w": 1.0, "c": 0.8, "x": 0.6}

@@ -189,14 +189,7 @@ GROUPS: tuple[str, ...] = (
 #: Words that carry no triage evidence on their own ("помогите", "hello", "вопрос"): a text made
 #: only of these is doubtful whatever the model says.
 VAGUE_WORDS: frozenset[str] = frozenset(
-    """помогите помогите помоги помощь help hello hi hey привет здравствуйте здрасте добрый день доброе утро
-    вечер вопрос вопросик question проблема проблемы problem issue issues беда ау алло эй срочно urgent
-    please пожалуйста спасибо thanks thank you у меня мне i me my we our нас есть is a an the there
-    have has что то это it this that something somebody anyone someone кто нибудь можно can с with
-    и and or или по about на on в in to к for для ok ок хорошо good morning evening afternoon всем
-    all team коллеги colleagues support поддержка админ администратор администраторы admin сапорт
-    плиз pls очень very really вообще опять again снова still hi there тут here so так же also тоже
-    есть ли кто нибудь anybody ticket тикет заявка заявку обращение request новая new""".split()
+    ["помогите", "помогите", "помоги", "помощь", "help", "hello", "hi", "hey", "привет", "здравствуйте", "здрасте", "добрый", "день", "доброе", "утро", "вечер", "вопрос", "вопросик", "question", "проблема", "проблемы", "problem", "issue", "issues", "беда", "ау", "алло", "эй", "срочно", "urgent", "please", "пожалуйста", "спасибо", "thanks", "thank", "you", "у", "меня", "мне", "i", "me", "my", "we", "our", "нас", "есть", "is", "a", "an", "the", "there", "have", "has", "что", "то", "это", "it", "this", "that", "something", "somebody", "anyone", "someone", "кто", "нибудь", "можно", "can", "с", "with", "и", "and", "or", "или", "по", "about", "на", "on", "в", "in", "to", "к", "for", "для", "ok", "ок", "хорошо", "good", "morning", "evening", "afternoon", "всем", "all", "team", "коллеги", "colleagues", "support", "поддержка", "админ", "администратор", "администраторы", "admin", "сапорт", "плиз", "pls", "очень", "very", "really", "вообще", "опять", "again", "снова", "still", "hi", "there", "тут", "here", "so", "так", "же", "also", "тоже", "есть", "ли", "кто", "нибудь", "anybody", "ticket", "тикет", "заявка", "заявку", "обращение", "request", "новая", "new"]
 )
 
 

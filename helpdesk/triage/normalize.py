@@ -149,17 +149,7 @@ SLANG: dict[str, str] = {
 
 # Latin words that signal Russian written in Latin letters.
 _TRANSLIT_MARKERS = frozenset(
-    """ne net ni rabotaet rabotayet rabotaet. rabota rabotat zavis zavisaet zavislo tormozit slomalsya
-    slomalas slomalos slomal pomogite pomogi pozhaluysta pozhalujsta pojaluista pozhalusta plz srochno
-    nuzhen nuzhna nuzhno nuzhny nado hochu prosba proshu dayte daite vydayte ustanovite ustanovit
-    postavte postavit dostup dostupa parol parolya pochta pochtu pochty internet interneta inet komp
-    kompyuter kompyutera noutbuk printer pechataet pechatat vklyuchaetsya vkluchaetsya vklyuchaet kak gde
-    kogda pochemu podskazhite podskajite skazhite privet zdravstvuyte zdravstvujte dobryy dobriy den
-    vopros propal propala propalo otvalilsya otvalilas tupit glyuchit glyuchit. vyletaet oshibka oshibku
-    oshibki uchetka uchetku uchetnuyu zapis vse vsya vsem ofis ofise otdel otdele bukhgalteriya
-    buhgalteriya sklad sklade ochen ochen. svet sveta elektrichestvo nichego nikto mozhno mogu mozhem
-    virus vzlom vzlomali fishing zaydi zaiti zayti ustanovka novyy novyi novaya smenit pomenyat izmenit
-    dobavit udalit sbrosit sbroste razblokiruyte razblokirovat vkluchite vklyuchite""".split()
+    ["ne", "net", "ni", "rabotaet", "rabotayet", "rabotaet.", "rabota", "rabotat", "zavis", "zavisaet", "zavislo", "tormozit", "slomalsya", "slomalas", "slomalos", "slomal", "pomogite", "pomogi", "pozhaluysta", "pozhalujsta", "pojaluista", "pozhalusta", "plz", "srochno", "nuzhen", "nuzhna", "nuzhno", "nuzhny", "nado", "hochu", "prosba", "proshu", "dayte", "daite", "vydayte", "ustanovite", "ustanovit", "postavte", "postavit", "dostup", "dostupa", "parol", "parolya", "pochta", "pochtu", "pochty", "internet", "interneta", "inet", "komp", "kompyuter", "kompyutera", "noutbuk", "printer", "pechataet", "pechatat", "vklyuchaetsya", "vkluchaetsya", "vklyuchaet", "kak", "gde", "kogda", "pochemu", "podskazhite", "podskajite", "skazhite", "privet", "zdravstvuyte", "zdravstvujte", "dobryy", "dobriy", "den", "vopros", "propal", "propala", "propalo", "otvalilsya", "otvalilas", "tupit", "glyuchit", "glyuchit.", "vyletaet", "oshibka", "oshibku", "oshibki", "uchetka", "uchetku", "uchetnuyu", "zapis", "vse", "vsya", "vsem", "ofis", "ofise", "otdel", "otdele", "bukhgalteriya", "buhgalteriya", "sklad", "sklade", "ochen", "ochen.", "svet", "sveta", "elektrichestvo", "nichego", "nikto", "mozhno", "mogu", "mozhem", "virus", "vzlom", "vzlomali", "fishing", "zaydi", "zaiti", "zayti", "ustanovka", "novyy", "novyi", "novaya", "smenit", "pomenyat", "izmenit", "dobavit", "udalit", "sbrosit", "sbroste", "razblokiruyte", "razblokirovat", "vkluchite", "vklyuchite"]
 )
 _TRANSLIT_MULTI: tuple[tuple[str, str], ...] = (
     ("shch", "щ"), ("sch", "щ"), ("yo", "е"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"),
@@ -176,13 +166,10 @@ _TRANSLIT_SINGLE = str.maketrans(
 )
 # Latin words kept as they are inside a transliterated text (brands, and tokens the corpus uses in Latin).
 _KEEP_LATIN = frozenset(
-    """wifi vpn excel word outlook zoom teams gitlab github jira confluence photoshop windows linux mac
-    chrome skype telegram bitrix crm erp sap sql api ssl ip dns dhcp usb hdmi lan sim email online login
-    setup password ok pdf it hr""".split()
+    ["wifi", "vpn", "excel", "word", "outlook", "zoom", "teams", "gitlab", "github", "jira", "confluence", "photoshop", "windows", "linux", "mac", "chrome", "skype", "telegram", "bitrix", "crm", "erp", "sap", "sql", "api", "ssl", "ip", "dns", "dhcp", "usb", "hdmi", "lan", "sim", "email", "online", "login", "setup", "password", "ok", "pdf", "it", "hr"]
 )
 _ENGLISH_HINTS = frozenset(
-    """the is are was my our we i you it not please can could would need want to of in on at for and or
-    with this that have has do does will from an be been""".split()
+    ["the", "is", "are", "was", "my", "our", "we", "i", "you", "it", "not", "please", "can", "could", "would", "need", "want", "to", "of", "in", "on", "at", "for", "and", "or", "with", "this", "that", "have", "has", "do", "does", "will", "from", "an", "be", "been"]
 )
 
 

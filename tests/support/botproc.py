@@ -97,7 +97,8 @@ def find_in_logs(secret: str) -> list[Path]:
 class BotProcess:
     """One ``python -m bot`` child: ``start()``, ``await wait_ready(api)``, ``kill()``, ``await terminate()``.
 
-    Can be started again after it exited (a restart appends to the same log file).
+    Can be started again after it exited (a restart appends to the same log file). ``command`` replaces
+    ``[sys.executable, "-m", "bot"]`` (the runner's own tests use a stub).
     """
 
     def __init__(
@@ -111,9 +112,11 @@ class BotProcess:
         args: Sequence[str] = (),
         name: str | None = None,
         cwd: Path | str = REPO_ROOT,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.token = token
         self.args = list(args)
+        self.command = list(command) if command is not None else [sys.executable, "-m", "bot"]
         self.cwd = Path(cwd)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +150,7 @@ class BotProcess:
         self._log.flush()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *self.args],
+            [*self.command, *self.args],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -183,6 +186,16 @@ class BotProcess:
                     f"--- log tail ({self.log_path}) ---\n{self.log_tail()}"
                 )
             await api.wait_changed(min(remaining, 0.2))
+
+    async def wait_log(self, text: str, timeout: float = 10.0) -> str:  # noqa: ASYNC109
+        """Wait until the log contains ``text``; returns the log. Fails early if the process exits first."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log_text()):
+            if self.returncode is not None or time.monotonic() >= deadline:
+                state = "running" if self.running else f"exited {self.returncode}"
+                raise AssertionError(f"{text!r} never appeared in {self.name}'s log ({state}):\n{self.log_tail()}")
+            await asyncio.sleep(0.05)
+        return log
 
     def kill(self) -> int | None:
         """SIGKILL (a crash) and reap; returns the exit code."""

@@ -25,7 +25,7 @@ from tests.support.botapi import GROUP_ANONYMOUS_BOT, Msg, utf16_len
 if TYPE_CHECKING:
     from tests.support.botapi import Chat, FakeBotAPI
 
-__all__ = ["ChatView", "Press", "SimChannel", "SimGroup", "SimUser", "auto_entities"]
+__all__ = ["ChatView", "Press", "SimChannel", "SimGroup", "SimUser", "auto_entities", "resolve"]
 
 _COMMAND_RE = re.compile(r"(?<![\w/@])/[a-zA-Z0-9_]{1,32}(?:@[a-zA-Z0-9_]{3,32})?(?![\w/])")
 _MENTION_RE = re.compile(r"(?<![\w@])@[a-zA-Z0-9_]{5,32}\b")
@@ -53,6 +53,20 @@ def auto_entities(text: str) -> list[dict[str, Any]]:
 def _inside(entity: dict[str, Any], text: str, pos: int) -> bool:
     start = entity["offset"]
     return start <= utf16_len(text[:pos]) < start + entity["length"]
+
+
+def resolve(api: FakeBotAPI, ref: MessageRef | Any, default_chat: int) -> Msg:
+    """The live message for a ``Msg``, an aiogram ``Message`` or a message_id in ``default_chat``."""
+    if isinstance(ref, Msg):
+        chat_id, mid = ref.chat.id, ref.id
+    elif hasattr(ref, "message_id") and hasattr(ref, "chat"):  # an aiogram Message
+        chat_id, mid = ref.chat.id, ref.message_id
+    else:
+        chat_id, mid = default_chat, int(ref)
+    live = api.chat(chat_id).get(mid)
+    if live is None:
+        raise AssertionError(f"message #{mid} does not exist (or was deleted) in chat {chat_id}")
+    return live
 
 
 @dataclass
@@ -255,15 +269,7 @@ class SimUser(ChatView):
         return chat_id
 
     def _msg(self, ref: MessageRef | Any, chat_id: int | None = None) -> Msg:
-        if isinstance(ref, Msg):
-            live = ref.chat.all.get(ref.id)
-        elif hasattr(ref, "message_id") and hasattr(ref, "chat"):  # an aiogram Message
-            live = self.api.chat(ref.chat.id).all.get(ref.message_id)
-        else:
-            live = self.api.chat(chat_id if chat_id is not None else self.id).all.get(int(ref))
-        if live is None or live.deleted:
-            raise AssertionError(f"message {ref!r} does not exist (or was deleted) in that chat")
-        return live
+        return resolve(self.api, ref, chat_id if chat_id is not None else self.id)
 
     async def _post(
         self,
@@ -454,7 +460,7 @@ class SimUser(ChatView):
 
     async def reply(
         self,
-        to_message: MessageRef,
+        to_message: MessageRef | Any,
         text: str | None = None,
         *,
         photo: bool = False,
@@ -463,7 +469,7 @@ class SimUser(ChatView):
         thread_id: int | None = None,
     ) -> Msg:
         """Reply (reply_to_message = the full replied message) with text, a photo, or a file ``document``."""
-        target = to_message.chat.id if isinstance(to_message, Msg) else None
+        target = to_message.chat.id if hasattr(to_message, "chat") else None
         if photo:
             return await self.send_photo(caption, chat_id=target, reply_to=to_message, thread_id=thread_id)
         if document:
@@ -602,13 +608,8 @@ class SimGroup(ChatView):
         """Forum topics by thread id."""
         return self.chat.topics
 
-    def _ref(self, ref: MessageRef | None) -> Msg | None:
-        if ref is None:
-            return None
-        live = self.chat.get(ref.id if isinstance(ref, Msg) else int(ref))
-        if live is None:
-            raise AssertionError(f"message {ref!r} does not exist in {self!r}")
-        return live
+    def _ref(self, ref: MessageRef | Any | None) -> Msg | None:
+        return None if ref is None else resolve(self.api, ref, self.chat_id)
 
 
 class SimChannel(ChatView):

@@ -1,0 +1,144 @@
+"""Assembles the running bot: database, migrations, triage, dispatcher, inbox, delivery, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
+
+from bot.config import Settings
+from bot.dispatcher import build_dispatcher
+from bot.inbox import UpdateInbox
+from bot.logs import register_secret
+from bot.polling import Poller
+from bot.telegram import AiogramTransport, make_bot
+from helpdesk.formatting import set_display_timezone
+from helpdesk.outbox import bell
+from helpdesk.policy import DeskPolicy
+from scheduler.delivery import DeliveryLimits, OutboxDelivery
+from scheduler.jobs import Jobs
+from scheduler.sweeps import register_sweeps
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger("bot")
+
+
+class StartupError(Exception):
+    """A problem the operator must fix; printed as one line, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def delivery_limits(settings: Settings) -> DeliveryLimits:
+    return DeliveryLimits(
+        per_second=settings.outbox_rate_per_second,
+        private_interval=settings.outbox_private_interval.total_seconds(),
+        group_per_minute=settings.outbox_group_per_minute,
+        max_attempts=settings.outbox_max_attempts,
+        poll_every=settings.outbox_poll_every.total_seconds(),
+    )
+
+
+async def check_bot(bot: Bot, api_url: str) -> str:
+    """getMe with a clear one-line failure for a wrong token or an unreachable API."""
+    try:
+        me = await bot.get_me(request_timeout=15)
+    except TelegramUnauthorizedError:
+        raise StartupError("the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token") from None
+    except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "message", None) or type(exc).__name__
+        raise StartupError(f"cannot reach the Bot API at {api_url}: {reason}", code=3) from None
+    return me.username or str(me.id)
+
+
+class Application:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self.token = settings.token()
+            self.policy: DeskPolicy = settings.policy()
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+        register_secret(self.token)
+        if settings.webhook_secret:
+            register_secret(settings.webhook_secret.get_secret_value())
+        set_display_timezone(settings.timezone)
+        self.stop = asyncio.Event()
+        self.started_at = time.monotonic()
+
+    async def run(self) -> None:
+        settings = self.settings
+        db = Database(settings.database_url)
+        try:
+            await migrate.upgrade(db)
+        except Exception as exc:
+            await db.dispose()
+            raise StartupError(
+                f"cannot prepare the database ({db.url.split('@')[-1]}): {type(exc).__name__}: {exc}"
+            ) from None
+        bot = make_bot(self.token, settings.telegram_api_url)
+        try:
+            username = await check_bot(bot, settings.telegram_api_url)
+            from helpdesk.triage import get_triage
+
+            triage = get_triage()
+            bell.reset()
+            dispatcher = build_dispatcher()
+            inbox = UpdateInbox(
+                db,
+                dispatcher,
+                bot,
+                self.policy,
+                triage,
+                attempts=settings.handler_attempts,
+                concurrency=settings.update_workers,
+            )
+            delivery = OutboxDelivery(db, AiogramTransport(bot), self.policy, delivery_limits(settings))
+            jobs = Jobs()
+            jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
+            register_sweeps(jobs, db, self.policy, settings)
+            self._install_signals()
+            recovered = await inbox.recover()
+            tasks = [asyncio.create_task(delivery.run(self.stop), name="delivery")]
+            if settings.webhook_url:
+                from bot.webhook import serve_webhook
+
+                tasks.append(asyncio.create_task(serve_webhook(bot, inbox, settings, self.stop), name="webhook"))
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                poller = Poller(bot, inbox, timeout=settings.poll_timeout)
+                tasks.append(asyncio.create_task(poller.run(self.stop), name="polling"))
+            jobs.start()
+            log.info(
+                "bot @%s started (%s, %s); recovered %d chats with unfinished updates",
+                username,
+                "webhook" if settings.webhook_url else "long polling",
+                "SQLite" if db.is_sqlite else "PostgreSQL",
+                recovered,
+            )
+            await self.stop.wait()
+            log.info("stopping")
+            jobs.shutdown()
+            await inbox.idle(timeout=10)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await bot.session.close()
+            await db.dispose()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+                pass

@@ -1,0 +1,1 @@
+"""Routers: thin handlers that translate Telegram updates into dialog and domain calls."""

@@ -1,0 +1,36 @@
+"""The periodic sweeps the bot runs; each reads due times from rows and acts on what is due."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import col
+
+from helpdesk.clock import now_utc
+from helpdesk.policy import DeskPolicy
+from scheduler.jobs import Jobs
+from storage.db import Database
+from storage.models import InboxUpdate, OutboxMessage
+
+INBOX_KEEP = timedelta(days=2)  # Telegram redelivers for up to a day; keep ids to recognise repeats
+OUTBOX_KEEP = timedelta(days=30)
+
+
+async def housekeeping(db: Database) -> None:
+    """Forget finished inbox and outbox rows after they can no longer matter."""
+    now = now_utc()
+    async with db.session() as session:
+        await session.execute(
+            delete(InboxUpdate).where(InboxUpdate.status == "done", col(InboxUpdate.done_at) < now - INBOX_KEEP)
+        )
+        await session.execute(
+            delete(OutboxMessage).where(
+                col(OutboxMessage.status).in_(("sent", "dropped")), col(OutboxMessage.created_at) < now - OUTBOX_KEEP
+            )
+        )
+
+
+def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> None:
+    jobs.every("housekeeping", timedelta(hours=1), lambda: housekeeping(db))

@@ -1,0 +1,566 @@
+"""The Bot API stand-in, proved with aiogram's real ``Bot`` (the same client the bot uses), plus the
+simulated users, the process runner and the database fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyParameters,
+)
+from aiohttp import web
+
+from tests.support.botapi import FakeBotAPI, HtmlParseError, parse_html
+from tests.support.botproc import BotProcess, all_log_files, child_env, find_in_logs
+
+STAFF = -100123
+
+
+def make_bot(api: FakeBotAPI, token: str | None = None) -> Bot:
+    """aiogram's Bot wired exactly as the product wires it."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url), timeout=10)
+    return Bot(token or api.token, session=session)
+
+
+async def close_bot(bot: Bot) -> None:
+    """Close the HTTP session without aiogram's 250 ms grace sleep (keeps the suite fast)."""
+    inner = getattr(bot.session, "_session", None)
+    if inner is not None:
+        await inner.close()
+
+
+@pytest.fixture
+async def bot(bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
+    b = make_bot(bot_api)
+    yield b
+    await close_bot(b)
+
+
+def keyboard(*labels: str, prefix: str = "b") -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t, callback_data=f"{prefix}:{i}")] for i, t in enumerate(labels)]
+    )
+
+
+# ----------------------------------------------------------------------------------------------- basics
+
+
+async def test_get_me_and_urls(bot: Bot, bot_api: FakeBotAPI) -> None:
+    me = await bot.get_me()
+    assert me.id == 123456 and me.is_bot and me.username == "intake_test_bot"
+    assert bot_api.calls[-1].method == "getMe" and bot_api.calls[-1].ok
+
+
+async def test_wrong_token_and_unknown_method(bot_api: FakeBotAPI) -> None:
+    other = make_bot(bot_api, token="999:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    with pytest.raises(TelegramUnauthorizedError):
+        await other.get_me()
+    await close_bot(other)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{bot_api.base_url}/bot{bot_api.token}/noSuchMethod") as resp:
+            assert resp.status == 404
+            assert await resp.json() == {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+        # method names are case-insensitive; JSON and urlencoded bodies are accepted too
+        bot_api.user(5, "Eve")
+        await bot_api.users[5].send("hi")
+        url = f"{bot_api.base_url}/bot{bot_api.token}/SENDMESSAGE"
+        async with http.post(url, json={"chat_id": 5, "text": "json body"}) as resp:
+            assert (await resp.json())["result"]["text"] == "json body"
+        async with http.post(url, data={"chat_id": "5", "text": "form body"}) as resp:
+            assert (await resp.json())["result"]["text"] == "form body"
+        async with http.get(url, params={"chat_id": "5", "text": "query"}) as resp:
+            assert (await resp.json())["result"]["text"] == "query"
+    assert [c.params["chat_id"] for c in bot_api.calls_to(5, "sendMessage")] == [5, 5, 5]
+
+
+# ----------------------------------------------------------------------------------------------- polling
+
+
+async def test_long_poll_wakes_on_new_update_and_offset_confirms(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann", username="ann")
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await bot_api.wait_polling(2, since=0)
+    started = time.monotonic()
+    await ann.send("/start")
+    first = await poll
+    assert time.monotonic() - started < 1.0
+    assert [u.message.text for u in first] == ["/start"]
+    entity = first[0].message.entities[0]
+    assert (entity.type, entity.offset, entity.length) == ("bot_command", 0, 6)
+    assert first[0].message.from_user.id == 1001 and first[0].message.chat.type == "private"
+
+    await ann.send("second")
+    again = await bot.get_updates(timeout=0)  # no offset: nothing confirmed, both come back
+    assert [u.update_id for u in again] == [first[0].update_id, first[0].update_id + 1]
+    assert bot_api.confirmed_update_ids == []
+    rest = await bot.get_updates(offset=first[0].update_id + 1, timeout=0)
+    assert [u.message.text for u in rest] == ["second"]
+    assert bot_api.is_confirmed(first[0].update_id) and not bot_api.is_confirmed(rest[0].update_id)
+    assert bot_api.offsets == [first[0].update_id + 1]
+    assert await bot.get_updates(offset=rest[0].update_id + 1, timeout=0) == []
+    assert bot_api.pending_updates == [] and bot_api.polls == 4
+
+
+async def test_long_poll_times_out_empty_and_second_poller_conflicts(bot: Bot, bot_api: FakeBotAPI) -> None:
+    started = time.monotonic()
+    assert await bot.get_updates(timeout=1) == []
+    assert 0.9 < time.monotonic() - started < 2.0
+    older = asyncio.create_task(bot.get_updates(timeout=5))
+    await bot_api.wait_polling(2)
+    newer = asyncio.create_task(bot.get_updates(timeout=0))
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+        await older
+    assert await newer == []
+
+
+async def test_allowed_updates_filter_and_drop_pending(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    await bot.get_updates(timeout=0, allowed_updates=["message"])
+    msg = await ann.send("hello")
+    bot_api.chat(1001).started = True
+    sent = await bot.send_message(1001, "Pick", reply_markup=keyboard("A"))
+    await ann.press(sent, "A")  # callback_query is not allowed: Telegram never queues it
+    await ann.edit(msg, "hello!")
+    assert [next(k for k in u if k != "update_id") for u in bot_api.pending_updates] == ["message"]
+    assert len(bot_api.filtered_updates) == 2
+    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert bot_api.pending_updates == [] and await bot.get_updates(timeout=0) == []
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+
+async def test_html_is_parsed_into_text_and_entities(bot: Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    html = (
+        '<b>INC-000042</b> &lt;P2&gt; <a href="https://x.test/?a=1&amp;b=2">link</a> '
+        '<tg-spoiler>s</tg-spoiler> <span class="tg-spoiler">t</span> 😀<i>é</i> &#8470;'
+        '<pre><code class="language-python">x = 1</code></pre>'
+    )
+    msg = await bot.send_message(1001, html, parse_mode="HTML")
+    assert msg.text == 'INC-000042 <P2> link s t 😀é №x = 1'
+    kinds = [(e.type, e.offset, e.length) for e in msg.entities]
+    assert ("bold", 0, 10) in kinds and ("italic", 27, 1) in kinds  # 😀 counts 2 UTF-16 units
+    assert next(e for e in msg.entities if e.type == "text_link").url == "https://x.test/?a=1&b=2"
+    assert next(e for e in msg.entities if e.type == "pre").language == "python"
+    assert bot_api.chat(1001).get(msg.message_id).source == html
+
+
+@pytest.mark.parametrize(
+    ("html", "error"),
+    [
+        ("<b>unclosed", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("a <br> b", 'Unsupported start tag "br" at byte offset 2'),
+        ("2 < 3", 'Unsupported start tag "" at byte offset 2'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("Tom & Jerry", 'Unescaped "&" at byte offset 4'),
+        ('<span class="x">y</span>', 'Tag "span" must have class "tg-spoiler"'),
+        ("<b", "Unclosed start tag at byte offset 0"),
+    ],
+)
+async def test_malformed_html_is_rejected(bot: Bot, bot_api: FakeBotAPI, html: str, error: str) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    with pytest.raises(TelegramBadRequest, match="can't parse entities") as info:
+        await bot.send_message(1001, html, parse_mode="HTML")
+    assert error in info.value.message
+    assert bot_api.chat(1001).messages == []
+
+
+def test_parse_html_edge_cases() -> None:
+    assert parse_html("  <b>x</b>  ") == ("  x  ", [{"offset": 2, "length": 1, "type": "bold"}])
+    assert parse_html("<b></b>a") == ("a", [])  # empty entities vanish
+    assert parse_html("&#x41;&quot;")[0] == 'A"'
+    assert parse_html("a & b", strict_ampersand=False)[0] == "a & b"
+    assert parse_html('<blockquote expandable>q</blockquote>')[1][0]["type"] == "expandable_blockquote"
+    assert parse_html('<a href="tg://user?id=7">u</a>')[1][0]["type"] == "text_mention"
+    with pytest.raises(HtmlParseError):
+        parse_html("&bogus;")
+
+
+async def test_text_limits_and_parse_modes(bot: Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(1001, "")  # aiogram drops "" from the form: Telegram sees no text
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(1001, " \n ")
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(1001, "<b> </b>", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(1001, "x" * 4097)
+    assert len((await bot.send_message(1001, "x" * 4096)).text) == 4096
+    assert len((await bot.send_message(1001, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")).text) == 4096
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(1001, "&amp;" * 4097, parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_message(1001, "*bold*", parse_mode="MarkdownV2")
+    photo = BufferedInputFile(b"\x89PNG...", "shot.png")
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(1001, photo, caption="c" * 1025)
+    assert (await bot.send_photo(1001, photo, caption="c" * 1024)).caption == "c" * 1024
+
+
+async def test_keyboard_validation(bot: Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    too_long = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="d" * 65)]])
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(1001, "t", reply_markup=too_long)
+    empty = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="", callback_data="d")]])
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(1001, "t", reply_markup=empty)
+    utf = "я" * 32  # 64 bytes: the limit is in bytes, not characters
+    ok = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data=utf)]])
+    assert (await bot.send_message(1001, "t", reply_markup=ok)).reply_markup.inline_keyboard[0][0].callback_data == utf
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(1001, "t", reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="я" * 33)]]
+        ))  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        url = f"{bot_api.base_url}/bot{bot_api.token}/sendMessage"
+        async with http.post(url, data={"chat_id": "1001", "text": "t", "reply_markup": "{not json"}) as resp:
+            body = await resp.json()
+    assert body["description"] == "Bad Request: can't parse reply keyboard markup JSON object"
+
+
+async def test_unknown_chat_and_user_who_never_started(bot: Bot, bot_api: FakeBotAPI) -> None:
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(424242, "hi")
+    bot_api.user(1002, "Bob")
+    with pytest.raises(TelegramForbiddenError, match="bot can't initiate conversation"):
+        await bot.send_message(1002, "hi")
+    await bot_api.users[1002].send("/start")
+    assert (await bot.send_message(1002, "hi")).chat.id == 1002
+
+
+# ----------------------------------------------------------------------------------------------- faults
+
+
+async def test_faults_429_502_blocked_and_lost(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann", started=True)
+    bot_api.faults.every_nth_429 = 2
+    bot_api.faults.retry_after = 7
+    await bot.send_message(1001, "one")
+    with pytest.raises(TelegramRetryAfter) as info:
+        await bot.send_message(1001, "two")
+    assert info.value.retry_after == 7 and "Too Many Requests: retry after 7" in info.value.message
+    assert (await bot.get_me()).id  # getMe/getUpdates are never faulted unless asked
+    assert bot_api.faults.injected_429 == 1 and bot_api.faults.seen == 2
+    bot_api.faults.reset()
+
+    bot_api.faults.every_nth_5xx = 1
+    with pytest.raises(TelegramServerError, match="Bad Gateway"):
+        await bot.send_message(1001, "three")
+    bot_api.faults.reset()
+
+    bot_api.faults.fail_next(400, "Bad Request: custom", method="sendMessage")
+    with pytest.raises(TelegramBadRequest, match="custom"):
+        await bot.send_message(1001, "four")
+
+    ann.block_bot()
+    with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+        await bot.send_message(1001, "five")
+    bot_api.unblock(1001)
+
+    bot_api.faults.every_nth_lost = 1
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(1001, "six")  # delivered, but the answer never arrives
+    bot_api.faults.reset()
+    assert [m.text for m in ann.messages] == ["one", "six"]
+    assert [c.injected for c in bot_api.calls_to(1001, "sendMessage")] == [None, "429", "5xx", "queued", None, "lost"]
+    report = bot_api.exact_once_report()
+    assert report["injected"] == {"429": 0, "5xx": 0, "lost": 0}  # reset() zeroes the counters
+    assert report["errors"]["sendMessage: Forbidden: bot was blocked by the user"] == 1
+
+
+async def test_flood_reports_and_enforcement(bot: Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    bot_api.add_group(STAFF, "Staff")
+    for i in range(3):
+        await bot.send_message(1001, f"m{i}")
+        await bot.send_message(STAFF, f"g{i}")
+    gap = bot_api.min_interval_per_chat()
+    assert gap is not None and gap < 0.5
+    assert bot_api.max_sends_per_minute(STAFF) == 3 and bot_api.max_sends_per_second() == 6
+    bot_api.limits.enforce = True
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(1001, "too fast")
+
+
+# ----------------------------------------------------------------------------------------------- messages
+
+
+async def test_copy_forward_and_media(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    staff = bot_api.add_group(STAFF, "Staff")
+    shot = await ann.send_photo("screen is black")
+    doc = await ann.send_document("log.txt", "text/plain", 1234)
+    copied = await bot.copy_message(STAFF, 1001, shot.id, caption="<b>INC-1</b>", parse_mode="HTML")
+    copy_msg = bot_api.chat(STAFF).get(copied.message_id)
+    assert copy_msg.caption == "INC-1" and copy_msg.data["photo"] == shot.data["photo"]
+    assert copy_msg.data["caption_entities"][0]["type"] == "bold" and copy_msg.from_bot
+    fwd = await bot.forward_message(STAFF, 1001, doc.id)
+    assert fwd.document.file_name == "log.txt" and fwd.forward_origin.sender_user.id == 1001
+    with pytest.raises(TelegramBadRequest, match="message to copy not found"):
+        await bot.copy_message(STAFF, 1001, 999)
+    # file ids the user sent can be re-sent; unknown ones cannot; types must match
+    assert (await bot.send_photo(STAFF, shot.data["photo"][-1]["file_id"])).photo
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_photo(STAFF, "AgACAgIAAxkBAAIunknown")
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Document as Photo"):
+        await bot.send_photo(STAFF, doc.data["document"]["file_id"])
+    up = await bot.send_document(STAFF, BufferedInputFile(b"a,b\n1,2\n", "report.csv"), caption="export")
+    assert up.document.file_name == "report.csv" and up.document.file_size == 8
+    album = await bot.send_media_group(
+        STAFF, [InputMediaPhoto(media=BufferedInputFile(b"1", "1.png")), InputMediaPhoto(media=shot.data["photo"][-1]["file_id"])]
+    )
+    assert len({m.media_group_id for m in album}) == 1 and len(album) == 2
+    assert [m.kind for m in staff.messages] == ["photo", "document", "photo", "document", "photo", "photo"]
+    assert await bot.send_chat_action(STAFF, "typing")
+    assert [m.method for m in staff.messages][:2] == ["copyMessage", "forwardMessage"]
+
+
+async def test_replies_edits_and_deletes(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    question = await ann.send("printer broken")
+    sent = await bot.send_message(
+        1001, "Which floor?", reply_markup=keyboard("1st", "2nd"), reply_parameters=ReplyParameters(message_id=question.id)
+    )
+    assert sent.reply_to_message.text == "printer broken"
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text("Which floor?", chat_id=1001, message_id=sent.message_id, reply_markup=keyboard("1st", "2nd"))
+    edited = await bot.edit_message_text("Floor noted", chat_id=1001, message_id=sent.message_id)
+    assert edited.text == "Floor noted" and edited.reply_markup is None  # no markup passed = keyboard removed
+    assert ann.last.text == "Floor noted" and ann.last.edited and ann.last.buttons == []
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await bot.edit_message_text("x", chat_id=1001, message_id=999)
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_text("x", chat_id=1001, message_id=question.id)
+    with pytest.raises(TelegramBadRequest, match="there is no caption"):
+        await bot.edit_message_caption(chat_id=1001, message_id=sent.message_id, caption="c")
+    markup = await bot.edit_message_reply_markup(chat_id=1001, message_id=sent.message_id, reply_markup=keyboard("OK"))
+    assert markup.reply_markup.inline_keyboard[0][0].text == "OK"
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(chat_id=1001, message_id=sent.message_id, reply_markup=keyboard("OK"))
+    reply = await ann.reply(edited, "3rd floor")
+    assert reply.data["reply_to_message"]["message_id"] == sent.message_id
+    assert await bot.delete_message(1001, sent.message_id)
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(1001, sent.message_id)
+    assert ann.messages == [] and [m.text for m in ann.history] == ["printer broken", "3rd floor"]
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(1001, "x", reply_parameters=ReplyParameters(message_id=999))
+    with pytest.raises(AssertionError, match="does not exist"):
+        await ann.press(sent, "OK")  # a deleted message cannot be pressed
+
+
+async def test_callback_round_trip(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    await ann.send("/new")
+    sent = await bot.send_message(1001, "Is it broken or do you need something?", reply_markup=keyboard("Broken", "Need"))
+    press = await ann.press(sent, "need")  # labels match case-insensitively
+    updates = await bot.get_updates(timeout=1)
+    query = updates[-1].callback_query
+    assert (query.data, query.from_user.id, query.message.message_id) == ("b:1", 1001, sent.message_id)
+    assert await bot.answer_callback_query(query.id, text="Noted", show_alert=True)
+    assert (await press.answer())["text"] == "Noted" and press.answered["show_alert"] is True
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(query.id)  # a query can be answered once
+    with pytest.raises(AssertionError, match=r"available: \['Broken', 'Need'\]"):
+        await ann.press(sent, "Maybe")
+    bot_api.callback_max_age = 0.0
+    stale = await ann.press_data(sent, "forged:data")
+    await asyncio.sleep(0.01)
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(stale.id)
+
+
+async def test_reply_keyboard_buttons(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    await ann.send("/start")
+    kb = ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text="Share phone", request_contact=True)], [KeyboardButton(text="Skip")]],
+        one_time_keyboard=True,
+    )
+    await bot.send_message(1001, "Your phone?", reply_markup=kb)
+    assert ann.keyboard == ["Share phone", "Skip"] and ann.last.keyboard_buttons == ["Share phone", "Skip"]
+    contact = await ann.press_reply_button("Share phone")
+    assert contact.data["contact"]["user_id"] == 1001
+    with pytest.raises(AssertionError, match="no reply-keyboard button"):
+        await ann.press_reply_button("Skip")  # one-time keyboard is gone
+
+
+# ----------------------------------------------------------------------------------------------- groups
+
+
+async def test_forum_topics_and_group_people(bot: Bot, bot_api: FakeBotAPI) -> None:
+    plain = bot_api.add_group(-100555, "Plain")
+    with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+        await bot.create_forum_topic(plain.id, "INC-000001")
+    forum = bot_api.add_group(STAFF, "Staff", is_forum=True)
+    topic = await bot.create_forum_topic(STAFF, "INC-000001 Printer")
+    card = await bot.send_message(STAFF, "card", message_thread_id=topic.message_thread_id, reply_markup=keyboard("Take"))
+    assert card.message_thread_id == topic.message_thread_id and card.is_topic_message
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(STAFF, "x", message_thread_id=424242)
+    agent = bot_api.user(7001, "Agent")
+    plain_msg = await agent.send_in(STAFF, "looking", thread_id=topic.message_thread_id)
+    # Telegram: a plain message in a topic is a "reply" to the topic's creation service message
+    assert plain_msg.reply_to == topic.message_thread_id and plain_msg.thread_id == topic.message_thread_id
+    answer = await agent.send_in(STAFF, "Restart it", reply_to=card)
+    assert answer.reply_to == card.message_id and answer.thread_id == topic.message_thread_id
+    anon = await forum.anonymous_admin("from admin", reply_to=card)
+    assert anon.data["from"]["id"] == 1087968824 and anon.data["sender_chat"]["id"] == STAFF
+    await forum.add_members(bot_api.user(7003, "New"))
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text or "new_chat_members" for u in updates] == [
+        "looking", "Restart it", "from admin", "new_chat_members"
+    ]  # fmt: skip
+    assert updates[0].message.reply_to_message.forum_topic_created.name == "INC-000001 Printer"
+    assert (await forum.next_message()).text == "card"
+
+
+async def test_privacy_mode_hides_plain_group_chatter_from_non_admin_bot(bot_api: FakeBotAPI) -> None:
+    group = bot_api.add_group(-100777, "Team", bot_is_admin=False)
+    bob = bot_api.user(1002, "Bob")
+    _, update = bot_api.post_incoming(group.id, {"text": "chit-chat"}, sender=bob.data)
+    assert update is None
+    await bob.send_in(group.id, "/queue")
+    assert [u["message"]["text"] for u in bot_api.pending_updates] == ["/queue"]
+
+
+# ----------------------------------------------------------------------------------------------- user waits
+
+
+async def test_user_waits_and_readable_timeouts(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann", started=True)
+
+    async def bot_side() -> None:
+        await asyncio.sleep(0.05)
+        await bot.send_message(1001, "Hello! Describe the problem.")
+        await bot.send_message(1001, "Your ticket is INC-000042", reply_markup=keyboard("Cancel"))
+
+    task = asyncio.create_task(bot_side())
+    assert (await ann.next_message(2)).text == "Hello! Describe the problem."
+    card = await ann.wait_for("inc-0000", timeout=2)
+    await task
+    assert card.buttons == ["Cancel"] and ann.last is card
+    await ann.expect_no_message(0.05)
+    edit = asyncio.create_task(bot.edit_message_text("Cancelled", chat_id=1001, message_id=card.id))
+    assert (await ann.wait_edit(card, "cancelled", timeout=2)).text == "Cancelled"
+    await edit
+    bot_api.faults.fail_next(400, "Bad Request: demo failure")
+    with pytest.raises(TelegramBadRequest):
+        await bot.send_message(1001, "lost")
+    with pytest.raises(AssertionError) as info:
+        await ann.next_message(0.2)
+    text = str(info.value)
+    assert "timed out after 0.2s" in text and "'Cancelled'" in text and "demo failure" in text
+    await bot_api.wait_quiet(0.1, timeout=2)
+
+
+async def test_webhook_delivery_and_reply(bot: Bot, bot_api: FakeBotAPI) -> None:
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        assert request.headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret"
+        update = await request.json()
+        received.append(update)
+        chat = update["message"]["chat"]["id"]
+        return web.json_response({"method": "sendMessage", "chat_id": chat, "text": "via webhook reply"})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        with pytest.raises(TelegramConflictError, match="webhook is active"):
+            await bot.get_updates()
+        ann = bot_api.user(1001, "Ann")
+        _, update = bot_api.post_incoming(1001, {"text": "hi"}, sender=ann.data)
+        assert (await ann.next_message(3)).text == "via webhook reply"
+        await bot_api.wait_update_confirmed(update["update_id"], 3)
+        assert received[0]["message"]["text"] == "hi"
+        info = await bot.get_webhook_info()
+        assert info.url.endswith("/hook") and info.pending_update_count == 0
+        assert await bot.delete_webhook()
+        assert (await bot.get_webhook_info()).url == ""
+    finally:
+        await runner.cleanup()
+
+
+# ----------------------------------------------------------------------------------------------- runner, databases
+
+
+STUB = r"""
+import json, os, sys, time, urllib.request
+base = os.environ["TELEGRAM_API_URL"] + "/bot" + os.environ["TELEGRAM_BOT_TOKEN"]
+print("env:", json.dumps(sorted(k for k in os.environ if k not in ("PATH", "HOME"))), flush=True)
+if os.environ.get("STUB_FAIL"):
+    print("boom: bad configuration", flush=True)
+    sys.exit(3)
+urllib.request.urlopen(base + "/getUpdates?timeout=0").read()
+print("polling", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_bot_process_runner_with_a_stub(bot_api: FakeBotAPI, tmp_path: Path) -> None:
+    stub = [sys.executable, "-c", STUB]
+    proc = BotProcess(bot_api.base_url, bot_api.token, "sqlite+aiosqlite:///x.db", {"FOO": "1"}, tmp_path, command=stub)
+    proc.start()
+    await proc.wait_ready(bot_api, timeout=10)
+    assert proc.running and "polling" in await proc.wait_log("polling", 5)
+    env_line = next(line for line in proc.log_text().splitlines() if line.startswith("env:"))
+    keys = json.loads(env_line[4:])
+    assert {"BOT_ENV_FILE", "PYTHONUNBUFFERED", "TELEGRAM_API_URL", "DATABASE_URL", "FOO"} <= set(keys)
+    assert proc.env["BOT_ENV_FILE"] == "" and "PYTEST_CURRENT_TEST" not in keys
+    assert await proc.terminate(timeout=5) == -15
+    assert proc.log_path in all_log_files() and proc.log_path in find_in_logs("polling")
+
+    failing = BotProcess(bot_api.base_url, bot_api.token, "x", {"STUB_FAIL": "1"}, tmp_path, command=stub)
+    failing.start()
+    with pytest.raises(AssertionError, match="exited with code 3(.|\n)*boom: bad configuration"):
+        await failing.wait_ready(bot_api, timeout=10)
+    assert child_env({"A": 1, "PATH": None}).get("PATH") is None
+
+
+async def test_database_url_fixture(database_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("select 40 + 2"))).scalar_one() == 42
+    finally:
+        await engine.dispose()
+    assert database_url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://"))
