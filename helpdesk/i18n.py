@@ -1,4 +1,4 @@
-"""Bot texts in Russian and English, kept in TOML catalogs (helpdesk/texts/*.toml).
+"""Bot texts in Russian and English, kept in TOML catalogs (helpdesk/texts/<lang>/*.toml).
 
 Templates are Telegram HTML. Every value substituted into a template is escaped here, so user text can
 never be read as markup; a value that is already safe HTML is passed wrapped in `Safe`.
@@ -39,10 +39,17 @@ def _flatten(prefix: str, node: dict[str, Any], out: dict[str, Any]) -> None:
 
 @cache
 def catalog(lang: str) -> dict[str, Any]:
-    with (TEXTS_DIR / f"{lang}.toml").open("rb") as handle:
-        flat: dict[str, Any] = {}
-        _flatten("", tomllib.load(handle), flat)
-        return flat
+    """All texts of a language: every TOML file in helpdesk/texts/<lang>/, one per area of the product."""
+    flat: dict[str, Any] = {}
+    for path in sorted((TEXTS_DIR / lang).glob("*.toml")):
+        with path.open("rb") as handle:
+            part: dict[str, Any] = {}
+            _flatten("", tomllib.load(handle), part)
+        clash = set(part) & set(flat)
+        if clash:
+            raise ValueError(f"{path}: keys defined twice: {sorted(clash)[:5]}")
+        flat.update(part)
+    return flat
 
 
 def pick_language(*candidates: str | None, default: str = FALLBACK) -> str:

@@ -89,9 +89,7 @@ MESSAGE_METHODS = frozenset(
         "forwardMessages",
     }
 )
-EDIT_METHODS = frozenset(
-    {"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"}
-)
+EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"})
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -347,9 +345,7 @@ def parse_html(source: str, *, strict_ampersand: bool = True) -> tuple[str, list
                 i = m.end()
                 continue
             if strict_ampersand:
-                raise HtmlParseError(
-                    f'Unescaped "&" at byte offset {byte_offset(i)} (use &amp;; strict stand-in rule)'
-                )
+                raise HtmlParseError(f'Unescaped "&" at byte offset {byte_offset(i)} (use &amp;; strict stand-in rule)')
             out.append(ch)
             u16 += 1
             i += 1
@@ -390,9 +386,7 @@ def parse_html(source: str, *, strict_ampersand: bool = True) -> tuple[str, list
         raw_name = m.group(0)
         name = raw_name.lower()
         if name not in _TAG_ENTITY:
-            raise HtmlParseError(
-                f'Unsupported start tag "{raw_name}" at byte offset {byte_offset(tag_start)}'
-            )
+            raise HtmlParseError(f'Unsupported start tag "{raw_name}" at byte offset {byte_offset(tag_start)}')
         j = m.end()
         attrs: dict[str, str] = {}
         while True:
@@ -413,9 +407,7 @@ def parse_html(source: str, *, strict_ampersand: bool = True) -> tuple[str, list
             attrs[am.group(1).lower()] = _decode_entities_lenient(value)
             j = am.end()
         if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise HtmlParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(tag_start)}'
-            )
+            raise HtmlParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {byte_offset(tag_start)}')
         if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
             raise HtmlParseError(
                 f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {byte_offset(tag_start)}'
@@ -447,9 +439,7 @@ def _make_entity(
         entity["url"] = href
     elif kind == "custom_emoji":
         entity["custom_emoji_id"] = attrs["emoji-id"]
-    elif (
-        kind == "code" and stack and stack[-1][0] == "pre" and attrs.get("class", "").startswith("language-")
-    ):
+    elif kind == "code" and stack and stack[-1][0] == "pre" and attrs.get("class", "").startswith("language-"):
         stack[-1][2]["\0language"] = attrs["class"][len("language-") :]
         return None  # becomes the language of the enclosing <pre>
     elif kind == "pre" and attrs.get("\0language"):
@@ -515,9 +505,7 @@ class Call:
         return (self.response or {}).get("description")
 
     def __repr__(self) -> str:
-        status = (
-            "pending" if self.response is None else ("ok" if self.ok else f"{self.status} {self.description}")
-        )
+        status = "pending" if self.response is None else ("ok" if self.ok else f"{self.status} {self.description}")
         shown = {k: v for k, v in self.params.items() if k not in {"reply_markup", "entities"}}
         return f"<Call {self.method} {shown} -> {status}>"
 
@@ -528,17 +516,13 @@ class Msg:
     The object is live: edits made by the bot later are visible through it.
     """
 
-    def __init__(
-        self, chat: Chat, data: dict[str, Any], *, from_bot: bool, method: str | None = None
-    ) -> None:
+    def __init__(self, chat: Chat, data: dict[str, Any], *, from_bot: bool, method: str | None = None) -> None:
         self.chat = chat
         self.data = data
         self.from_bot = from_bot
         self.method = method
         self.source: str | None = None  # the markup the bot sent (HTML source), for debugging
-        self.reply_keyboard: dict[str, Any] | None = (
-            None  # ReplyKeyboardMarkup/Remove/ForceReply sent with it
-        )
+        self.reply_keyboard: dict[str, Any] | None = None  # ReplyKeyboardMarkup/Remove/ForceReply sent with it
         self.deleted = False
         self.history: list[dict[str, Any]] = []  # previous versions (before each edit)
         self.created_at = time.monotonic()
@@ -1095,9 +1079,7 @@ class FakeBotAPI:
                 thread_id = reply_msg.data.get("message_thread_id")
             if thread_id is not None:
                 if thread_id not in chat.topics:
-                    raise AssertionError(
-                        f"topic {thread_id} does not exist in forum {chat_id}: {list(chat.topics)}"
-                    )
+                    raise AssertionError(f"topic {thread_id} does not exist in forum {chat_id}: {list(chat.topics)}")
                 data["message_thread_id"] = thread_id
                 data["is_topic_message"] = True
                 if reply_msg is None:
@@ -1126,9 +1108,7 @@ class FakeBotAPI:
         reply = msg.data.get("reply_to_message") or {}
         return (reply.get("from") or {}).get("id") == self.bot_id
 
-    def new_callback_query(
-        self, user: dict[str, Any], message: Msg, data: str | None
-    ) -> tuple[str, dict | None]:
+    def new_callback_query(self, user: dict[str, Any], message: Msg, data: str | None) -> tuple[str, dict | None]:
         """Queue a callback_query update for a button press; returns (query id, update)."""
         qid = f"{user['id']}{next(self._query_ids):010d}"
         self._queries[qid] = _Query(qid, user["id"], message, data, time.monotonic())
@@ -1232,9 +1212,7 @@ class FakeBotAPI:
         if chat_id is not None:
             failed = [c for c in failed if c.chat_id == chat_id]
         if failed:
-            lines.append(
-                "Recent failed bot calls" + (f" to chat {chat_id}" if chat_id is not None else "") + ":"
-            )
+            lines.append("Recent failed bot calls" + (f" to chat {chat_id}" if chat_id is not None else "") + ":")
             lines += [f"  {c!r}" for c in failed[-8:]]
         lines.append(f"polls={self.polls} pending_updates={[u['update_id'] for u in self._pending]}")
         for hook in self.diagnostics:
@@ -1281,9 +1259,7 @@ class FakeBotAPI:
 
     async def wait_update_confirmed(self, update_id: int, timeout: float = 10.0) -> None:
         """Wait until the bot confirmed ``update_id`` (polled with a higher offset, or webhook 2xx)."""
-        await self.wait_until(
-            lambda: self.is_confirmed(update_id), timeout, f"confirmation of update {update_id}"
-        )
+        await self.wait_until(lambda: self.is_confirmed(update_id), timeout, f"confirmation of update {update_id}")
 
     async def wait_callback_answer(self, query_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Wait until the bot answered callback query ``query_id``; returns the answer's parameters."""
@@ -1317,24 +1293,16 @@ class FakeBotAPI:
         """Updates queued and not yet confirmed."""
         return list(self._pending)
 
-    def calls_to(
-        self, chat_id: int | str | None = None, methods: str | Iterable[str] | None = None
-    ) -> list[Call]:
+    def calls_to(self, chat_id: int | str | None = None, methods: str | Iterable[str] | None = None) -> list[Call]:
         """Recorded calls addressed to ``chat_id`` (any chat if None), optionally of the given methods."""
         names = None if methods is None else ({methods} if isinstance(methods, str) else set(methods))
         return [
-            c
-            for c in self.calls
-            if (chat_id is None or c.chat_id == chat_id) and (names is None or c.method in names)
+            c for c in self.calls if (chat_id is None or c.chat_id == chat_id) and (names is None or c.method in names)
         ]
 
     def errors(self, chat_id: int | None = None) -> list[Call]:
         """Calls answered with an error (optionally to one chat), getUpdates excluded."""
-        return [
-            c
-            for c in self.calls_to(chat_id)
-            if c.response is not None and not c.ok and c.method != "getUpdates"
-        ]
+        return [c for c in self.calls_to(chat_id) if c.response is not None and not c.ok and c.method != "getUpdates"]
 
     def _successful_sends(self, include_edits: bool = False) -> list[Call]:
         names = MESSAGE_METHODS | (EDIT_METHODS if include_edits else frozenset())
@@ -1396,9 +1364,7 @@ class FakeBotAPI:
 
     # ---------------------------------------------------------------- HTTP plumbing
 
-    async def _decode(
-        self, request: web.Request
-    ) -> tuple[dict[str, Any], dict[str, tuple[bytes, str | None]]]:
+    async def _decode(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[bytes, str | None]]]:
         raw: dict[str, Any] = dict(request.query)
         files: dict[str, tuple[bytes, str | None]] = {}
         ctype = request.content_type
@@ -1424,9 +1390,7 @@ class FakeBotAPI:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         entry = self._methods.get(request.match_info["method"].lower())
         if entry is None:
             return web.json_response(
@@ -1474,9 +1438,7 @@ class FakeBotAPI:
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         path = request.match_info["path"]
         rec = next((f for f in self._files.values() if _file_path(f) == path), None)
         if rec is None:
@@ -1509,9 +1471,7 @@ class FakeBotAPI:
             return self.chats.get(value)
         if isinstance(value, str) and value.startswith("@"):
             name = value[1:].lower()
-            return next(
-                (c for c in self.chats.values() if str(c.data.get("username", "")).lower() == name), None
-            )
+            return next((c for c in self.chats.values() if str(c.data.get("username", "")).lower() == name), None)
         return None
 
     def _chat(self, p: dict[str, Any], key: str = "chat_id", *, write: bool = True) -> Chat:
@@ -1578,9 +1538,7 @@ class FakeBotAPI:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise bad_request(
-                    "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
-                )
+                raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
             total = 0
             for row in rows:
                 for button in row:
@@ -1674,16 +1632,12 @@ class FakeBotAPI:
         msg.reply_keyboard = other
         if other is not None:
             chat.reply_keyboard = (
-                None
-                if other.get("remove_keyboard")
-                else (other if "keyboard" in other else chat.reply_keyboard)
+                None if other.get("remove_keyboard") else (other if "keyboard" in other else chat.reply_keyboard)
             )
         chat.all[msg.id] = msg
         return msg
 
-    def _file(
-        self, p: dict[str, Any], files: dict[str, tuple[bytes, str | None]], key: str, kind: str
-    ) -> _File:
+    def _file(self, p: dict[str, Any], files: dict[str, tuple[bytes, str | None]], key: str, kind: str) -> _File:
         value = p.get(key)
         if value is None and key in files:
             content, filename = files[key]
@@ -1792,8 +1746,7 @@ class FakeBotAPI:
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
             batch = [u for u in self._pending if u["update_id"] not in self._webhook_inflight][: int(limit)]
             remaining = deadline - time.monotonic()
@@ -1911,9 +1864,7 @@ class FakeBotAPI:
                 task.cancel()
 
     async def _deliver(self, session: ClientSession, hook: dict[str, Any], update: dict[str, Any]) -> None:
-        headers = (
-            {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook.get("secret_token") else {}
-        )
+        headers = {"X-Telegram-Bot-Api-Secret-Token": hook["secret_token"]} if hook.get("secret_token") else {}
         uid = update["update_id"]
         try:
             self.delivered_update_ids.add(uid)
@@ -2332,8 +2283,7 @@ class FakeBotAPI:
         inline, _ = self._markup(p, inline_only=True)
         if (
             caption.get("caption") == msg.data.get("caption")
-            and _norm_entities(caption.get("caption_entities"))
-            == _norm_entities(msg.data.get("caption_entities"))
+            and _norm_entities(caption.get("caption_entities")) == _norm_entities(msg.data.get("caption_entities"))
             and inline == msg.data.get("reply_markup")
         ):
             raise bad_request(NOT_MODIFIED[len("Bad Request: ") :])
@@ -2556,9 +2506,7 @@ def _shallow(msg: Msg) -> dict[str, Any]:
 
 
 def _norm_entities(entities: list[dict[str, Any]] | None) -> list[tuple]:
-    return sorted(
-        tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in e.items())) for e in entities or []
-    )
+    return sorted(tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in e.items())) for e in entities or [])
 
 
 def _content_key(msg: Msg) -> str:

@@ -144,9 +144,7 @@ class BotProcess:
         self._close_log()
         self._log = self.log_path.open("ab")
         self.starts += 1
-        self._log.write(
-            f"\n===== {self.name} start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n".encode()
-        )
+        self._log.write(f"\n===== {self.name} start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n".encode())
         self._log.flush()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -169,8 +167,7 @@ class BotProcess:
 
         def ready() -> bool:
             return any(
-                c.at >= since and (c.method == "getUpdates" or (c.method == "setWebhook" and c.ok))
-                for c in api.calls
+                c.at >= since and (c.method == "getUpdates" or (c.method == "setWebhook" and c.ok)) for c in api.calls
             )
 
         while not ready():
@@ -280,11 +277,7 @@ class BotProcess:
         return await arun_cli(args, {**self.env, **(env or {})}, workdir=self.workdir, raw_env=True, **kw)
 
     def __repr__(self) -> str:
-        state = (
-            "running"
-            if self.running
-            else ("not started" if self.proc is None else f"exited {self.returncode}")
-        )
+        state = "running" if self.running else ("not started" if self.proc is None else f"exited {self.returncode}")
         return f"<BotProcess {self.name} pid={self.pid} {state}>"
 
 
@@ -297,9 +290,7 @@ def _cli_log(workdir: Path | str | None, args: Sequence[str]) -> Path:
 
 def _record(log: Path, args: Sequence[str], rc: int, out: str, err: str) -> None:
     with log.open("a", encoding="utf-8", errors="replace") as fh:
-        fh.write(
-            f"$ python -m bot {' '.join(args)}\n--- stdout ---\n{out}\n--- stderr ---\n{err}\n--- exit {rc}\n"
-        )
+        fh.write(f"$ python -m bot {' '.join(args)}\n--- stdout ---\n{out}\n--- stderr ---\n{err}\n--- exit {rc}\n")
 
 
 def run_cli(
@@ -350,9 +341,7 @@ async def arun_cli(
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        out, err = await asyncio.wait_for(
-            proc.communicate(input.encode() if input is not None else None), timeout
-        )
+        out, err = await asyncio.wait_for(proc.communicate(input.encode() if input is not None else None), timeout)
     except TimeoutError:
         proc.kill()
         await proc.wait()
@@ -398,9 +387,7 @@ class BotFactory:
         """SQLite file in the workdir, shared by every process this factory builds."""
         return f"sqlite+aiosqlite:///{self.workdir / 'bot.db'}"
 
-    def env_for(
-        self, database_url: str | None = None, env: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def env_for(self, database_url: str | None = None, env: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The variables a bot built here gets (before the whitelisted basics are added)."""
         out: dict[str, Any] = {
             "TELEGRAM_BOT_TOKEN": self.token,
@@ -417,9 +404,7 @@ class BotFactory:
 
     def make_forum(self) -> None:
         """Turn the staff group into a forum (and set STAFF_TOPICS=true for bots built afterwards)."""
-        self.staff = self.api.add_group(
-            self.staff_chat_id, "Service desk staff", is_forum=True, admins=self.agent_ids
-        )
+        self.staff = self.api.add_group(self.staff_chat_id, "Service desk staff", is_forum=True, admins=self.agent_ids)
 
     def __call__(
         self,

@@ -40,13 +40,9 @@ def auto_entities(text: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for regex, kind in ((_COMMAND_RE, "bot_command"), (_MENTION_RE, "mention"), (_URL_RE, "url")):
         for m in regex.finditer(text):
-            if kind == "mention" and any(
-                e["type"] == "bot_command" and _inside(e, text, m.start()) for e in found
-            ):
+            if kind == "mention" and any(e["type"] == "bot_command" and _inside(e, text, m.start()) for e in found):
                 continue
-            found.append(
-                {"offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0)), "type": kind}
-            )
+            found.append({"offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0)), "type": kind})
     return sorted(found, key=lambda e: e["offset"])
 
 
@@ -131,11 +127,7 @@ class ChatView:
 
     def unseen(self, thread_id: int | None = None) -> list[Msg]:
         """Bot messages not yet returned by ``next_message``/``wait_for`` (optionally in one topic)."""
-        return [
-            m
-            for m in self.messages
-            if m.id not in self._seen and (thread_id is None or m.thread_id == thread_id)
-        ]
+        return [m for m in self.messages if m.id not in self._seen and (thread_id is None or m.thread_id == thread_id)]
 
     def skip(self) -> None:
         """Mark everything the bot sent so far as seen."""
@@ -162,9 +154,7 @@ class ChatView:
 
     async def next_message(self, timeout: float = 10.0, *, thread_id: int | None = None) -> Msg:
         """The oldest bot message not yet consumed here (waits for one)."""
-        found = await self._poll(
-            lambda: next(iter(self.unseen(thread_id)), None), timeout, "the next bot message"
-        )
+        found = await self._poll(lambda: next(iter(self.unseen(thread_id)), None), timeout, "the next bot message")
         self._seen.add(found.id)
         return found
 
@@ -218,9 +208,7 @@ class ChatView:
                 return None
             return m if predicate is None or predicate(m) else None
 
-        return await self._poll(
-            find, timeout, f"message #{mid} to become {text_contains or 'as predicted'!r}"
-        )
+        return await self._poll(find, timeout, f"message #{mid} to become {text_contains or 'as predicted'!r}")
 
     async def expect_no_message(self, seconds: float = 1.0, *, thread_id: int | None = None) -> None:
         """Assert that the bot sends nothing new (not yet consumed) to this chat for ``seconds``."""
@@ -284,9 +272,7 @@ class SimUser(ChatView):
         await asyncio.sleep(0)
         return msg
 
-    def _file(
-        self, kind: str, *, name: str | None = None, mime: str | None = None, size: int = 20_000
-    ) -> dict:
+    def _file(self, kind: str, *, name: str | None = None, mime: str | None = None, size: int = 20_000) -> dict:
         rec = self.api.register_file(kind, None, name=name, mime_type=mime, size=size)
         return self.api._media_content(kind, rec, {})
 
@@ -383,9 +369,7 @@ class SimUser(ChatView):
         self, latitude: float = 55.7558, longitude: float = 37.6173, *, chat_id: int | None = None
     ) -> Msg:
         """A location."""
-        return await self._post(
-            {"location": {"latitude": latitude, "longitude": longitude}}, chat_id, None, None
-        )
+        return await self._post({"location": {"latitude": latitude, "longitude": longitude}}, chat_id, None, None)
 
     async def send_contact(
         self,
@@ -414,9 +398,7 @@ class SimUser(ChatView):
         poll = {
             "id": str(random.randrange(10**18)),
             "question": question,
-            "options": [
-                {"persistent_id": str(i), "text": o, "voter_count": 0} for i, o in enumerate(options)
-            ],
+            "options": [{"persistent_id": str(i), "text": o, "voter_count": 0} for i, o in enumerate(options)],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": True,
@@ -427,13 +409,9 @@ class SimUser(ChatView):
         }
         return await self._post({"poll": poll}, chat_id, None, None)
 
-    async def send_dice(
-        self, emoji: str = "🎲", value: int | None = None, *, chat_id: int | None = None
-    ) -> Msg:
+    async def send_dice(self, emoji: str = "🎲", value: int | None = None, *, chat_id: int | None = None) -> Msg:
         """A dice roll."""
-        return await self._post(
-            {"dice": {"emoji": emoji, "value": value or random.randint(1, 6)}}, chat_id, None, None
-        )
+        return await self._post({"dice": {"emoji": emoji, "value": value or random.randint(1, 6)}}, chat_id, None, None)
 
     async def forward(
         self,

@@ -163,7 +163,7 @@ async def test_html_is_parsed_into_text_and_entities(bot: Bot, bot_api: FakeBotA
         '<pre><code class="language-python">x = 1</code></pre>'
     )
     msg = await bot.send_message(1001, html, parse_mode="HTML")
-    assert msg.text == 'INC-000042 <P2> link s t 😀é №x = 1'
+    assert msg.text == "INC-000042 <P2> link s t 😀é №x = 1"
     kinds = [(e.type, e.offset, e.length) for e in msg.entities]
     assert ("bold", 0, 10) in kinds and ("italic", 27, 1) in kinds  # 😀 counts 2 UTF-16 units
     assert next(e for e in msg.entities if e.type == "text_link").url == "https://x.test/?a=1&b=2"
@@ -197,7 +197,7 @@ def test_parse_html_edge_cases() -> None:
     assert parse_html("<b></b>a") == ("a", [])  # empty entities vanish
     assert parse_html("&#x41;&quot;")[0] == 'A"'
     assert parse_html("a & b", strict_ampersand=False)[0] == "a & b"
-    assert parse_html('<blockquote expandable>q</blockquote>')[1][0]["type"] == "expandable_blockquote"
+    assert parse_html("<blockquote expandable>q</blockquote>")[1][0]["type"] == "expandable_blockquote"
     assert parse_html('<a href="tg://user?id=7">u</a>')[1][0]["type"] == "text_mention"
     with pytest.raises(HtmlParseError):
         parse_html("&bogus;")
@@ -336,7 +336,11 @@ async def test_copy_forward_and_media(bot: Bot, bot_api: FakeBotAPI) -> None:
     up = await bot.send_document(STAFF, BufferedInputFile(b"a,b\n1,2\n", "report.csv"), caption="export")
     assert up.document.file_name == "report.csv" and up.document.file_size == 8
     album = await bot.send_media_group(
-        STAFF, [InputMediaPhoto(media=BufferedInputFile(b"1", "1.png")), InputMediaPhoto(media=shot.data["photo"][-1]["file_id"])]
+        STAFF,
+        [
+            InputMediaPhoto(media=BufferedInputFile(b"1", "1.png")),
+            InputMediaPhoto(media=shot.data["photo"][-1]["file_id"]),
+        ],
     )
     assert len({m.media_group_id for m in album}) == 1 and len(album) == 2
     assert [m.kind for m in staff.messages] == ["photo", "document", "photo", "document", "photo", "photo"]
@@ -348,11 +352,16 @@ async def test_replies_edits_and_deletes(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann")
     question = await ann.send("printer broken")
     sent = await bot.send_message(
-        1001, "Which floor?", reply_markup=keyboard("1st", "2nd"), reply_parameters=ReplyParameters(message_id=question.id)
+        1001,
+        "Which floor?",
+        reply_markup=keyboard("1st", "2nd"),
+        reply_parameters=ReplyParameters(message_id=question.id),
     )
     assert sent.reply_to_message.text == "printer broken"
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        await bot.edit_message_text("Which floor?", chat_id=1001, message_id=sent.message_id, reply_markup=keyboard("1st", "2nd"))
+        await bot.edit_message_text(
+            "Which floor?", chat_id=1001, message_id=sent.message_id, reply_markup=keyboard("1st", "2nd")
+        )
     edited = await bot.edit_message_text("Floor noted", chat_id=1001, message_id=sent.message_id)
     assert edited.text == "Floor noted" and edited.reply_markup is None  # no markup passed = keyboard removed
     assert ann.last.text == "Floor noted" and ann.last.edited and ann.last.buttons == []
@@ -381,7 +390,9 @@ async def test_replies_edits_and_deletes(bot: Bot, bot_api: FakeBotAPI) -> None:
 async def test_callback_round_trip(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann")
     await ann.send("/new")
-    sent = await bot.send_message(1001, "Is it broken or do you need something?", reply_markup=keyboard("Broken", "Need"))
+    sent = await bot.send_message(
+        1001, "Is it broken or do you need something?", reply_markup=keyboard("Broken", "Need")
+    )
     press = await ann.press(sent, "need")  # labels match case-insensitively
     updates = await bot.get_updates(timeout=1)
     query = updates[-1].callback_query
@@ -423,7 +434,9 @@ async def test_forum_topics_and_group_people(bot: Bot, bot_api: FakeBotAPI) -> N
         await bot.create_forum_topic(plain.id, "INC-000001")
     forum = bot_api.add_group(STAFF, "Staff", is_forum=True)
     topic = await bot.create_forum_topic(STAFF, "INC-000001 Printer")
-    card = await bot.send_message(STAFF, "card", message_thread_id=topic.message_thread_id, reply_markup=keyboard("Take"))
+    card = await bot.send_message(
+        STAFF, "card", message_thread_id=topic.message_thread_id, reply_markup=keyboard("Take")
+    )
     assert card.message_thread_id == topic.message_thread_id and card.is_topic_message
     with pytest.raises(TelegramBadRequest, match="message thread not found"):
         await bot.send_message(STAFF, "x", message_thread_id=424242)
