@@ -12,8 +12,6 @@ that does not start an HTML entity is rejected (Telegram keeps it, but it means 
 escape user text), and MarkdownV2/Markdown parse modes are refused (the bot must use HTML or plain).
 """
 
-# ruff: noqa: ASYNC109  (the `timeout=` parameters are this helper API's contract)
-
 from __future__ import annotations
 
 import asyncio

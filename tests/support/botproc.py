@@ -158,7 +158,7 @@ class BotProcess:
         )
         return self
 
-    async def wait_ready(self, api: FakeBotAPI, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def wait_ready(self, api: FakeBotAPI, timeout: float = 30.0) -> None:
         """Wait until, since this start, the bot polls getUpdates (or sets a webhook); fail if it exits."""
         if self.started_at is None:
             raise RuntimeError("start() first")
@@ -184,7 +184,7 @@ class BotProcess:
                 )
             await api.wait_changed(min(remaining, 0.2))
 
-    async def wait_log(self, text: str, timeout: float = 10.0) -> str:  # noqa: ASYNC109
+    async def wait_log(self, text: str, timeout: float = 10.0) -> str:
         """Wait until the log contains ``text``; returns the log. Fails early if the process exits first."""
         deadline = time.monotonic() + timeout
         while text not in (log := self.log_text()):
@@ -205,7 +205,7 @@ class BotProcess:
         self._close_log()
         return self.proc.returncode
 
-    async def terminate(self, timeout: float = 10.0) -> int | None:  # noqa: ASYNC109
+    async def terminate(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait for a graceful exit (without blocking the event loop the stand-in runs on);
         SIGKILL after ``timeout`` seconds. Returns the exit code."""
         if self.proc is None:
@@ -218,7 +218,7 @@ class BotProcess:
         self._close_log()
         return self.proc.returncode
 
-    async def wait_exit(self, timeout: float = 10.0) -> int | None:  # noqa: ASYNC109
+    async def wait_exit(self, timeout: float = 10.0) -> int | None:
         """Wait (asynchronously) for the process to exit; returns its code, or None if still running."""
         deadline = time.monotonic() + timeout
         while self.proc is not None and self.proc.poll() is None:
@@ -325,7 +325,7 @@ async def arun_cli(
     env: Mapping[str, Any] | None = None,
     *,
     workdir: Path | str | None = None,
-    timeout: float = 300.0,  # noqa: ASYNC109
+    timeout: float = 300.0,
     input: str | None = None,
     cwd: Path | str = REPO_ROOT,
     raw_env: bool = False,
@@ -437,7 +437,7 @@ class BotFactory:
         database_url: str | None = None,
         env: Mapping[str, Any] | None = None,
         *,
-        timeout: float = 30.0,  # noqa: ASYNC109
+        timeout: float = 30.0,
         **kw: Any,
     ) -> BotProcess:
         """Build, start and wait until the bot polls."""

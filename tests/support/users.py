@@ -7,8 +7,6 @@ waiting helpers read what the bot sent to the private chat (``next_message``, ``
 Every timeout raises ``AssertionError`` carrying the chat's recent history and the bot's failed calls.
 """
 
-# ruff: noqa: ASYNC109  (the `timeout=` parameters are this helper API's contract)
-
 from __future__ import annotations
 
 import asyncio

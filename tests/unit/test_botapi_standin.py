@@ -561,7 +561,7 @@ async def test_bot_process_runner_with_a_stub(bot_api: FakeBotAPI, tmp_path: Pat
 
     failing = BotProcess(bot_api.base_url, bot_api.token, "x", {"STUB_FAIL": "1"}, tmp_path, command=stub)
     failing.start()
-    with pytest.raises(AssertionError, match="exited with code 3(.|\n)*boom: bad configuration"):
+    with pytest.raises(AssertionError, match=r"exited with code 3(.|\n)*boom: bad configuration"):
         await failing.wait_ready(bot_api, timeout=10)
     assert child_env({"A": 1, "PATH": None}).get("PATH") is None
 
