@@ -58,6 +58,7 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
 )
+CONFLICT_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -481,6 +482,7 @@ class Call:
     finished_at: float | None = None
     injected: str | None = None  # "429" / "5xx" / "lost" / "queued" when a fault answered it
     via_webhook_reply: bool = False
+    content_type: str | None = None  # how the client encoded the request
 
     @property
     def ok(self) -> bool:
@@ -704,7 +706,7 @@ class Chat:
 
 @dataclass
 class Faults:
-    """Runtime fault injection for send-type methods (send*/copy*/forward*/edit* and deleteMessage).
+    """Runtime fault injection for send-type methods (send*/copy*/forward*/edit*).
 
     ``every_nth_429 = 3`` answers every third such call with 429 ``retry_after``; ``every_nth_5xx``
     with 502 Bad Gateway; ``every_nth_lost`` performs the call and then drops the connection (the
@@ -731,7 +733,7 @@ class Faults:
             return method in self.methods
         if method == "getUpdates":
             return self.include_polling
-        return method.startswith(("send", "copy", "forward", "edit")) or method in {"deleteMessage"}
+        return method.startswith(("send", "copy", "forward", "edit"))
 
     def fail_next(
         self,
@@ -1024,12 +1026,38 @@ class FakeBotAPI:
             raise KeyError(f"chat {chat_id} is unknown to the stand-in") from None
 
     def block(self, chat_id: int) -> None:
-        """The user blocks the bot (or the group kicks it): sends get 403."""
-        self.chat(chat_id).blocked = True
+        """The user blocks the bot (or the group kicks it): sends get 403. In a private chat Telegram also
+        sends a ``my_chat_member`` update (member → kicked)."""
+        chat = self.chat(chat_id)
+        if not chat.blocked and chat.type == "private":
+            self._member_update(chat, "member", "kicked")
+        chat.blocked = True
 
     def unblock(self, chat_id: int) -> None:
-        """Undo ``block``."""
-        self.chat(chat_id).blocked = False
+        """Undo ``block`` (in a private chat: ``my_chat_member`` kicked → member)."""
+        chat = self.chat(chat_id)
+        if chat.blocked and chat.type == "private":
+            self._member_update(chat, "kicked", "member")
+        chat.blocked = False
+
+    def _member_update(self, chat: Chat, old: str, new: str) -> None:
+        sim = self.users.get(chat.id)
+        user = sim.data if sim is not None else {"id": chat.id, "is_bot": False, "first_name": "?"}
+        bot = copy.deepcopy(self.bot_user)
+
+        def member(status: str) -> dict[str, Any]:
+            return {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})}
+
+        self.enqueue(
+            "my_chat_member",
+            {
+                "chat": copy.deepcopy(chat.data),
+                "from": copy.deepcopy(user),
+                "date": int(time.time()),
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            },
+        )
 
     # ---------------------------------------------------------------- incoming updates
 
@@ -1042,6 +1070,7 @@ class FakeBotAPI:
             return None
         self.updates.append(update)
         self._pending.append(update)
+        self._activity()
         self._notify()
         return update
 
@@ -1401,6 +1430,7 @@ class FakeBotAPI:
             self._activity()
         self._notify()
         lost = False
+        call.content_type = request.content_type if request.can_read_body else None
         try:
             params, files = await self._decode(request)
             call.params, call.files = params, {k: v[0] for k, v in files.items()}
@@ -1742,10 +1772,9 @@ class FakeBotAPI:
             if self._stopping:
                 return []
             if generation != self._poll_generation:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
-                )
+                if self.webhook:
+                    raise ApiError(409, "Conflict: terminated by setWebhook request")
+                raise ApiError(409, CONFLICT_POLL)
             batch = [u for u in self._pending if u["update_id"] not in self._webhook_inflight][: int(limit)]
             remaining = deadline - time.monotonic()
             if batch or remaining <= 0:
