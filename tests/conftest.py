@@ -4,6 +4,7 @@
 - ``database_url``: parametrized ``sqlite`` / ``postgres`` (marked ``postgres``; skipped when the server is
   unreachable unless ``CI`` is set); ``sqlite_database_url`` / ``postgres_database_url`` for one backend.
 - ``bot_factory``: builds ``BotProcess`` objects for the real bot with test defaults; kills them at teardown.
+- At the end of the session the run fails if any bot/CLI log file shows the test bot token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) mu
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests.support.botapi import FakeBotAPI  # noqa: E402
-from tests.support.botproc import DEFAULT_TOKEN, BotFactory  # noqa: E402
+from tests.support.botproc import DEFAULT_TOKEN, BotFactory, token_leaks  # noqa: E402
 from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
 
 
@@ -59,3 +60,18 @@ async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotF
         yield factory
     finally:
         await factory.aclose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any bot or CLI log of the session shows the bot token."""
+    leaks = token_leaks(DEFAULT_TOKEN)
+    if not leaks:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["", "BOT TOKEN LEAKED into process logs (tests/support/botproc.token_leaks):", *leaks[:20]]
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        else:
+            print(line, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

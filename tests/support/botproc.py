@@ -38,6 +38,7 @@ __all__ = [
     "child_env",
     "find_in_logs",
     "run_cli",
+    "token_leaks",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,17 @@ def all_log_texts() -> dict[Path, str]:
 def find_in_logs(secret: str) -> list[Path]:
     """Log files of the session that contain ``secret`` (e.g. the bot token, or its part after the colon)."""
     return [p for p, text in all_log_texts().items() if secret in text]
+
+
+def token_leaks(token: str = DEFAULT_TOKEN) -> list[str]:
+    """``path:line: text`` for every log line of the session that shows the token's secret part."""
+    secret = token.split(":", 1)[-1]
+    return [
+        f"{path}:{n}: {line.strip()[:200]}"
+        for path, text in all_log_texts().items()
+        for n, line in enumerate(text.splitlines(), start=1)
+        if secret in line
+    ]
 
 
 class BotProcess:
