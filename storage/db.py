@@ -62,12 +62,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (rolled back at the end)."""
+        """A session for reading: nothing is committed; objects stay readable after it closes."""
         async with self._sessions() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

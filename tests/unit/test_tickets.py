@@ -1,0 +1,133 @@
+"""Registering and finding tickets on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import select
+
+from helpdesk import tickets, views
+from helpdesk.numbering import format_number, parse_number
+from helpdesk.people import Person, ensure_customer
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
+from storage import migrate, repos
+from storage.db import Database
+from storage.models import Attachment, OutboxMessage, Ticket, TicketEvent
+
+POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
+
+
+def classification(category: Category = Category.HARDWARE) -> tickets.Classification:
+    return tickets.Classification(
+        category.ticket_type, category, Priority.P2, Impact.TEAM, Urgency.BLOCKED, 0.9, "hardware; team; blocked → P2"
+    )
+
+
+@pytest.fixture
+async def db(database_url: str):
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+async def new_customer(db: Database, user_id: int, name: str = "Ann"):
+    async with db.session() as session:
+        return await ensure_customer(session, Person(user_id=user_id, chat_id=user_id, first_name=name))
+
+
+async def register(db: Database, customer, category: Category = Category.HARDWARE, files=()) -> Ticket:
+    async with db.session() as session:
+        new = tickets.NewTicket(
+            description="Printer <jammed> & dead",
+            classification=classification(category),
+            service="Printer",
+            attachments=list(files),
+        )
+        return await tickets.register(session, customer, new, POLICY)
+
+
+def test_numbers_look_like_the_design_says() -> None:
+    assert format_number(TicketType.INCIDENT, 42) == "INC-000042"
+    assert format_number(TicketType.SERVICE_REQUEST, 43) == "REQ-000043"
+    assert parse_number("inc-42") == ("INC", 42)
+    assert parse_number(" #42 ") == (None, 42)
+    assert parse_number("REQ-000043") == ("REQ", 43)
+    for bad in ("", "INC-", "abc", "42; DROP TABLE", "INC-1-2", "<b>1</b>"):
+        assert parse_number(bad) is None
+
+
+async def test_register_writes_ticket_event_attachments_and_card_in_one_go(db: Database) -> None:
+    ann = await new_customer(db, 501)
+    photo = {"kind": "photo", "file_id": "PHOTO1", "file_unique_id": "U1", "file_size": 1234}
+    ticket = await register(db, ann, files=[photo])
+    assert ticket.number.startswith("INC-") and ticket.state == "new"
+    assert ticket.first_response_due and ticket.resolution_due
+    assert ticket.first_response_due - ticket.created_at == POLICY.sla.target(TicketType.INCIDENT, Priority.P2).first_response
+    async with db.read() as session:
+        events = (await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).all()
+        files = (await session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id))).all()
+        rows = (await session.exec(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id))).all()
+    assert [e.kind for e in events] == ["created"]
+    assert [f.file_id for f in files] == ["PHOTO1"]
+    card, copy = sorted(rows, key=lambda r: r.id)
+    assert card.chat_id == POLICY.staff_chat_id and card.link_kind == "card"
+    assert "Printer &lt;jammed&gt; &amp; dead" in card.payload["text"]
+    assert copy.method == "sendPhoto" and copy.reply_to_card
+
+
+async def test_numbering_is_unique_under_concurrency(db: Database) -> None:
+    customers = [await new_customer(db, 600 + i) for i in range(12)]
+    created = await asyncio.gather(
+        *(register(db, c, Category.ACCESS if i % 2 else Category.NETWORK) for i, c in enumerate(customers))
+    )
+    numbers = [t.number for t in created]
+    seqs = sorted(t.seq for t in created)
+    assert len(set(numbers)) == len(numbers) == 12
+    assert seqs == list(range(seqs[0], seqs[0] + 12))
+    assert {n[:3] for n in numbers} == {"INC", "REQ"}
+
+
+async def test_a_rolled_back_registration_leaves_no_ticket(db: Database) -> None:
+    ann = await new_customer(db, 700)
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            new = tickets.NewTicket(description="x broken", classification=classification())
+            await tickets.register(session, ann, new, POLICY)
+            raise RuntimeError("crash before commit")
+    async with db.read() as session:
+        assert (await session.exec(select(Ticket))).all() == []
+        assert (await session.exec(select(OutboxMessage))).all() == []
+
+
+async def test_customers_only_find_their_own_tickets(db: Database) -> None:
+    ann = await new_customer(db, 801, "Ann")
+    bob = await new_customer(db, 802, "Bob")
+    ticket = await register(db, ann)
+    async with db.read() as session:
+        assert (await tickets.find_for_customer(session, ann, ticket.number)).id == ticket.id
+        assert (await tickets.find_for_customer(session, ann, ticket.number.lower())).id == ticket.id
+        assert (await tickets.find_for_customer(session, ann, str(ticket.seq))).id == ticket.id
+        assert await tickets.find_for_customer(session, bob, ticket.number) is None
+        assert await tickets.find_for_customer(session, ann, "INC-999999") is None
+        assert await tickets.ticket_for_customer(session, bob, ticket.id) is None
+
+
+async def test_status_view_and_my_list(db: Database) -> None:
+    ann = await new_customer(db, 901)
+    ticket = await register(db, ann)
+    async with db.read() as session:
+        text = await views.status_text(session, ticket, "ru")
+        open_, closed = await tickets.customer_tickets(session, ann, POLICY)
+    assert ticket.number in text and "Новая" in text and "История" in text
+    body, buttons = views.my_list("en", open_, closed)
+    assert ticket.number in body and buttons
+
+
+async def test_customer_rows_are_created_once(db: Database) -> None:
+    results = await asyncio.gather(*(new_customer(db, 1001) for _ in range(5)))
+    assert len({c.id for c in results}) == 1
+    async with db.read() as session:
+        assert (await repos.customer_by_telegram_id(session, 1001)).first_name == "Ann"
