@@ -10,6 +10,7 @@ grep them for the bot token.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import itertools
 import os
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -60,6 +62,14 @@ _PASS_THROUGH = (
 
 _LOG_FILES: list[Path] = []
 _counter = itertools.count(1)
+_LIVE: weakref.WeakSet[BotProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Never leave a bot child behind (e.g. after a pytest-timeout abort skipped teardown)."""
+    for proc in list(_LIVE):
+        proc.kill()
 
 
 def child_env(env: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -168,6 +178,7 @@ class BotProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        _LIVE.add(self)
         return self
 
     async def wait_ready(self, api: FakeBotAPI, timeout: float = 30.0) -> None:
