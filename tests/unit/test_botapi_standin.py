@@ -577,3 +577,44 @@ async def test_database_url_fixture(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert database_url.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://"))
+
+
+async def test_every_simulated_update_parses_in_aiogram(bot: Bot, bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann", last_name="Lee", username="ann_lee", language_code="ru")
+    group = bot_api.add_group(STAFF, "Staff")
+    channel = bot_api.add_channel(-100999, "News", username="news")
+    await ann.send("see https://example.com and @someone, then /help")
+    await ann.send_photo("photo caption")
+    await ann.send_document("a.pdf", "application/pdf", 10, caption="doc")
+    await ann.send_video("clip")
+    await ann.send_sticker()
+    await ann.send_voice()
+    await ann.send_video_note()
+    await ann.send_location()
+    await ann.send_contact("+79990000000")
+    await ann.send_poll()
+    await ann.send_dice()
+    await ann.forward("fwd")
+    await ann.forward("hidden", hidden_name="Someone")
+    await ann.forward("from channel", origin_chat=channel.chat.data)
+    text = await ann.send("typo")
+    await ann.edit(text, "fixed")
+    await ann.send_in(STAFF, "in group")
+    await group.anonymous_admin("anon")
+    await group.add_members(bot_api.user(1002, "Bob"))
+    await group.remove_member(bot_api.users[1002])
+    await channel.post("post")
+    ann.block_bot()
+    bot_api.unblock(1001)
+    sent = await bot.send_message(1001, "kb", reply_markup=keyboard("X"))
+    await ann.press(sent, "X")
+    updates = await bot.get_updates(timeout=0)
+    kinds = [u.event_type for u in updates]
+    assert kinds.count("message") == 19 and kinds.count("edited_message") == 1
+    assert kinds[-4:] == ["channel_post", "my_chat_member", "my_chat_member", "callback_query"]
+    first = updates[0].message
+    assert [e.type for e in first.entities] == ["url", "mention", "bot_command"]
+    assert updates[8].message.contact.user_id == 1001 and updates[1].message.photo[-1].width == 800
+    assert updates[11].message.forward_origin.type == "user"
+    assert updates[13].message.forward_origin.type == "channel"
+    assert updates[-3].my_chat_member.new_chat_member.status == "kicked"
