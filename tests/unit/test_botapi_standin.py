@@ -618,3 +618,28 @@ async def test_every_simulated_update_parses_in_aiogram(bot: Bot, bot_api: FakeB
     assert updates[11].message.forward_origin.type == "user"
     assert updates[13].message.forward_origin.type == "channel"
     assert updates[-3].my_chat_member.new_chat_member.status == "kicked"
+
+
+async def test_chat_info_commands_and_files(bot: Bot, bot_api: FakeBotAPI) -> None:
+    from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+    bot_api.add_group(STAFF, "Staff", is_forum=True, admins=[7001])
+    agent = bot_api.user(7001, "Agent")
+    info = await bot.get_chat(STAFF)
+    assert (info.type, info.title, info.is_forum) == ("supergroup", "Staff", True)
+    assert (await bot.get_chat_member(STAFF, 7001)).status == "administrator"
+    assert (await bot.get_chat_member(STAFF, bot_api.bot_id)).status == "administrator"
+    commands = [BotCommand(command="new", description="New request"), BotCommand(command="status", description="S")]
+    assert await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code="en")
+    stored = await bot.get_my_commands(scope=BotCommandScopeAllPrivateChats(), language_code="en")
+    assert [(c.command, c.description) for c in stored] == [("new", "New request"), ("status", "S")]
+    assert await bot.get_my_commands() == []
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="New-Request", description="x")])
+    doc = await agent.send_document("spec.txt", "text/plain", 5)
+    sent = await bot.send_document(7001, BufferedInputFile(b"hello", "hello.txt"))
+    file = await bot.get_file(sent.document.file_id)
+    assert file.file_path.endswith(".txt") and file.file_size == 5
+    data = await bot.download_file(file.file_path)
+    assert data is not None and data.read() == b"hello"
+    assert (await bot.get_file(doc.data["document"]["file_id"])).file_size == 5
