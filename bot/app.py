@@ -65,6 +65,10 @@ class Application:
         try:
             self.token = settings.token()
             self.policy: DeskPolicy = settings.policy()
+            if settings.webhook_url:
+                from bot.webhook import check_settings
+
+                check_settings(settings, self.token)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
         register_secret(self.token)
@@ -116,6 +120,11 @@ class Application:
                 await bot.delete_webhook(drop_pending_updates=False)
                 poller = Poller(bot, inbox, timeout=settings.poll_timeout)
                 tasks.append(asyncio.create_task(poller.run(self.stop), name="polling"))
+                if settings.health_port:
+                    from bot.health import Liveness, serve_health
+
+                    liveness = Liveness.polling(poller, settings.poll_timeout)
+                    tasks.append(asyncio.create_task(serve_health(db, settings, self.stop, liveness), name="health"))
             jobs.start()
             log.info(
                 "bot @%s started (%s, %s); recovered %d chats with unfinished updates",
@@ -130,7 +139,10 @@ class Application:
             await inbox.idle(timeout=10)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            failed = next((r for r in results if isinstance(r, StartupError)), None)  # e.g. a port in use
+            if failed is not None:
+                raise failed
         finally:
             await bot.session.close()
             await db.dispose()
