@@ -75,6 +75,10 @@ _TEAM = _any(
     r"branch",
 )
 _BLOCKED = _any(
+    r"(?:nobody|no\s+one)(?:\s+\w+){0,4}\s+can\s+(?:work|do\s+anything)",
+    r"никто(?:\s+\w+){0,4}\s+не\s+мо\w+\s+работать",
+    r"ничего\s+не\s+можем\s+делать",
+    r"can\s+not\s+do\s+anything",
     r"не\s+(?:могу|можем|может|могут)\s+работать",
     r"невозможно\s+работать",
     r"работа\s+стоит",
