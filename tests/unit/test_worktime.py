@@ -1,0 +1,204 @@
+"""Working-time calendar: SLA clocks skip nights and weekends in the desk's time zone, DST included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpdesk.worktime import WorkCalendar
+
+BERLIN = ZoneInfo("Europe/Berlin")
+H, M = timedelta(hours=1), timedelta(minutes=1)
+OFFICE = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BERLIN)
+
+
+# -- parsing ---------------------------------------------------------------------------------------------
+
+
+def test_parse_basic() -> None:
+    assert OFFICE.days == frozenset(range(5))
+    assert (OFFICE.start.hour, OFFICE.end.hour) == (9, 18)
+    assert str(OFFICE) == "Mon,Tue,Wed,Thu,Fri 09:00-18:00 Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("spec", "days"),
+    [
+        ("Mon-Thu,Sat 10:00-16:00", {0, 1, 2, 3, 5}),
+        ("mon,wed,fri 10:00-16:00", {0, 2, 4}),
+        ("Sat-Mon 10:00-16:00", {5, 6, 0}),  # wraps over the week's end
+        ("Monday-Friday 9:00-17:30", {0, 1, 2, 3, 4}),
+        ("Sun 08:00-24:00", {6}),
+    ],
+)
+def test_parse_day_lists(spec: str, days: set[int]) -> None:
+    assert WorkCalendar.parse(spec).days == frozenset(days)
+
+
+@pytest.mark.parametrize("spec", [None, "", "  ", "always", "24/7"])
+def test_parse_always(spec: str | None) -> None:
+    assert WorkCalendar.parse(spec, "Europe/Berlin").is_always
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["Mon-Fri", "Mon-Fri 18:00-09:00", "Mon-Fri 09:00-09:00", "Xyz-Fri 09:00-18:00", "Mon-Fri 25:00-26:00",
+     "Mon-Fri 09:00-24:30", "Mon-Fri 09:00-00:00", "Mo-Fr 09:00-18:00"],
+)  # fmt: skip
+def test_parse_rejects(spec: str) -> None:
+    with pytest.raises(ValueError, match="BUSINESS_HOURS"):
+        WorkCalendar.parse(spec)
+
+
+def test_parse_rejects_unknown_zone() -> None:
+    with pytest.raises(Exception):  # noqa: B017 - zoneinfo raises ZoneInfoNotFoundError (a KeyError)
+        WorkCalendar.parse("Mon-Fri 09:00-18:00", "Mars/Olympus")
+
+
+# -- add -------------------------------------------------------------------------------------------------
+
+
+def test_always_is_plain_addition() -> None:
+    start = datetime(2026, 1, 3, 23, 0, tzinfo=UTC)
+    assert WorkCalendar.always().add(start, 5 * H) == start + 5 * H
+    assert WorkCalendar.always().between(start, start + 5 * H) == 5 * H
+
+
+def test_inside_one_day() -> None:
+    assert OFFICE.add(local(2026, 1, 5, 10, 0), 2 * H) == local(2026, 1, 5, 12, 0)
+
+
+def test_friday_evening_p4_is_due_monday() -> None:
+    # Friday 17:00 + 4 working hours = 1 h on Friday + 3 h on Monday
+    assert OFFICE.add(local(2026, 1, 9, 17, 0), 4 * H) == local(2026, 1, 12, 12, 0)
+
+
+def test_started_at_night_begins_at_opening() -> None:
+    assert OFFICE.add(local(2026, 1, 6, 3, 0), 30 * M) == local(2026, 1, 6, 9, 30)
+    assert OFFICE.add(local(2026, 1, 10, 12, 0), 1 * H) == local(2026, 1, 12, 10, 0)  # Saturday noon
+
+
+def test_result_exactly_at_closing_stays_there() -> None:
+    assert OFFICE.add(local(2026, 1, 5, 9, 0), 9 * H) == local(2026, 1, 5, 18, 0)
+
+
+def test_multi_day() -> None:
+    # three working days of 9 hours from Wednesday 09:00 → Friday 18:00; one more hour → Monday 10:00
+    assert OFFICE.add(local(2026, 1, 7, 9, 0), 27 * H) == local(2026, 1, 9, 18, 0)
+    assert OFFICE.add(local(2026, 1, 7, 9, 0), 28 * H) == local(2026, 1, 12, 10, 0)
+
+
+def test_zero_delta_is_identity() -> None:
+    moment = local(2026, 1, 10, 3, 0)  # Saturday night
+    assert OFFICE.add(moment, timedelta(0)) == moment
+
+
+def test_result_is_utc_and_input_zone_does_not_matter() -> None:
+    start_local = local(2026, 1, 9, 17, 0)
+    start_utc = start_local.astimezone(UTC)
+    assert OFFICE.add(start_local, 4 * H) == OFFICE.add(start_utc, 4 * H)
+    assert OFFICE.add(start_utc, 4 * H).utcoffset() == timedelta(0)
+
+
+def test_utc_date_differs_from_local_date() -> None:
+    # 23:30 UTC on Sunday is 00:30 Monday in Tokyo: Monday's hours apply
+    tokyo = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Asia/Tokyo")
+    sunday_late_utc = datetime(2026, 1, 11, 23, 30, tzinfo=UTC)
+    assert tokyo.add(sunday_late_utc, 1 * H) == datetime(2026, 1, 12, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    # 20:00 UTC on Monday is already Tuesday 05:00 in Tokyo: Monday is over
+    assert tokyo.add(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), 1 * H) == datetime(
+        2026, 1, 13, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo")
+    )
+
+
+def test_dst_spring_forward_inside_working_hours() -> None:
+    # a 24-hour desk day (00:00-24:00) on the night Berlin moves clocks 02:00 → 03:00 lasts 23 real hours
+    allday = WorkCalendar.parse("Mon-Sun 00:00-24:00", "Europe/Berlin")
+    start = local(2026, 3, 29, 0, 0)  # Sunday of the change
+    due = allday.add(start, 4 * H)
+    assert due == start.astimezone(UTC) + 4 * H  # real hours (same-zone aware arithmetic would say 04:00)
+    assert due.astimezone(BERLIN).hour == 5  # on the wall clock 00:00 + 4 h = 05:00
+    assert allday.between(start, local(2026, 3, 30, 0, 0)) == 23 * H
+
+
+def test_dst_keeps_office_hours_on_the_local_clock() -> None:
+    # the office opens at 09:00 local both before (UTC+1) and after (UTC+2) the change
+    friday = local(2026, 3, 27, 17, 0)
+    due = OFFICE.add(friday, 2 * H)
+    assert due.astimezone(BERLIN) == local(2026, 3, 30, 10, 0)
+    assert due.astimezone(UTC).hour == 8
+
+
+def test_dst_fall_back() -> None:
+    allday = WorkCalendar.parse("Mon-Sun 00:00-24:00", "Europe/Berlin")
+    assert allday.between(local(2026, 10, 25, 0, 0), local(2026, 10, 26, 0, 0)) == 25 * H
+
+
+# -- between ---------------------------------------------------------------------------------------------
+
+
+def test_between_over_weekend() -> None:
+    assert OFFICE.between(local(2026, 1, 9, 17, 0), local(2026, 1, 12, 10, 0)) == 2 * H
+
+
+def test_between_outside_hours_is_zero() -> None:
+    assert OFFICE.between(local(2026, 1, 10, 8, 0), local(2026, 1, 11, 20, 0)) == timedelta(0)
+    assert OFFICE.between(local(2026, 1, 5, 19, 0), local(2026, 1, 6, 8, 59)) == timedelta(0)
+
+
+def test_between_reversed_is_zero() -> None:
+    assert OFFICE.between(local(2026, 1, 6, 12, 0), local(2026, 1, 5, 12, 0)) == timedelta(0)
+
+
+def test_is_working() -> None:
+    assert OFFICE.is_working(local(2026, 1, 5, 9, 0))
+    assert not OFFICE.is_working(local(2026, 1, 5, 18, 0))
+    assert not OFFICE.is_working(local(2026, 1, 10, 12, 0))
+
+
+# -- properties ------------------------------------------------------------------------------------------
+
+CALENDARS = st.sampled_from(
+    [
+        OFFICE,
+        WorkCalendar.parse("Mon-Thu,Sat 10:00-16:30", "America/New_York"),
+        WorkCalendar.parse("Sun-Thu 08:00-24:00", "Asia/Jerusalem"),
+        WorkCalendar.parse("Mon-Sun 00:00-24:00", "Europe/London"),
+        WorkCalendar.always(),
+    ]
+)
+MOMENTS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
+DELTAS = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(CALENDARS, MOMENTS, DELTAS)
+def test_between_inverts_add(calendar: WorkCalendar, start: datetime, delta: timedelta) -> None:
+    due = calendar.add(start, delta)
+    assert due > start
+    assert calendar.between(start, due) == delta
+
+
+@settings(max_examples=200, deadline=None)
+@given(CALENDARS, MOMENTS, DELTAS, DELTAS)
+def test_add_is_additive_and_monotonic(
+    calendar: WorkCalendar, start: datetime, first: timedelta, second: timedelta
+) -> None:
+    assert calendar.add(calendar.add(start, first), second) == calendar.add(start, first + second)
+    assert calendar.add(start, first) <= calendar.add(start, first + second)
+
+
+@settings(max_examples=200, deadline=None)
+@given(CALENDARS, MOMENTS, MOMENTS, MOMENTS)
+def test_between_is_additive(calendar: WorkCalendar, a: datetime, b: datetime, c: datetime) -> None:
+    a, b, c = sorted((a, b, c))
+    assert calendar.between(a, c) == calendar.between(a, b) + calendar.between(b, c)
+    assert calendar.between(a, c) <= c - a
