@@ -206,6 +206,9 @@ SLANG: dict[str, str] = {
     "кондер": "кондиционер",
     "кондёр": "кондиционер",
     "кондей": "кондиционер",
+    "кондеи": "кондиционеры",
+    "кондеры": "кондиционеры",
+    "кондеров": "кондиционеров",
     "кондея": "кондиционер",
     "свет": "свет",
     "электричка": "электричество",
@@ -382,7 +385,6 @@ SLANG: dict[str, str] = {
     "interwebs": "internet",
     "wifi": "wifi",
     "wlan": "wifi",
-    "wireless": "wifi",
     "ethernet": "lan",
     "vpn": "vpn",
     "acct": "account",
@@ -468,6 +470,7 @@ _TRANSLIT_MULTI: tuple[tuple[str, str], ...] = (
     ("yu", "ю"),
     ("ju", "ю"),
     ("ya", "я"),
+    ("yte", "йте"),
     ("ja", "я"),
     ("ye", "е"),
     ("iy", "ий"),
@@ -538,13 +541,25 @@ def translit_word(word: str) -> str:
     return out.translate(_TRANSLIT_SINGLE)
 
 
+# Letter groups and endings that English words rarely have but transliterated Russian often does.
+_RUSSIAN_LIKE = re.compile(r"zh|kh|shch|yy|iy$|ya|yu|(?:ogo|ayte|yayte|aya|yye|ov|ev|ami|akh|nuyu|uyu)$")
+
+
 def _looks_transliterated(tokens: list[str]) -> bool:
-    latin = [t for t in tokens if _LATIN.search(t) and not _CYRILLIC.search(t)]
+    """Russian in Latin letters: known Russian words or Russian-looking spellings outnumber English words."""
+    latin = [t for t in tokens if _LATIN.search(t) and not _CYRILLIC.search(t) and t not in _KEEP_LATIN]
     if not latin:
         return False
     markers = sum(t in _TRANSLIT_MARKERS for t in latin)
     english = sum(t in _ENGLISH_HINTS for t in latin)
-    return markers >= 1 and markers > english
+    russian_like = sum(
+        t not in _TRANSLIT_MARKERS and t not in _ENGLISH_HINTS and bool(_RUSSIAN_LIKE.search(t)) for t in latin
+    )
+    return 2 * markers + russian_like >= 2 and markers + russian_like > english
+
+
+def _mixed_script(token: str) -> bool:
+    return bool(_LATIN.search(token)) and bool(_CYRILLIC.search(token))
 
 
 def normalize(text: str) -> str:
@@ -557,16 +572,17 @@ def normalize(text: str) -> str:
     text = text.lower().replace("ё", "е").replace("’", "'").replace("`", "'")
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(repl, text)
+    # Decide on transliteration before the joins turn "ne rabotaet" into Cyrillic and hide the evidence.
+    transliterated = _looks_transliterated([t.replace("'", "") for t in _TOKEN.findall(text)])
     for pattern, repl in _JOINS:
         text = pattern.sub(repl, text)
     tokens = [t.replace("'", "") for t in _TOKEN.findall(text)]
-    if _looks_transliterated(tokens):
-        tokens = [
-            translit_word(t) if _LATIN.search(t) and not _CYRILLIC.search(t) and t not in _KEEP_LATIN else t
-            for t in tokens
-        ]
+    if transliterated:
+        tokens = [translit_word(t) if _LATIN.search(t) and t not in _KEEP_LATIN else t for t in tokens]
         joined = " ".join(tokens)
         for pattern, repl in _JOINS:
             joined = pattern.sub(repl, joined)
         tokens = joined.split()
+    else:  # "mышка", "serverнoy": a word typed half in the wrong keyboard layout
+        tokens = [translit_word(t) if _mixed_script(t) else t for t in tokens]
     return " ".join(SLANG.get(t, t) for t in tokens)
