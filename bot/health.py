@@ -189,14 +189,15 @@ async def run_site(
     background: asyncio.Task[None] | None = None
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            stop.set()
-            raise StartupError(f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}") from None
-        log.info("%s listening on http://%s:%s", what, host, port)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        stop.set()  # nothing awaited after this: the error must reach the app before it cancels us
+        raise StartupError(f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}") from None
+    log.info("%s listening on http://%s:%s", what, host, port)
+    try:
         if when_listening is not None:
             background = asyncio.create_task(when_listening())
         await stop.wait()
