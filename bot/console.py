@@ -46,14 +46,22 @@ def _to_input(line: str, values: list[str], token: str | None) -> UserInput:
     if text and len(text) < 4096 and path.is_file():
         return UserInput(
             InputKind.FILE,
-            file={"kind": "document", "file_id": f"console:{path.resolve()}", "file_name": path.name,
-                  "file_size": path.stat().st_size},
+            file={
+                "kind": "document",
+                "file_id": f"console:{path.resolve()}",
+                "file_name": path.name,
+                "file_size": path.stat().st_size,
+            },
         )
     return UserInput.of_text(line.rstrip("\n"))
 
 
 async def run_console(
-    settings: Settings, *, lang: str | None = None, user_id: int = 1, stdin: TextIO | None = None,
+    settings: Settings,
+    *,
+    lang: str | None = None,
+    user_id: int = 1,
+    stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
     from helpdesk.triage import get_triage

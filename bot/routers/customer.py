@@ -141,12 +141,15 @@ async def on_status(message: Message, command: CommandObject, ctx: HandlerContex
 
 @router.message(F.text.startswith("/"))
 async def on_unknown_command(message: Message, ctx: HandlerContext) -> None:
+    """An unknown command; with an intake open, the current question comes with the answer."""
     lang = await ctx.lang()
-    replies = [Reply(t(lang, "errors.unknown_command"))]
+    unknown = t(lang, "errors.unknown_command")
     current = await (await intake(ctx)).current()
-    if current is not None:
-        replies.extend(current.replies)
-    send(ctx, replies)
+    if current is None:
+        send(ctx, [Reply(unknown)])
+    else:
+        first, *rest = current.replies
+        send(ctx, [Reply(unknown + "\n\n" + first.text, prompt=first.prompt, buttons=first.buttons), *rest])
     ctx.outcome = "unknown_command"
 
 

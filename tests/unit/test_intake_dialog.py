@@ -184,10 +184,14 @@ def test_attachments_any_number_then_done() -> None:
     d = dialog()
     turn = press(d, press(d, press(d, d.begin(PRINTER), "printer"), "team"), "blocked")
     for n in range(3):
-        turn = d.handle(turn.draft, UserInput(InputKind.FILE, file={"kind": "photo", "file_id": f"F{n}", "file_unique_id": f"U{n}"}))
+        turn = d.handle(
+            turn.draft, UserInput(InputKind.FILE, file={"kind": "photo", "file_id": f"F{n}", "file_unique_id": f"U{n}"})
+        )
         assert turn.prompt.step == "attachments"
         assert f"{n + 1}" in turn.prompt.text
-    turn = d.handle(turn.draft, UserInput(InputKind.FILE, file={"kind": "photo", "file_id": "F0", "file_unique_id": "U0"}))
+    turn = d.handle(
+        turn.draft, UserInput(InputKind.FILE, file={"kind": "photo", "file_id": "F0", "file_unique_id": "U0"})
+    )
     assert len(turn.draft.attachments) == 3  # the same file twice is kept once
     turn = press(d, turn, Action.DONE)
     assert turn.prompt.step == "contact"
@@ -197,7 +201,10 @@ def test_attachment_limit() -> None:
     d = dialog()
     turn = press(d, press(d, press(d, d.begin(PRINTER), "printer"), "team"), "blocked")
     for n in range(MAX_ATTACHMENTS + 1):
-        turn = d.handle(turn.draft, UserInput(InputKind.FILE, file={"kind": "document", "file_id": f"F{n}", "file_unique_id": f"U{n}"}))
+        turn = d.handle(
+            turn.draft,
+            UserInput(InputKind.FILE, file={"kind": "document", "file_id": f"F{n}", "file_unique_id": f"U{n}"}),
+        )
     assert len(turn.draft.attachments) == MAX_ATTACHMENTS
     assert str(MAX_ATTACHMENTS) in turn.notes[0]
 

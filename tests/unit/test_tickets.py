@@ -65,7 +65,10 @@ async def test_register_writes_ticket_event_attachments_and_card_in_one_go(db: D
     ticket = await register(db, ann, files=[photo])
     assert ticket.number.startswith("INC-") and ticket.state == "new"
     assert ticket.first_response_due and ticket.resolution_due
-    assert ticket.first_response_due - ticket.created_at == POLICY.sla.target(TicketType.INCIDENT, Priority.P2).first_response
+    assert (
+        ticket.first_response_due - ticket.created_at
+        == POLICY.sla.target(TicketType.INCIDENT, Priority.P2).first_response
+    )
     async with db.read() as session:
         events = (await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).all()
         files = (await session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id))).all()

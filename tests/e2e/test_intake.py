@@ -1,0 +1,207 @@
+"""Customer intake end to end: the real bot process, the Bot API stand-in, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+FAST = {"OUTBOX_PRIVATE_INTERVAL": "20ms"}
+NUMBER = re.compile(r"\b(INC|REQ)-\d{6}\b")
+
+
+async def answer(user, message, label):
+    """Press a button on a bot message and return the bot's next message."""
+    await user.press(message, label)
+    return await user.next_message(timeout=15)
+
+
+async def run_english_intake(user, *, with_photo: bool = True):
+    await user.send("The label printer in the warehouse is jammed and prints nothing at all")
+    q = await user.next_message(timeout=30)
+    assert "Which service or device is affected?" in q.text
+    q = await answer(user, q, "Printer or scanner")
+    assert "Who is affected?" in q.text
+    q = await answer(user, q, "My team or department")
+    assert "How much does it block your work?" in q.text
+    q = await answer(user, q, "Work has stopped")
+    assert "screenshots, photos or documents" in q.text
+    if with_photo:
+        await user.send_photo(caption="the jam")
+        q = await user.next_message()
+        assert "Received: 1 file" in q.text
+        q = await answer(user, q, "✅ Done")
+    else:
+        q = await answer(user, q, "Skip")
+    assert "call back" in q.text
+    assert "📱 Share my phone number" in user.keyboard
+    await user.press_reply_button("📱 Share my phone number")
+    summary = await user.next_message()
+    assert "Please check your request" in summary.text
+    assert "Printer or scanner" in summary.text and "Work has stopped" in summary.text
+    done = await answer(user, summary, "✅ Confirm")
+    return done
+
+
+async def test_english_intake_with_attachment_then_status(bot_api, bot_factory, database_url):
+    await bot_factory.start(database_url, env=FAST)
+    ann = bot_api.user(501, "Ann", username="ann", language_code="en")
+    done = await run_english_intake(ann)
+    number = NUMBER.search(done.text).group(0)
+    assert number.startswith("INC-")
+    assert "Type: Incident" in done.text
+    assert "Category: Hardware" in done.text
+    assert "Priority: P2" in done.text
+    assert "First response: within 30 min" in done.text
+
+    # the staff chat got the card and a copy of the photo under it
+    staff = bot_api.chat(bot_factory.staff_chat_id)
+    await bot_api.wait_until(lambda: any(number in (m.content or "") for m in staff.bot_messages), timeout=15)
+    await bot_api.wait_until(lambda: any(m.kind == "photo" for m in staff.bot_messages), timeout=15)
+
+    # the Status button and /status
+    status = await answer(ann, done, f"🔎 Status {number}")
+    assert number in status.text and "State: New" in status.text and "History" in status.text
+    await ann.command("status", number.lower())
+    again = await ann.next_message()
+    assert number in again.text and "Priority: P2" in again.text
+    await ann.command("my")
+    listing = await ann.next_message()
+    assert number in listing.text and "Open" in listing.text
+
+
+async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_url):
+    await bot_factory.start(database_url, env=FAST)
+    olga = bot_api.user(601, "Ольга", language_code="ru")
+    await olga.send("/new")
+    q = await olga.next_message(timeout=30)
+    assert "Что случилось" in q.text
+    await olga.send("хочу чтобы мне поставили фотошоп на рабочий комп")
+    q = await olga.next_message()
+    assert "К чему относится ваша просьба" in q.text
+    q = await answer(olga, q, "Установить программу")
+    assert "Кого это затрагивает" in q.text
+    q = await answer(olga, q, "Только я")
+    q = await answer(olga, q, "Может подождать")
+    await olga.send_document("brief.pdf")
+    q = await olga.next_message()
+    assert "Получено файлов: 1" in q.text
+    q = await answer(olga, q, "✅ Готово")
+    await olga.send("+7 900 000-00-00")
+    summary = await olga.next_message()
+    assert "Проверьте заявку" in summary.text and "Запрос на обслуживание" in summary.text
+    done = await answer(olga, summary, "✅ Подтвердить")
+    number = NUMBER.search(done.text).group(0)
+    assert number.startswith("REQ-")
+    assert "Зарегистрирована заявка" in done.text and "Первый ответ" in done.text
+
+    # another customer asks for Olga's ticket: exactly the reply an unknown number gets
+    bob = bot_api.user(602, "Bob", language_code="en")
+    await bob.command("status", number)
+    foreign = await bob.next_message(timeout=20)
+    await bob.command("status", "REQ-999999")
+    unknown = await bob.next_message()
+    assert foreign.text.replace(number, "N") == unknown.text.replace("REQ-999999", "N")
+    assert "can't find" in foreign.text
+    press = await bob.press_data(done, "st:1")  # Olga's ticket is the first row of a fresh database
+    answered = await press.answer()
+    assert number not in (answered.get("text") or "")
+
+
+async def test_unexpected_content_at_every_step_keeps_the_conversation(bot_api, bot_factory):
+    await bot_factory.start(env=FAST)
+    kim = bot_api.user(701, "Kim", language_code="en")
+    await kim.send_sticker()
+    hint = await kim.next_message(timeout=30)
+    assert "can't use this kind of message" in hint.text
+    await kim.send("Wi-Fi keeps dropping in the meeting room since this morning")
+    service = await kim.next_message()
+    assert "Which service or device" in service.text
+    await kim.send_voice()
+    again = await kim.next_message()
+    assert "can't use this kind of message" in again.text and "Which service or device" in again.text
+    impact = await answer(kim, again, "Wi-Fi")
+    await kim.send_document("log.txt", "text/plain")
+    again = await kim.next_message()
+    assert "choose one of the buttons" in again.text and "Who is affected?" in again.text
+    # a button from an older message
+    stale = await kim.press(service, "Internet")
+    answered = await stale.answer()
+    assert "earlier message" in answered.get("text", "")
+    current = await kim.next_message()
+    assert "earlier message" in current.text and "Who is affected?" in current.text
+    # forged data
+    forged = await kim.press_data(current, "i:zzzzzz:organization")
+    await forged.answer()
+    await kim.next_message()
+    urgency = await answer(kim, current, "Only me")
+    assert "How much does it block your work?" in urgency.text
+    await kim.send("an unexpected text at a button step")
+    again = await kim.next_message()
+    assert "How much does it block your work?" in again.text
+    await kim.send("/frobnicate")
+    unknown = await kim.next_message()
+    assert "don't know that command" in unknown.text and "How much does it block" in unknown.text
+    q = await answer(kim, again, "Work has stopped")
+    await kim.send_location()
+    again = await kim.next_message()
+    assert "Done or Skip" in again.text or "can't use" in again.text
+    contact = await answer(kim, again, "Skip")
+    await kim.send_sticker()
+    again = await kim.next_message()
+    assert "call back" in again.text
+    await kim.send("x" * 10_000)
+    summary = await kim.next_message()
+    assert "shorter" in summary.text.lower() or "under" in summary.text
+    await kim.press_reply_button("Skip")
+    summary = await kim.next_message()
+    assert "Please check your request" in summary.text and "Only me" in summary.text
+    assert contact is not None
+
+
+async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot_factory, database_url):
+    bot = await bot_factory.start(database_url, env=FAST)
+    lee = bot_api.user(801, "Lee", language_code="en")
+    await lee.send("My laptop does not turn on, the power light stays off")
+    q = await lee.next_message(timeout=30)
+    q = await answer(lee, q, "Computer or laptop")
+    q = await answer(lee, q, "Only me")
+    assert "How much does it block your work?" in q.text
+    await asyncio.sleep(0.3)  # let the bot record the send (a kill inside that window is the crash test's job)
+    bot.kill()
+    # the customer answers while the bot is down; the update waits at Telegram
+    await lee.press(q, "Work has stopped")
+    bot = await bot_factory.start(database_url, env=FAST)
+    q = await lee.next_message(timeout=30)
+    assert "screenshots" in q.text
+    q = await answer(lee, q, "Skip")
+    await asyncio.sleep(0.3)
+    bot.kill()
+    bot = await bot_factory.start(database_url, env=FAST)
+    await lee.send("/new")
+    q = await lee.next_message(timeout=30)
+    assert "unfinished request" in q.text and "call back" in q.text
+    await lee.send("ext. 4411")
+    summary = await lee.next_message()
+    for expected in ("Computer or laptop", "Only me", "Work has stopped", "ext. 4411", "laptop does not turn on"):
+        assert expected in summary.text
+    done = await answer(lee, summary, "✅ Confirm")
+    assert NUMBER.search(done.text)
+
+
+async def test_language_switch_and_help(bot_api, bot_factory):
+    await bot_factory.start(env=FAST)
+    max_ = bot_api.user(901, "Max", language_code="de")
+    await max_.start()
+    welcome = await max_.next_message(timeout=30)
+    assert "Hello, Max" in welcome.text  # unsupported Telegram language → DEFAULT_LANGUAGE
+    await max_.command("lang")
+    choose = await max_.next_message()
+    changed = await answer(max_, choose, "Русский")
+    assert "русский" in changed.text
+    await max_.command("help")
+    help_text = await max_.next_message()
+    assert "/status" in help_text.text and "Команды агента" not in help_text.text
