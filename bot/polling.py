@@ -1,4 +1,9 @@
-"""Long polling that confirms an update to Telegram only after it is stored in our inbox."""
+"""Long polling that confirms an update to Telegram only after it is stored in our inbox.
+
+Telegram drops the updates of a batch when the next getUpdates carries an offset above them. So the
+next offset is only ever sent after `UpdateInbox.store` has committed the batch: a crash before that
+makes Telegram deliver the batch again (the inbox ignores the ones it already has).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,7 @@ import logging
 import time
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramConflictError,
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
+from aiogram.exceptions import TelegramConflictError, TelegramUnauthorizedError
 
 from bot.inbox import UpdateInbox
 
@@ -23,19 +23,21 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 
 class Poller:
-    def __init__(self, bot: Bot, inbox: UpdateInbox, *, timeout: int = 25) -> None:
+    def __init__(self, bot: Bot, inbox: UpdateInbox, *, timeout: int = 25, limit: int = 100) -> None:
         self.bot = bot
         self.inbox = inbox
         self.timeout = timeout
+        self.limit = limit
         self.last_poll_at: float | None = None
+        self.offset: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        offset: int | None = None
         failures = 0
         while not stop.is_set():
             try:
                 updates = await self.bot.get_updates(
-                    offset=offset,
+                    offset=self.offset,
+                    limit=self.limit,
                     timeout=self.timeout,
                     allowed_updates=ALLOWED_UPDATES,
                     request_timeout=self.timeout + 15,
@@ -51,7 +53,7 @@ class Poller:
                 log.warning("another process is polling this bot (409); retrying in 5 s")
                 await _sleep(stop, 5)
                 continue
-            except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
+            except Exception as exc:  # network, 5xx, a malformed answer: polling must never die
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
                 log.warning("getUpdates failed (%s); retrying in %.1f s", type(exc).__name__, delay)
@@ -68,7 +70,7 @@ class Poller:
                 log.exception("storing %d updates failed; they stay unconfirmed and come again", len(payloads))
                 await _sleep(stop, 1)
                 continue
-            offset = updates[-1].update_id + 1
+            self.offset = max(u.update_id for u in updates) + 1
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

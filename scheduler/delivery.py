@@ -1,12 +1,23 @@
 """Outbox delivery: sends queued rows within Telegram's limits, exactly once when the messenger answers.
 
 - A row is claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so several processes share
-  the outbox without sending a row twice; per chat, rows go out one at a time and in order.
-- Limits: a global rate, a minimum interval per private chat and a per-minute budget per group.
-- 429 → wait `retry_after`; 5xx and timeouts → retry with backoff, then give up and tell the staff;
-  403 → the customer is marked unreachable and nothing more is sent to them; refused markup → plain text.
-- Success stores Telegram's message id (and the links replies need), so a restart resends nothing
-  that Telegram confirmed.
+  the outbox without sending a row twice. Per chat, rows go out one at a time and in id order: a chat's
+  row is never claimed while an older row of that chat waits (backoff, retry-after) or is leased by
+  another process, and a claim that raced with another process is given back.
+- Before every call the row is re-checked under a row lock and its lease extended, so a lease that ran
+  out while waiting for a slot can never make two processes send it.
+- Limits: a global rate (evenly spaced, no bursts), a minimum interval per private chat and a per-minute
+  budget per group; the pacing of the last minute is restored from the table after a restart.
+- 429 → wait `retry_after`; 5xx and network errors → retry with backoff, then give up and tell the staff;
+  403 → the customer is marked unreachable and nothing more is sent to them; refused HTML → plain text;
+  refused keyboard → without it; a vanished forum topic → the general topic.
+- Texts over 4096 and captions over 1024 characters (UTF-16 code units, as Telegram counts) are split;
+  the parts already sent are remembered, so a retry continues where it stopped.
+- Success stores Telegram's message id (and the links replies need), so a restart resends nothing that
+  Telegram confirmed. What cannot be known is counted, never hidden: when the sender dies between a
+  call and its record, or the answer to a call is lost, the row is sent again (a lost answer is worse
+  than a repeated one) and the doubt is logged, counted in `stats.unknown_outcome` and recorded on
+  the ticket (`delivery_uncertain`).
 """
 
 from __future__ import annotations
@@ -17,12 +28,13 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aiolimiter import AsyncLimiter
+from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import delivery_events
 from helpdesk.clock import now_utc
@@ -32,7 +44,7 @@ from helpdesk.policy import DeskPolicy
 from scheduler.transport import Rejected, RetryLater, Transient, Transport, Unreachable
 from storage import repos
 from storage.db import Database
-from storage.models import OutboxMessage, Ticket
+from storage.models import Customer, OutboxMessage, Ticket
 
 log = logging.getLogger("bot.delivery")
 
@@ -42,6 +54,9 @@ CAPTIONED = frozenset(
     {"sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendAnimation", "copyMessage"}
 )
 THREADED = frozenset({*CAPTIONED, "sendMessage", "sendVideoNote"})
+INFLIGHT = "_inflight"  # payload key: an attempt began and has not been concluded yet
+PARTS_SENT = "_parts_sent"  # payload key: how many parts of a split row went out
+PART_IDS = "_message_ids"  # payload key: message ids of the parts already sent
 
 
 @dataclass(frozen=True)
@@ -54,18 +69,157 @@ class DeliveryLimits:
     lease: float = 60.0
     claim_batch: int = 300
     per_chat_batch: int = 20
+    card_wait: float = 1.0  # how soon to look again when a reply must wait for its ticket's card
 
 
 @dataclass
 class DeliveryStats:
-    sent: int = 0
+    sent: int = 0  # rows delivered
+    calls: int = 0  # Bot API calls made (parts, retries and fallbacks included)
     retried_429: int = 0
     retried_transient: int = 0
     failed: int = 0
+    dropped: int = 0
     unreachable: int = 0
-    unknown_outcome: int = 0
+    unknown_outcome: int = 0  # calls that may or may not have reached the chat, sent again
     plain_fallbacks: int = 0
-    by_chat_last: dict[int, float] = field(default_factory=dict)
+    order_conflicts: int = 0  # claims given back because another process held an older row of the chat
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units: what Telegram's 4096/1024 limits count."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """The longest prefix (in code points) whose UTF-16 length is at most `limit`."""
+    if len(text) * 2 <= limit or utf16_len(text) <= limit:
+        return len(text)
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut text into pieces of at most `limit` UTF-16 units, preferring line, then word boundaries."""
+    pieces: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        hard = _fit(rest, limit)
+        cut = rest.rfind("\n", 0, hard + 1)
+        if cut < hard // 2:
+            cut = rest.rfind(" ", 0, hard + 1)
+        if cut < hard // 2:
+            cut = hard
+        piece = rest[:cut].rstrip()
+        if piece:
+            pieces.append(piece)
+        rest = rest[cut:].lstrip("\n ")
+    if rest.strip():
+        pieces.append(rest)
+    return pieces or [text[: _fit(text, limit)]]
+
+
+def _visible(payload: dict[str, Any], key: str) -> str:
+    value = payload[key]
+    return to_plain(value) if payload.get("parse_mode") else value
+
+
+def _text_parts(base: dict[str, Any], text: str, markup: Any) -> list[tuple[str, dict[str, Any]]]:
+    chunks = split_plain(text, TEXT_LIMIT)
+    calls = []
+    for index, chunk in enumerate(chunks):
+        part = {**base, "text": chunk}
+        if index == len(chunks) - 1 and markup is not None:
+            part["reply_markup"] = markup
+        calls.append(("sendMessage", part))
+    return calls
+
+
+def calls_for(method: str, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One row may need several calls: texts over 4096 and captions over 1024 UTF-16 units are split.
+
+    Split parts are sent as plain text (the visible text of the HTML), the keyboard goes with the last
+    part and only the first part replies to anything.
+    """
+    if method == "sendMessage":
+        visible = _visible(payload, "text")
+        if utf16_len(visible) <= TEXT_LIMIT:
+            return [(method, payload)]
+        base = {k: v for k, v in payload.items() if k not in ("text", "parse_mode", "reply_markup")}
+        calls = _text_parts(base, visible, payload.get("reply_markup"))
+        for _, part in calls[1:]:
+            part.pop("reply_parameters", None)
+        return calls
+    if method in CAPTIONED and payload.get("caption"):
+        visible = _visible(payload, "caption")
+        if utf16_len(visible) > CAPTION_LIMIT:
+            head_caption, *_ = split_plain(visible, CAPTION_LIMIT)
+            rest_text = visible[len(head_caption) :].lstrip("\n ")
+            head = {k: v for k, v in payload.items() if k not in ("caption", "parse_mode", "reply_markup")}
+            head["caption"] = head_caption
+            base = {"chat_id": payload["chat_id"]}
+            if payload.get("message_thread_id"):
+                base["message_thread_id"] = payload["message_thread_id"]
+            if not rest_text:
+                if "reply_markup" in payload:
+                    head["reply_markup"] = payload["reply_markup"]
+                return [(method, head)]
+            return [(method, head), *_text_parts(base, rest_text, payload.get("reply_markup"))]
+    return [(method, payload)]
+
+
+# kept for callers of the old private name
+_calls_for = calls_for
+
+
+def _plain_version(payload: dict[str, Any]) -> dict[str, Any]:
+    plain = dict(payload)
+    plain.pop("parse_mode", None)
+    for key in ("text", "caption"):
+        if key in plain and isinstance(plain[key], str):
+            plain[key] = to_plain(plain[key])
+    return plain
+
+
+def _message_id(result: Any) -> int | None:
+    if isinstance(result, dict):
+        value = result.get("message_id")
+        return int(value) if value is not None else None
+    return None
+
+
+def _public(payload: dict[str, Any]) -> dict[str, Any]:
+    """The Bot API parameters of a row: our bookkeeping keys (`_…`) removed."""
+    return {k: v for k, v in payload.items() if not k.startswith("_")}
+
+
+def _maybe_sent(exc: Transient) -> bool:
+    """A network error or timeout may hide a call that went through; a 5xx answer means it did not."""
+    text = str(exc).lower()
+    return text.startswith(("network", "timeout")) or "timeout" in text
+
+
+def _backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(60.0, 0.5 * 2 ** max(0, attempt - 1)))
+
+
+class RateLimiter:
+    """At most `per_second` calls a second, evenly spaced: no bursts that Telegram would punish."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 class ChatPacer:
@@ -87,79 +241,19 @@ class ChatPacer:
                 ready = max(ready, window[0] + 60)
         return ready
 
-    def record(self, chat_id: int) -> None:
-        now = time.monotonic()
+    def record(self, chat_id: int, at: float | None = None) -> None:
+        """A call to the chat was made (at `at`, default now); the next waits accordingly."""
+        moment = time.monotonic() if at is None else at
         if chat_id < 0:
-            self._group_window[chat_id].append(now)
+            window = self._group_window[chat_id]
+            window.append(moment)
+            if len(window) > 1 and window[-2] > moment:  # restored history may arrive out of order
+                self._group_window[chat_id] = deque(sorted(window))
         else:
-            self._next[chat_id] = now + self.limits.private_interval
+            self._next[chat_id] = max(self._next.get(chat_id, 0.0), moment + self.limits.private_interval)
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self._next[chat_id] = max(self._next.get(chat_id, 0.0), time.monotonic() + seconds)
-
-
-def _backoff(attempt: int) -> timedelta:
-    return timedelta(seconds=min(60.0, 0.5 * 2 ** max(0, attempt - 1)))
-
-
-def split_plain(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut text into pieces of at most `limit` characters, preferring line and word boundaries."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n ")
-    if rest or not pieces:
-        pieces.append(rest)
-    return [p for p in pieces if p] or [text[:limit]]
-
-
-def _calls_for(method: str, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """One row may need several calls: texts over 4096 and captions over 1024 characters are split."""
-    if method == "sendMessage":
-        visible = to_plain(payload["text"]) if payload.get("parse_mode") else payload["text"]
-        if len(visible) <= TEXT_LIMIT:
-            return [(method, payload)]
-        chunks = split_plain(visible)
-        calls = []
-        for index, chunk in enumerate(chunks):
-            part = {k: v for k, v in payload.items() if k not in ("text", "parse_mode", "reply_markup")}
-            part["text"] = chunk
-            if index == len(chunks) - 1 and "reply_markup" in payload:
-                part["reply_markup"] = payload["reply_markup"]
-            calls.append((method, part))
-        return calls
-    if method in CAPTIONED and payload.get("caption"):
-        visible = to_plain(payload["caption"]) if payload.get("parse_mode") else payload["caption"]
-        if len(visible) > CAPTION_LIMIT:
-            head = {k: v for k, v in payload.items() if k not in ("caption", "parse_mode")}
-            head["caption"] = visible[: CAPTION_LIMIT - 1] + "…"
-            rest = {"chat_id": payload["chat_id"], "text": visible}
-            if payload.get("message_thread_id"):
-                rest["message_thread_id"] = payload["message_thread_id"]
-            return [(method, head), *_calls_for("sendMessage", rest)]
-    return [(method, payload)]
-
-
-def _plain_version(payload: dict[str, Any]) -> dict[str, Any]:
-    plain = dict(payload)
-    plain.pop("parse_mode", None)
-    for key in ("text", "caption"):
-        if key in plain and isinstance(plain[key], str):
-            plain[key] = to_plain(plain[key])
-    return plain
-
-
-def _message_id(result: Any) -> int | None:
-    if isinstance(result, dict):
-        value = result.get("message_id")
-        return int(value) if value is not None else None
-    return None
 
 
 class OutboxDelivery:
@@ -181,12 +275,21 @@ class OutboxDelivery:
         self.limits = limits or DeliveryLimits()
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.pacer = ChatPacer(self.limits)
-        self.rate = AsyncLimiter(self.limits.per_second, 1)
+        self.rate = RateLimiter(self.limits.per_second)
         self.stats = DeliveryStats()
         self._active: dict[int, asyncio.Task[None]] = {}
         self._on_sent = on_sent
+        self._started = False
 
-    # -- loop ---------------------------------------------------------------------------------------
+    # -- start-up -----------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Once per process: free leases of a dead SQLite process and restore the pacing of the last minute."""
+        if self._started:
+            return
+        self._started = True
+        await self.release_stale_locks()
+        await self._restore_pacing()
 
     async def release_stale_locks(self) -> None:
         """On SQLite only this process exists, so any lease left over belongs to a dead one."""
@@ -199,8 +302,25 @@ class OutboxDelivery:
                 row.locked_by = None
                 session.add(row)
 
+    async def _restore_pacing(self) -> None:
+        """A restart must not send a second message to a chat within a second of the first (or >20/min to a group)."""
+        wall, mono = now_utc(), time.monotonic()
+        async with self.db.read() as session:
+            recent = (
+                await session.exec(
+                    select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
+                        OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= wall - timedelta(seconds=60)
+                    )
+                )
+            ).all()
+        for chat_id, sent_at in recent:
+            if sent_at is not None:
+                self.pacer.record(int(chat_id), at=mono - (wall - sent_at).total_seconds())
+
+    # -- loop ---------------------------------------------------------------------------------------
+
     async def run(self, stop: asyncio.Event) -> None:
-        await self.release_stale_locks()
+        await self.startup()
         while not stop.is_set():
             try:
                 await self.dispatch_due()
@@ -213,6 +333,7 @@ class OutboxDelivery:
 
     async def dispatch_due(self) -> int:
         """Claim due rows of idle chats and start a sender per chat; returns rows claimed."""
+        await self.startup()
         claimed = await self._claim()
         by_chat: dict[int, list[int]] = defaultdict(list)
         for row_id, chat_id in claimed:
@@ -227,21 +348,31 @@ class OutboxDelivery:
         self._active.pop(chat_id, None)
         bell.ring()
 
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Deliver everything due now (tests, CLI and shutdown)."""
+    async def drain(self, timeout: float = 30.0, *, until_empty: bool = False) -> None:
+        """Deliver everything due now (tests, CLI and shutdown); `until_empty` also waits for retries."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             claimed = await self.dispatch_due()
             if self._active:
                 await asyncio.gather(*self._active.values(), return_exceptions=True)
-            elif not claimed:
+                continue
+            if claimed:
+                continue
+            if not until_empty or not await self.pending_count():
                 return
+            await bell.wait(min(self.limits.poll_every, 0.2))
+
+    async def pending_count(self) -> int:
+        async with self.db.read() as session:
+            stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
+            return int((await session.exec(stmt)).one())
 
     # -- claiming -----------------------------------------------------------------------------------
 
     async def _claim(self) -> list[tuple[int, int]]:
         now = now_utc()
         busy = list(self._active)
+        chosen: list[tuple[int, int]] = []
         async with self.db.session() as session:
             stmt = (
                 select(OutboxMessage)
@@ -257,43 +388,63 @@ class OutboxDelivery:
             if busy:
                 stmt = stmt.where(col(OutboxMessage.chat_id).not_in(busy))
             rows = (await session.exec(stmt)).all()
+            if not rows:
+                return []
+            # a chat's queue stops at its first row that is waiting (backoff) or held by another process
+            barrier_stmt = (
+                select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
+                .where(
+                    col(OutboxMessage.chat_id).in_({row.chat_id for row in rows}),
+                    OutboxMessage.status == "pending",
+                    or_(
+                        OutboxMessage.next_attempt_at > now,
+                        and_(col(OutboxMessage.locked_until).is_not(None), col(OutboxMessage.locked_until) >= now),
+                    ),
+                )
+                .group_by(col(OutboxMessage.chat_id))
+            )
+            barrier = {int(chat): int(first) for chat, first in (await session.exec(barrier_stmt)).all()}
             per_chat: dict[int, int] = defaultdict(int)
-            blocked: set[int] = set()
-            chosen: list[tuple[int, int]] = []
+            stopped: set[int] = set()
             for row in rows:
-                if row.chat_id in blocked or per_chat[row.chat_id] >= self.limits.per_chat_batch:
-                    blocked.add(row.chat_id)
+                chat = row.chat_id
+                if chat in stopped:
                     continue
-                per_chat[row.chat_id] += 1
+                if row.id > barrier.get(chat, row.id) or per_chat[chat] >= self.limits.per_chat_batch:
+                    stopped.add(chat)
+                    continue
+                per_chat[chat] += 1
+                if isinstance(row.payload, dict) and INFLIGHT in row.payload:
+                    await self._outcome_unknown(session, row, "the sender stopped between the call and its record")
                 row.locked_until = now + timedelta(seconds=self.limits.lease)
                 row.locked_by = self.worker_id
                 session.add(row)
-                chosen.append((row.id, row.chat_id))
-        if not self.db.is_sqlite and chosen:
-            chosen = await self._drop_out_of_order(chosen)
+                chosen.append((row.id, chat))
+        if chosen:
+            chosen = await self._keep_in_order(chosen)
         return chosen
 
-    async def _drop_out_of_order(self, chosen: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """Across processes: never send a chat's row while an older row of that chat is claimed elsewhere."""
-        chats = {chat for _, chat in chosen}
-        first = {}
+    async def _keep_in_order(self, chosen: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """After committing a claim: give back a chat whose older row another process is claiming right now."""
+        first: dict[int, int] = {}
         for row_id, chat in chosen:
             first.setdefault(chat, row_id)
-        now = now_utc()
         async with self.db.read() as session:
-            stmt = select(OutboxMessage.chat_id, OutboxMessage.id).where(
-                col(OutboxMessage.chat_id).in_(chats),
-                OutboxMessage.status == "pending",
-                OutboxMessage.locked_by != self.worker_id,
-                col(OutboxMessage.locked_until) > now,
+            stmt = (
+                select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
+                .where(
+                    col(OutboxMessage.chat_id).in_(set(first)),
+                    OutboxMessage.status == "pending",
+                    or_(col(OutboxMessage.locked_by).is_(None), OutboxMessage.locked_by != self.worker_id),
+                )
+                .group_by(col(OutboxMessage.chat_id))
             )
-            others = (await session.exec(stmt)).all()
-        conflicted = {chat for chat, row_id in others if row_id < first[chat]}
-        if not conflicted:
+            older = {int(chat) for chat, oldest in (await session.exec(stmt)).all() if oldest < first[int(chat)]}
+        if not older:
             return chosen
-        keep = [(r, c) for r, c in chosen if c not in conflicted]
-        await self._unlock([r for r, c in chosen if c in conflicted])
-        return keep
+        self.stats.order_conflicts += len(older)
+        await self._unlock([r for r, c in chosen if c in older])
+        return [(r, c) for r, c in chosen if c not in older]
 
     async def _unlock(self, ids: list[int]) -> None:
         if not ids:
@@ -312,8 +463,11 @@ class OutboxDelivery:
         for index, row_id in enumerate(ids):
             try:
                 carry_on = await self._send_row(row_id)
-            except Exception:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
                 log.exception("delivery of outbox row %s failed unexpectedly", row_id)
+                await self._reschedule(row_id, _backoff(1), f"internal error: {exc!r}", count=True)
                 carry_on = False
             if not carry_on:
                 await self._unlock(ids[index + 1 :])
@@ -333,69 +487,120 @@ class OutboxDelivery:
             row = await session.get(OutboxMessage, row_id)
             if row is None or row.status != "pending" or row.locked_by != self.worker_id:
                 return True
+            if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
+                self._drop(session, row, "customer unreachable (blocked the bot)")
+                return True
             ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
             resolved = await self._resolve(session, row, ticket)
-            if resolved is None:
-                return False  # waiting for the card to exist
+            if resolved is None:  # a reply waiting for its card: look again soon, keep the chat's order
+                row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
+                row.locked_until = None
+                row.locked_by = None
+                session.add(row)
+                return False
             if resolved is False:
                 return True  # dropped (superseded or pointless)
-            row.attempts += 1
-            session.add(row)
+            chat_id = row.chat_id
+            done = int(row.payload.get(PARTS_SENT, 0))
+            message_ids = [int(m) for m in row.payload.get(PART_IDS, [])]
         method, payload = resolved
-        calls = _calls_for(method, payload)
-        done = int(row.payload.get("_parts_sent", 0)) if isinstance(row.payload, dict) else 0
-        result: Any = None
-        for part_index, (part_method, part_payload) in enumerate(calls):
-            if part_index < done:
-                continue
-            await self._wait_for_slot(row.chat_id)
+        calls = calls_for(method, payload)
+        for part_index in range(done, len(calls)):
+            part_method, part_payload = calls[part_index]
+            await self._wait_for_slot(chat_id)
+            if not await self._begin_attempt(row_id):
+                return True  # dropped meanwhile (customer unreachable), or no longer ours
             try:
                 result = await self._call(part_method, part_payload)
             except RetryLater as exc:
                 self.stats.retried_429 += 1
-                self.pacer.defer(row.chat_id, exc.retry_after)
+                self.pacer.defer(chat_id, exc.retry_after)
                 await self._reschedule(
-                    row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index
+                    row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index, ids=message_ids
                 )
                 return False
             except Transient as exc:
                 self.stats.retried_transient += 1
-                if "timeout" in str(exc).lower():
-                    self.stats.unknown_outcome += 1
-                self.pacer.defer(row.chat_id, 0.5)
-                await self._reschedule(row_id, _backoff(row.attempts), str(exc), count=True, parts=part_index)
+                self.pacer.defer(chat_id, 0.5)
+                maybe = _maybe_sent(exc)
+                await self._reschedule(
+                    row_id, _backoff(self._attempts_hint), str(exc), count=True, parts=part_index, ids=message_ids,
+                    maybe_sent=maybe,
+                )  # fmt: skip
                 return False
             except Unreachable as exc:
                 self.stats.unreachable += 1
                 await self._unreachable(row_id, str(exc))
                 return True
             except Rejected as exc:
-                self.stats.failed += 1
                 await self._rejected(row_id, exc.description)
                 return True
             finally:
-                self.pacer.record(row.chat_id)
-            if len(calls) > 1 and part_index < len(calls) - 1:
-                await self._note_parts(row_id, part_index + 1)
-        await self._succeeded(row_id, _message_id(result))
+                self.pacer.record(chat_id)
+            message_id = _message_id(result)
+            if message_id is not None:
+                message_ids.append(message_id)
+            if part_index < len(calls) - 1:
+                await self._note_parts(row_id, part_index + 1, message_ids)
+        await self._succeeded(row_id, message_ids)
         return True
 
+    async def _begin_attempt(self, row_id: int) -> bool:
+        """Under a row lock: still pending and ours? Then extend the lease and mark the attempt as begun."""
+        async with self.db.session() as session:
+            stmt = select(OutboxMessage).where(OutboxMessage.id == row_id).with_for_update()
+            row = (await session.exec(stmt)).first()
+            if row is None or row.status != "pending" or row.locked_by != self.worker_id:
+                return False
+            if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
+                self._drop(session, row, "customer unreachable (blocked the bot)")
+                return False
+            now = now_utc()
+            row.attempts += 1
+            self._attempts_hint = row.attempts
+            row.locked_until = now + timedelta(seconds=self.limits.lease)
+            row.payload = {**row.payload, INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()}}
+            session.add(row)
+        return True
+
+    _attempts_hint = 1
+
     async def _call(self, method: str, payload: dict[str, Any]) -> Any:
+        self.stats.calls += 1
         try:
             return await self.transport.call(method, payload)
         except Rejected as exc:
             text = exc.description.lower()
             if "can't parse entities" in text or "can't find end" in text or "unsupported start tag" in text:
                 self.stats.plain_fallbacks += 1
-                return await self.transport.call(method, _plain_version(payload))
+                log.warning("%s to chat %s: HTML refused (%s); sending plain text", method, payload.get("chat_id"), exc)
+                return await self._call_again(method, _plain_version(payload))
+            if "message thread not found" in text and "message_thread_id" in payload:
+                log.warning("chat %s: forum topic is gone; sending to the general topic", payload.get("chat_id"))
+                return await self._call_again(method, {k: v for k, v in payload.items() if k != "message_thread_id"})
+            if "reply_markup" in payload and ("button" in text or "reply markup" in text or "keyboard" in text):
+                log.warning("%s to chat %s: keyboard refused (%s); sending without it", method, payload.get("chat_id"), exc)
+                return await self._call_again(method, {k: v for k, v in payload.items() if k != "reply_markup"})
             if "message is not modified" in text:
                 return True
             raise
 
-    async def _resolve(self, session: Any, row: OutboxMessage, ticket: Ticket | None) -> Any:
+    async def _call_again(self, method: str, payload: dict[str, Any]) -> Any:
+        self.stats.calls += 1
+        try:
+            return await self.transport.call(method, payload)
+        except Rejected as exc:
+            if "message is not modified" in exc.description.lower():
+                return True
+            raise
+
+    async def _unreachable_customer(self, session: AsyncSession, chat_id: int) -> bool:
+        stmt = select(Customer.unreachable_since).where(Customer.chat_id == chat_id)
+        return any(since is not None for since in (await session.exec(stmt)).all())
+
+    async def _resolve(self, session: AsyncSession, row: OutboxMessage, ticket: Ticket | None) -> Any:
         """Fill in what is known only at send time: the card's message id, its topic. None = wait."""
-        payload = dict(row.payload)
-        payload.pop("_parts_sent", None)
+        payload = _public(row.payload)
         if row.edits_card:
             if ticket is None:
                 return self._drop(session, row, "no ticket")
@@ -430,7 +635,7 @@ class OutboxDelivery:
                     }
         return row.method, payload
 
-    async def _card_pending(self, session: Any, ticket: Ticket) -> bool:
+    async def _card_pending(self, session: AsyncSession, ticket: Ticket) -> bool:
         card = (
             await session.exec(
                 select(OutboxMessage.id).where(
@@ -442,16 +647,30 @@ class OutboxDelivery:
         ).first()
         return card is not None
 
-    def _drop(self, session: Any, row: OutboxMessage, reason: str) -> bool:
+    def _drop(self, session: AsyncSession, row: OutboxMessage, reason: str) -> bool:
+        self.stats.dropped += 1
         row.status = "dropped"
         row.last_error = reason
         row.locked_until = None
+        row.locked_by = None
+        row.payload = _settled(row.payload)
         session.add(row)
         return False
 
     # -- outcomes -----------------------------------------------------------------------------------
 
-    async def _succeeded(self, row_id: int, message_id: int | None) -> None:
+    async def _outcome_unknown(self, session: AsyncSession, row: OutboxMessage, why: str) -> None:
+        """A call that may have reached the chat: count it, say so in the log and on the ticket."""
+        self.stats.unknown_outcome += 1
+        attempt = (row.payload.get(INFLIGHT) or {}).get("attempt", row.attempts) if isinstance(row.payload, dict) else 0
+        note = f"outcome of attempt {attempt} unknown ({why}); sending again, the chat may see it twice"
+        log.warning("outbox row %s to chat %s: %s", row.id, row.chat_id, note)
+        row.last_error = note[:500]
+        row.payload = {k: v for k, v in row.payload.items() if k != INFLIGHT}
+        session.add(row)
+        await delivery_events.delivery_uncertain(session, row, note, self.policy)
+
+    async def _succeeded(self, row_id: int, message_ids: list[int]) -> None:
         self.stats.sent += 1
         async with self.db.session() as session:
             row = await session.get(OutboxMessage, row_id)
@@ -459,41 +678,62 @@ class OutboxDelivery:
                 return
             row.status = "sent"
             row.sent_at = now_utc()
-            row.result_message_id = message_id
+            row.result_message_id = message_ids[-1] if message_ids else None
             row.locked_until = None
+            row.locked_by = None
+            row.payload = _settled(row.payload)
             session.add(row)
-            if message_id and row.ticket_id and row.link_kind:
-                await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
+            if message_ids and row.ticket_id and row.link_kind:
+                for message_id in message_ids:
+                    await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
                 if row.link_kind == "card":
                     ticket = await session.get(Ticket, row.ticket_id)
                     if ticket is not None:
-                        ticket.staff_message_id = message_id
+                        ticket.staff_message_id = message_ids[-1]
                         ticket.staff_chat_id = row.chat_id
                         session.add(ticket)
         if self._on_sent is not None:
             await self._on_sent(row)
 
-    async def _note_parts(self, row_id: int, parts: int) -> None:
+    async def _note_parts(self, row_id: int, parts: int, message_ids: list[int]) -> None:
         async with self.db.session() as session:
             row = await session.get(OutboxMessage, row_id)
             if row is not None:
-                row.payload = {**row.payload, "_parts_sent": parts}
+                payload = {k: v for k, v in row.payload.items() if k != INFLIGHT}
+                row.payload = {**payload, PARTS_SENT: parts, PART_IDS: list(message_ids)}
                 session.add(row)
 
-    async def _reschedule(self, row_id: int, delay: timedelta, error: str, *, count: bool, parts: int) -> None:
+    async def _reschedule(
+        self,
+        row_id: int,
+        delay: timedelta,
+        error: str,
+        *,
+        count: bool,
+        parts: int = 0,
+        ids: list[int] | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         async with self.db.session() as session:
             row = await session.get(OutboxMessage, row_id)
-            if row is None:
+            if row is None or row.status != "pending":
                 return
+            payload = {k: v for k, v in row.payload.items() if k != INFLIGHT}
             if parts:
-                row.payload = {**row.payload, "_parts_sent": parts}
+                payload[PARTS_SENT] = parts
+                payload[PART_IDS] = list(ids or [])
+            row.payload = payload
             if not count:
                 row.attempts = max(0, row.attempts - 1)
             row.last_error = error[:500]
             row.locked_until = None
             row.locked_by = None
+            session.add(row)
+            if maybe_sent:
+                await self._outcome_unknown(session, row, f"no answer: {error[:120]}")
             if count and row.attempts >= self.limits.max_attempts:
                 row.status = "failed"
+                row.payload = _settled(row.payload)
                 self.stats.failed += 1
                 log.warning(
                     "outbox row %s to chat %s gave up after %s tries: %s", row.id, row.chat_id, row.attempts, error
@@ -501,7 +741,6 @@ class OutboxDelivery:
                 await delivery_events.delivery_failed(session, row, error, self.policy)
             else:
                 row.next_attempt_at = now_utc() + delay
-            session.add(row)
 
     async def _unreachable(self, row_id: int, error: str) -> None:
         async with self.db.session() as session:
@@ -511,7 +750,11 @@ class OutboxDelivery:
             row.status = "failed"
             row.last_error = error[:500]
             row.locked_until = None
+            row.locked_by = None
+            row.payload = _settled(row.payload)
             session.add(row)
+            if row.chat_id < 0:
+                log.error("chat %s refuses the bot (%s): was it removed from the group?", row.chat_id, error)
             await delivery_events.chat_unreachable(session, row, self.policy)
 
     async def _rejected(self, row_id: int, description: str) -> None:
@@ -524,7 +767,17 @@ class OutboxDelivery:
             row.status = "dropped" if harmless else "failed"
             row.last_error = description[:500]
             row.locked_until = None
+            row.locked_by = None
+            row.payload = _settled(row.payload)
             session.add(row)
-            if not harmless:
+            if harmless:
+                self.stats.dropped += 1
+            else:
+                self.stats.failed += 1
                 log.warning("outbox row %s (%s) refused: %s", row.id, row.method, description)
                 await delivery_events.delivery_failed(session, row, description, self.policy)
+
+
+def _settled(payload: dict[str, Any]) -> dict[str, Any]:
+    """A finished row keeps its parameters and the parts' ids, not the in-flight marker."""
+    return {k: v for k, v in payload.items() if k != INFLIGHT}

@@ -123,7 +123,7 @@ async def test_unexpected_content_at_every_step_keeps_the_conversation(bot_api, 
     await kim.send_voice()
     again = await kim.next_message()
     assert "can't use this kind of message" in again.text and "Which service or device" in again.text
-    impact = await answer(kim, again, "Wi-Fi")
+    await answer(kim, again, "Wi-Fi")
     await kim.send_document("log.txt", "text/plain")
     again = await kim.next_message()
     assert "choose one of the buttons" in again.text and "Who is affected?" in again.text
@@ -145,7 +145,7 @@ async def test_unexpected_content_at_every_step_keeps_the_conversation(bot_api, 
     await kim.send("/frobnicate")
     unknown = await kim.next_message()
     assert "don't know that command" in unknown.text and "How much does it block" in unknown.text
-    q = await answer(kim, again, "Work has stopped")
+    await answer(kim, again, "Work has stopped")
     await kim.send_location()
     again = await kim.next_message()
     assert "Done or Skip" in again.text or "can't use" in again.text

@@ -21,6 +21,10 @@ from tests.unit.fakes import KeywordTriage
 PRINTER = "The printer on floor 2 is jammed and prints nothing"
 
 
+def file(n: int | str, kind: str = "photo") -> UserInput:
+    return UserInput(InputKind.FILE, file={"kind": kind, "file_id": f"F{n}", "file_unique_id": f"U{n}"})
+
+
 def dialog(lang: str = "en") -> IntakeDialog:
     return IntakeDialog(KeywordTriage(), lang)
 
