@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     # operations
     health_host: str = "127.0.0.1"
     health_port: int | None = None
-    retention_days: int | None = None
+    retention_days: int | None = Field(None, ge=1)  # unset: keep personal data forever
     log_level: str = "INFO"
     log_format: str = "text"
 

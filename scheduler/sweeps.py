@@ -34,3 +34,7 @@ async def housekeeping(db: Database) -> None:
 
 def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> None:
     jobs.every("housekeeping", timedelta(hours=1), lambda: housekeeping(db))
+    if getattr(settings, "retention_days", None):  # unset: personal data is kept forever
+        from scheduler.retention import retention_sweep
+
+        jobs.every("retention", timedelta(days=1), lambda: retention_sweep(db, settings.retention_days))
