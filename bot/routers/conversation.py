@@ -60,7 +60,7 @@ async def on_for_ticket(query: CallbackQuery, ctx: HandlerContext) -> None:
     """The chooser: which open ticket the last free message is for, or a new request."""
     parsed = callbacks.parse(query.data)
     choice = parsed.args[0] if parsed and len(parsed.args) == 1 else ""
-    if not (choice == "new" or parsed and parsed.int_arg(0)):
+    if not (choice == "new" or (parsed and parsed.int_arg(0))):
         await outdated(ctx, query)
         return
     result = await conversation.choose(ctx.session, await ctx.customer(), choice, ctx.policy)
@@ -102,7 +102,7 @@ async def on_answer_button(query: CallbackQuery, ctx: HandlerContext) -> None:
 
 @router.callback_query(F.data.startswith(callbacks.FIXED + ":"))
 async def on_fixed(query: CallbackQuery, ctx: HandlerContext) -> None:
-    """"Yes, it's fixed" / "Still a problem" under a resolution."""
+    """ "Yes, it's fixed" / "Still a problem" under a resolution."""
     parsed = callbacks.parse(query.data)
     flag = parsed.args[1] if parsed and len(parsed.args) == 2 else ""
     if flag not in ("y", "n"):

@@ -1,0 +1,100 @@
+"""Exports from the command line: agents' triage corrections as labelled JSONL (`export-labels`) and
+everything stored about one customer as JSON (`export-customer`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlmodel import SQLModel
+
+from storage import repos
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+@contextmanager
+def _output(output: str | Path | None) -> Iterator[TextIO]:
+    """A file to write, or standard output for `-` (or nothing)."""
+    if output is None or str(output) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        yield handle
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _row(row: SQLModel) -> dict[str, Any]:
+    return {key: _plain(value) for key, value in row.model_dump().items()}
+
+
+async def export_labels(settings: Any, output: str | Path | None = "-") -> int:
+    """Write the agents' corrections as JSONL {"text", "type", "category", "priority"}; returns exit code 0.
+
+    The format is the labelled sample's, so `python -m bot eval` and training read it unchanged. When a
+    ticket was corrected several times, only its latest labels are written.
+    """
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.read() as session:
+            examples = list(await repos.labelled_examples(session))
+    finally:
+        await db.dispose()
+    latest: dict[Any, Any] = {}
+    for example in examples:  # oldest first: later corrections of a ticket replace earlier ones
+        key = example.ticket_id if example.ticket_id is not None else ("row", example.id)
+        latest.pop(key, None)
+        latest[key] = example
+    with _output(output) as out:
+        for example in latest.values():
+            record: dict[str, Any] = {"text": example.text, "type": example.ticket_type, "category": example.category}
+            if example.priority:
+                record["priority"] = example.priority
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if output not in (None, "-"):
+        print(f"{len(latest)} labelled examples written to {output}", file=sys.stderr)
+    return 0
+
+
+async def export_customer(settings: Any, telegram_id: int, output: str | Path | None = "-") -> int:
+    """Everything stored about one customer (their row, tickets, events, attachments) as one JSON document.
+
+    Exit code 0, or 1 when no customer has that Telegram id.
+    """
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.read() as session:
+            customer = await repos.customer_by_telegram_id(session, telegram_id)
+            if customer is None:
+                print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
+                return 1
+            document: dict[str, Any] = {"customer": _row(customer), "tickets": []}
+            draft = await repos.draft_of(session, customer.id)
+            if draft is not None:
+                document["draft"] = _row(draft)
+            for ticket in await repos.tickets_of_customer(session, customer.id, limit=100_000):
+                item = _row(ticket)
+                item["events"] = [_row(e) for e in await repos.events_of(session, ticket.id)]
+                item["attachments"] = [_row(a) for a in await repos.attachments_of(session, ticket.id)]
+                document["tickets"].append(item)
+    finally:
+        await db.dispose()
+    document["tickets"].sort(key=lambda item: item["id"])
+    with _output(output) as out:
+        out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    return 0

@@ -1,0 +1,361 @@
+"""The customer's side of a ticket's conversation: answers to agents' questions, follow-up messages,
+which ticket a free message is for, edits, and confirming a fix (or saying it is still a problem).
+
+Domain only (no Telegram). What the customer should be told comes back as `Answer`s in their language;
+what the staff must see goes to the outbox under the ticket's card, linked to the ticket so agents can
+reply to it. Every customer message attached to a ticket is linked too (`customer_msg`), so an edit of
+it can be relayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks, cards, outbox, tickets, work
+from helpdesk.clock import now_utc
+from helpdesk.formatting import shorten
+from helpdesk.i18n import t
+from helpdesk.lifecycle import TransitionError
+from helpdesk.people import customer_display_name, customer_language
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import State
+from helpdesk.work import Content
+from storage import repos
+from storage.models import Customer, OutboxMessage, Ticket
+
+#: after pressing Reply under a question, the next message is the answer for this long
+PENDING_TTL = timedelta(hours=1)
+CHOOSER_LIMIT = 8
+FORCE_REPLY = {"force_reply": True}
+
+
+@dataclass
+class Answer:
+    """A message for the customer who wrote (or pressed); `ticket_id` links it to that ticket."""
+
+    text: str
+    buttons: outbox.Buttons | None = None
+    reply_markup: dict[str, Any] | None = None
+    ticket_id: int | None = None
+
+
+@dataclass
+class Routed:
+    """What became of a free message: handled here (answers sent), or left for the intake to start."""
+
+    handled: bool
+    answers: list[Answer] = field(default_factory=list)
+
+
+@dataclass
+class Choice:
+    """The outcome of a press on the ticket chooser."""
+
+    kind: str  # attached | new | outdated
+    answers: list[Answer] = field(default_factory=list)
+    content: Content | None = None
+
+
+def lang_of(customer: Customer, policy: DeskPolicy) -> str:
+    return customer_language(customer, policy.default_language)
+
+
+def _set_pending(customer: Customer, value: dict[str, Any]) -> None:
+    customer.pending = value  # a new dict, so the JSON column is seen as changed
+
+
+def _pending(customer: Customer, key: str, now: datetime) -> Any:
+    pending = customer.pending or {}
+    if key not in pending:
+        return None
+    try:
+        at = datetime.fromisoformat(pending.get("at", ""))
+    except ValueError:
+        return None
+    return pending[key] if now - at <= PENDING_TTL else None
+
+
+async def open_tickets(session: AsyncSession, customer: Customer) -> list[Ticket]:
+    return list(await repos.tickets_of_customer(session, customer.id, open_only=True))
+
+
+async def own_ticket(session: AsyncSession, customer: Customer, ticket_id: int | None) -> Ticket | None:
+    """The customer's own ticket (locked); anyone else's looks like a missing one."""
+    if not ticket_id:
+        return None
+    ticket = await work.lock(session, ticket_id)
+    return ticket if ticket is not None and ticket.customer_id == customer.id else None
+
+
+async def linked_ticket(session: AsyncSession, customer: Customer, chat_id: int, message_id: int) -> Ticket | None:
+    """The ticket a message in the customer's chat belongs to (our messages and their own)."""
+    link = await repos.link_of(session, chat_id, message_id)
+    return await own_ticket(session, customer, link.ticket_id) if link is not None else None
+
+
+# -- attaching a message to a ticket ---------------------------------------------------------------------
+
+
+def _staff_chat(ticket: Ticket, policy: DeskPolicy) -> int | None:
+    return ticket.staff_chat_id or policy.staff_chat_id
+
+
+def relay_to_staff(
+    session: AsyncSession, ticket: Ticket, policy: DeskPolicy, header_key: str, content: Content | None, **values: Any
+) -> None:
+    """Post under the ticket's card (text, or a copy of the file with a header caption)."""
+    staff = _staff_chat(ticket, policy)
+    if staff is None:
+        return
+    lang = policy.default_language
+    words = content.words if content is not None else ""
+    if content is not None and content.file is not None and content.chat_id and content.message_id:
+        caption = t(lang, header_key, number=ticket.number, text=shorten(words, 900) if words else "", **values)
+        outbox.copy_message(
+            session,
+            staff,
+            content.chat_id,
+            content.message_id,
+            caption=caption.strip(),
+            ticket_id=ticket.id,
+            link_kind="relay",
+            reply_to_card=True,
+        )
+        return
+    text = t(lang, header_key, number=ticket.number, text=work._limit(words), **values)
+    outbox.send_text(session, staff, text, ticket_id=ticket.id, link_kind="relay", reply_to_card=True)
+
+
+async def add_message(
+    session: AsyncSession, customer: Customer, ticket: Ticket, content: Content, policy: DeskPolicy
+) -> list[Answer]:
+    """Attach the customer's message: an answer when the ticket waits on them (it goes back in progress)."""
+    lang = lang_of(customer, policy)
+    now = now_utc()
+    state = State(ticket.state)
+    kind = "answer" if state == State.WAITING_CUSTOMER else "message"
+    data: dict[str, Any] = {}
+    if content.message_id is not None:
+        data["message"] = [content.chat_id, content.message_id]
+    if content.file is not None:
+        data["file"] = content.file.get("kind")
+    event = tickets.record_event(
+        session,
+        ticket,
+        kind,
+        actor_kind="customer",
+        actor_id=customer.telegram_id,
+        actor_name=customer_display_name(customer),
+        note=content.words or None,
+        data=data,
+        at=now,
+    )
+    await session.flush()
+    if content.file is not None:
+        session.add(tickets.attachment_row(ticket.id, content.file, event.id))
+    if content.chat_id is not None and content.message_id is not None:
+        await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
+    header = "agents.staff.answer" if kind == "answer" else "agents.staff.message"
+    relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
+    ticket.updated_at = now
+    if state == State.WAITING_CUSTOMER:
+        work.apply_state(
+            session,
+            ticket,
+            State.IN_PROGRESS,
+            policy,
+            now,
+            actor_kind="customer",
+            actor_id=customer.telegram_id,
+            actor_name=customer_display_name(customer),
+            note="answered",
+        )
+        await cards.refresh_card(session, ticket, policy)
+    session.add(ticket)
+    if state == State.RESOLVED:
+        return [
+            Answer(
+                t(lang, "agents.conv.resolved_note", number=ticket.number),
+                buttons=work.fixed_buttons(ticket, lang),
+                ticket_id=ticket.id,
+            )
+        ]
+    key = "agents.conv.answer_added" if kind == "answer" else "agents.conv.message_added"
+    return [Answer(t(lang, key, number=ticket.number))]
+
+
+def _closed_note(ticket: Ticket, lang: str) -> Answer:
+    return Answer(t(lang, "agents.conv.ticket_closed", number=ticket.number))
+
+
+# -- a free message --------------------------------------------------------------------------------------
+
+
+async def route(
+    session: AsyncSession,
+    customer: Customer,
+    content: Content,
+    policy: DeskPolicy,
+    *,
+    reply_to: int | None = None,
+) -> Routed:
+    """A message outside the intake: which ticket (if any) it is about.
+
+    A reply to a message linked to one of their tickets → that ticket; after the Reply button → that
+    ticket; exactly one ticket waiting on them → the answer; other open tickets → ask which one (or a
+    new request); none → not handled (the intake starts).
+    """
+    if content.is_empty:
+        return Routed(False)
+    lang = lang_of(customer, policy)
+    now = now_utc()
+    if reply_to is not None and content.chat_id is not None:
+        ticket = await linked_ticket(session, customer, content.chat_id, reply_to)
+        if ticket is not None:
+            _set_pending(customer, {})
+            session.add(customer)
+            if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
+                return Routed(False, [_closed_note(ticket, lang)])
+            return Routed(True, await add_message(session, customer, ticket, content, policy))
+    answering = _pending(customer, "answer", now)
+    if answering is not None:
+        _set_pending(customer, {})
+        session.add(customer)
+        ticket = await own_ticket(session, customer, int(answering))
+        if ticket is not None and ticket.state not in (State.CLOSED.value, State.CANCELLED.value):
+            return Routed(True, await add_message(session, customer, ticket, content, policy))
+    open_ = await open_tickets(session, customer)
+    if not open_:
+        return Routed(False)
+    waiting = [ticket for ticket in open_ if ticket.state == State.WAITING_CUSTOMER.value]
+    if len(waiting) == 1:
+        ticket = await work.lock(session, waiting[0].id)
+        if ticket is not None:
+            return Routed(True, await add_message(session, customer, ticket, content, policy))
+    _set_pending(customer, {"choose": content.as_data(), "at": now.isoformat()})
+    session.add(customer)
+    return Routed(True, [chooser(open_, lang)])
+
+
+def chooser(open_: list[Ticket], lang: str) -> Answer:
+    buttons: outbox.Buttons = [
+        [(f"{ticket.number} · {shorten(ticket.description, 40)}", callbacks.make(callbacks.FOR_TICKET, ticket.id))]
+        for ticket in open_[:CHOOSER_LIMIT]
+    ]
+    buttons.append([(t(lang, "agents.conv.choose_new"), callbacks.make(callbacks.FOR_TICKET, "new"))])
+    return Answer(t(lang, "agents.conv.choose"), buttons=buttons)
+
+
+async def choose(session: AsyncSession, customer: Customer, choice: str, policy: DeskPolicy) -> Choice:
+    """The customer picked the ticket for their last free message (or a new request)."""
+    kept = (customer.pending or {}).get("choose")  # no time limit: the buttons say what they are for
+    if not isinstance(kept, dict):
+        return Choice("outdated")
+    content = Content.of_data(kept)
+    if choice == "new":
+        _set_pending(customer, {})
+        session.add(customer)
+        return Choice("new", content=content)
+    ticket = await own_ticket(session, customer, int(choice) if choice.isdigit() else None)
+    if ticket is None or not State(ticket.state).is_open:
+        return Choice("outdated")
+    _set_pending(customer, {})
+    session.add(customer)
+    return Choice("attached", await add_message(session, customer, ticket, content, policy))
+
+
+async def start_answer(
+    session: AsyncSession, customer: Customer, ticket_id: int | None, policy: DeskPolicy
+) -> Answer | None:
+    """The Reply button under a question: the next message is the answer (None: the button is outdated)."""
+    ticket = await own_ticket(session, customer, ticket_id)
+    if ticket is None or not State(ticket.state).is_open:
+        return None
+    _set_pending(customer, {"answer": ticket.id, "at": now_utc().isoformat()})
+    session.add(customer)
+    lang = lang_of(customer, policy)
+    return Answer(
+        t(lang, "agents.conv.type_answer", number=ticket.number), reply_markup=FORCE_REPLY, ticket_id=ticket.id
+    )
+
+
+# -- confirming the fix ----------------------------------------------------------------------------------
+
+
+async def confirm_fix(
+    session: AsyncSession, customer: Customer, ticket_id: int | None, fixed: bool, policy: DeskPolicy
+) -> Answer | None:
+    """ "Yes, it's fixed" closes; "Still a problem" reopens (the staff are told). None: outdated button."""
+    ticket = await own_ticket(session, customer, ticket_id)
+    if ticket is None or ticket.state != State.RESOLVED.value:
+        return None
+    lang = lang_of(customer, policy)
+    now = now_utc()
+    name = customer_display_name(customer)
+    target = State.CLOSED if fixed else State.IN_PROGRESS
+    try:
+        work.apply_state(
+            session,
+            ticket,
+            target,
+            policy,
+            now,
+            actor_kind="customer",
+            actor_id=customer.telegram_id,
+            actor_name=name,
+            note="confirmed fixed" if fixed else "still a problem",
+        )
+    except TransitionError:
+        return None
+    session.add(ticket)
+    await cards.refresh_card(session, ticket, policy)
+    if fixed:
+        return Answer(t(lang, "agents.conv.fixed_thanks", number=ticket.number))
+    relay_to_staff(session, ticket, policy, "agents.staff.still_problem", None, name=name)
+    _set_pending(customer, {"answer": ticket.id, "at": now.isoformat()})
+    session.add(customer)
+    return Answer(
+        t(lang, "agents.conv.still_problem", number=ticket.number), reply_markup=FORCE_REPLY, ticket_id=ticket.id
+    )
+
+
+def drop_buttons(session: AsyncSession, chat_id: int, message_id: int) -> None:
+    """Take the buttons off a message once they have been used."""
+    outbox.enqueue(
+        session,
+        OutboxMessage(
+            chat_id=chat_id, method="editMessageReplyMarkup", payload={"chat_id": chat_id, "message_id": message_id}
+        ),
+    )
+
+
+# -- edits -----------------------------------------------------------------------------------------------
+
+
+async def relay_edit(
+    session: AsyncSession, customer: Customer, chat_id: int, message_id: int, new_text: str, policy: DeskPolicy
+) -> Answer:
+    """An edited message: relayed under the card when it belongs to a ticket, else a polite note."""
+    lang = lang_of(customer, policy)
+    link = await repos.link_of(session, chat_id, message_id)
+    ticket = await own_ticket(session, customer, link.ticket_id) if link and link.kind == "customer_msg" else None
+    if ticket is None or not new_text.strip():
+        return Answer(t(lang, "agents.conv.edit_ignored"))
+    tickets.record_event(
+        session,
+        ticket,
+        "edited",
+        actor_kind="customer",
+        actor_id=customer.telegram_id,
+        actor_name=customer_display_name(customer),
+        note=new_text,
+        data={"message": [chat_id, message_id]},
+    )
+    relay_to_staff(
+        session, ticket, policy, "agents.staff.edited", Content(text=new_text), name=customer_display_name(customer)
+    )
+    return Answer(t(lang, "agents.conv.edit_relayed", number=ticket.number))
