@@ -1,0 +1,379 @@
+"""UpdateInbox on a real database: durable, once, in order per chat, bounded retries, parked with notice.
+
+The dispatcher here is a plain aiogram Dispatcher with test routers, so a handler can be made to fail,
+hang or record what it saw; effects are outbox rows written through `ctx.reply` in the handler's
+transaction, exactly as the product's handlers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher, Router
+from aiogram.types import CallbackQuery, Message
+from sqlmodel import col, func, select
+
+from bot.context import HandlerContext
+from bot.inbox import UpdateInbox, chat_key_of, person_of, pg_lock_key
+from helpdesk.people import Person, ensure_customer
+from helpdesk.policy import DeskPolicy
+from storage import migrate
+from storage.db import Database
+from storage.models import InboxUpdate, OutboxMessage
+from storage.repos import dialect_insert
+
+STAFF = -100123
+POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=STAFF)
+TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz0123"
+_ids = iter(range(1_000, 10**9))
+
+
+def message(chat_id: int, text: str, *, update_id: int | None = None, chat_type: str = "private", user: int = 0):
+    sender = user or chat_id
+    return {
+        "update_id": update_id if update_id is not None else next(_ids),
+        "message": {
+            "message_id": next(_ids),
+            "date": 1_700_000_000,
+            "chat": {"id": chat_id, "type": chat_type, **({"first_name": "C"} if chat_type == "private" else {})},
+            "from": {"id": sender, "is_bot": False, "first_name": f"User{sender}", "language_code": "en"},
+            "text": text,
+        },
+    }
+
+
+class Recorder:
+    """A router whose behaviour per text is scripted: 'ok', 'fail', 'fail-once', 'hang', 'slow'."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str]] = []
+        self.failures: dict[str, int] = defaultdict(int)
+        self.active: dict[int, int] = defaultdict(int)
+        self.max_active_per_chat = 0
+        self.max_active_total = 0
+        self._total = 0
+        self.router = Router()
+        self.router.message()(self.on_message)
+        self.router.callback_query()(self.on_callback)
+
+    async def on_message(self, message: Message, ctx: HandlerContext) -> None:
+        chat = message.chat.id
+        text = message.text or ""
+        self.calls.append((chat, text))
+        self.active[chat] += 1
+        self._total += 1
+        self.max_active_per_chat = max(self.max_active_per_chat, self.active[chat])
+        self.max_active_total = max(self.max_active_total, self._total)
+        try:
+            ctx.reply(f"echo {text}")  # an effect in the same transaction, written before any failure
+            if text.startswith("slow"):
+                await asyncio.sleep(0.05)
+            if text.startswith("fail-once") and self.failures[text] == 0:
+                self.failures[text] += 1
+                raise RuntimeError("transient")
+            if text.startswith("fail-always"):
+                self.failures[text] += 1
+                raise RuntimeError("broken handler")
+            if text.startswith("hang"):
+                self.failures[text] += 1
+                await asyncio.sleep(3600)
+        finally:
+            self.active[chat] -= 1
+            self._total -= 1
+
+    async def on_callback(self, query: CallbackQuery, ctx: HandlerContext) -> None:
+        self.calls.append((query.from_user.id, query.data or ""))
+        raise RuntimeError("button handler broken")
+
+
+@pytest.fixture
+async def db(database_url: str):
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def bot():
+    b = Bot(token=TOKEN)
+    yield b
+    await b.session.close()
+
+
+def make_inbox(db: Database, bot: Bot, recorder: Recorder, **kw: Any) -> UpdateInbox:
+    dp = Dispatcher()
+    dp.include_router(recorder.router)
+    kw.setdefault("retry_delays", (0.01,))
+    return UpdateInbox(db, dp, bot, POLICY, triage=None, **kw)
+
+
+async def outbox_texts(db: Database, chat_id: int | None = None) -> list[str]:
+    async with db.read() as s:
+        stmt = select(OutboxMessage).order_by(col(OutboxMessage.id))
+        if chat_id is not None:
+            stmt = stmt.where(OutboxMessage.chat_id == chat_id)
+        return [r.payload.get("text", "") for r in (await s.exec(stmt)).all()]
+
+
+async def inbox_rows(db: Database) -> dict[int, InboxUpdate]:
+    async with db.read() as s:
+        return {r.update_id: r for r in (await s.exec(select(InboxUpdate))).all()}
+
+
+# -- keys ------------------------------------------------------------------------------------------
+
+
+def test_chat_key_and_person_of_every_kind() -> None:
+    assert chat_key_of(message(5, "x")) == 5
+    assert chat_key_of(message(-100777, "x", chat_type="supergroup", user=9)) == -100777
+    query = {"update_id": 1, "callback_query": {"id": "q", "from": {"id": 42, "is_bot": False, "first_name": "A"}}}
+    assert chat_key_of(query) == 42  # a button without its message: the presser's private chat
+    person, chat_id, chat_type = person_of(query)
+    assert person is not None and person.user_id == 42 and chat_id == 42 and chat_type == "private"
+    assert chat_key_of({"update_id": 2, "poll": {"id": "p"}}) == 0
+    assert chat_key_of({"update_id": 3, "message": "garbage"}) == 0
+    channel = {"update_id": 4, "channel_post": {"chat": {"id": -1001, "type": "channel"}, "sender_chat": {}}}
+    assert chat_key_of(channel) == -1001
+    assert person_of(channel)[0] is None
+    assert -(2**31) <= pg_lock_key(-1001234567890) < 2**31
+
+
+# -- durable and once ------------------------------------------------------------------------------
+
+
+async def test_each_update_is_handled_once_even_when_stored_again(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+    updates = [message(10, f"hello {i}") for i in range(5)]
+    assert len(await inbox.store(updates)) == 5
+    assert await inbox.store(updates[:3]) == []  # Telegram resends before the handler ran
+    await inbox.idle(10)
+    assert await inbox.store(updates) == []  # ...and after it ran
+    assert await inbox.store([updates[0], updates[0]]) == []
+    await inbox.idle(10)
+    assert rec.calls == [(10, f"hello {i}") for i in range(5)]
+    assert await outbox_texts(db) == [f"echo hello {i}" for i in range(5)]
+    rows = await inbox_rows(db)
+    assert {r.status for r in rows.values()} == {"done"}
+    assert inbox.stats.processed == 5 and inbox.stats.duplicates == 3 + 5 + 1
+
+
+async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Database, bot: Bot) -> None:
+    """A crash after storing and before handling: the next process's recover() handles them, once."""
+    first = make_inbox(db, bot, Recorder())
+    updates = [message(20, "one"), message(21, "two"), message(20, "three")]
+    async with db.session() as s:  # what store() leaves behind if the process dies right after it
+        await s.execute(
+            dialect_insert(s, InboxUpdate),
+            [{"update_id": u["update_id"], "chat_key": chat_key_of(u), "payload": u} for u in updates],
+        )
+    del first
+    rec = Recorder()
+    second = make_inbox(db, bot, rec)
+    assert await second.recover() == 2
+    assert await second.recover() == 2  # recovery running again (every 10 s) while busy is harmless
+    await second.idle(10)
+    assert sorted(rec.calls) == [(20, "one"), (20, "three"), (21, "two")]
+    assert await second.recover() == 0
+    assert sorted(await outbox_texts(db)) == ["echo one", "echo three", "echo two"]
+
+
+async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database, bot: Bot) -> None:
+    """Two processes (or a second start) receiving the same updates: one handling each."""
+    rec_a, rec_b = Recorder(), Recorder()
+    other_db = Database(db.url)
+    try:
+        a, b = make_inbox(db, bot, rec_a), make_inbox(other_db, bot, rec_b)
+        updates = [message(30 + i % 4, f"slow {i}") for i in range(24)]
+        await asyncio.gather(a.store(updates[:16]), b.store(updates[8:]))
+        await asyncio.gather(a.recover(), b.recover())
+        await asyncio.gather(a.idle(20), b.idle(20))
+        for _ in range(3):  # whatever one left because the other held the chat, recovery hands out
+            await asyncio.gather(a.recover(), b.recover())
+            await asyncio.gather(a.idle(20), b.idle(20))
+    finally:
+        await other_db.dispose()
+    handled = sorted(rec_a.calls + rec_b.calls)
+    assert handled == sorted((30 + i % 4, f"slow {i}") for i in range(24))
+    texts = await outbox_texts(db)
+    assert sorted(texts) == sorted(f"echo slow {i}" for i in range(24))
+    # each chat's updates were handled in update_id order, whichever process had them
+    async with db.read() as s:
+        done_order = (await s.exec(select(InboxUpdate.chat_key, InboxUpdate.done_at, InboxUpdate.update_id))).all()
+    by_chat = defaultdict(list)
+    for chat, _done_at, uid in sorted(done_order, key=lambda r: r[1]):
+        by_chat[chat].append(uid)
+    assert all(ids == sorted(ids) for ids in by_chat.values())
+
+
+# -- order and parallelism -------------------------------------------------------------------------
+
+
+async def test_one_chat_in_order_one_at_a_time_different_chats_in_parallel(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, concurrency=8)
+    updates = [message(40 + i % 3, f"slow {i}") for i in range(18)]
+    await inbox.store(updates[:9])
+    await inbox.store(updates[9:])
+    await inbox.idle(20)
+    assert rec.max_active_per_chat == 1
+    for chat in (40, 41, 42):
+        seen = [int(text.split()[1]) for c, text in rec.calls if c == chat]
+        assert seen == sorted(seen) and len(seen) == 6
+    if not db.is_sqlite:  # SQLite has one connection, so handlers take turns on it by design
+        assert rec.max_active_total > 1
+
+
+async def test_an_update_stored_while_its_chat_drains_is_not_left_behind(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+    for i in range(30):
+        await inbox.store([message(50, f"n {i}")])
+        if i % 3 == 0:
+            await asyncio.sleep(0)
+    await inbox.idle(20)
+    assert [t for _, t in rec.calls] == [f"n {i}" for i in range(30)]
+    assert not inbox.busy
+
+
+# -- failures --------------------------------------------------------------------------------------
+
+
+async def test_a_transient_failure_is_retried_and_its_effects_happen_once(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=3)
+    await inbox.store([message(60, "fail-once a"), message(60, "after")])
+    await inbox.idle(10)
+    assert [t for _, t in rec.calls] == ["fail-once a", "fail-once a", "after"]
+    # the failed attempt's reply was rolled back with it: one echo, then the next update, in order
+    assert await outbox_texts(db, 60) == ["echo fail-once a", "echo after"]
+    rows = await inbox_rows(db)
+    assert [r.status for r in rows.values()] == ["done", "done"]
+    assert inbox.stats.failed_attempts == 1 and inbox.stats.parked == 0
+
+
+async def test_a_failing_handler_is_parked_staff_told_customer_apologised(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=3)
+    update = message(70, "fail-always")
+    await inbox.store([update, message(70, "next one")])
+    await inbox.idle(10)
+    assert rec.failures["fail-always"] == 3  # bounded
+    rows = await inbox_rows(db)
+    parked = rows[update["update_id"]]
+    assert parked.status == "parked" and parked.attempts == 3 and parked.error_id
+    assert "broken handler" in (parked.last_error or "")
+    staff = await outbox_texts(db, STAFF)
+    assert len(staff) == 1 and parked.error_id in staff[0] and "User70" in staff[0]
+    customer = await outbox_texts(db, 70)
+    assert customer[0].startswith("Sorry") and "received" in customer[0]
+    assert "echo fail-always" not in customer  # no effect of the failed attempts survived
+    assert customer[-1] == "echo next one"  # the chat goes on with its next update
+    assert inbox.stats.parked == 1
+    # parked is final: a redelivery or a recovery does not run it again
+    await inbox.store([update])
+    await inbox.recover()
+    await inbox.idle(5)
+    assert rec.failures["fail-always"] == 3
+
+
+async def test_parked_notice_names_the_customers_open_ticket(db: Database, bot: Bot) -> None:
+    from tests.unit.test_tickets import register
+
+    async with db.session() as s:
+        customer = await ensure_customer(s, Person(user_id=71, chat_id=71, first_name="Tom"))
+    ticket = await register(db, customer)
+    inbox = make_inbox(db, bot, Recorder(), attempts=2)
+    await inbox.store([message(71, "fail-always")])
+    await inbox.idle(10)
+    staff = [t for t in await outbox_texts(db, STAFF) if "could not be processed" in t]
+    assert len(staff) == 1 and ticket.number in staff[0]
+
+
+async def test_a_hanging_handler_times_out_and_is_parked(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=2, handler_timeout=0.2)
+    started = time.monotonic()
+    await inbox.store([message(80, "hang"), message(81, "other chat")])
+    await inbox.idle(10)
+    assert time.monotonic() - started < 5
+    assert rec.failures["hang"] == 2
+    assert (await inbox_rows(db))[min(await inbox_rows(db))].status == "parked"
+    assert "echo other chat" in await outbox_texts(db, 81)
+
+
+async def test_failed_attempts_survive_a_restart(db: Database, bot: Bot) -> None:
+    """The attempt count is stored: a crash loop cannot retry an update for ever."""
+    rec = Recorder()
+    update = message(90, "fail-always")
+    async with db.session() as s:
+        s.add(InboxUpdate(update_id=update["update_id"], chat_key=90, payload=update, attempts=2, error_id="abc12345"))
+    inbox = make_inbox(db, bot, rec, attempts=3)
+    await inbox.recover()
+    await inbox.idle(10)
+    assert rec.failures["fail-always"] == 1
+    assert (await inbox_rows(db))[update["update_id"]].status == "parked"
+    # already at the limit (failed, then the process died before parking it): parked without a new try
+    update2 = message(91, "fail-always")
+    async with db.session() as s:
+        s.add(InboxUpdate(update_id=update2["update_id"], chat_key=91, payload=update2, attempts=3))
+    await inbox.recover()
+    await inbox.idle(10)
+    assert rec.failures["fail-always"] == 1
+    assert (await inbox_rows(db))[update2["update_id"]].status == "parked"
+    assert len(await outbox_texts(db, 91)) == 1  # the apology
+
+
+async def test_a_failing_group_update_tells_the_staff_but_writes_nothing_to_the_group(db: Database, bot: Bot) -> None:
+    inbox = make_inbox(db, bot, Recorder(), attempts=1)
+    await inbox.store([message(-100555, "fail-always", chat_type="supergroup", user=5)])
+    await inbox.idle(10)
+    assert len(await outbox_texts(db, STAFF)) == 1
+    assert await outbox_texts(db, -100555) == []
+
+
+async def test_a_failing_button_is_parked_with_an_apology(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=2)
+    query = {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": "77",
+            "from": {"id": 95, "is_bot": False, "first_name": "Bo"},
+            "chat_instance": "1",
+            "data": "forged:data",
+            "message": {"message_id": 3, "date": 1, "chat": {"id": 95, "type": "private", "first_name": "Bo"}},
+        },
+    }
+    await inbox.store([query])
+    await inbox.idle(10)
+    assert rec.calls == [(95, "forged:data")] * 2
+    assert len(await outbox_texts(db, 95)) == 1 and len(await outbox_texts(db, STAFF)) == 1
+
+
+async def test_the_log_has_one_line_per_update_with_outcome_and_latency(db: Database, bot: Bot, caplog) -> None:
+    caplog.set_level("INFO", logger="bot.updates")
+    inbox = make_inbox(db, bot, Recorder(), attempts=2)
+    await inbox.store([message(99, "fine"), message(98, "fail-always")])
+    await inbox.idle(10)
+    lines = [r for r in caplog.records if r.name == "bot.updates" and getattr(r, "fields", None)]
+    outcomes = sorted(r.fields["outcome"] for r in lines)
+    assert outcomes == ["error", "error", "handled", "parked"]
+    for record in lines:
+        assert {"update", "chat", "kind", "outcome"} <= set(record.fields)
+        assert "outcome=" in record.getMessage()
+    assert all("latency_ms" in r.fields for r in lines if r.fields["outcome"] != "parked")
+
+
+async def test_rows_count_matches(db: Database, bot: Bot) -> None:
+    inbox = make_inbox(db, bot, Recorder())
+    await inbox.store([message(100 + i, "hi there") for i in range(10)])
+    await inbox.idle(10)
+    async with db.read() as s:
+        done = (await s.exec(select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "done"))).one()
+    assert done == 10
