@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from helpdesk.triage.augment import augment
 from helpdesk.triage.features import Analysis, Vectorizer, analyze
 from helpdesk.vocabulary import INCIDENT_CATEGORIES, Category, TicketType
 
@@ -29,12 +30,14 @@ CORPUS_DIR = Path(__file__).with_name("corpus")
 HELDOUT_PREFIX = "heldout"  # corpus files never trained on: our own generalisation check
 CATEGORIES: tuple[Category, ...] = tuple(Category)
 _IS_INCIDENT = np.array([c in INCIDENT_CATEGORIES for c in CATEGORIES])
-_SOURCES = ("normalize.py", "lexicons.py", "features.py", "model.py")
+_SOURCES = ("normalize.py", "lexicons.py", "features.py", "augment.py", "model.py")
 FORMAT_VERSION = 1
 C_CATEGORY = 50.0
 C_TYPE = 20.0
 SOLVER = "saga"  # fastest to train on our sparse, small corpus; same accuracy as lbfgs
 TOL = 1e-3
+AUGMENT = True  # train also on transliterated and misspelled variants (augment.py)
+AUGMENT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,26 @@ class LinearModel:
     def train(cls, examples: Sequence[Example]) -> LinearModel:
         from sklearn.linear_model import LogisticRegression
 
-        analyses = [analyze(ex.text) for ex in examples]
-        vectorizer = Vectorizer.fit(analyses)
+        texts = [ex.text for ex in examples]
+        labels = [CATEGORIES.index(ex.category) for ex in examples]
+        weights = [1.0] * len(texts)
+        if AUGMENT:
+            for i, variant in augment(texts):
+                texts.append(variant)
+                labels.append(labels[i])
+                weights.append(AUGMENT_WEIGHT)
+        analyses = [analyze(t) for t in texts]
+        vectorizer = Vectorizer.fit(analyses[: len(examples)])  # vocabulary from real lines only
         x = vectorizer.transform(analyses)
-        y_cat = np.array([CATEGORIES.index(ex.category) for ex in examples])
+        y_cat = np.array(labels)
         y_inc = _IS_INCIDENT[y_cat].astype(int)
+        w = np.array(weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cat = LogisticRegression(C=C_CATEGORY, max_iter=500, tol=TOL, solver=SOLVER, random_state=0).fit(x, y_cat)
-            typ = LogisticRegression(C=C_TYPE, max_iter=500, tol=TOL, solver=SOLVER, random_state=0).fit(x, y_inc)
+            cat = LogisticRegression(C=C_CATEGORY, max_iter=500, tol=TOL, solver=SOLVER, random_state=0)
+            cat.fit(x, y_cat, sample_weight=w)
+            typ = LogisticRegression(C=C_TYPE, max_iter=500, tol=TOL, solver=SOLVER, random_state=0)
+            typ.fit(x, y_inc, sample_weight=w)
         coef = np.zeros((len(CATEGORIES), x.shape[1]))
         intercept = np.full(len(CATEGORIES), -1e3)
         coef[cat.classes_] = cat.coef_
