@@ -71,30 +71,26 @@ async def export_labels(settings: Any, output: str | Path | None = "-") -> int:
 
 
 async def export_customer(settings: Any, telegram_id: int, output: str | Path | None = "-") -> int:
-    """Everything stored about one customer (their row, tickets, events, attachments) as one JSON document.
+    """Everything stored about one customer as one JSON document (see `helpdesk.privacy.export_customer`):
+    their row, tickets with events, attachments and message links, the intake draft, the messages queued
+    for them and the updates they sent that are still kept.
 
     Exit code 0, or 1 when no customer has that Telegram id.
     """
+    from helpdesk import privacy
+
     db = Database(settings.database_url)
     try:
         await upgrade(db)
         async with db.read() as session:
-            customer = await repos.customer_by_telegram_id(session, telegram_id)
-            if customer is None:
-                print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
-                return 1
-            document: dict[str, Any] = {"customer": _row(customer), "tickets": []}
-            draft = await repos.draft_of(session, customer.id)
-            if draft is not None:
-                document["draft"] = _row(draft)
-            for ticket in await repos.tickets_of_customer(session, customer.id, limit=100_000):
-                item = _row(ticket)
-                item["events"] = [_row(e) for e in await repos.events_of(session, ticket.id)]
-                item["attachments"] = [_row(a) for a in await repos.attachments_of(session, ticket.id)]
-                document["tickets"].append(item)
+            document = await privacy.export_customer(session, telegram_id)
     finally:
         await db.dispose()
-    document["tickets"].sort(key=lambda item: item["id"])
+    if document is None:
+        print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
+        return 1
     with _output(output) as out:
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    if output not in (None, "-"):
+        print(f"customer {telegram_id}: {len(document['tickets'])} tickets written to {output}", file=sys.stderr)
     return 0
