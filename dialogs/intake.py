@@ -407,7 +407,7 @@ class IntakeDialog:
         ticket_type = draft.answers.get("ticket_type")
         if ticket_type:
             ranked = [c for c in ranked if c.ticket_type == ticket_type] or ranked
-        return suggested_services(ranked)
+        return suggested_services(ranked, draft.answers.get("description", ""))
 
     def _editable(self, draft: DraftState) -> list[str]:
         return [f for f in EDITABLE_FIELDS if f not in ("impact", "urgency") or _needs_impact(draft)]

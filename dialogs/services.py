@@ -21,9 +21,44 @@ SERVICES: dict[Category, tuple[str, ...]] = {
 
 MAX_OFFERED = 6
 
+#: word beginnings that point at a service, so the one the customer named is offered first
+CUES: dict[str, tuple[str, ...]] = {
+    "computer": ("comput", "laptop", "pc ", "notebook", "компьют", "комп", "ноут", "пк"),
+    "printer": ("print", "scan", "toner", "принтер", "печат", "сканер", "мфу", "картридж"),
+    "peripherals": ("monitor", "mouse", "keyboard", "монитор", "мыш", "клавиат"),
+    "phone": ("phone", "tablet", "телефон", "планшет", "смартфон"),
+    "meeting_room": ("projector", "camera", "meeting room", "conference", "проектор", "камер", "переговор"),
+    "email": ("mail", "outlook", "почт", "письм"),
+    "business_app": ("erp", "crm", "1c", "1с", "sap", "учет", "учёт"),
+    "website": ("site", "portal", "web", "сайт", "портал"),
+    "office_apps": ("word", "excel", "office", "ворд", "эксел", "офис"),
+    "internet": ("internet", "интернет", "инет"),
+    "wifi": ("wi-fi", "wifi", "wireless", "вайфай", "вай-фай"),
+    "vpn": ("vpn", "remote", "впн", "удален", "удалён"),
+    "shared_drive": ("drive", "share", "folder", "диск", "папк"),
+    "account": ("password", "account", "login", "парол", "учетн", "учётн", "логин"),
+    "virus": ("virus", "malware", "ransom", "вирус", "антивирус", "шифроваль"),
+    "phishing": ("phish", "suspicious", "фишинг", "подозрит"),
+    "electricity": ("power", "electric", "socket", "свет", "электр", "розетк"),
+    "ups": ("ups", "generator", "ибп", "генератор", "бесперебой"),
+    "climate": ("cooling", "heating", "water", "leak", "кондиц", "отоплен", "вод", "протечк"),
+    "cloud": ("cloud", "hosting", "облак", "хостинг"),
+    "software_install": ("install", "установ", "постав"),
+    "equipment": ("new laptop", "new phone", "equipment", "оборудован", "выдай", "нужен новый"),
+    "supplies": ("toner", "headset", "cartridge", "картридж", "гарнитур", "расходн"),
+    "move": ("move", "relocat", "переезд", "перенес", "перенос"),
+}
 
-def suggested_services(ranked: list[Category]) -> list[str]:
-    """Services of the most likely categories, best first, without repeats, at most MAX_OFFERED."""
+
+def _mentioned(service: str, text: str) -> bool:
+    return any(cue in text for cue in CUES.get(service, ()))
+
+
+def suggested_services(ranked: list[Category], description: str = "") -> list[str]:
+    """Services of the most likely categories, best first, without repeats, at most MAX_OFFERED.
+
+    A service the customer already named ("принтер", "VPN") moves to the front.
+    """
     offered: list[str] = []
     for category in ranked:
         for service in SERVICES[category]:
@@ -31,4 +66,6 @@ def suggested_services(ranked: list[Category]) -> list[str]:
                 offered.append(service)
         if len(offered) >= 4:
             break
+    text = f" {description.casefold()} "
+    offered.sort(key=lambda service: not _mentioned(service, text))
     return offered[:MAX_OFFERED]

@@ -254,3 +254,10 @@ def test_user_text_is_escaped_in_the_summary() -> None:
     d = dialog()
     turn = to_summary(d, text="<b>printer</b> & <script>alert(1)</script> broken")
     assert "&lt;b&gt;printer&lt;/b&gt; &amp; &lt;script&gt;" in turn.prompt.text
+
+
+def test_the_service_the_customer_named_is_offered_first() -> None:
+    turn = dialog("ru").begin("Не работает VPN из дома, интернет есть")
+    assert turn.prompt.choices[0][0].value == "vpn"
+    turn = dialog().begin(PRINTER)
+    assert turn.prompt.choices[0][0].value == "printer"
