@@ -257,7 +257,7 @@ def test_user_text_is_escaped_in_the_summary() -> None:
 
 
 def test_the_service_the_customer_named_is_offered_first() -> None:
-    turn = dialog("ru").begin("Не работает VPN из дома, интернет есть")
+    turn = dialog("ru").begin("Не работает VPN из дома, инет при этом есть")
     assert turn.prompt.choices[0][0].value == "vpn"
     turn = dialog().begin(PRINTER)
     assert turn.prompt.choices[0][0].value == "printer"
