@@ -151,8 +151,10 @@ class Triage:
         priority = priority_for(impact, urgency, chosen)
 
         ttype = chosen.ticket_type
-        type_words = a.cues.get(ttype.value, [])
-        cat_words = self._evidence_words(a, chosen, cols, vals)
+        cat_words = [a.own_words(w) for w in self._evidence_words(a, chosen, cols, vals)]
+        type_words = [w for w in (a.own_words(w) for w in a.cues.get(ttype.value, [])) if w not in cat_words]
+        impact_cue = a.own_words(impact_cue) if impact_cue else None
+        urgency_cue = a.own_words(urgency_cue) if urgency_cue else None
         if how:
             reason = f"{ttype.value} ({how})" + (f": {_quote(cat_words)}" if cat_words else "")
         elif not informative:

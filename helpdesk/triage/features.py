@@ -26,7 +26,7 @@ import numpy as np
 import snowballstemmer
 
 from helpdesk.triage.lexicons import matches
-from helpdesk.triage.normalize import normalize, words
+from helpdesk.triage.normalize import normalize_aligned, words
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -63,13 +63,25 @@ class Analysis:
     tokens: tuple[str, ...]
     stems: tuple[str, ...]
     cues: dict[str, list[str]] = field(hash=False)
+    source: tuple[str, ...] = ()  # the customer's own word behind each token
+
+    def own_words(self, phrase: str) -> str:
+        """The customer's words for a normalised phrase ("тормозит" → "тупит"), to quote them back."""
+        words = phrase.split()
+        n = len(words)
+        if n and len(self.source) == len(self.tokens):
+            for i in range(len(self.tokens) - n + 1):
+                if list(self.tokens[i : i + n]) == words:
+                    own = self.source[i : i + n]
+                    return " ".join(w for j, w in enumerate(own) if j == 0 or w != own[j - 1])
+        return phrase
 
 
 def analyze(text: str) -> Analysis:
-    normalized = normalize(text[:MAX_CHARS] if text else "")
+    normalized, source = normalize_aligned(text[:MAX_CHARS] if text else "")
     tokens = tuple(normalized.split())
     stems = tuple(stem(t) for t in tokens)
-    return Analysis(normalized, tokens, stems, matches(normalized))
+    return Analysis(normalized, tokens, stems, matches(normalized), source)
 
 
 def raw_features(a: Analysis) -> dict[str, Counter[str]]:

@@ -564,8 +564,13 @@ def _mixed_script(token: str) -> bool:
 
 def normalize(text: str) -> str:
     """Lowercased, ё-folded, markup-free text with slang and transliteration mapped; words space-separated."""
+    return normalize_aligned(text)[0]
+
+
+def normalize_aligned(text: str) -> tuple[str, tuple[str, ...]]:
+    """normalize(), plus the customer's own word behind each normalised word (for explanations)."""
     if not text:
-        return ""
+        return "", ()
     text = html.unescape(_TAG.sub(" ", text[:20000]))
     text = _URL.sub(" url ", text)
     text = _EMAIL.sub(" emailaddr ", text)
@@ -577,12 +582,21 @@ def normalize(text: str) -> str:
     for pattern, repl in _JOINS:
         text = pattern.sub(repl, text)
     tokens = [t.replace("'", "") for t in _TOKEN.findall(text)]
+    source = list(tokens)
     if transliterated:
         tokens = [translit_word(t) if _LATIN.search(t) and t not in _KEEP_LATIN else t for t in tokens]
         joined = " ".join(tokens)
         for pattern, repl in _JOINS:
             joined = pattern.sub(repl, joined)
         tokens = joined.split()
+        if len(tokens) != len(source):
+            source = list(tokens)
     else:  # "mышка", "serverнoy": a word typed half in the wrong keyboard layout
         tokens = [translit_word(t) if _mixed_script(t) else t for t in tokens]
-    return " ".join(SLANG.get(t, t) for t in tokens)
+    out: list[str] = []
+    aligned: list[str] = []
+    for token, own in zip(tokens, source, strict=True):
+        for word in SLANG.get(token, token).split():
+            out.append(word)
+            aligned.append(own)
+    return " ".join(out), tuple(aligned)
