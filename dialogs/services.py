@@ -50,8 +50,10 @@ CUES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _mentioned(service: str, text: str) -> bool:
-    return any(cue in text for cue in CUES.get(service, ()))
+def _first_mention(service: str, text: str) -> int:
+    """Where the customer first named the service (len(text) when not at all): the earliest wins."""
+    found = [text.find(cue) for cue in CUES.get(service, ())]
+    return min((i for i in found if i >= 0), default=len(text))
 
 
 def suggested_services(ranked: list[Category], description: str = "") -> list[str]:
@@ -67,5 +69,5 @@ def suggested_services(ranked: list[Category], description: str = "") -> list[st
         if len(offered) >= 4:
             break
     text = f" {description.casefold()} "
-    offered.sort(key=lambda service: not _mentioned(service, text))
+    offered.sort(key=lambda service: _first_mention(service, text))
     return offered[:MAX_OFFERED]
