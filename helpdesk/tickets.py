@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, followups
+from helpdesk import cards, followups, metrics
 from helpdesk.clock import now_utc
 from helpdesk.numbering import format_number, parse_number
 from helpdesk.policy import DeskPolicy
@@ -158,6 +158,7 @@ async def register(session: AsyncSession, customer: Customer, new: NewTicket, po
         session.add(attachment_row(ticket.id, file, event.id))
     await session.flush()
     await cards.post_new_card(session, ticket, customer, policy)
+    metrics.ticket_created(session, ticket)  # counted when the transaction commits
     return ticket
 
 
