@@ -80,3 +80,15 @@ async def remember_agent(session: AsyncSession, person: Person) -> Agent:
     agent.last_seen_at = now_utc()
     session.add(agent)
     return agent
+
+
+async def set_reachable(session: AsyncSession, chat_id: int, *, reachable: bool) -> None:
+    """A customer blocked (or unblocked) the bot; the staff see it on the ticket cards."""
+    customer = await repos.customer_by_telegram_id(session, chat_id)
+    if customer is None:
+        return
+    if reachable:
+        customer.unreachable_since = None
+    elif customer.unreachable_since is None:
+        customer.unreachable_since = now_utc()
+    session.add(customer)

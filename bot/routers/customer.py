@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.context import HandlerContext
 from bot.inputs import file_of, input_of, is_command
 from bot.render import prompt_markup
 from dialogs.conversation import IntakeService, Reply, Result
 from dialogs.intake import UserInput
-from helpdesk import callbacks, tickets, views
+from helpdesk import callbacks, people, tickets, views
 from helpdesk.i18n import LANGUAGES, t
 from helpdesk.people import customer_display_name
 
@@ -240,3 +240,14 @@ async def on_status_button(query: CallbackQuery, ctx: HandlerContext) -> None:
         return
     ctx.answer_callback(query.id)
     ctx.reply(await views.status_text(ctx.session, ticket, lang), buttons=views.status_button(ticket, lang))
+
+
+# -- blocking and unblocking ---------------------------------------------------------------------------
+
+
+@router.my_chat_member(F.chat.type == "private")
+async def on_blocked_or_unblocked(event: ChatMemberUpdated, ctx: HandlerContext) -> None:
+    """Telegram tells us when a customer blocks the bot: stop queueing for them until they come back."""
+    status = event.new_chat_member.status
+    await people.set_reachable(ctx.session, event.chat.id, reachable=status not in ("kicked", "left"))
+    ctx.outcome = f"chat_member:{status}"

@@ -205,3 +205,33 @@ async def test_language_switch_and_help(bot_api, bot_factory):
     await max_.command("help")
     help_text = await max_.next_message()
     assert "/status" in help_text.text and "Команды агента" not in help_text.text
+
+
+async def test_blocking_the_bot_marks_the_customer_unreachable(bot_api, bot_factory):
+    from storage import repos
+    from storage.db import Database
+
+    await bot_factory.start(env=FAST)
+    zoe = bot_api.user(951, "Zoe", language_code="en")
+    await zoe.start()
+    await zoe.next_message(timeout=30)
+    db = Database(bot_factory.default_database_url)
+    try:
+        zoe.block_bot()
+
+        async def unreachable() -> bool:
+            async with db.read() as session:
+                customer = await repos.customer_by_telegram_id(session, zoe.id)
+                return customer is not None and customer.unreachable_since is not None
+
+        for _ in range(100):
+            if await unreachable():
+                break
+            await asyncio.sleep(0.1)
+        assert await unreachable()
+        bot_api.unblock(zoe.id)
+        await zoe.send("/my")
+        assert "no tickets" in (await zoe.next_message()).text
+        assert not await unreachable()
+    finally:
+        await db.dispose()
