@@ -10,6 +10,7 @@ import pytest
 
 from helpdesk.triage import Triage, TriageResult, get_triage
 from helpdesk.triage import engine as triage_engine
+from helpdesk.triage import model as triage_model
 from helpdesk.triage.model import cache_key
 from helpdesk.triage.normalize import normalize
 from helpdesk.vocabulary import (
@@ -300,6 +301,15 @@ def test_load_twice_uses_cache_and_agrees(triage: Triage, cache_dir: Path, monke
         assert again.classify(text) == triage.classify(text)
 
 
+@pytest.fixture
+def small_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training on a slice of the corpus: these tests check the fallback path, not accuracy."""
+    examples = triage_model.load_corpus()
+    slice_ = [e for c in Category for e in [x for x in examples if x.category == c][:25]]
+    monkeypatch.setattr(triage_model, "load_corpus", lambda *_a, **_k: slice_)
+
+
+@pytest.mark.usefixtures("small_corpus")
 def test_damaged_cache_falls_back_to_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
     (tmp_path / f"triage-{cache_key()}.npz").write_bytes(b"not a zip")
@@ -307,6 +317,7 @@ def test_damaged_cache_falls_back_to_training(tmp_path: Path, monkeypatch: pytes
     assert loaded.classify("принтер не печатает").category == Category.HARDWARE
 
 
+@pytest.mark.usefixtures("small_corpus")
 def test_unwritable_cache_dir_still_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

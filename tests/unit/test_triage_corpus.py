@@ -26,8 +26,9 @@ def test_corpus_is_large_and_balanced() -> None:
 
 
 def test_corpus_has_both_languages_per_category() -> None:
+    examples = load_corpus()
     for category in Category:
-        texts = [e.text for e in load_corpus() if e.category == category]
+        texts = [e.text for e in examples if e.category == category]
         cyrillic = sum(bool(re.search("[а-яА-Я]", t)) for t in texts)
         assert cyrillic >= 20 and len(texts) - cyrillic >= 20, category
 
