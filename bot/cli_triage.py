@@ -7,7 +7,9 @@ their own tickets before trusting it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pathlib
 import sys
 from collections.abc import Iterable
@@ -85,8 +87,22 @@ def _progress(items: list, desc: str) -> Iterable:
     return tqdm(items, desc=desc, file=sys.stderr, disable=len(items) < _PROGRESS_FROM, unit="text")
 
 
+def _reader_gone() -> int:
+    """stdout was closed by the reader (`| head`): stop quietly, as Unix tools do."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def classify_main(texts: list[str], jsonl: pathlib.Path | None) -> int:
     """Print one JSON object per text (command-line texts first, then the file's lines)."""
+    try:
+        return _classify(texts, jsonl)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _classify(texts: list[str], jsonl: pathlib.Path | None) -> int:
     triage = get_triage()
     jobs: list[tuple[str, dict[str, object]]] = [(t, {}) for t in texts]
     if jsonl is not None:
@@ -131,6 +147,13 @@ def per_class(pairs: list[tuple[Category, Category]]) -> dict[Category, tuple[fl
 
 def eval_main(path: pathlib.Path) -> int:
     """Print type and category accuracy, a per-class table and a confusion matrix; 2 on a bad file."""
+    try:
+        return _eval(path)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _eval(path: pathlib.Path) -> int:
     try:
         rows = read_labelled(path)
     except InputError as exc:
