@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from bot.routers import customer, fallback
+from bot.routers import agent, conversation, customer, fallback, staff
 
 
 def build_dispatcher() -> Dispatcher:
     dp = Dispatcher()
-    dp.include_routers(customer.router, fallback.router)
+    # agents first: their routers match agents only, everyone else falls through to the customer's
+    dp.include_routers(staff.router, agent.router, conversation.router, customer.router, fallback.router)
     return dp

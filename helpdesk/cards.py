@@ -5,15 +5,20 @@ The card always shows the current state (assignee, status, priority), so the cha
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, outbox
+from helpdesk.clock import now_utc
 from helpdesk.formatting import shorten, when
 from helpdesk.i18n import t
 from helpdesk.people import customer_display_name
 from helpdesk.policy import DeskPolicy
 from storage import repos
-from storage.models import Customer, Ticket
+from storage.models import Customer, OutboxMessage, Ticket
 
 STATE_ICONS = {
     "new": "🆕",
@@ -24,6 +29,9 @@ STATE_ICONS = {
     "cancelled": "✖",
 }
 CARD_DESCRIPTION_LIMIT = 2500
+TOPIC_RETRY_AFTER = timedelta(hours=1)
+log = logging.getLogger("helpdesk.cards")
+_topics_refusal_logged = False
 
 
 def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None) -> str:
@@ -75,11 +83,54 @@ def card_buttons(ticket: Ticket, lang: str) -> outbox.Buttons:
     return rows
 
 
+def topic_name(ticket: Ticket) -> str:
+    """A forum topic title for the ticket (Telegram allows 128 characters)."""
+    return shorten(f"{ticket.number} · {ticket.description}", 100)
+
+
+async def topics_usable(session: AsyncSession, chat_id: int) -> bool:
+    """STAFF_TOPICS: False while the staff chat refuses to create topics (not a forum, no rights).
+
+    The latest attempt decides; after a refusal cards are plain for TOPIC_RETRY_AFTER, then topics are
+    tried again (the operator may have fixed the chat). The fallback is logged once per process.
+    """
+    global _topics_refusal_logged
+    last = (
+        await session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.method == "createForumTopic")
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None or last.status != "failed" or now_utc() - last.created_at > TOPIC_RETRY_AFTER:
+        return True
+    if not _topics_refusal_logged:
+        _topics_refusal_logged = True
+        log.warning(
+            "STAFF_TOPICS: the staff chat %s refused to create a forum topic (%s); posting plain cards",
+            chat_id,
+            last.last_error or "no reason given",
+        )
+    return False
+
+
 async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Customer, policy: DeskPolicy) -> None:
     """Queue the card and copies of the attachments under it."""
     if policy.staff_chat_id is None:
         return
     lang = policy.default_language
+    if policy.staff_topics and await topics_usable(session, policy.staff_chat_id):
+        outbox.enqueue(
+            session,
+            OutboxMessage(
+                chat_id=policy.staff_chat_id,
+                method="createForumTopic",
+                payload={"chat_id": policy.staff_chat_id, "name": topic_name(ticket)},
+                ticket_id=ticket.id,
+                link_kind="topic",  # delivery stores the topic as ticket.staff_thread_id
+            ),
+        )
     outbox.send_text(
         session,
         policy.staff_chat_id,
