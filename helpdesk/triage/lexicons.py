@@ -81,6 +81,7 @@ TYPE_CUES: list[Cue] = [
         r"stopped\s+\w+ing",
         r"crash\w*",
         r"freezes",
+        r"stuck",
         r"error\w*",
         r"fail\w*",
         r"outage",
