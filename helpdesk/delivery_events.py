@@ -14,6 +14,11 @@ from storage import repos
 from storage.models import Customer, OutboxMessage, Ticket
 
 
+async def _customer_chat(session: AsyncSession, ticket: Ticket) -> int | None:
+    customer = await repos.customer_by_id(session, ticket.customer_id)
+    return customer.chat_id if customer is not None else None
+
+
 async def delivery_failed(session: AsyncSession, row: OutboxMessage, error: str, policy: DeskPolicy) -> None:
     """Gave up on a message: an event on the ticket and a note on its card (unless the card is the problem)."""
     if row.ticket_id is None:
@@ -22,9 +27,32 @@ async def delivery_failed(session: AsyncSession, row: OutboxMessage, error: str,
     if ticket is None:
         return
     record_event(session, ticket, "delivery_failed", actor_kind="system", note=error[:500], data={"outbox_id": row.id})
-    if row.chat_id != ticket.staff_chat_id:
-        note = t(policy.default_language, "card.delivery_failed", error=error[:200])
-        await cards.refresh_card(session, ticket, policy, notes=[note])
+    if row.chat_id == ticket.staff_chat_id:
+        return
+    key = (
+        "card.delivery_failed"
+        if row.chat_id == await _customer_chat(session, ticket)
+        else "scheduler.delivery.failed_other"
+    )
+    note = t(policy.default_language, key, error=error[:200])
+    await cards.refresh_card(session, ticket, policy, notes=[note])
+
+
+async def delivery_uncertain(session: AsyncSession, row: OutboxMessage, note: str, policy: DeskPolicy) -> None:
+    """A message may have been delivered or not (a crash or a lost answer) and is sent again: on the record."""
+    if row.ticket_id is None:
+        return
+    ticket = await session.get(Ticket, row.ticket_id)
+    if ticket is None:
+        return
+    record_event(
+        session,
+        ticket,
+        "delivery_uncertain",
+        actor_kind="system",
+        note=note[:500],
+        data={"outbox_id": row.id, "chat_id": row.chat_id, "method": row.method},
+    )
 
 
 async def chat_unreachable(session: AsyncSession, row: OutboxMessage, policy: DeskPolicy) -> None:
@@ -45,9 +73,16 @@ async def chat_unreachable(session: AsyncSession, row: OutboxMessage, policy: De
     for other in pending:
         other.status = "dropped"
         other.last_error = "customer unreachable (blocked the bot)"
+        other.locked_until = None
+        other.locked_by = None
         session.add(other)
     if not first_time:
         return
-    for ticket in await repos.tickets_of_customer(session, customer.id, open_only=True):
+    tickets = {tk.id: tk for tk in await repos.tickets_of_customer(session, customer.id, open_only=True)}
+    if row.ticket_id is not None and row.ticket_id not in tickets:  # e.g. a resolved ticket's close warning
+        ticket = await session.get(Ticket, row.ticket_id)
+        if ticket is not None:
+            tickets[ticket.id] = ticket
+    for ticket in tickets.values():
         record_event(session, ticket, "customer_unreachable", actor_kind="system", note="403 from Telegram")
         await cards.refresh_card(session, ticket, policy)

@@ -192,6 +192,13 @@ def _message_id(result: Any) -> int | None:
     return None
 
 
+def _thread_id(result: Any) -> int | None:
+    """The topic createForumTopic made."""
+    if isinstance(result, dict) and "message_id" not in result and result.get("message_thread_id") is not None:
+        return int(result["message_thread_id"])
+    return None
+
+
 def _public(payload: dict[str, Any]) -> dict[str, Any]:
     """The Bot API parameters of a row: our bookkeeping keys (`_…`) removed."""
     return {k: v for k, v in payload.items() if not k.startswith("_")}
@@ -508,7 +515,8 @@ class OutboxDelivery:
         for part_index in range(done, len(calls)):
             part_method, part_payload = calls[part_index]
             await self._wait_for_slot(chat_id)
-            if not await self._begin_attempt(row_id):
+            attempt = await self._begin_attempt(row_id)
+            if not attempt:
                 return True  # dropped meanwhile (customer unreachable), or no longer ours
             try:
                 result = await self._call(part_method, part_payload)
@@ -524,7 +532,7 @@ class OutboxDelivery:
                 self.pacer.defer(chat_id, 0.5)
                 maybe = _maybe_sent(exc)
                 await self._reschedule(
-                    row_id, _backoff(self._attempts_hint), str(exc), count=True, parts=part_index, ids=message_ids,
+                    row_id, _backoff(attempt), str(exc), count=True, parts=part_index, ids=message_ids,
                     maybe_sent=maybe,
                 )  # fmt: skip
                 return False
@@ -542,28 +550,29 @@ class OutboxDelivery:
                 message_ids.append(message_id)
             if part_index < len(calls) - 1:
                 await self._note_parts(row_id, part_index + 1, message_ids)
-        await self._succeeded(row_id, message_ids)
+        await self._succeeded(row_id, message_ids, _thread_id(result))
         return True
 
-    async def _begin_attempt(self, row_id: int) -> bool:
-        """Under a row lock: still pending and ours? Then extend the lease and mark the attempt as begun."""
+    async def _begin_attempt(self, row_id: int) -> int:
+        """Under a row lock: still pending and ours? Then extend the lease, mark the attempt as begun and
+        return its number (0: do not send)."""
         async with self.db.session() as session:
             stmt = select(OutboxMessage).where(OutboxMessage.id == row_id).with_for_update()
             row = (await session.exec(stmt)).first()
             if row is None or row.status != "pending" or row.locked_by != self.worker_id:
-                return False
+                return 0
             if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
                 self._drop(session, row, "customer unreachable (blocked the bot)")
-                return False
+                return 0
             now = now_utc()
             row.attempts += 1
-            self._attempts_hint = row.attempts
             row.locked_until = now + timedelta(seconds=self.limits.lease)
-            row.payload = {**row.payload, INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()}}
+            row.payload = {
+                **row.payload,
+                INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()},
+            }
             session.add(row)
-        return True
-
-    _attempts_hint = 1
+            return row.attempts
 
     async def _call(self, method: str, payload: dict[str, Any]) -> Any:
         self.stats.calls += 1
@@ -579,7 +588,9 @@ class OutboxDelivery:
                 log.warning("chat %s: forum topic is gone; sending to the general topic", payload.get("chat_id"))
                 return await self._call_again(method, {k: v for k, v in payload.items() if k != "message_thread_id"})
             if "reply_markup" in payload and ("button" in text or "reply markup" in text or "keyboard" in text):
-                log.warning("%s to chat %s: keyboard refused (%s); sending without it", method, payload.get("chat_id"), exc)
+                log.warning(
+                    "%s to chat %s: keyboard refused (%s); sending without it", method, payload.get("chat_id"), exc
+                )
                 return await self._call_again(method, {k: v for k, v in payload.items() if k != "reply_markup"})
             if "message is not modified" in text:
                 return True
@@ -662,7 +673,7 @@ class OutboxDelivery:
     async def _outcome_unknown(self, session: AsyncSession, row: OutboxMessage, why: str) -> None:
         """A call that may have reached the chat: count it, say so in the log and on the ticket."""
         self.stats.unknown_outcome += 1
-        attempt = (row.payload.get(INFLIGHT) or {}).get("attempt", row.attempts) if isinstance(row.payload, dict) else 0
+        attempt = (row.payload.get(INFLIGHT) or {}).get("attempt", row.attempts)
         note = f"outcome of attempt {attempt} unknown ({why}); sending again, the chat may see it twice"
         log.warning("outbox row %s to chat %s: %s", row.id, row.chat_id, note)
         row.last_error = note[:500]
@@ -670,7 +681,7 @@ class OutboxDelivery:
         session.add(row)
         await delivery_events.delivery_uncertain(session, row, note, self.policy)
 
-    async def _succeeded(self, row_id: int, message_ids: list[int]) -> None:
+    async def _succeeded(self, row_id: int, message_ids: list[int], thread_id: int | None = None) -> None:
         self.stats.sent += 1
         async with self.db.session() as session:
             row = await session.get(OutboxMessage, row_id)
@@ -692,6 +703,11 @@ class OutboxDelivery:
                         ticket.staff_message_id = message_ids[-1]
                         ticket.staff_chat_id = row.chat_id
                         session.add(ticket)
+            if row.link_kind == "topic" and row.ticket_id and thread_id is not None:  # createForumTopic
+                ticket = await session.get(Ticket, row.ticket_id)
+                if ticket is not None:
+                    ticket.staff_thread_id = thread_id
+                    session.add(ticket)
         if self._on_sent is not None:
             await self._on_sent(row)
 

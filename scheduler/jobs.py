@@ -1,14 +1,17 @@
 """APScheduler in the bot's process: periodic sweeps over due times stored on our own rows.
 
-Jobs are plain interval triggers with `coalesce` and a generous misfire grace, so an overdue sweep
-runs once instead of being dropped; what is due is decided by the rows, never by the scheduler.
+Jobs are plain interval triggers with `coalesce`, one instance at a time and no misfire limit, so an
+overdue sweep runs once instead of being dropped (APScheduler's default grace of one second would drop
+it); what is due is decided by the rows, never by the scheduler, so nothing is pickled or lost when
+the process stops. Every job runs right at start: work that fell due while the bot was down is done
+then, once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -20,14 +23,20 @@ Sweep = Callable[[], Awaitable[object]]
 class Jobs:
     def __init__(self) -> None:
         self.scheduler = AsyncIOScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
+        self.runs: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
 
     def every(self, name: str, interval: timedelta, sweep: Sweep) -> None:
+        """Run `sweep` every `interval` (first at start); a failing run is logged and retried next time."""
+
         async def run() -> None:
+            self.runs[name] = self.runs.get(name, 0) + 1
             try:
                 await sweep()
             except Exception:
+                self.failures[name] = self.failures.get(name, 0) + 1
                 log.exception("job %s failed; it runs again at its next interval", name)
 
         self.scheduler.add_job(
@@ -37,16 +46,17 @@ class Jobs:
             id=name,
             name=name,
             replace_existing=True,
-            next_run_time=None,
+            # paused until start() (which runs every job at once); a job added later starts right away
+            next_run_time=self._now() if self.scheduler.running else None,
         )
 
-    def start(self) -> None:
-        # first runs happen right away, so a job that was due while the bot was down runs once at start
-        from datetime import datetime
+    def _now(self) -> datetime:
+        return datetime.now(self.scheduler.timezone)
 
+    def start(self) -> None:
         self.scheduler.start()
         for job in self.scheduler.get_jobs():
-            job.modify(next_run_time=datetime.now(job.trigger.timezone))
+            job.modify(next_run_time=self._now())
 
     def shutdown(self) -> None:
         if self.scheduler.running:

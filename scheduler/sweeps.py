@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from helpdesk.clock import now_utc
 from helpdesk.policy import DeskPolicy
+from scheduler.followup_jobs import FollowupJobs
 from scheduler.jobs import Jobs
 from storage.db import Database
 from storage.models import InboxUpdate, OutboxMessage
@@ -32,9 +33,14 @@ async def housekeeping(db: Database) -> None:
         )
 
 
-def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> None:
+def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupJobs:
+    """Reminders, auto-resolve/close, SLA watch, progress updates and surveys every SWEEP_EVERY."""
+    followups = FollowupJobs(db, policy)
+    every = getattr(settings, "sweep_every", None) or timedelta(seconds=5)
+    jobs.every("followups", every, followups.run)
     jobs.every("housekeeping", timedelta(hours=1), lambda: housekeeping(db))
     if getattr(settings, "retention_days", None):  # unset: personal data is kept forever
         from scheduler.retention import retention_sweep
 
         jobs.every("retention", timedelta(days=1), lambda: retention_sweep(db, settings.retention_days))
+    return followups

@@ -1,0 +1,492 @@
+"""The follow-up sweeps: reminders, auto-resolve and auto-close, SLA watch, progress updates, surveys.
+
+Every sweep reads due times from the tickets (set by `helpdesk.followups`) and acts on what is due.
+Each ticket is handled in its own transaction that
+
+1. claims it: `SELECT … WHERE id = :id AND <still due> FOR UPDATE SKIP LOCKED` (on PostgreSQL a second
+   process skips it; on SQLite `BEGIN IMMEDIATE` makes writers take turns, and the re-checked condition
+   sees the first one's work),
+2. writes the messages (outbox rows), events and card edits, and
+3. advances or clears the due time,
+
+all committed together. So a restart neither skips nor repeats a follow-up, a follow-up that fell due
+while the bot was down runs once at start, and two processes never both act on one ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks, cards, followups, outbox, survey
+from helpdesk.clock import now_utc
+from helpdesk.formatting import human_duration, shorten, when
+from helpdesk.i18n import Safe, escape, t
+from helpdesk.lifecycle import check_transition
+from helpdesk.people import customer_language
+from helpdesk.policy import DeskPolicy
+from helpdesk.tickets import record_event
+from helpdesk.vocabulary import Priority, State, TicketType
+from storage import repos
+from storage.db import Database
+from storage.models import Customer, Ticket, TicketEvent
+
+log = logging.getLogger("bot.followups")
+
+Act = Callable[[AsyncSession, Ticket, datetime], Awaitable[bool]]
+CLOCKS = ("first_response", "resolution")
+
+
+def mention(ticket: Ticket) -> str:
+    """The assignee as a Telegram mention (HTML), or '' when nobody is assigned."""
+    if not ticket.assignee_id:
+        return ""
+    name = ticket.assignee_name or str(ticket.assignee_id)
+    return Safe(f'<a href="tg://user?id={int(ticket.assignee_id)}">{escape(name)}</a>')
+
+
+def _flag(key: str) -> ColumnElement[Any]:
+    return col(Ticket.sla_flags)[key].as_string()
+
+
+class FollowupJobs:
+    """All follow-up sweeps of one process; `run()` is what the scheduler calls every SWEEP_EVERY."""
+
+    def __init__(self, db: Database, policy: DeskPolicy, *, batch: int = 100, max_batches: int = 20) -> None:
+        self.db = db
+        self.policy = policy
+        self.batch = batch
+        self.max_batches = max_batches
+        self._failing: dict[tuple[str, int], tuple[int, float]] = {}  # (sweep, ticket) → (failures, retry at)
+
+    @property
+    def lang(self) -> str:
+        """The staff's language."""
+        return self.policy.default_language
+
+    async def run(self, now: datetime | None = None) -> dict[str, int]:
+        """One pass of every sweep; returns how many tickets each acted on."""
+        now = now or now_utc()
+        done = {
+            "waiting_timeouts": await self.waiting_timeouts(now),
+            "reminders": await self.reminders(now),
+            "closing": await self.closing(now),
+            "sla": await self.sla_watch(now),
+            "progress": await self.progress(now),
+            "surveys": await self.surveys(now),
+        }
+        acted = {k: v for k, v in done.items() if v}
+        if acted:
+            log.info("follow-ups: %s", " ".join(f"{k}={v}" for k, v in acted.items()))
+        return done
+
+    # -- the claim loop ------------------------------------------------------------------------------
+
+    async def _each_due(self, name: str, where: Sequence[Any], order: Any, act: Act, now: datetime) -> int:
+        acted = 0
+        seen: set[int] = set()
+        for _ in range(self.max_batches):
+            async with self.db.read() as session:
+                stmt = select(Ticket.id).where(*where).order_by(order, col(Ticket.id)).limit(self.batch)
+                ids = [i for i in (await session.exec(stmt)).all() if i not in seen]
+            fresh = [i for i in ids if not self._backing_off(name, i)]
+            seen.update(ids)
+            for ticket_id in fresh:
+                try:
+                    async with self.db.session() as session:
+                        stmt = select(Ticket).where(Ticket.id == ticket_id, *where).with_for_update(skip_locked=True)
+                        ticket = (await session.exec(stmt)).first()
+                        if ticket is None:  # another process has it, or it is no longer due
+                            continue
+                        if await act(session, ticket, now):
+                            acted += 1
+                except Exception:
+                    self._failed(name, ticket_id)
+                else:
+                    self._failing.pop((name, ticket_id), None)
+            if len(ids) < self.batch:
+                break
+        return acted
+
+    def _backing_off(self, name: str, ticket_id: int) -> bool:
+        entry = self._failing.get((name, ticket_id))
+        return entry is not None and entry[1] > time.monotonic()
+
+    def _failed(self, name: str, ticket_id: int) -> None:
+        failures = self._failing.get((name, ticket_id), (0, 0.0))[0] + 1
+        delay = min(600.0, 5.0 * 2 ** (failures - 1))
+        self._failing[(name, ticket_id)] = (failures, time.monotonic() + delay)
+        log.exception(
+            "follow-up %s of ticket %s failed (%s times); next try in %.0fs", name, ticket_id, failures, delay
+        )
+
+    # -- shared pieces -------------------------------------------------------------------------------
+
+    async def _customer(self, session: AsyncSession, ticket: Ticket) -> tuple[Customer | None, str]:
+        customer = await repos.customer_by_id(session, ticket.customer_id)
+        return customer, customer_language(customer, ticket.language or self.lang)
+
+    @staticmethod
+    def _reachable(customer: Customer | None) -> bool:
+        return customer is not None and customer.unreachable_since is None
+
+    def _staff_chat(self, ticket: Ticket) -> int | None:
+        return ticket.staff_chat_id or self.policy.staff_chat_id
+
+    def _who(self, ticket: Ticket) -> str:
+        who = mention(ticket)
+        return t(self.lang, "scheduler.sla.assignee", mention=who) if who else t(self.lang, "scheduler.sla.unassigned")
+
+    def _in(self, lang: str, delta: timedelta) -> str:
+        return t(lang, "scheduler.common.in_time", duration=human_duration(lang, delta))
+
+    def fixed_buttons(self, ticket: Ticket, lang: str) -> outbox.Buttons:
+        return [
+            [
+                (t(lang, "scheduler.closing.fixed_yes"), callbacks.make(callbacks.FIXED, ticket.id, "y")),
+                (t(lang, "scheduler.closing.fixed_no"), callbacks.make(callbacks.FIXED, ticket.id, "n")),
+            ]
+        ]
+
+    def _transition(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        target: State,
+        now: datetime,
+        *,
+        note: str,
+        has_report: bool = False,
+    ) -> None:
+        """A state change made by the desk itself, with its clocks and its event."""
+        current = State(ticket.state)
+        check_transition(current, target, has_report=has_report)
+        ticket.state = target.value
+        followups.on_public_update(ticket, self.policy, now)
+        if target == State.RESOLVED:
+            followups.on_resolved(ticket, self.policy, now)
+        elif target == State.CLOSED:
+            followups.on_closed(ticket, self.policy, now)
+        session.add(ticket)
+        record_event(
+            session,
+            ticket,
+            "state",
+            actor_kind="system",
+            from_state=current.value,
+            to_state=target.value,
+            note=note,
+            at=now,
+        )
+
+    # -- waiting on the customer ---------------------------------------------------------------------
+
+    async def reminders(self, now: datetime) -> int:
+        where = [
+            col(Ticket.reminder_due_at).is_not(None),
+            col(Ticket.reminder_due_at) <= now,
+            Ticket.state == State.WAITING_CUSTOMER.value,
+        ]
+        return await self._each_due("reminders", where, col(Ticket.reminder_due_at), self._remind, now)
+
+    async def _last_question(self, session: AsyncSession, ticket: Ticket) -> str | None:
+        stmt = (
+            select(TicketEvent.note)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "question")
+            .order_by(col(TicketEvent.id).desc())
+            .limit(1)
+        )
+        note = (await session.exec(stmt)).first()
+        return note or None
+
+    async def _remind(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
+            ticket.reminder_due_at = None  # the auto-resolve is due: no reminder before it
+            session.add(ticket)
+            return False
+        number = ticket.reminders_sent + 1
+        customer, lang = await self._customer(session, ticket)
+        delivered = self._reachable(customer)
+        if delivered:
+            question = await self._last_question(session, ticket)
+            quoted = t(lang, "scheduler.reminder.question", text=shorten(question, 300)) if question else ""
+            left = (ticket.auto_close_due_at - now) if ticket.auto_close_due_at else timedelta(0)
+            key = "scheduler.reminder.first" if number == 1 else "scheduler.reminder.second"
+            text = t(lang, key, number=ticket.number, question=Safe(quoted), when=self._in(lang, left))
+            button = [[(t(lang, "scheduler.reminder.answer_button"), callbacks.make(callbacks.ANSWER, ticket.id))]]
+            outbox.send_text(
+                session, customer.chat_id, text, buttons=button, ticket_id=ticket.id, link_kind="to_customer"
+            )
+        ticket.reminders_sent = number
+        second = self.policy.info_second_reminder_after
+        following = now + second if number == 1 and second > timedelta(0) else None
+        if following is not None and ticket.auto_close_due_at is not None and following >= ticket.auto_close_due_at:
+            following = None
+        ticket.reminder_due_at = following
+        session.add(ticket)
+        record_event(
+            session, ticket, "reminder", actor_kind="system", data={"n": number, "delivered": delivered}, at=now
+        )
+        return True
+
+    async def waiting_timeouts(self, now: datetime) -> int:
+        where = [
+            Ticket.state == State.WAITING_CUSTOMER.value,
+            col(Ticket.auto_close_due_at).is_not(None),
+            col(Ticket.auto_close_due_at) <= now,
+        ]
+        return await self._each_due("waiting_timeouts", where, col(Ticket.auto_close_due_at), self._auto_resolve, now)
+
+    async def _auto_resolve(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        after = self.policy.waiting_auto_close_after
+        report = t(self.lang, "scheduler.waiting.report", after=human_duration(self.lang, after))
+        self._transition(session, ticket, State.RESOLVED, now, note=report, has_report=True)
+        ticket.resolution_report = report
+        session.add(ticket)
+        customer, lang = await self._customer(session, ticket)
+        if self._reachable(customer):
+            text = t(
+                lang,
+                "scheduler.waiting.auto_resolved",
+                number=ticket.number,
+                when=self._in(lang, self.policy.resolved_auto_close_after),
+            )
+            outbox.send_text(
+                session,
+                customer.chat_id,
+                text,
+                buttons=self.fixed_buttons(ticket, lang),
+                ticket_id=ticket.id,
+                link_kind="to_customer",
+            )
+        note = t(self.lang, "scheduler.waiting.card_note", after=human_duration(self.lang, after))
+        await cards.refresh_card(session, ticket, self.policy, notes=[note])
+        return True
+
+    # -- resolved tickets: warning, then close ------------------------------------------------------
+
+    async def closing(self, now: datetime) -> int:
+        warn_from = now + self.policy.resolved_close_warning_before
+        where = [
+            Ticket.state == State.RESOLVED.value,
+            col(Ticket.auto_close_due_at).is_not(None),
+            col(Ticket.auto_close_due_at) <= warn_from,
+            or_(col(Ticket.close_warning_sent).is_(False), col(Ticket.auto_close_due_at) <= now),
+        ]
+        return await self._each_due("closing", where, col(Ticket.auto_close_due_at), self._close_or_warn, now)
+
+    async def _close_or_warn(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        customer, lang = await self._customer(session, ticket)
+        reachable = self._reachable(customer)
+        after = self.policy.resolved_auto_close_after
+        if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
+            note = t(self.lang, "scheduler.closing.report_note", after=human_duration(self.lang, after))
+            self._transition(session, ticket, State.CLOSED, now, note=note)
+            if reachable:
+                outbox.send_text(
+                    session,
+                    customer.chat_id,
+                    t(lang, "scheduler.closing.closed", number=ticket.number),
+                    ticket_id=ticket.id,
+                    link_kind="to_customer",
+                )
+            card_note = t(self.lang, "scheduler.closing.card_note", after=human_duration(self.lang, after))
+            await cards.refresh_card(session, ticket, self.policy, notes=[card_note])
+            return True
+        if ticket.close_warning_sent:
+            return False
+        ticket.close_warning_sent = True
+        session.add(ticket)
+        if reachable and ticket.auto_close_due_at is not None:
+            text = t(
+                lang,
+                "scheduler.closing.warning",
+                number=ticket.number,
+                when=self._in(lang, ticket.auto_close_due_at - now),
+            )
+            outbox.send_text(
+                session,
+                customer.chat_id,
+                text,
+                buttons=self.fixed_buttons(ticket, lang),
+                ticket_id=ticket.id,
+                link_kind="to_customer",
+            )
+        record_event(session, ticket, "close_warning", actor_kind="system", data={"delivered": reachable}, at=now)
+        return True
+
+    # -- SLA watch -----------------------------------------------------------------------------------
+
+    def _sla_where(self, now: datetime) -> list[Any]:
+        """Tickets with a clock past its warning point (or its due time) not yet announced.
+
+        The warning point of a clock is when the working time left reaches (1 - ratio) of its target;
+        `calendar.add(now, that)` turns it into a wall-clock horizon per (type, priority), so the whole
+        test is an indexed comparison in SQL, exact also with business hours.
+        """
+        share = 1.0 - self.policy.sla_warning_ratio
+        cells = []
+        for (ticket_type, priority), target in self.policy.sla.targets.items():
+            cell = and_(
+                Ticket.ticket_type == TicketType(ticket_type).value, Ticket.priority == Priority(priority).value
+            )
+            for clock, length, done in (
+                ("first_response", target.first_response, Ticket.first_response_at),
+                ("resolution", target.resolution, Ticket.resolved_at),
+            ):
+                due = col(getattr(Ticket, f"{clock}_due"))
+                horizon = self.policy.calendar.add(now, length * share)
+                cells.append(
+                    and_(
+                        cell,
+                        col(done).is_(None),
+                        due.is_not(None),
+                        due <= horizon,
+                        _flag(f"{clock}_breach").is_(None),
+                        or_(_flag(f"{clock}_warning").is_(None), due <= now),
+                    )
+                )
+        return [
+            col(Ticket.state).in_(followups.WORKING_STATES),
+            col(Ticket.sla_paused_at).is_(None),
+            or_(*cells),
+        ]
+
+    async def sla_watch(self, now: datetime) -> int:
+        return await self._each_due("sla", self._sla_where(now), col(Ticket.id), self._sla, now)
+
+    async def _sla(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        target = self.policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
+        share = 1.0 - self.policy.sla_warning_ratio
+        calendar = self.policy.calendar
+        flags = dict(ticket.sla_flags or {})
+        found: list[tuple[str, str, datetime, timedelta]] = []
+        for clock, due, done, length in (
+            ("first_response", ticket.first_response_due, ticket.first_response_at, target.first_response),
+            ("resolution", ticket.resolution_due, ticket.resolved_at, target.resolution),
+        ):
+            if due is None or done is not None or f"{clock}_breach" in flags:
+                continue
+            if now >= due:
+                flags[f"{clock}_breach"] = now.isoformat()
+                flags.setdefault(f"{clock}_warning", now.isoformat())
+                found.append((clock, "breach", due, length))
+            elif f"{clock}_warning" not in flags and calendar.between(now, due) <= length * share:
+                flags[f"{clock}_warning"] = now.isoformat()
+                found.append((clock, "warning", due, length))
+        if not found:
+            return False
+        ticket.sla_flags = flags
+        session.add(ticket)
+        lang = self.lang
+        lines, notes = [], []
+        for clock, kind, due, length in found:
+            left = calendar.between(now, due)
+            used = 100 if length <= timedelta(0) else round(100 * (1 - left / length))
+            lines.append(
+                t(
+                    lang,
+                    f"scheduler.sla.{clock}_{kind}",
+                    number=ticket.number,
+                    priority=t(lang, f"priority.{ticket.priority}"),
+                    due=when(due),
+                    left=human_duration(lang, left),
+                    percent=used,
+                    target=human_duration(lang, length),
+                )
+            )
+            notes.append(t(lang, f"scheduler.sla.note_{clock}_{kind}", due=when(due)))
+            record_event(
+                session,
+                ticket,
+                f"sla_{kind}",
+                actor_kind="system",
+                note=clock,
+                data={"clock": clock, "due": due.isoformat(), "assignee_id": ticket.assignee_id},
+                at=now,
+            )
+        staff = self._staff_chat(ticket)
+        if staff is not None:
+            text = "\n".join(lines) + "\n" + self._who(ticket)
+            outbox.send_text(session, staff, text, ticket_id=ticket.id, reply_to_card=True)
+        await cards.refresh_card(session, ticket, self.policy, notes=notes)
+        return True
+
+    # -- progress updates ----------------------------------------------------------------------------
+
+    async def progress(self, now: datetime) -> int:
+        where = [col(Ticket.progress_due_at).is_not(None), col(Ticket.progress_due_at) <= now]
+        return await self._each_due("progress", where, col(Ticket.progress_due_at), self._progress, now)
+
+    async def _progress(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        every = followups.progress_interval(ticket, self.policy)
+        if ticket.state not in followups.WORKING_STATES or every is None:
+            ticket.progress_due_at = None
+            session.add(ticket)
+            return False
+        if ticket.progress_stage == 0:
+            silence = now - (ticket.last_public_update_at or ticket.created_at)
+            staff = self._staff_chat(ticket)
+            if staff is not None:
+                text = t(
+                    self.lang,
+                    "scheduler.progress.prompt",
+                    number=ticket.number,
+                    priority=t(self.lang, f"priority.{ticket.priority}"),
+                    silence=human_duration(self.lang, silence),
+                    who=Safe(self._who(ticket)),
+                )
+                outbox.send_text(session, staff, text, ticket_id=ticket.id, reply_to_card=True)
+            ticket.progress_stage = 1
+            ticket.progress_due_at = now + every
+            session.add(ticket)
+            record_event(session, ticket, "progress_prompt", actor_kind="system", at=now)
+            return True
+        customer, lang = await self._customer(session, ticket)
+        if self._reachable(customer):
+            outbox.send_text(
+                session,
+                customer.chat_id,
+                t(lang, "scheduler.progress.customer", number=ticket.number),
+                ticket_id=ticket.id,
+                link_kind="to_customer",
+            )
+            followups.on_public_update(ticket, self.policy, now)  # that is an update the customer saw
+            record_event(session, ticket, "progress_notice", actor_kind="system", at=now)
+        else:  # nobody to tell: keep prompting the staff
+            ticket.progress_stage = 0
+            ticket.progress_due_at = now + every
+        session.add(ticket)
+        return True
+
+    # -- satisfaction --------------------------------------------------------------------------------
+
+    async def surveys(self, now: datetime) -> int:
+        where = [col(Ticket.survey_due_at).is_not(None), col(Ticket.survey_due_at) <= now]
+        return await self._each_due("surveys", where, col(Ticket.survey_due_at), self._survey, now)
+
+    async def _survey(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
+        ticket.survey_due_at = None
+        session.add(ticket)
+        if ticket.state != State.CLOSED.value or ticket.rating is not None:
+            return False
+        customer, lang = await self._customer(session, ticket)
+        if not self._reachable(customer):
+            return False
+        outbox.send_text(
+            session,
+            customer.chat_id,
+            survey.question(lang, ticket),
+            buttons=survey.buttons(ticket),
+            ticket_id=ticket.id,
+        )
+        record_event(session, ticket, "survey_sent", actor_kind="system", at=now)
+        return True
