@@ -28,6 +28,7 @@ class Reply:
     prompt: Prompt | None = None
     buttons: Buttons | None = None
     remove_keyboard: bool = False
+    coalesce: str | None = None  # a pending unsent reply with the same key is rewritten instead
 
 
 @dataclass
@@ -121,7 +122,8 @@ class IntakeService:
             return Result([self._registered(ticket)], ticket=ticket, finished=True)
         await save_draft(self.session, self.customer, turn.draft)
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
-        return Result([Reply(text, prompt=turn.prompt)], stale=turn.stale)
+        coalesce = f"intake-receipt:{turn.draft.token}" if turn.receipt else None
+        return Result([Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)
 
     async def _register(self, draft: DraftState) -> Ticket:
         a = draft.answers

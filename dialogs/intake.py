@@ -109,6 +109,7 @@ class Turn:
     prompt: Prompt | None = None
     notes: list[str] = field(default_factory=list)
     stale: bool = False  # the input was a button from an older message
+    receipt: bool = False  # only acknowledges a file: may replace an unsent acknowledgement
 
 
 class TriageLike(Protocol):
@@ -320,12 +321,7 @@ class IntakeDialog:
             if len(draft.attachments) >= MAX_ATTACHMENTS:
                 return self._ask(draft, [t(self.lang, "intake.too_many_attachments", limit=MAX_ATTACHMENTS)])
             self._keep_file(draft, event)
-            return Turn(
-                Outcome.ASK,
-                draft,
-                self.prompt(draft, compact=True),
-                [],
-            )
+            return Turn(Outcome.ASK, draft, self.prompt(draft, compact=True), [], receipt=True)
         if event.value in (Action.DONE, Action.SKIP):
             return self._advance(draft)
         return self._ask(draft, [t(self.lang, "hint.attachments_expected")])

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import OutboxMessage
@@ -109,6 +110,45 @@ def send_text(
             dedupe_key=dedupe_key,
         ),
     )
+
+
+async def send_or_update_pending(
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    *,
+    key: str,
+    buttons: Buttons | None = None,
+) -> OutboxMessage:
+    """Queue a message, or rewrite the same kind of message still waiting in the queue for that chat.
+
+    A customer sending an album of ten photos gets one up-to-date "received: 10 files" instead of ten
+    messages trickling out at one per second.
+    """
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == "pending",
+            col(OutboxMessage.locked_until).is_(None),
+            OutboxMessage.attempts == 0,
+        )
+        .order_by(col(OutboxMessage.id).desc())
+        .with_for_update(skip_locked=True)
+    )
+    for row in (await session.exec(stmt)).all():
+        if row.payload.get("_coalesce") == key:
+            payload = {**row.payload, "text": text}
+            if buttons:
+                payload["reply_markup"] = inline_keyboard(buttons)
+            row.payload = payload
+            session.add(row)
+            session.sync_session.info["outbox_dirty"] = True
+            return row
+        break  # only the newest pending message may be rewritten, or the order would change
+    row = send_text(session, chat_id, text, buttons=buttons)
+    row.payload = {**row.payload, "_coalesce": key}
+    return row
 
 
 def copy_message(

@@ -14,7 +14,7 @@ from bot.inputs import file_of, input_of, is_command
 from bot.render import prompt_markup
 from dialogs.conversation import IntakeService, Reply, Result
 from dialogs.intake import UserInput
-from helpdesk import callbacks, people, tickets, views
+from helpdesk import callbacks, outbox, people, tickets, views
 from helpdesk.i18n import LANGUAGES, t
 from helpdesk.people import customer_display_name
 
@@ -32,6 +32,18 @@ def send(ctx: HandlerContext, replies: list[Reply]) -> None:
         if markup is None and not buttons and reply.remove_keyboard:
             markup = {"remove_keyboard": True}
         ctx.reply(reply.text, buttons=buttons, reply_markup=markup)
+
+
+async def send_coalescing(ctx: HandlerContext, replies: list[Reply]) -> None:
+    """Like send(), but a reply marked `coalesce` rewrites its unsent predecessor (photo albums)."""
+    for reply in replies:
+        if reply.coalesce and ctx.chat_id is not None and reply.prompt is not None:
+            buttons, _markup = prompt_markup(reply.prompt)
+            await outbox.send_or_update_pending(
+                ctx.session, ctx.chat_id, reply.text, key=reply.coalesce, buttons=buttons
+            )
+        else:
+            send(ctx, [reply])
 
 
 async def intake(ctx: HandlerContext) -> IntakeService:
@@ -164,7 +176,7 @@ async def on_message(message: Message, ctx: HandlerContext) -> None:
     if result is None:
         result = await route_free_message(ctx, message, service)
     if result is not None:
-        send(ctx, result.replies)
+        await send_coalescing(ctx, result.replies)
 
 
 async def route_free_message(ctx: HandlerContext, message: Message, service: IntakeService) -> Result | None:

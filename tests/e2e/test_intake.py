@@ -235,3 +235,23 @@ async def test_blocking_the_bot_marks_the_customer_unreachable(bot_api, bot_fact
         assert not await unreachable()
     finally:
         await db.dispose()
+
+
+async def test_an_album_of_photos_is_acknowledged_once_not_per_photo(bot_api, bot_factory):
+    await bot_factory.start(env={"OUTBOX_PRIVATE_INTERVAL": "1s"})
+    ivy = bot_api.user(961, "Ivy", language_code="en")
+    await ivy.send("The projector in the meeting room shows no picture at all")
+    q = await ivy.next_message(timeout=30)
+    q = await answer(ivy, q, "Meeting room equipment")
+    q = await answer(ivy, q, "Only me")
+    q = await answer(ivy, q, "It can wait")
+    assert "screenshots" in q.text
+    for n in range(6):
+        await ivy.send_photo(caption=f"photo {n}")
+    last = await ivy.wait_for("Received: 6 file(s)", timeout=20)
+    await bot_api.wait_quiet(1.5)
+    receipts = [m for m in ivy.messages if "Received:" in m.content]
+    assert len(receipts) < 6
+    assert receipts[-1].id == last.id
+    contact = await answer(ivy, last, "✅ Done")
+    assert "call back" in contact.text
