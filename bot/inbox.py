@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.context import HandlerContext
-from helpdesk import failures
+from helpdesk import failures, metrics
 from helpdesk.clock import now_utc
 from helpdesk.people import Person
 from helpdesk.policy import DeskPolicy
@@ -338,6 +338,7 @@ class UpdateInbox:
         if context is None:  # parked without running the handler again
             return Step.DONE, 0.0
         self.stats.processed += 1
+        metrics.update_done(seen.kind, context.outcome, time.perf_counter() - started)
         self._log_outcome(seen, context.outcome, started, attempt=seen.attempts + 1)
         for action in context.after_commit:
             try:
@@ -363,6 +364,7 @@ class UpdateInbox:
     async def _failed(self, seen: Seen, exc: BaseException, started: float) -> tuple[Step, float]:
         """Count the failed attempt (stored, so a restart keeps counting) and park after the last one."""
         self.stats.failed_attempts += 1
+        metrics.update_failed(seen.kind)
         error_id = uuid.uuid4().hex[:8]
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TimeoutError) else "TimeoutError: handler"
         attempt = seen.attempts + 1
@@ -397,6 +399,7 @@ class UpdateInbox:
         private gets a short apology saying their message was received.
         """
         self.stats.parked += 1
+        metrics.updates_parked.inc()
         row.status = "parked"
         row.error_id = error_id
         row.last_error = error[:2000]

@@ -36,7 +36,7 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import delivery_events
+from helpdesk import delivery_events, metrics
 from helpdesk.clock import now_utc
 from helpdesk.i18n import to_plain
 from helpdesk.outbox import bell
@@ -522,6 +522,7 @@ class OutboxDelivery:
                 result = await self._call(part_method, part_payload)
             except RetryLater as exc:
                 self.stats.retried_429 += 1
+                metrics.outbox_error("retry_after")
                 self.pacer.defer(chat_id, exc.retry_after)
                 await self._reschedule(
                     row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index, ids=message_ids
@@ -529,6 +530,7 @@ class OutboxDelivery:
                 return False
             except Transient as exc:
                 self.stats.retried_transient += 1
+                metrics.outbox_error("transient")
                 self.pacer.defer(chat_id, 0.5)
                 maybe = _maybe_sent(exc)
                 await self._reschedule(
@@ -538,9 +540,11 @@ class OutboxDelivery:
                 return False
             except Unreachable as exc:
                 self.stats.unreachable += 1
+                metrics.outbox_error("unreachable")
                 await self._unreachable(row_id, str(exc))
                 return True
             except Rejected as exc:
+                metrics.outbox_error("rejected")
                 await self._rejected(row_id, exc.description)
                 return True
             finally:
@@ -550,6 +554,7 @@ class OutboxDelivery:
                 message_ids.append(message_id)
             if part_index < len(calls) - 1:
                 await self._note_parts(row_id, part_index + 1, message_ids)
+        metrics.record_outbox_sent(part_method)
         await self._succeeded(row_id, message_ids, _thread_id(result))
         return True
 
