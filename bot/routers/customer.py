@@ -10,8 +10,9 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
 from bot.context import HandlerContext
-from bot.inputs import file_of, input_of, is_command
+from bot.inputs import file_of, input_of
 from bot.render import prompt_markup
+from bot.routers import conversation
 from dialogs.conversation import IntakeService, Reply, Result
 from dialogs.intake import UserInput
 from helpdesk import callbacks, outbox, people, tickets, views
@@ -180,24 +181,17 @@ async def on_message(message: Message, ctx: HandlerContext) -> None:
 
 
 async def route_free_message(ctx: HandlerContext, message: Message, service: IntakeService) -> Result | None:
-    """No intake open: a text or a captioned file starts one (the text is the description)."""
-    from bot.routers import conversation  # the agents' side decides about open tickets first
-
-    handled = await conversation.continue_ticket_conversation(ctx, message)
-    if handled:
+    """No intake open: a message about an open ticket goes there; otherwise a text or a file starts an intake."""
+    if await conversation.continue_ticket_conversation(ctx, message):
         return None
-    event = input_of(message)
-    lang = await ctx.lang()
-    if message.text is not None and not is_command(message):
+    if message.text is not None:
         return await service.start(description=message.text)
     file = file_of(message)
     if file is not None:
         return await service.start(first_file=file)
-    return (
-        Result([Reply(t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))])
-        if event
-        else None
-    )
+    lang = await ctx.lang()
+    hint = t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description")
+    return Result([Reply(hint, buttons=menu(lang))])
 
 
 # -- buttons -------------------------------------------------------------------------------------------
