@@ -8,7 +8,10 @@ transitions, two customers whose replies never cross, and replies that keep work
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
+import time
 
 import pytest
 
@@ -126,3 +129,210 @@ async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory):
     for fragment in ("new → in_progress", "question", "answer", "resolved → closed", "Closing report"):
         assert fragment in details.text, fragment
     await agent.wait_for(f"{number} · attachment 1/1", predicate=lambda m: m.kind == "photo")
+
+
+async def outbox_settled(bot_factory, timeout: float = 10.0) -> None:
+    """Wait until the bot has recorded every queued message as sent (so a kill loses no link)."""
+    path = bot_factory.default_database_url.split(":///", 1)[1]
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(path) as db:
+            pending = db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+        if not pending:
+            return
+        assert time.monotonic() < deadline, f"{pending} outbox rows still pending"
+        await asyncio.sleep(0.05)
+
+
+def ticket_id_of(card) -> int:
+    return int(card.button("📄 Details")["callback_data"].split(":")[2])
+
+
+async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bot_factory):
+    # STAFF_TOPICS on a staff group that is no forum: plain cards, and the log says so once
+    bot = await bot_factory.start(env={**FAST, "STAFF_TOPICS": "true"})
+    staff = bot_factory.staff
+    agent1, agent2 = bot_api.user(7001), bot_api.user(7002)
+    ann = bot_api.user(501, "Ann", language_code="en")
+    bob = bot_api.user(502, "Bob", language_code="en")
+    a = await register(ann, "My laptop screen flickers and goes black every few minutes")
+    b = await register(bob, "I need access to the shared finance folder on the file server")
+    card_a, card_b = await card_of(staff, a), await card_of(staff, b)
+
+    # two questions, two answers by reply: each goes to its own ticket, nothing crosses
+    await agent2.command("ask", f"{a} When did the flickering start?")
+    await agent2.command("ask", f"{b} Which folder exactly, and who approves it?")
+    qa = await ann.wait_for("When did the flickering start?")
+    qb = await bob.wait_for("Which folder exactly")
+    await bob.reply(qb, "Finance/2024, approved by Carol")
+    await ann.reply(qa, "Since Monday morning")
+    assert a in (await ann.wait_for("added to")).text
+    assert b in (await bob.wait_for("added to")).text
+    relay_b = await staff.wait_for("Finance/2024", timeout=15, include_seen=True)
+    relay_a = await staff.wait_for("Since Monday morning", timeout=15, include_seen=True)
+    assert b in relay_b.text and "Bob" in relay_b.text and relay_b.reply_to == card_b.id
+    assert a in relay_a.text and "Ann" in relay_a.text and relay_a.reply_to == card_a.id
+    await agent1.reply(relay_b, "Access granted, please log out and in again.")
+    await bob.wait_for("Access granted")
+    await ann.expect_no_message(0.5)
+    assert not any(b in m.content or "Bob" in m.content or "Finance" in m.content for m in ann.messages)
+    assert not any(a in m.content or "Monday" in m.content for m in bob.messages)
+
+    # invalid transitions get a clear reason; the ticket does not change
+    for args, reason in (
+        (f"{a} closed", "Only a resolved ticket can be closed"),
+        (f"{a} new", "in_progress → new is not allowed"),
+        (f"{a} sleeping", "Unknown state sleeping"),
+    ):
+        await agent1.command("status", args)
+        assert reason in (await agent1.next_message()).text
+    await agent1.command("resolve", f"{a} done")
+    assert "closing report is needed" in (await agent1.next_message()).text
+    await agent1.command("reopen", a)
+    assert "nothing to reopen" in (await agent1.next_message()).text
+    await agent1.command("status", a)
+    view = await agent1.next_message()
+    assert a in view.text and "In progress" in view.text
+
+    # corrections: the number stays, the card follows
+    await agent1.command("retype", f"{a} software")
+    assert "→ software" in (await agent1.next_message()).text
+    await agent1.command("priority", f"{a} P1")
+    assert "P1" in (await agent1.next_message()).text
+    await staff.wait_edit(card_a, "P1 · critical", predicate=lambda m: "Software" in m.text and a in m.text)
+    await agent2.command("assign", f"{a} @agent1")
+    await agent2.wait_for("now assigned to Agent1")
+    await ann.wait_for("Agent1 from the support team")
+
+    # resolved, then "Still a problem": back in progress, the staff are told, the next message is kept
+    await agent1.command("resolve", f"{a} Display cable was loose; reseated it and tested for ten minutes.")
+    resolved = await ann.wait_for("is resolved")
+    await ann.press(resolved, "👎 Still a problem")
+    await ann.wait_for("back in progress")
+    await staff.wait_for("says it is still a problem", predicate=lambda m: a in m.text)
+    await staff.wait_edit(card_a, "In progress")
+    await ann.send("It flickered again right after lunch")
+    await ann.wait_for("Added to")
+    await staff.wait_for("right after lunch")
+    # the old resolution's button is outdated now (the ticket is no longer resolved)
+    press = await ann.press_data(resolved, f"fx:{ticket_id_of(card_a)}:y")
+    assert "out of date" in (await press.answer())["text"]
+
+    # the queue and the statistics
+    await agent1.command("queue")
+    queue = await agent1.wait_for("Queue")
+    assert a in queue.text and b in queue.text and any(a in label for label in queue.buttons)
+    await agent1.press(queue, next(label for label in queue.buttons if a in label))
+    details = await agent1.wait_for("History")
+    assert "still a problem" in details.text
+    await agent1.command("stats")
+    stats = await agent1.wait_for("Statistics")
+    assert "By state: in_progress 2" in stats.text and "By type: incident 1, service_request 1" in stats.text
+
+    assert card_a.thread_id is None and card_b.thread_id is None
+    assert bot.log_text().count("refused to create a forum topic") == 1
+    assert "Last 7 days" in stats.text and "First response, median" in stats.text
+
+
+async def test_non_agents_get_nothing(bot_api, bot_factory):
+    await bot_factory.start(env=FAST)
+    staff = bot_factory.staff
+    ann = bot_api.user(501, "Ann", language_code="en")
+    eve = bot_api.user(666, "Eve", username="eve", language_code="en")
+    number = await register(ann, "The projector in meeting room 3 does not turn on")
+    card = await card_of(staff, number)
+    tid = ticket_id_of(card)
+    staff.skip()
+    original = card.text
+
+    # private chat: exactly the unknown-command reply (the customer's own /status finds nothing)
+    commands = [
+        "queue", "stats", f"ticket {number}", f"take {number}", f"assign {number} 666", f"reply {number} hi",
+        f"ask {number} why?", f"resolve {number} fixed it by myself today", f"close {number}", f"reopen {number}",
+        f"retype {number} access", f"priority {number} P1",
+    ]  # fmt: skip
+    for command in commands:
+        await eve.send("/" + command)
+        reply = await eve.next_message()
+        assert UNKNOWN in reply.text, (command, reply.text)
+    await eve.send(f"/status {number} closed")
+    assert "can't find" in (await eve.next_message()).text
+    await eve.send(f"/status {number}")
+    assert "can't find" in (await eve.next_message()).text
+
+    # the staff chat: silence for non-agents and anonymous admins, replies to cards go nowhere
+    for command in commands[:6]:
+        await eve.send_in(staff.id, "/" + command)
+    await staff.anonymous_admin(f"/take {number}")
+    await staff.anonymous_admin("Anonymous reply to the card", reply_to=card)
+    await eve.reply(card, "Eve writes to the customer")
+
+    # forged buttons: outdated, nothing happens
+    for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}"):
+        press = await eve.press_data(card, data)
+        assert (await press.answer())["text"], data
+    menu = eve.messages[-1]
+    for data in (f"fx:{tid}:y", f"fx:{tid}:n", f"an:{tid}", f"ft:{tid}", "ft:new", "ag:take:999999"):
+        press = await eve.press_data(menu, data)
+        answer = await press.answer()
+        assert answer["text"] and ("out of date" in answer["text"] or "earlier message" in answer["text"]), data
+
+    await staff.expect_no_message(1.0)
+    await eve.expect_no_message(0.1)
+    assert card.text == original and "🙋 Take" in card.buttons
+    assert not any("Eve" in m.content or m.content == "hi" for m in ann.messages)
+    assert not any(number in m.content and "can't find" not in m.content for m in eve.messages)
+
+
+async def test_replies_keep_working_after_kill_and_restart(bot_api, bot_factory):
+    bot = await bot_factory.start(env=FAST)
+    staff = bot_factory.staff
+    agent = bot_api.user(7001)
+    ann = bot_api.user(501, "Ann", language_code="en")
+    number = await register(ann, "Outlook keeps asking for my password and never connects")
+    card = await card_of(staff, number)
+    await agent.command("ask", f"{number} Did you change your password recently?")
+    question = await ann.wait_for("change your password")
+    await agent.press(card, "✅ Resolve")
+    prompt = await staff.wait_for("closing report")
+    await outbox_settled(bot_factory)
+
+    bot.kill()
+    bot.start()
+    await bot.wait_ready(bot_api)
+
+    await ann.reply(question, "Yes, yesterday")
+    await ann.wait_for("added to")
+    relay = await staff.wait_for("Yes, yesterday")
+    await agent.reply(relay, "Please re-enter the new password in Outlook's prompt.")
+    await ann.wait_for("re-enter the new password")
+    await agent.reply(prompt, "The cached password was stale; updated it in the credential manager.")
+    resolved = await ann.wait_for("is resolved")
+    await ann.press(resolved, "👍 Yes, it's fixed")
+    await ann.wait_for("is closed")
+    await staff.wait_edit(card, "Closed")
+
+
+async def test_forum_topic_per_ticket(bot_api, bot_factory):
+    await bot_factory.start(env=FAST, staff_forum=True)
+    staff = bot_factory.staff
+    agent = bot_api.user(7001)
+    ann = bot_api.user(501, "Ann", language_code="en")
+    number = await register(ann, "The Wi-Fi in the east wing drops every ten minutes")
+    card = await card_of(staff, number)
+    assert card.thread_id is not None and number in staff.topics[card.thread_id]["name"]
+
+    # a reply to the card in its topic goes to the customer; other talk in the topic stays internal
+    await agent.send_in(staff.id, "Internal: probably the access point firmware", thread_id=card.thread_id)
+    await agent.reply(card, "Which floor and room are you in?")
+    await ann.wait_for("Which floor and room")
+    await ann.send("Second floor, room 214")
+    chooser = await ann.wait_for("Which one is this message about?")
+    await ann.press(chooser, chooser.buttons[0])
+    await ann.wait_for("Added to")
+    relay = await staff.wait_for("room 214")
+    assert relay.thread_id == card.thread_id and relay.reply_to == card.id
+    await agent.press(card, "🙋 Take")
+    await staff.wait_edit(card, "Agent1")
+    await ann.wait_for("Agent1")
+    assert not any("Internal" in m.content for m in ann.messages)
