@@ -215,18 +215,23 @@ def _backoff(attempt: int) -> timedelta:
 
 
 class RateLimiter:
-    """At most `per_second` calls a second, evenly spaced: no bursts that Telegram would punish."""
+    """At most `per_second` calls a second, evenly spaced: no bursts that Telegram would punish.
+
+    Spacing is measured between the moments callers are let through (not between reserved slots),
+    so a caller that wakes late never lets the next one follow it too closely.
+    """
 
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second
-        self._next = 0.0
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._lock:
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last = time.monotonic()
 
 
 class ChatPacer:
@@ -480,13 +485,12 @@ class OutboxDelivery:
                 await self._unlock(ids[index + 1 :])
                 return
 
-    async def _wait_for_slot(self, chat_id: int) -> None:
+    async def _wait_for_chat(self, chat_id: int) -> None:
         while True:
             delay = self.pacer.ready_at(chat_id) - time.monotonic()
             if delay <= 0:
                 break
             await asyncio.sleep(delay)
-        await self.rate.acquire()
 
     async def _send_row(self, row_id: int) -> bool:
         """Send one row; False when the chat's later rows must wait (ordering, retry-after)."""
@@ -514,10 +518,11 @@ class OutboxDelivery:
         calls = calls_for(method, payload)
         for part_index in range(done, len(calls)):
             part_method, part_payload = calls[part_index]
-            await self._wait_for_slot(chat_id)
+            await self._wait_for_chat(chat_id)
             attempt = await self._begin_attempt(row_id)
             if not attempt:
                 return True  # dropped meanwhile (customer unreachable), or no longer ours
+            await self.rate.acquire()  # last, so nothing slow sits between the slot and the call
             try:
                 result = await self._call(part_method, part_payload)
             except RetryLater as exc:
