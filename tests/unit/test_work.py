@@ -120,7 +120,7 @@ async def test_assign_needs_an_agent_known_by_id_or_username(db: Database) -> No
     assert by_name == by_id == Actor(7002, "Agent Two", "Agent2")
     notice, assigned = await act(db, ticket, work.assign, AGENT, by_name)
     assert notice.key == "agents.done.assigned" and assigned.assignee_id == 7002
-    assign = [e for e in await events(db, ticket) if e.kind == "assign"][0]
+    assign = next(e for e in await events(db, ticket) if e.kind == "assign")
     assert assign.actor_id == AGENT.user_id and assign.data["assignee_id"] == 7002
 
 
@@ -137,7 +137,7 @@ async def test_reply_goes_to_customer_headed_with_number_and_counts_as_first_res
     assert row.link_kind == "to_customer" and row.ticket_id == ticket.id
     assert text_of(row).startswith(f"💬 <b>{ticket.number}</b> · Support:")
     assert "Try &lt;b&gt;turning&lt;/b&gt; it off &amp; on" in text_of(row)
-    reply = [e for e in await events(db, ticket) if e.kind == "reply"][0]
+    reply = next(e for e in await events(db, ticket) if e.kind == "reply")
     assert reply.actor_id == AGENT.user_id and reply.note == "Try <b>turning</b> it off & on"
 
 
@@ -233,7 +233,7 @@ async def test_free_message_with_several_open_tickets_asks_which_one(db: Databas
 
 
 async def test_no_open_tickets_leaves_the_message_to_the_intake(db: Database) -> None:
-    ann = await customer(db)
+    await customer(db)
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
         routed = await conversation.route(session, me, Content(text="Hello", chat_id=501, message_id=3), POLICY)
