@@ -23,6 +23,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import Update
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlmodel import col, select
 
@@ -320,7 +321,11 @@ class UpdateInbox:
                     chat_type=chat_type,
                     person=person,
                 )
-                update = Update.model_validate(row.payload, context={"bot": self.bot})
+                try:
+                    update = Update.model_validate(row.payload, context={"bot": self.bot})
+                except ValidationError as exc:  # no retry can fix it: park it alone, the chat goes on
+                    await self._park(session, row, uuid.uuid4().hex[:8], f"unparseable update: {exc}")
+                    return Step.DONE, 0.0
                 result = await asyncio.wait_for(
                     self.dp.feed_update(self.bot, update, ctx=context), timeout=self.handler_timeout
                 )
