@@ -7,11 +7,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
-
-from sqlmodel import SQLModel
 
 from storage import repos
 from storage.db import Database
@@ -29,16 +26,6 @@ def _output(output: str | Path | None) -> Iterator[TextIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         yield handle
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _row(row: SQLModel) -> dict[str, Any]:
-    return {key: _plain(value) for key, value in row.model_dump().items()}
 
 
 async def export_labels(settings: Any, output: str | Path | None = "-") -> int:

@@ -64,8 +64,13 @@ def lang_of(customer: Customer, policy: DeskPolicy) -> str:
     return customer_language(customer, policy.default_language)
 
 
+PENDING_KEYS = ("answer", "choose", "at")  # ours in customer.pending (other areas keep their own keys there)
+
+
 def _set_pending(customer: Customer, value: dict[str, Any]) -> None:
-    customer.pending = value  # a new dict, so the JSON column is seen as changed
+    """Replace our keys in `customer.pending`, keeping other areas' (a new dict, so the change is seen)."""
+    kept = {k: v for k, v in (customer.pending or {}).items() if k not in PENDING_KEYS}
+    customer.pending = {**kept, **value}
 
 
 def _pending(customer: Customer, key: str, now: datetime) -> Any:

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.context import HandlerContext
 from bot.inputs import file_of
-from helpdesk import callbacks, conversation
+from helpdesk import callbacks, conversation, survey
 from helpdesk.conversation import Answer
 from helpdesk.i18n import t
 from helpdesk.work import Content
@@ -40,10 +40,12 @@ async def continue_ticket_conversation(ctx: HandlerContext, message: Message) ->
     """True when the message belonged to an existing ticket (or the chooser was shown) and was handled."""
     if not ctx.is_private or ctx.person is None:
         return False
+    customer = await ctx.customer()
+    if await survey.take_comment(ctx.session, customer, message.text, ctx.policy):
+        ctx.outcome = "rating_comment"
+        return True  # the comment on a rating just given (helpdesk.survey thanks the customer)
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    routed = await conversation.route(
-        ctx.session, await ctx.customer(), content_of(message), ctx.policy, reply_to=reply_to
-    )
+    routed = await conversation.route(ctx.session, customer, content_of(message), ctx.policy, reply_to=reply_to)
     send(ctx, routed.answers)
     if routed.handled:
         ctx.outcome = "ticket_message"
