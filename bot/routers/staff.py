@@ -61,7 +61,14 @@ async def on_staff_reply(message: Message, ctx: HandlerContext, link: Any) -> No
         answer(ctx, message, exc.text(lang))
         ctx.outcome = "refused"
         return
-    answer(ctx, message, notice.text(lang))
+    # linked to the ticket too, so replying to the acknowledgement carries on the conversation
+    ctx.reply(
+        notice.text(lang),
+        reply_to_message_id=message.message_id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        ticket_id=ticket.id,
+        link_kind="relay",
+    )
 
 
 # -- buttons ---------------------------------------------------------------------------------------------

@@ -98,6 +98,9 @@ async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory):
     await agent.reply(card, "We are sending a technician with a new fuser.")
     reply = await ann.wait_for("new fuser")
     assert f"{number} · Support" in reply.text
+    ack = await staff.wait_for("Sent to the customer")
+    await agent.reply(ack, "He will be there before noon.")  # replying to the acknowledgement works too
+    await ann.wait_for("before noon")
 
     # a plain message while the ticket is in progress: the customer chooses the ticket it is for
     sent = await ann.send("It is the printer near room 204")
