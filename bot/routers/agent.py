@@ -16,7 +16,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.context import HandlerContext
-from helpdesk import cards, outbox, people, stats, work
+from helpdesk import callbacks, cards, outbox, people, stats, work
 from helpdesk.i18n import pick_language, t
 from helpdesk.work import Actor, Content, Notice, WorkError
 from storage import repos
@@ -233,7 +233,11 @@ async def on_status(message: Message, command: CommandObject, ctx: HandlerContex
         text = (
             cards.card_text(ticket, customer, lang) if customer else t(lang, "agents.view.orphan", number=ticket.number)
         )
-        answer(ctx, message, text, buttons=cards.card_buttons(ticket, lang))
+        buttons = cards.card_buttons(ticket, lang)
+        if not ctx.in_staff_chat:  # Ask and Resolve prompt in the staff chat; here /ask and /resolve do it
+            staff_only = {callbacks.make(callbacks.AGENT, action, ticket.id) for action in ("ask", "res")}
+            buttons = [kept for row in buttons if (kept := [b for b in row if b[1] not in staff_only])]
+        answer(ctx, message, text, buttons=buttons)
         return
     target = work.parse_state(args[1])
     if target is None:
