@@ -8,7 +8,7 @@ Recording is one call at the spot where the thing happens:
 - `update_done(kind, outcome, seconds)` / `update_failed(kind)` — bot/inbox.py
 - `ticket_created(session, ticket)` — helpdesk/tickets.py; counted only when the transaction commits
 - `outbox_sent(method)` / `outbox_error(reason)` — scheduler/delivery.py
-- `sla_breaches.inc()` — the SLA watch, once per breach it announces
+- `sla_breached(session)` — the SLA watch, once per breach it announces (or `sla_breaches.inc()`)
 - `personal_data_erased.inc(n)` — the retention sweep
 """
 
@@ -122,12 +122,25 @@ def ticket_created(session: Any, ticket: Any) -> None:
     sync.info.setdefault(_PENDING_TICKETS, []).append((str(ticket.ticket_type), str(ticket.priority)))
 
 
+_PENDING_BREACHES = "metrics_sla_breaches"
+
+
+def sla_breached(session: Any) -> None:
+    """Count an announced SLA breach once its transaction commits (`sla_breaches.inc()` counts at once)."""
+    sync = getattr(session, "sync_session", session)
+    sync.info[_PENDING_BREACHES] = sync.info.get(_PENDING_BREACHES, 0) + 1
+
+
 @event.listens_for(Session, "after_commit")
 def _count_after_commit(session: Session) -> None:
     for ticket_type, priority in session.info.pop(_PENDING_TICKETS, ()):
         tickets_created.labels(type=ticket_type, priority=priority).inc()
+    breaches = session.info.pop(_PENDING_BREACHES, 0)
+    if breaches:
+        sla_breaches.inc(breaches)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_TICKETS, None)
+    session.info.pop(_PENDING_BREACHES, None)

@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import callbacks, cards, followups, outbox, survey
+from helpdesk import callbacks, cards, followups, metrics, outbox, survey
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration, shorten, when
 from helpdesk.i18n import Safe, escape, t
@@ -413,6 +413,8 @@ class FollowupJobs:
                 data={"clock": clock, "due": due.isoformat(), "assignee_id": ticket.assignee_id},
                 at=now,
             )
+            if kind == "breach":
+                metrics.sla_breached(session)  # helpdesk_sla_breaches_total, counted on commit
         staff = self._staff_chat(ticket)
         if staff is not None:
             text = "\n".join(lines) + "\n" + self._who(ticket)

@@ -98,6 +98,19 @@ async def test_ticket_counter_counts_committed_tickets_only(db: Database) -> Non
     assert sample("helpdesk_tickets_created_total", type="incident", priority="P1") == before + 1
 
 
+async def test_sla_breaches_count_on_commit(db: Database) -> None:
+    before = sample("helpdesk_sla_breaches_total")
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            metrics.sla_breached(session)
+            raise RuntimeError("sweep failed; rolled back")
+    assert sample("helpdesk_sla_breaches_total") == before
+    async with db.session() as session:
+        metrics.sla_breached(session)
+        metrics.sla_breached(session)
+    assert sample("helpdesk_sla_breaches_total") == before + 2
+
+
 # -- webhook receiver ---------------------------------------------------------------------------------
 
 
