@@ -195,7 +195,8 @@ async def run_site(
     except OSError as exc:
         await runner.cleanup()
         stop.set()  # nothing awaited after this: the error must reach the app before it cancels us
-        raise StartupError(f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}") from None
+        # exit code 3, not 2: a port still held by a stopping process frees up, so a restart may succeed
+        raise StartupError(f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}", code=3) from None
     log.info("%s listening on http://%s:%s", what, host, port)
     try:
         if when_listening is not None:
