@@ -190,7 +190,7 @@ async def add_message(
             )
         ]
     key = "agents.conv.answer_added" if kind == "answer" else "agents.conv.message_added"
-    return [Answer(t(lang, key, number=ticket.number))]
+    return [Answer(t(lang, key, number=ticket.number), ticket_id=ticket.id)]  # a reply to it goes there too
 
 
 def _closed_note(ticket: Ticket, lang: str) -> Answer:
