@@ -88,15 +88,20 @@ class Run:
         )
 
 
-def postgres_cpu() -> float:
-    """CPU time of every PostgreSQL server process on this machine (0 when it runs elsewhere)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """CPU time of every PostgreSQL server process on this machine, by pid (empty when it runs elsewhere)."""
+    found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    total += cpu_seconds(int(entry.name))
-    return total
+                    found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples by the processes alive at the second (a backend that exited is missed)."""
+    return sum(max(0.0, used - before.get(pid, 0.0)) for pid, used in after.items())
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -152,7 +157,7 @@ async def run(processes: int, customers: int, limits: dict[str, str], timeout: f
         result.seconds = time.monotonic() - started
         result.cpu_seconds = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
         result.harness_cpu = time.process_time() - harness_before
-        result.postgres_cpu = postgres_cpu() - pg_before
+        result.postgres_cpu = cpu_since(pg_before, postgres_cpu())
         result.completed = sum(1 for o in outcomes if isinstance(o, str))
         result.errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
 
