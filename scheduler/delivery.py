@@ -7,7 +7,9 @@
 - Before every call the row is re-checked under a row lock and its lease extended, so a lease that ran
   out while waiting for a slot can never make two processes send it.
 - Limits: a global rate (evenly spaced, no bursts), a minimum interval per private chat and a per-minute
-  budget per group; the pacing of the last minute is restored from the table after a restart.
+  budget per group. The pacing of the last minute is restored from the table after a restart, and on
+  PostgreSQL for every chat a process claims (another process may have written to it a moment ago).
+  The global rate is per process: with N processes set OUTBOX_RATE_PER_SECOND to Telegram's 30 / N.
 - 429 → wait `retry_after`; 5xx and network errors → retry with backoff, then give up and tell the staff;
   403 → the customer is marked unreachable and nothing more is sent to them; refused HTML → plain text;
   refused keyboard → without it; a vanished forum topic → the general topic.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import defaultdict, deque
@@ -215,23 +218,37 @@ def _backoff(attempt: int) -> timedelta:
 
 
 class RateLimiter:
-    """At most `per_second` calls a second, evenly spaced: no bursts that Telegram would punish.
+    """At most `per_second` calls in any one-second window, evenly spaced: no bursts Telegram would punish.
 
-    Spacing is measured between the moments callers are let through (not between reserved slots),
-    so a caller that wakes late never lets the next one follow it too closely.
+    Callers get slots `1 / per_second` apart; one that wakes late lets the next keep its slot (so the
+    average holds), while a sliding window over the moments callers actually went through caps every
+    second at the limit, however late anyone woke.
     """
+
+    WINDOW = 1.05  # one second, plus a margin for the jitter between our clock and the server's
 
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second
-        self._last = float("-inf")
+        # one below the limit: a call that left late and one that left early may still arrive together
+        self.capacity = max(1, math.ceil(per_second) - 1)
+        self._slot = float("-inf")
+        self._recent: deque[float] = deque()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
-            wait = self._last + self.interval - time.monotonic()
-            if wait > 0:
+            while True:
+                now = time.monotonic()
+                while self._recent and self._recent[0] <= now - self.WINDOW:
+                    self._recent.popleft()
+                wait = self._slot - now
+                if len(self._recent) >= self.capacity:
+                    wait = max(wait, self._recent[0] + self.WINDOW - now)
+                if wait <= 0:
+                    break
                 await asyncio.sleep(wait)
-            self._last = time.monotonic()
+            self._slot = max(self._slot, now - self.interval) + self.interval
+            self._recent.append(now)
 
 
 class ChatPacer:
@@ -263,6 +280,12 @@ class ChatPacer:
                 self._group_window[chat_id] = deque(sorted(window))
         else:
             self._next[chat_id] = max(self._next.get(chat_id, 0.0), moment + self.limits.private_interval)
+
+    def merge_group(self, chat_id: int, times: list[float]) -> None:
+        """Take a group's sends as the table records them, unless this process counted more itself."""
+        window = self._group_window[chat_id]
+        if len(times) > len(window):
+            self._group_window[chat_id] = deque(sorted(times))
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self._next[chat_id] = max(self._next.get(chat_id, 0.0), time.monotonic() + seconds)
@@ -314,20 +337,29 @@ class OutboxDelivery:
                 row.locked_by = None
                 session.add(row)
 
-    async def _restore_pacing(self) -> None:
-        """A restart must not send a second message to a chat within a second of the first (or >20/min to a group)."""
+    async def _restore_pacing(self, chats: set[int] | None = None) -> None:
+        """What the table knows about the last minute's sends (of a restart's predecessor, or of another
+        process that had these chats before us): never a second message to a private chat within the
+        interval, never more than the budget to a group."""
         wall, mono = now_utc(), time.monotonic()
+        stmt = select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
+            OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= wall - timedelta(seconds=60)
+        )
+        if chats is not None:
+            stmt = stmt.where(col(OutboxMessage.chat_id).in_(chats))
         async with self.db.read() as session:
-            recent = (
-                await session.exec(
-                    select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
-                        OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= wall - timedelta(seconds=60)
-                    )
-                )
-            ).all()
+            recent = (await session.exec(stmt)).all()
+        groups: dict[int, list[float]] = defaultdict(list)
         for chat_id, sent_at in recent:
-            if sent_at is not None:
-                self.pacer.record(int(chat_id), at=mono - (wall - sent_at).total_seconds())
+            if sent_at is None:
+                continue
+            at = mono - (wall - sent_at).total_seconds()
+            if chat_id < 0:
+                groups[int(chat_id)].append(at)
+            else:
+                self.pacer.record(int(chat_id), at=at)
+        for chat_id, times in groups.items():
+            self.pacer.merge_group(chat_id, times)
 
     # -- loop ---------------------------------------------------------------------------------------
 
@@ -365,14 +397,11 @@ class OutboxDelivery:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             claimed = await self.dispatch_due()
-            if self._active:
-                await asyncio.gather(*self._active.values(), return_exceptions=True)
-                continue
-            if claimed:
-                continue
-            if not until_empty or not await self.pending_count():
+            if not claimed and not self._active and (not until_empty or not await self.pending_count()):
                 return
             await bell.wait(min(self.limits.poll_every, 0.2))
+        if self._active:  # out of time: let what is in flight finish, so nothing is left half-recorded
+            await asyncio.gather(*self._active.values(), return_exceptions=True)
 
     async def pending_count(self) -> int:
         async with self.db.read() as session:
@@ -434,29 +463,36 @@ class OutboxDelivery:
                 chosen.append((row.id, chat))
         if chosen:
             chosen = await self._keep_in_order(chosen)
+        if chosen and not self.db.is_sqlite:  # another process may have sent to these chats a moment ago
+            await self._restore_pacing({chat for _, chat in chosen})
         return chosen
 
     async def _keep_in_order(self, chosen: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """After committing a claim: give back a chat whose older row another process is claiming right now."""
-        first: dict[int, int] = {}
-        for row_id, chat in chosen:
-            first.setdefault(chat, row_id)
+        """After committing a claim: a chat's claimed rows must be a gap-free run of its pending rows.
+
+        `SKIP LOCKED` silently passes over a row another process is claiming at this very moment, so a
+        claim may hold rows 1 and 3 of a chat while another holds row 2. Our rows after the first pending
+        row that is not ours are given back (all of them, when that row is older than our first).
+        """
+        chats = {chat for _, chat in chosen}
         async with self.db.read() as session:
             stmt = (
                 select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
                 .where(
-                    col(OutboxMessage.chat_id).in_(set(first)),
+                    col(OutboxMessage.chat_id).in_(chats),
                     OutboxMessage.status == "pending",
                     or_(col(OutboxMessage.locked_by).is_(None), OutboxMessage.locked_by != self.worker_id),
                 )
                 .group_by(col(OutboxMessage.chat_id))
             )
-            older = {int(chat) for chat, oldest in (await session.exec(stmt)).all() if oldest < first[int(chat)]}
-        if not older:
+            foreign = {int(chat): int(first) for chat, first in (await session.exec(stmt)).all()}
+        give_back = [r for r, c in chosen if c in foreign and r > foreign[c]]
+        if not give_back:
             return chosen
-        self.stats.order_conflicts += len(older)
-        await self._unlock([r for r, c in chosen if c in older])
-        return [(r, c) for r, c in chosen if c not in older]
+        self.stats.order_conflicts += len({c for r, c in chosen if r in set(give_back)})
+        await self._unlock(give_back)
+        back = set(give_back)
+        return [(r, c) for r, c in chosen if r not in back]
 
     async def _unlock(self, ids: list[int]) -> None:
         if not ids:
@@ -474,7 +510,7 @@ class OutboxDelivery:
     async def _send_chat(self, chat_id: int, ids: list[int]) -> None:
         for index, row_id in enumerate(ids):
             try:
-                carry_on = await self._send_row(row_id)
+                carry_on = await self._send_row(row_id, chat_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -492,36 +528,23 @@ class OutboxDelivery:
                 break
             await asyncio.sleep(delay)
 
-    async def _send_row(self, row_id: int) -> bool:
+    async def _send_row(self, row_id: int, chat_id: int) -> bool:
         """Send one row; False when the chat's later rows must wait (ordering, retry-after)."""
-        async with self.db.session() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None or row.status != "pending" or row.locked_by != self.worker_id:
-                return True
-            if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
-                self._drop(session, row, "customer unreachable (blocked the bot)")
-                return True
-            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
-            resolved = await self._resolve(session, row, ticket)
-            if resolved is None:  # a reply waiting for its card: look again soon, keep the chat's order
-                row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
-                row.locked_until = None
-                row.locked_by = None
-                session.add(row)
-                return False
-            if resolved is False:
-                return True  # dropped (superseded or pointless)
-            chat_id = row.chat_id
-            done = int(row.payload.get(PARTS_SENT, 0))
-            message_ids = [int(m) for m in row.payload.get(PART_IDS, [])]
-        method, payload = resolved
+        await self._wait_for_chat(chat_id)
+        prepared = await self._prepare(row_id)
+        if isinstance(prepared, bool):
+            return prepared
+        method, payload, done, message_ids, attempt = prepared
         calls = calls_for(method, payload)
+        result: Any = None
+        part_method = method
         for part_index in range(done, len(calls)):
             part_method, part_payload = calls[part_index]
-            await self._wait_for_chat(chat_id)
-            attempt = await self._begin_attempt(row_id)
-            if not attempt:
-                return True  # dropped meanwhile (customer unreachable), or no longer ours
+            if part_index > done:  # the first call's attempt was begun by _prepare
+                await self._wait_for_chat(chat_id)
+                attempt = await self._begin_attempt(row_id)
+                if not attempt:
+                    return True  # dropped meanwhile (customer unreachable), or no longer ours
             await self.rate.acquire()  # last, so nothing slow sits between the slot and the call
             try:
                 result = await self._call(part_method, part_payload)
@@ -563,6 +586,41 @@ class OutboxDelivery:
         await self._succeeded(row_id, message_ids, _thread_id(result))
         return True
 
+    async def _prepare(self, row_id: int) -> bool | tuple[str, dict[str, Any], int, list[int], int]:
+        """One transaction before the first call: lock the row, check it is still ours and worth sending,
+        fill in what is known only now, and begin the attempt. A bool means "no call" (carry on or not)."""
+        async with self.db.session() as session:
+            stmt = select(OutboxMessage).where(OutboxMessage.id == row_id).with_for_update()
+            row = (await session.exec(stmt)).first()
+            if row is None or row.status != "pending" or row.locked_by != self.worker_id:
+                return True
+            if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
+                self._drop(session, row, "customer unreachable (blocked the bot)")
+                return True
+            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
+            resolved = await self._resolve(session, row, ticket)
+            if resolved is None:  # a reply waiting for its card: look again soon, keep the chat's order
+                row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
+                row.locked_until = None
+                row.locked_by = None
+                session.add(row)
+                return False
+            if resolved is False:
+                return True  # dropped (superseded or pointless)
+            done = int(row.payload.get(PARTS_SENT, 0))
+            message_ids = [int(m) for m in row.payload.get(PART_IDS, [])]
+            attempt = self._mark_attempt(session, row)
+        method, payload = resolved
+        return method, payload, done, message_ids, attempt
+
+    def _mark_attempt(self, session: AsyncSession, row: OutboxMessage) -> int:
+        now = now_utc()
+        row.attempts += 1
+        row.locked_until = now + timedelta(seconds=self.limits.lease)
+        row.payload = {**row.payload, INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()}}
+        session.add(row)
+        return row.attempts
+
     async def _begin_attempt(self, row_id: int) -> int:
         """Under a row lock: still pending and ours? Then extend the lease, mark the attempt as begun and
         return its number (0: do not send)."""
@@ -574,15 +632,7 @@ class OutboxDelivery:
             if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
                 self._drop(session, row, "customer unreachable (blocked the bot)")
                 return 0
-            now = now_utc()
-            row.attempts += 1
-            row.locked_until = now + timedelta(seconds=self.limits.lease)
-            row.payload = {
-                **row.payload,
-                INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()},
-            }
-            session.add(row)
-            return row.attempts
+            return self._mark_attempt(session, row)
 
     async def _call(self, method: str, payload: dict[str, Any]) -> Any:
         self.stats.calls += 1

@@ -180,7 +180,7 @@ async def test_rate_limiter_spaces_calls_evenly() -> None:
         await limiter.acquire()
         stamps.append(time.monotonic())
     window = max(sum(1 for s in stamps if a <= s < a + 1.0) for a in stamps)
-    assert window <= 51 and stamps[-1] - stamps[0] >= 59 / 50 - 0.02
+    assert window <= 49 and stamps[-1] - stamps[0] >= 59 / 50 - 0.02  # one below the limit, evenly spaced
 
 
 # -- order and exactly once ------------------------------------------------------------------------------
@@ -255,7 +255,8 @@ async def test_two_workers_share_the_outbox(any_db: Database, database_url: str)
         )
         a, b = sender(any_db, transport, limits), sender(other, transport, limits)
         await asyncio.gather(a.drain(timeout=60, until_empty=True), b.drain(timeout=60, until_empty=True))
-        assert all(texts == [f"{chat}:{i}" for i in range(6)] for chat, texts in transport.delivered.items())
+        wrong = {c: t for c, t in transport.delivered.items() if t != [f"{c}:{i}" for i in range(6)]}
+        assert not wrong, wrong
         assert sum(map(len, transport.delivered.values())) == 180
         assert a.stats.sent + b.stats.sent == 180 and a.stats.sent and b.stats.sent
     finally:
@@ -272,7 +273,7 @@ async def test_a_lost_lease_is_never_sent(db: Database) -> None:
         taken = await session.get(OutboxMessage, row_id)
         taken.locked_by = "someone-else"
         session.add(taken)
-    assert await delivery._send_row(row_id) is True
+    assert await delivery._send_row(row_id, 1001) is True
     assert transport.calls == []
 
 

@@ -1,0 +1,190 @@
+"""Outbox delivery through aiogram (bot/telegram.py's AiogramTransport) to the Bot API stand-in over HTTP.
+
+The stand-in records every call with its arrival time, so Telegram's limits are checked the way Telegram
+would see them: flood statistics, duplicates, per-chat order, fault injection (429, 502, lost answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.telegram import AiogramTransport, make_bot
+from helpdesk import outbox
+from helpdesk.outbox import bell
+from scheduler.delivery import DeliveryLimits, OutboxDelivery, utf16_len
+from storage.db import Database
+from storage.models import OutboxMessage
+from tests.support.botapi import FakeBotAPI
+from tests.unit import test_followups_kit as kit
+from tests.unit.test_followups_kit import STAFF
+
+USERS = range(2001, 2101)  # 100 customers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_bell() -> None:
+    bell.reset()
+
+
+@pytest.fixture
+async def api(bot_api: FakeBotAPI) -> FakeBotAPI:
+    for user_id in USERS:
+        bot_api.user(user_id, f"User{user_id}", started=True)
+    bot_api.add_group(STAFF, "Service desk staff")
+    return bot_api
+
+
+@pytest.fixture
+async def transports(api: FakeBotAPI) -> AsyncIterator[Transports]:
+    made = Transports(api)
+    yield made
+    await made.close()
+
+
+class Transports:
+    """AiogramTransports with real HTTP sessions to the stand-in; one per simulated process."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self.api = api
+        self.bots: list[Any] = []
+
+    def make(self) -> AiogramTransport:
+        bot = make_bot(self.api.token, self.api.base_url, timeout=10)
+        self.bots.append(bot)
+        return AiogramTransport(bot, request_timeout=10)
+
+    async def close(self) -> None:
+        for bot in self.bots:
+            await bot.session.close()
+
+
+async def queue(db: Database, chat_id: int, text: str, **kw: Any) -> None:
+    async with db.session() as session:
+        outbox.send_text(session, chat_id, text, **kw)
+
+
+def bot_texts(api: FakeBotAPI, chat_id: int) -> list[str]:
+    return [m.content for m in api.chat(chat_id).bot_messages]
+
+
+async def test_300_notifications_through_429s_and_502s(
+    api: FakeBotAPI, transports: Transports, database_url: str
+) -> None:
+    """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order,
+    never two to one private chat within a second. On PostgreSQL two processes share the work."""
+    db = await kit.migrated(database_url)
+    others: list[Database] = []
+    try:
+        expected = {user: [f"Notice {n} for {user}" for n in range(3)] for user in USERS}
+        for n in range(3):
+            for user in USERS:
+                await queue(db, user, expected[user][n])
+        api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 3, 1, 7
+        limits = DeliveryLimits(per_second=50, private_interval=1.0, poll_every=0.1)
+        workers = [OutboxDelivery(db, transports.make(), kit.POLICY, limits)]
+        if not db.is_sqlite:
+            others.append(Database(database_url))
+            workers.append(OutboxDelivery(others[0], transports.make(), kit.POLICY, limits))
+        await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
+        assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
+        report = api.exact_once_report()
+        assert report["duplicates"] == []
+        assert report["injected"]["429"] > 50 and report["injected"]["5xx"] > 20
+        assert api.min_interval_per_chat() >= 1.0
+        assert api.max_sends_per_second() <= 51
+        assert sum(w.stats.sent for w in workers) == 300
+        assert sum(w.stats.retried_429 for w in workers) == report["injected"]["429"]
+        assert sum(w.stats.unknown_outcome for w in workers) == 0
+        if len(workers) == 2:
+            assert all(w.stats.sent for w in workers)
+        async with db.read() as session:
+            assert set((await session.exec(select(OutboxMessage.status))).all()) == {"sent"}
+    finally:
+        for other in others:
+            await other.dispose()
+        await db.dispose()
+
+
+async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_database_url: str) -> None:
+    db = await kit.migrated(sqlite_database_url)
+    try:
+        tid = await kit.new_ticket(db, kit.POLICY, 2001)
+        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        await delivery.drain(until_empty=True)
+        card = api.chat(STAFF).bot_messages[0]
+        api.block(2001)
+        await queue(db, 2001, "Our answer", ticket_id=tid)
+        await queue(db, 2001, "Another message", ticket_id=tid)
+        await delivery.drain(until_empty=True)
+        assert len([c for c in api.calls_to(2001) if c.method == "sendMessage"]) == 1  # one 403, then silence
+        assert (await kit.customer_of(db, tid)).unreachable_since is not None
+        assert "blocked the bot" in card.content  # the staff see it on the card
+        await queue(db, 2001, "Later", ticket_id=tid)
+        await delivery.drain(until_empty=True)
+        assert len([c for c in api.calls_to(2001) if c.method == "sendMessage"]) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_long_texts_and_captions_are_split(
+    api: FakeBotAPI, transports: Transports, sqlite_database_url: str
+) -> None:
+    db = await kit.migrated(sqlite_database_url)
+    try:
+        text = "<b>Closing report</b>\n" + "🙂 The service was restarted & checked. " * 300
+        await queue(db, 2001, text)
+        async with db.session() as session:
+            api.register_file("photo", None)
+            outbox.send_file(session, STAFF, "photo", _photo_id(api), caption="<i>Screen</i> " + "details " * 300)
+        await OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1)).drain(until_empty=True)
+        parts = bot_texts(api, 2001)
+        assert len(parts) == 3 and all(utf16_len(p) <= 4096 for p in parts)
+        assert (
+            " ".join(parts).split() == ("Closing report\n" + "🙂 The service was restarted & checked. " * 300).split()
+        )
+        photo, rest = api.chat(STAFF).bot_messages
+        assert photo.kind == "photo" and photo.caption.startswith("Screen details")
+        assert rest.text.startswith("details")
+        assert api.errors() == []
+    finally:
+        await db.dispose()
+
+
+def _photo_id(api: FakeBotAPI) -> str:
+    return next(f.file_id for f in api._files.values() if f.kind == "photo")
+
+
+async def test_refused_markup_is_sent_as_plain_text(
+    api: FakeBotAPI, transports: Transports, sqlite_database_url: str
+) -> None:
+    db = await kit.migrated(sqlite_database_url)
+    try:
+        await queue(db, 2001, "Printer <b>on floor <i>2</b></i> is fixed")  # wrongly nested: Telegram refuses
+        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        await delivery.drain(until_empty=True)
+        assert bot_texts(api, 2001) == ["Printer on floor 2 is fixed"]
+        assert delivery.stats.plain_fallbacks == 1 and "can't parse entities" in api.errors(2001)[0].description
+    finally:
+        await db.dispose()
+
+
+async def test_lost_answers_are_counted(api: FakeBotAPI, transports: Transports, sqlite_database_url: str) -> None:
+    """The stand-in performs every 5th send and drops the connection: each such send is resent and counted."""
+    db = await kit.migrated(sqlite_database_url)
+    try:
+        for user in list(USERS)[:20]:
+            await queue(db, user, f"Hello {user}")
+        api.faults.every_nth_lost = 5
+        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        await delivery.drain(timeout=60, until_empty=True)
+        duplicates = api.duplicate_sends()
+        assert api.faults.lost == 4 and delivery.stats.unknown_outcome == 4
+        assert len(duplicates) == 4  # what could not be known is visible, not hidden
+        assert all(bot_texts(api, user)[-1] == f"Hello {user}" for user in list(USERS)[:20])
+    finally:
+        await db.dispose()
