@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from bot.routers import agent, conversation, customer, fallback, staff
+from bot.routers import agent, conversation, customer, fallback, staff, survey
 
 
 def build_dispatcher() -> Dispatcher:
     dp = Dispatcher()
     # agents first: their routers match agents only, everyone else falls through to the customer's
-    dp.include_routers(staff.router, agent.router, conversation.router, customer.router, fallback.router)
+    dp.include_routers(
+        staff.router, agent.router, conversation.router, survey.router, customer.router, fallback.router
+    )
     return dp
