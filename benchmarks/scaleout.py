@@ -115,7 +115,7 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(processes: int, customers: int, limits: dict[str, str], timeout: float) -> Run:
+async def run(processes: int, customers: int, limits: dict[str, str], timeout: float, warmup: int = 0) -> Run:
     result = Run(processes, customers)
     async with FakeBotAPI(token=DEFAULT_TOKEN) as api, contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scaleout-")))
@@ -140,7 +140,13 @@ async def run(processes: int, customers: int, limits: dict[str, str], timeout: f
             proc.start()
         for proc, port in zip(procs, ports, strict=True):
             await wait_healthy(proc, port)
-        await asyncio.sleep(1.0)  # warm: every process registered its webhook and ran its first sweeps
+        await asyncio.sleep(1.0)  # every process registered its webhook and ran its first sweeps
+        if warmup:  # a few intakes first, so every process has imported, compiled and cached what it uses
+            warm = [api.user(300_000 + n, f"Warm{n}", language_code="en") for n in range(warmup)]
+            await asyncio.gather(
+                *(run_intake(u, DESCRIPTIONS[n % len(DESCRIPTIONS)].format(n=n), timeout) for n, u in enumerate(warm))
+            )
+            await asyncio.sleep(1.0)
         idle_before = sum(cpu_seconds(p.pid) for p in procs)
         await asyncio.sleep(IDLE_SAMPLE)
         result.idle_cpu = (sum(cpu_seconds(p.pid) for p in procs) - idle_before) / IDLE_SAMPLE
@@ -211,6 +217,7 @@ async def main() -> int:
     parser.add_argument("--processes", default="1,2", help="comma-separated process counts to compare")
     parser.add_argument("--limits", choices=("relaxed", "telegram"), default="relaxed")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds an intake may take")
+    parser.add_argument("--warmup", type=int, default=10, help="intakes done before measuring (per run)")
     args = parser.parse_args()
     _record_arrivals(FakeBotAPI)
 
@@ -219,7 +226,8 @@ async def main() -> int:
     runs: list[Run] = []
     for count in (int(p) for p in args.processes.split(",")):
         api_update_times.clear()
-        result = await run(count, args.customers, RELAXED if args.limits == "relaxed" else TELEGRAM, args.timeout)
+        limits = RELAXED if args.limits == "relaxed" else TELEGRAM
+        result = await run(count, args.customers, limits, args.timeout, args.warmup)
         print(result.line(), flush=True)
         runs.append(result)
     if len(runs) >= 2 and runs[0].rate:
