@@ -124,7 +124,8 @@ def on_resolved(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:
     ticket.progress_due_at = None
     ticket.progress_stage = 0
     ticket.auto_close_due_at = now + policy.resolved_auto_close_after
-    ticket.close_warning_sent = False
+    # a warning as early as the resolution itself would only repeat the resolution notice
+    ticket.close_warning_sent = policy.resolved_close_warning_before >= policy.resolved_auto_close_after
 
 
 def on_reopened(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:

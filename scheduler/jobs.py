@@ -9,6 +9,7 @@ then, once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -23,7 +24,9 @@ Sweep = Callable[[], Awaitable[object]]
 class Jobs:
     def __init__(self) -> None:
         self.scheduler = AsyncIOScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+            # two instances may overlap in APScheduler's eyes; `every` skips a tick quietly instead of
+            # APScheduler warning "maximum number of running instances reached" at every slow sweep
+            job_defaults={"coalesce": True, "max_instances": 2, "misfire_grace_time": None}
         )
         self.runs: dict[str, int] = {}
         self.failures: dict[str, int] = {}
@@ -31,13 +34,19 @@ class Jobs:
     def every(self, name: str, interval: timedelta, sweep: Sweep) -> None:
         """Run `sweep` every `interval` (first at start); a failing run is logged and retried next time."""
 
+        running = asyncio.Lock()
+
         async def run() -> None:
-            self.runs[name] = self.runs.get(name, 0) + 1
-            try:
-                await sweep()
-            except Exception:
-                self.failures[name] = self.failures.get(name, 0) + 1
-                log.exception("job %s failed; it runs again at its next interval", name)
+            if running.locked():  # the previous run is still busy: this tick is simply skipped
+                log.debug("job %s still running; skipping this tick", name)
+                return
+            async with running:
+                self.runs[name] = self.runs.get(name, 0) + 1
+                try:
+                    await sweep()
+                except Exception:
+                    self.failures[name] = self.failures.get(name, 0) + 1
+                    log.exception("job %s failed; it runs again at its next interval", name)
 
         self.scheduler.add_job(
             run,

@@ -303,6 +303,17 @@ async def test_close_due_during_downtime_closes_without_a_late_warning(db: Datab
     assert [("is closed" in x, "How satisfied" in x) for x in texts] == [(True, False), (False, True)]
 
 
+async def test_no_close_warning_when_it_would_come_with_the_resolution(db: Database) -> None:
+    policy = kit.policy(resolved_auto_close_after=H, resolved_close_warning_before=2 * H, survey_after=timedelta(0))
+    jobs = FollowupJobs(db, policy)
+    tid = await kit.new_ticket(db, policy, ANN)
+    t0 = now_utc()
+    await kit.set_state(db, policy, tid, State.RESOLVED, t0)
+    assert (await twice(jobs, t0 + minutes(1)))["closing"] == 0  # the resolution notice already said it
+    assert (await twice(jobs, t0 + H))["closing"] == 1
+    assert [kind_of(x) for x in await customer_texts(db)] == ["closed", "survey"]
+
+
 # -- SLA watch -------------------------------------------------------------------------------------------
 
 
