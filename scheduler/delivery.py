@@ -666,7 +666,8 @@ class OutboxDelivery:
             raise
 
     async def _unreachable_customer(self, session: AsyncSession, chat_id: int) -> bool:
-        stmt = select(Customer.unreachable_since).where(Customer.chat_id == chat_id)
+        """Did the person of this private chat block the bot? (A private chat's id is its user's id.)"""
+        stmt = select(Customer.unreachable_since).where(Customer.telegram_id == chat_id)
         return any(since is not None for since in (await session.exec(stmt)).all())
 
     async def _resolve(self, session: AsyncSession, row: OutboxMessage, ticket: Ticket | None) -> Any:
