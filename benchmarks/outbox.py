@@ -11,9 +11,11 @@ the worst second, the smallest gap within one chat, 429s received, duplicates an
 time and the machine. ``--json`` prints the same as one JSON object.
 
 Options: ``--messages``, ``--chats``, ``--rate``, ``--database URL`` (default: a fresh SQLite file;
-e.g. ``postgresql://postgres@127.0.0.1/bench`` for an existing empty database), ``--processes 2``
-(PostgreSQL: two delivery workers, each with half the rate), ``--faults 429=7,5xx=11,lost=50``
-(injected on top of the enforced limits), ``--no-enforce``.
+``postgres`` makes a fresh database on the test server, ``TEST_POSTGRES_URL``, and drops it after; or
+the URL of an existing empty database), ``--workers 2`` (PostgreSQL: two delivery workers sharing the
+outbox through row locks, each with its own connection pool and half the rate; they share this
+process's event loop), ``--faults 429=7,5xx=11,lost=50`` (injected on top of the enforced limits),
+``--no-enforce``.
 """
 
 from __future__ import annotations
@@ -200,16 +202,22 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=configured, help=f"messages/s (default {configured})")
     parser.add_argument("--database", default=None, help="database URL (default: a fresh SQLite file)")
-    parser.add_argument("--processes", type=int, default=1, help="delivery workers (PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=1, help="delivery workers (PostgreSQL)")
     parser.add_argument("--faults", default="", help="e.g. 429=7,5xx=11,lost=50")
     parser.add_argument("--no-enforce", action="store_true", help="the stand-in does not enforce flood limits")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="outbox-bench-")
-    url = normalise_url(args.database) if args.database else f"sqlite+aiosqlite:///{tmp.name}/bench.db"
-    if args.processes > 1 and url.startswith("sqlite"):
-        parser.error("several delivery processes need PostgreSQL (--database postgresql://…)")
+    made_database = None
+    if args.database == "postgres":
+        from tests.support.databases import create_postgres_database
+
+        made_database, url = asyncio.run(create_postgres_database("outbox_bench_"))
+    else:
+        url = normalise_url(args.database) if args.database else f"sqlite+aiosqlite:///{tmp.name}/bench.db"
+    if args.workers > 1 and url.startswith("sqlite"):
+        parser.error("several delivery workers need PostgreSQL (--database postgres)")
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -218,7 +226,7 @@ def main() -> int:
     try:
         api_url = parent.recv()
         asyncio.run(_fill(url, args.messages, args.chats))
-        bot = asyncio.run(_deliver(url, api_url, args.rate, args.processes))
+        bot = asyncio.run(_deliver(url, api_url, args.rate, args.workers))
         parent.send("report")
         api = parent.recv()
     finally:
@@ -226,6 +234,10 @@ def main() -> int:
         if standin.is_alive():
             standin.kill()
         tmp.cleanup()
+        if made_database:
+            from tests.support.databases import drop_postgres_database
+
+            asyncio.run(drop_postgres_database(made_database))
 
     expected_per_chat = {}
     for n in range(args.messages):
@@ -244,7 +256,7 @@ def main() -> int:
         "messages": args.messages,
         "chats": args.chats,
         "database": "SQLite" if url.startswith("sqlite") else "PostgreSQL",
-        "processes": args.processes,
+        "workers": args.workers,
         "configured_rate": args.rate,
         "achieved_rate": round(achieved, 2),
         "max_sends_in_any_second": api["max_per_second"],
@@ -267,7 +279,7 @@ def main() -> int:
     else:
         m = result["machine"]
         print(f"outbox delivery: {args.messages} notifications to {args.chats} chats via the stand-in (HTTP)")
-        print(f"  database            {result['database']}, {args.processes} delivery process(es)")
+        print(f"  database            {result['database']}, {args.workers} delivery worker(s)")
         print(f"  rate                {result['achieved_rate']}/s achieved vs {args.rate}/s configured")
         print(f"  worst second        {result['max_sends_in_any_second']} sends")
         print(f"  per private chat    smallest gap {result['min_gap_in_one_chat_s']} s")
