@@ -315,6 +315,7 @@ class OutboxDelivery:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._on_sent = on_sent
         self._started = False
+        self._stopping = False
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -363,17 +364,24 @@ class OutboxDelivery:
 
     # -- loop ---------------------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, grace: float = 5.0) -> None:
+        """Deliver until `stop` is set; then let the calls in flight finish (up to `grace` seconds) and give
+        the rows claimed but not started back, so another process (or the next start) sends them at once."""
         await self.startup()
-        while not stop.is_set():
-            try:
-                await self.dispatch_due()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("outbox pass failed")
-                await asyncio.sleep(1)
-            await bell.wait(self.limits.poll_every)
-        for task in list(self._active.values()):
-            task.cancel()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.dispatch_due()
+                except Exception:  # the loop must survive a database hiccup
+                    log.exception("outbox pass failed")
+                    await asyncio.sleep(1)
+                await bell.wait(self.limits.poll_every)
+            self._stopping = True
+            if self._active:
+                await asyncio.wait(list(self._active.values()), timeout=grace)
+        finally:
+            for task in list(self._active.values()):
+                task.cancel()
 
     async def dispatch_due(self) -> int:
         """Claim due rows of idle chats and start a sender per chat; returns rows claimed."""
@@ -509,6 +517,9 @@ class OutboxDelivery:
 
     async def _send_chat(self, chat_id: int, ids: list[int]) -> None:
         for index, row_id in enumerate(ids):
+            if self._stopping:
+                await self._unlock(ids[index:])
+                return
             try:
                 carry_on = await self._send_row(row_id, chat_id)
             except asyncio.CancelledError:
@@ -531,6 +542,9 @@ class OutboxDelivery:
     async def _send_row(self, row_id: int, chat_id: int) -> bool:
         """Send one row; False when the chat's later rows must wait (ordering, retry-after)."""
         await self._wait_for_chat(chat_id)
+        if self._stopping:
+            await self._unlock([row_id])
+            return False
         prepared = await self._prepare(row_id)
         if isinstance(prepared, bool):
             return prepared

@@ -508,6 +508,23 @@ async def test_only_the_newest_card_edit_is_sent(db: Database) -> None:
     assert transport.to(STAFF)[0][1]["message_id"] == (await kit.ticket(db, tid)).staff_message_id
 
 
+async def test_stopping_finishes_the_call_in_flight_and_gives_the_rest_back(db: Database) -> None:
+    transport = FakeTransport()
+    for i in range(3):
+        await queue(db, 1001, f"m{i}")
+    delivery = sender(db, transport, DeliveryLimits(private_interval=1.0, poll_every=0.05))
+    stop = asyncio.Event()
+    running = asyncio.create_task(delivery.run(stop))
+    while not transport.calls:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, timeout=3)
+    assert transport.delivered[1001] == ["m0"]
+    async with db.read() as session:
+        rows = (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert [(r.status, r.locked_by) for r in rows] == [("sent", None), ("pending", None), ("pending", None)]
+
+
 # -- pacing ----------------------------------------------------------------------------------------------
 
 
