@@ -92,14 +92,17 @@ class FollowupJobs:
 
     async def _each_due(self, name: str, where: Sequence[Any], order: Any, act: Act, now: datetime) -> int:
         acted = 0
-        seen: set[int] = set()
+        # tickets looked at in this pass, and failing ones waiting for their retry, are not asked for again:
+        # a page of tickets another process holds (or of poison) never hides the ones after it
+        seen = {tid for (sweep, tid), (_, at) in self._failing.items() if sweep == name and at > time.monotonic()}
         for _ in range(self.max_batches):
             async with self.db.read() as session:
-                stmt = select(Ticket.id).where(*where).order_by(order, col(Ticket.id)).limit(self.batch)
-                ids = [i for i in (await session.exec(stmt)).all() if i not in seen]
-            fresh = [i for i in ids if not self._backing_off(name, i)]
+                stmt = select(Ticket.id).where(*where)
+                if seen:
+                    stmt = stmt.where(col(Ticket.id).not_in(seen))
+                ids = list((await session.exec(stmt.order_by(order, col(Ticket.id)).limit(self.batch))).all())
             seen.update(ids)
-            for ticket_id in fresh:
+            for ticket_id in ids:
                 try:
                     async with self.db.session() as session:
                         stmt = select(Ticket).where(Ticket.id == ticket_id, *where).with_for_update(skip_locked=True)

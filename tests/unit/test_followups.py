@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from helpdesk import followups
 from helpdesk.clock import now_utc
@@ -564,6 +564,50 @@ async def test_a_failing_ticket_does_not_block_the_others(db: Database, monkeypa
     jobs._failing.clear()
     assert (await jobs.run(t0 + H))["reminders"] == 1
     assert (await kit.ticket(db, bad)).reminders_sent == 1
+
+
+async def test_poison_tickets_do_not_starve_the_rest(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = FollowupJobs(db, POLICY, batch=2)
+    t0 = now_utc()
+    ids = []
+    for n in range(5):
+        tid = await kit.new_ticket(db, POLICY, 900 + n)
+        await kit.ask(db, POLICY, tid, "Which room?", t0)
+        ids.append(tid)
+    bad = set(ids[:3])  # more than a page
+    original = jobs._remind
+
+    async def remind(session, ticket, now):  # type: ignore[no-untyped-def]
+        if ticket.id in bad:
+            raise RuntimeError("boom")
+        return await original(session, ticket, now)
+
+    monkeypatch.setattr(jobs, "_remind", remind)
+    assert (await jobs.run(t0 + H))["reminders"] == 2
+    assert (await jobs.run(t0 + H))["reminders"] == 0  # the bad ones wait for their retry, quietly
+
+
+@pytest.mark.postgres
+async def test_tickets_another_process_holds_are_skipped_not_waited_for(postgres_database_url: str) -> None:
+    db = await kit.migrated(postgres_database_url)
+    other = Database(postgres_database_url)
+    try:
+        jobs = FollowupJobs(db, POLICY, batch=2)
+        t0 = now_utc()
+        ids = []
+        for n in range(5):
+            tid = await kit.new_ticket(db, POLICY, 950 + n)
+            await kit.ask(db, POLICY, tid, "Which room?", t0)
+            ids.append(tid)
+        async with other.session() as session:  # another process is in the middle of these three
+            held = (await session.exec(select(Ticket).where(col(Ticket.id).in_(ids[:3])).with_for_update())).all()
+            assert len(held) == 3
+            done = await asyncio.wait_for(jobs.run(t0 + H), timeout=10)
+            assert done["reminders"] == 2
+        assert (await jobs.run(t0 + H))["reminders"] == 3  # released: now they are ours
+    finally:
+        await other.dispose()
+        await db.dispose()
 
 
 async def test_jobs_run_at_start_and_added_later() -> None:
