@@ -654,6 +654,9 @@ class OutboxDelivery:
             return await self.transport.call(method, payload)
         except Rejected as exc:
             text = exc.description.lower()
+            # First: Telegram's "not modified" text also says "reply markup", which must not strip the buttons.
+            if "message is not modified" in text:
+                return True
             if "can't parse entities" in text or "can't find end" in text or "unsupported start tag" in text:
                 self.stats.plain_fallbacks += 1
                 log.warning("%s to chat %s: HTML refused (%s); sending plain text", method, payload.get("chat_id"), exc)
@@ -666,8 +669,6 @@ class OutboxDelivery:
                     "%s to chat %s: keyboard refused (%s); sending without it", method, payload.get("chat_id"), exc
                 )
                 return await self._call_again(method, {k: v for k, v in payload.items() if k != "reply_markup"})
-            if "message is not modified" in text:
-                return True
             raise
 
     async def _call_again(self, method: str, payload: dict[str, Any]) -> Any:

@@ -508,6 +508,30 @@ async def test_only_the_newest_card_edit_is_sent(db: Database) -> None:
     assert transport.to(STAFF)[0][1]["message_id"] == (await kit.ticket(db, tid)).staff_message_id
 
 
+async def test_an_unchanged_card_edit_keeps_its_buttons(db: Database) -> None:
+    """Telegram's "message is not modified" also says "reply markup": it must not be taken for a refused
+    keyboard (which would resend the card without its buttons)."""
+    tid, _ = await ticket_with_card(db)
+    async with db.session() as session:
+        edit = outbox.edit_text(
+            session, STAFF, None, "card", ticket_id=tid, edits_card=True, buttons=[[("Take", "tk:1")]]
+        )
+        await session.flush()
+        edit_id = int(edit.id)
+    transport = FakeTransport()
+    transport.before.append(
+        lambda m, p, n: Rejected(
+            "Bad Request: message is not modified: specified new message content and reply markup are "
+            "exactly the same as a current content and reply markup of the message"
+        )
+    )
+    delivery = sender(db, transport)
+    await delivery.drain(until_empty=True)
+    assert [c[0] for c in transport.to(STAFF)] == ["editMessageText"]
+    assert "reply_markup" in transport.to(STAFF)[0][1]
+    assert (await row(db, edit_id)).status == "sent"
+
+
 async def test_stopping_finishes_the_call_in_flight_and_gives_the_rest_back(db: Database) -> None:
     transport = FakeTransport()
     for i in range(3):
