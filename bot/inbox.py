@@ -167,6 +167,7 @@ class UpdateInbox:
         worker_id: str | None = None,
         handler_timeout: float = 60.0,
         retry_delays: tuple[float, ...] = (0.2, 1.0, 3.0),
+        busy_retry: float = 0.2,
     ) -> None:
         self.db = db
         self.dp = dispatcher
@@ -177,6 +178,7 @@ class UpdateInbox:
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.handler_timeout = handler_timeout
         self.retry_delays = retry_delays or (0.0,)
+        self.busy_retry = busy_retry
         self.stats = InboxStats()
         self._slots = asyncio.Semaphore(concurrency)
         self._chats: dict[int, asyncio.Task[None]] = {}
@@ -223,7 +225,9 @@ class UpdateInbox:
                     ],
                 )
         self.stats.stored += len(fresh)
-        for key in dict.fromkeys(chat_key_of(p) for p in fresh):
+        # every chat of the batch, redelivered ones too: a redelivered update may be stored but unfinished
+        # (its process died), and waiting for the periodic recovery would leave its customer waiting
+        for key in dict.fromkeys(chat_key_of(p) for p in by_id.values()):
             self.schedule(key)
         return [int(p["update_id"]) for p in fresh]
 
@@ -269,6 +273,12 @@ class UpdateInbox:
                         step, delay = await self._handle_next(chat_key)
                     if step is Step.RETRY:
                         await asyncio.sleep(delay)  # the slot is free meanwhile; the chat waits, in order
+                        continue
+                    if step is Step.BUSY:
+                        # Another process holds the chat. It drains what it can see, but an update we
+                        # stored just after its last look would wait for the periodic recovery: look
+                        # again shortly (until the chat has nothing pending).
+                        await asyncio.sleep(self.busy_retry)
                         continue
                     if step is not Step.DONE:
                         break

@@ -183,6 +183,21 @@ async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Datab
     assert sorted(await outbox_texts(db)) == ["echo one", "echo three", "echo two"]
 
 
+async def test_a_redelivered_update_that_was_stored_but_not_handled_is_handled_at_once(db: Database, bot: Bot) -> None:
+    """The process that stored it died; Telegram resends it to this one: no waiting for the recovery pass."""
+    update = message(25, "stored by a process that died")
+    async with db.session() as s:
+        await s.execute(
+            dialect_insert(s, InboxUpdate), [{"update_id": update["update_id"], "chat_key": 25, "payload": update}]
+        )
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+    assert await inbox.store([update]) == []  # not new...
+    await inbox.idle(10)
+    assert rec.calls == [(25, "stored by a process that died")]  # ...but handled, once
+    assert await outbox_texts(db) == ["echo stored by a process that died"]
+
+
 async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database, bot: Bot) -> None:
     """Two processes (or a second start) receiving the same updates: one handling each."""
     rec_a, rec_b = Recorder(), Recorder()
@@ -190,12 +205,9 @@ async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database,
     try:
         a, b = make_inbox(db, bot, rec_a), make_inbox(other_db, bot, rec_b)
         updates = [message(30 + i % 4, f"slow {i}") for i in range(24)]
+        # no recovery pass: a process that finds a chat held by the other looks again until it is empty
         await asyncio.gather(a.store(updates[:16]), b.store(updates[8:]))
-        await asyncio.gather(a.recover(), b.recover())
         await asyncio.gather(a.idle(20), b.idle(20))
-        for _ in range(3):  # whatever one left because the other held the chat, recovery hands out
-            await asyncio.gather(a.recover(), b.recover())
-            await asyncio.gather(a.idle(20), b.idle(20))
     finally:
         await other_db.dispose()
     handled = sorted(rec_a.calls + rec_b.calls)
