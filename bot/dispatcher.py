@@ -10,7 +10,5 @@ from bot.routers import agent, conversation, customer, fallback, staff, survey
 def build_dispatcher() -> Dispatcher:
     dp = Dispatcher()
     # agents first: their routers match agents only, everyone else falls through to the customer's
-    dp.include_routers(
-        staff.router, agent.router, conversation.router, survey.router, customer.router, fallback.router
-    )
+    dp.include_routers(staff.router, agent.router, conversation.router, survey.router, customer.router, fallback.router)
     return dp

@@ -56,11 +56,36 @@ def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | 
         service=ticket.service or t(lang, "card.no_contact"),
         description=shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
     )
+    notes = [*sla_notes(ticket, lang), *(notes or [])]
     if customer.unreachable_since is not None:
-        notes = [*(notes or []), t(lang, "card.unreachable")]
+        notes.append(t(lang, "card.unreachable"))
     if notes:
         text += "\n\n" + "\n".join(notes)
     return text
+
+
+#: states in which the SLA clocks still matter to the people looking at the card
+_SLA_STATES = ("new", "in_progress", "waiting_customer")
+
+
+def sla_notes(ticket: Ticket, lang: str) -> list[str]:
+    """Standing SLA lines (warned, overdue) from what the SLA watch recorded on the ticket, so every later
+    edit of the card keeps them, and they go once the clock is met or the ticket is done."""
+    if ticket.state not in _SLA_STATES:
+        return []
+    flags = ticket.sla_flags or {}
+    lines = []
+    for clock, due, met in (
+        ("first_response", ticket.first_response_due, ticket.first_response_at),
+        ("resolution", ticket.resolution_due, ticket.resolved_at),
+    ):
+        if due is None or met is not None:
+            continue
+        for kind in ("breach", "warning"):
+            if f"{clock}_{kind}" in flags:
+                lines.append(t(lang, f"scheduler.sla.note_{clock}_{kind}", due=when(due)))
+                break
+    return lines
 
 
 def card_buttons(ticket: Ticket, lang: str) -> outbox.Buttons:

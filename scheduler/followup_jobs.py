@@ -390,7 +390,7 @@ class FollowupJobs:
         ticket.sla_flags = flags
         session.add(ticket)
         lang = self.lang
-        lines, notes = [], []
+        lines: list[str] = []
         for clock, kind, due, length in found:
             left = calendar.between(now, due)
             used = 100 if length <= timedelta(0) else round(100 * (1 - left / length))
@@ -406,7 +406,6 @@ class FollowupJobs:
                     target=human_duration(lang, length),
                 )
             )
-            notes.append(t(lang, f"scheduler.sla.note_{clock}_{kind}", due=when(due)))
             record_event(
                 session,
                 ticket,
@@ -422,7 +421,7 @@ class FollowupJobs:
         if staff is not None:
             text = "\n".join(lines) + "\n" + self._who(ticket)
             outbox.send_text(session, staff, text, ticket_id=ticket.id, reply_to_card=True)
-        await cards.refresh_card(session, ticket, self.policy, notes=notes)
+        await cards.refresh_card(session, ticket, self.policy)  # the card shows the SLA flags (cards.sla_notes)
         return True
 
     # -- progress updates ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class KeywordTriage:
                 category = Category.PROVISIONING if ticket_type == TicketType.SERVICE_REQUEST else Category.SOFTWARE
         impact = impact or Impact.INDIVIDUAL
         urgency = urgency or Urgency.DEGRADED
-        ranked = (category,) + tuple(c for c in Category if c != category)
+        ranked = (category, *(c for c in Category if c != category))
         return FakeResult(
             category.ticket_type,
             category,

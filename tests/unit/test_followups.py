@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from helpdesk import followups
+from helpdesk import cards, followups
 from helpdesk.clock import now_utc
 from helpdesk.outbox import bell
 from helpdesk.vocabulary import Priority, State, TicketType
@@ -357,6 +357,29 @@ async def test_sla_warning_and_breach_once_each(any_db: Database) -> None:
         ("sla_breach", "resolution"),
     ]
     assert len([x for x in await sla_texts(db) if "target" in x]) == 4
+
+
+async def test_sla_notes_stay_on_the_card_until_the_clock_is_met(db: Database) -> None:
+    """A later edit of the card (assignee, priority...) keeps the overdue line; meeting the clock removes it."""
+    jobs = FollowupJobs(db, POLICY)
+    t0 = now_utc()
+    tid = await kit.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
+    assert (await twice(jobs, t0 + minutes(16)))["sla"] == 1
+
+    async def refreshed_card() -> str:
+        async with db.session() as session:
+            await cards.refresh_card(session, await session.get(Ticket, tid), POLICY)
+        return (await kit.rows(db, STAFF, method="editMessageText"))[-1].payload["text"]
+
+    assert "SLA: first response overdue" in await refreshed_card()
+    await kit.change(db, tid, first_response_at=t0 + minutes(20), state="in_progress")
+    card = await refreshed_card()
+    assert "overdue" not in card and "⚠️" not in card
+    await kit.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_warning": "x"})
+    assert "SLA: resolution due" in await refreshed_card()
+    await kit.change(db, tid, state="resolved", resolved_at=t0 + H)
+    card = await refreshed_card()
+    assert "overdue" not in card and "resolution due" not in card
 
 
 async def test_sla_missed_while_down_is_one_breach_message(db: Database) -> None:

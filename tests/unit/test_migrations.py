@@ -14,7 +14,7 @@ from storage.db import Database
 from tests.support.botproc import run_cli
 
 
-def _diff(connection):  # noqa: ANN001, ANN202
+def _diff(connection):
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return compare_metadata(context, SQLModel.metadata)
 
