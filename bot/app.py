@@ -135,8 +135,7 @@ class Application:
             )
             await self.stop.wait()
             log.info("stopping")
-            jobs.shutdown()
-            await inbox.idle(timeout=10)
+            await asyncio.gather(jobs.stop(timeout=10), inbox.idle(timeout=10))
             for task in tasks:
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -30,11 +30,12 @@ class Jobs:
         )
         self.runs: dict[str, int] = {}
         self.failures: dict[str, int] = {}
+        self._running: dict[str, asyncio.Lock] = {}
 
     def every(self, name: str, interval: timedelta, sweep: Sweep) -> None:
         """Run `sweep` every `interval` (first at start); a failing run is logged and retried next time."""
 
-        running = asyncio.Lock()
+        running = self._running.setdefault(name, asyncio.Lock())
 
         async def run() -> None:
             if running.locked():  # the previous run is still busy: this tick is simply skipped
@@ -44,6 +45,10 @@ class Jobs:
                 self.runs[name] = self.runs.get(name, 0) + 1
                 try:
                     await sweep()
+                except asyncio.CancelledError:
+                    # stopped mid-sweep (shutdown ran out of patience): its transaction rolled back and the
+                    # rows say what is still due, so the next start does it; not an error worth a traceback
+                    log.info("job %s interrupted by shutdown; it runs again at the next start", name)
                 except Exception:
                     self.failures[name] = self.failures.get(name, 0) + 1
                     log.exception("job %s failed; it runs again at its next interval", name)
@@ -70,3 +75,22 @@ class Jobs:
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    async def stop(self, timeout: float = 10.0) -> bool:
+        """Start no new runs, let the running ones finish (up to `timeout`), then shut down; False when a
+        run had to be interrupted."""
+        if self.scheduler.running:
+            self.scheduler.pause()
+
+        async def runs_finished() -> None:
+            for lock in self._running.values():
+                async with lock:  # free once that job's current run (if any) is over
+                    pass
+
+        finished = True
+        try:
+            await asyncio.wait_for(runs_finished(), timeout)
+        except TimeoutError:
+            finished = False
+        self.shutdown()
+        return finished

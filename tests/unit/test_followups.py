@@ -655,3 +655,34 @@ async def test_jobs_run_at_start_and_added_later() -> None:
         assert all(job.misfire_grace_time is None and job.coalesce for job in jobs.scheduler.get_jobs())
     finally:
         jobs.shutdown()
+
+
+async def test_stopping_lets_a_running_sweep_finish_and_interrupts_a_stuck_one_quietly(caplog) -> None:
+    jobs = Jobs()
+    finished: list[str] = []
+    started = {"slow": asyncio.Event(), "stuck": asyncio.Event()}
+
+    async def slow() -> None:
+        started["slow"].set()
+        await asyncio.sleep(0.3)
+        finished.append("slow")
+
+    async def stuck() -> None:
+        started["stuck"].set()
+        await asyncio.sleep(3600)
+
+    jobs.every("slow", timedelta(hours=1), slow)
+    jobs.start()
+    await asyncio.wait_for(started["slow"].wait(), 5)
+    assert await jobs.stop(timeout=5) is True
+    assert finished == ["slow"]
+
+    jobs = Jobs()
+    jobs.every("stuck", timedelta(hours=1), stuck)
+    jobs.start()
+    await asyncio.wait_for(started["stuck"].wait(), 5)
+    caplog.set_level("INFO")
+    assert await jobs.stop(timeout=0.2) is False
+    await asyncio.sleep(0.1)  # the executor's cancellation reaches the job
+    assert "interrupted by shutdown" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
