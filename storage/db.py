@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+#: how long a statement waits for another connection's write lock before it fails (as busy_timeout did)
+SQLITE_BUSY_WAIT = 30.0
 
 
 def normalise_url(url: str) -> str:
@@ -42,6 +47,8 @@ class Database:
             # One writer at a time is SQLite's nature; a single pooled connection turns lock contention
             # into a fair asyncio queue instead of SQLITE_BUSY errors.
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+            if not parsed.query:  # plain file (or :memory:): statements run on the event loop's thread
+                kwargs["async_creator"] = _in_loop_creator(database or ":memory:")
         else:
             kwargs.update(pool_size=int(os.environ.get("DB_POOL_SIZE", "10")), max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
@@ -76,14 +83,166 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        in_loop = isinstance(getattr(dbapi_connection, "_connection", None), InLoopConnection)
+        if not in_loop:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (in-loop: set at connect)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # in-loop: SQLite must not sleep on a lock (that would stop the event loop); the wait is async
+        cursor.execute("PRAGMA busy_timeout=0" if in_loop else "PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# -- SQLite on the event loop's thread -----------------------------------------------------------------
+#
+# aiosqlite runs every call (cursor, execute, fetch, close: four per statement) on a worker thread and
+# hands the result back through the event loop: for the short statements of this bot that hop costs far
+# more than SQLite's own work, and the ping-pong of the GIL between the two threads more still. With one
+# connection, one writer and statements of microseconds, running them directly on the loop's thread is
+# cheaper and changes nothing else: same SQL, same transactions, same connection pool of one. Waiting for
+# another connection's lock (another process, a CLI command) is the one thing that must not block the
+# loop: SQLite's busy handler is off and the wait is an asyncio sleep, retried for up to 30 s.
+
+
+async def _retry_busy(call: Callable[..., Any], *args: Any) -> Any:
+    deadline: float | None = None
+    delay = 0.001
+    while True:
+        try:
+            return call(*args)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + SQLITE_BUSY_WAIT
+            elif now >= deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+class InLoopCursor:
+    """The part of aiosqlite's Cursor that SQLAlchemy's aiosqlite dialect uses, without the thread."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    async def __aenter__(self) -> InLoopCursor:
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    async def execute(self, sql: str, parameters: Any = None) -> InLoopCursor:
+        if parameters is None:
+            await _retry_busy(self._cursor.execute, sql)
+        else:
+            await _retry_busy(self._cursor.execute, sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> InLoopCursor:
+        await _retry_busy(self._cursor.executemany, sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+
+class _Immediate:
+    """Stands in for aiosqlite's request queue (SQLAlchemy sets isolation_level through it)."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except Exception as exc:
+            if future is not None:
+                future.set_exception(exc)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class InLoopConnection:
+    """The part of aiosqlite's Connection that SQLAlchemy's aiosqlite dialect uses, without the thread."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self._tx = _Immediate()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    def cursor(self) -> InLoopCursor:
+        return InLoopCursor(self._conn.cursor())
+
+    async def commit(self) -> None:
+        await _retry_busy(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
+
+    async def close(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _in_loop_creator(database: str) -> Callable[[], Any]:
+    async def connect() -> InLoopConnection:
+        # isolation_level=None: no implicit transactions, we issue BEGIN IMMEDIATE ourselves
+        return InLoopConnection(sqlite3.connect(database, isolation_level=None, timeout=0, check_same_thread=False))
+
+    return connect
