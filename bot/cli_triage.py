@@ -12,10 +12,11 @@ import json
 import os
 import pathlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from helpdesk.triage import get_triage
+from helpdesk.triage.model import text_rows
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
 
 _SHORT = {c: c.value[:4] for c in Category}
@@ -33,25 +34,13 @@ class Labelled:
     category: Category | None
 
 
-def _rows(path: pathlib.Path) -> Iterable[tuple[int, dict[str, object]]]:
+def _rows(path: pathlib.Path) -> Iterator[tuple[int, dict[str, object]]]:
     try:
-        fh = path.open(encoding="utf-8")
+        yield from text_rows(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with fh:
-        try:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    raise InputError(f'{path}:{lineno}: expected a JSON object with a string "text"')
-                yield lineno, row
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _enum(path: pathlib.Path, lineno: int, row: dict[str, object], key: str, kind: type) -> object | None:

@@ -20,6 +20,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -206,17 +207,13 @@ def _cli_bot(settings: Any) -> tuple[Bot | None, int]:
     return make_bot(token, settings.telegram_api_url), 0
 
 
-async def set_webhook(settings: Any) -> int:
-    """Register WEBHOOK_URL with Telegram; prints one line; 0 on success."""
-    if not settings.webhook_url:
-        print("error: WEBHOOK_URL is not set (the public https:// address Telegram should call)", file=sys.stderr)
-        return 2
+async def _cli_call(settings: Any, action: str, call: Callable[[Bot], Awaitable[object]]) -> int:
+    """Run one Bot API call for the CLI; a failure is one `error:` line and the exit code to use."""
     bot, code = _cli_bot(settings)
     if bot is None:
         return code
     try:
-        check_settings(settings, settings.token())
-        await register(bot, settings)
+        await call(bot)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -228,32 +225,36 @@ async def set_webhook(settings: Any) -> int:
         print(f"error: cannot reach the Bot API at {settings.telegram_api_url}: {reason}", file=sys.stderr)
         return 3
     except TelegramAPIError as exc:
-        print(f"error: Telegram refused the webhook: {exc.message}", file=sys.stderr)
+        print(f"error: Telegram refused {action}: {exc.message}", file=sys.stderr)
         return 1
     finally:
         await bot.session.close()
-    print(f"webhook set: {public_url(settings)} (secret header on; updates: {', '.join(ALLOWED_UPDATES)})")
     return 0
+
+
+async def set_webhook(settings: Any) -> int:
+    """Register WEBHOOK_URL with Telegram; prints one line; 0 on success."""
+    if not settings.webhook_url:
+        print("error: WEBHOOK_URL is not set (the public https:// address Telegram should call)", file=sys.stderr)
+        return 2
+
+    async def call(bot: Bot) -> None:
+        check_settings(settings, settings.token())
+        await register(bot, settings)
+
+    code = await _cli_call(settings, "the webhook", call)
+    if code == 0:
+        print(f"webhook set: {public_url(settings)} (secret header on; updates: {', '.join(ALLOWED_UPDATES)})")
+    return code
 
 
 async def delete_webhook(settings: Any) -> int:
     """Remove the webhook (pending updates are kept for getUpdates); prints one line; 0 on success."""
-    bot, code = _cli_bot(settings)
-    if bot is None:
-        return code
-    try:
-        await bot.delete_webhook(drop_pending_updates=False, request_timeout=30)
-    except TelegramUnauthorizedError:
-        print("error: the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token", file=sys.stderr)
-        return 2
-    except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "message", None) or type(exc).__name__
-        print(f"error: cannot reach the Bot API at {settings.telegram_api_url}: {reason}", file=sys.stderr)
-        return 3
-    except TelegramAPIError as exc:
-        print(f"error: Telegram refused to delete the webhook: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        await bot.session.close()
-    print("webhook deleted: pending updates are kept; start the bot without WEBHOOK_URL to long-poll")
-    return 0
+    code = await _cli_call(
+        settings,
+        "to delete the webhook",
+        lambda bot: bot.delete_webhook(drop_pending_updates=False, request_timeout=30),
+    )
+    if code == 0:
+        print("webhook deleted: pending updates are kept; start the bot without WEBHOOK_URL to long-poll")
+    return code

@@ -143,25 +143,16 @@ async def add_message(
     now = now_utc()
     state = State(ticket.state)
     kind = "answer" if state == State.WAITING_CUSTOMER else "message"
-    data: dict[str, Any] = {}
-    if content.message_id is not None:
-        data["message"] = [content.chat_id, content.message_id]
-    if content.file is not None:
-        data["file"] = content.file.get("kind")
-    event = tickets.record_event(
+    await work.record_content(
         session,
         ticket,
         kind,
+        content,
+        now,
         actor_kind="customer",
         actor_id=customer.telegram_id,
         actor_name=customer_display_name(customer),
-        note=content.words or None,
-        data=data,
-        at=now,
     )
-    await session.flush()
-    if content.file is not None:
-        session.add(tickets.attachment_row(ticket.id, content.file, event.id))
     if content.chat_id is not None and content.message_id is not None:
         await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
     header = "agents.staff.answer" if kind == "answer" else "agents.staff.message"

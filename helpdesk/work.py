@@ -383,9 +383,19 @@ async def _relay_to_customer(
         tell_customer(session, ticket, customer, t(lang, header_key, number=ticket.number, text=words), buttons=buttons)
 
 
-async def _record_with_file(
-    session: AsyncSession, ticket: Ticket, kind: str, actor: Actor, content: Content, now: datetime
+async def record_content(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: str,
+    content: Content,
+    now: datetime,
+    *,
+    actor_kind: str,
+    actor_id: int | None,
+    actor_name: str | None,
 ) -> TicketEvent:
+    """The event for a message someone wrote on the ticket (its words as the note, a reference to the
+    Telegram message) and, for a file, the attachment row."""
     data: dict[str, Any] = {}
     if content.message_id is not None:
         data["message"] = [content.chat_id, content.message_id]
@@ -395,9 +405,9 @@ async def _record_with_file(
         session,
         ticket,
         kind,
-        actor_kind="agent",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_name=actor_name,
         note=content.words or None,
         data=data,
         at=now,
@@ -406,6 +416,14 @@ async def _record_with_file(
         await session.flush()
         session.add(tickets.attachment_row(ticket.id, content.file, event.id))
     return event
+
+
+async def _record_agent_content(
+    session: AsyncSession, ticket: Ticket, kind: str, actor: Actor, content: Content, now: datetime
+) -> TicketEvent:
+    return await record_content(
+        session, ticket, kind, content, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
+    )
 
 
 async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
@@ -419,7 +437,7 @@ async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Co
         raise WorkError("agents.error.no_customer", number=ticket.number)
     now = now_utc()
     await _relay_to_customer(session, ticket, customer, content, "agents.customer.reply", lang)
-    await _record_with_file(session, ticket, "reply", actor, content, now)
+    await _record_agent_content(session, ticket, "reply", actor, content, now)
     _responded(ticket, now)
     if ticket.state == State.NEW.value:
         _state(session, ticket, State.IN_PROGRESS, actor, policy, now)
@@ -443,7 +461,7 @@ async def ask(session: AsyncSession, ticket: Ticket, actor: Actor, content: Cont
     await _relay_to_customer(
         session, ticket, customer, content, "agents.customer.question", lang, buttons=answer_button(ticket, lang)
     )
-    await _record_with_file(session, ticket, "question", actor, content, now)
+    await _record_agent_content(session, ticket, "question", actor, content, now)
     _responded(ticket, now)
     if ticket.state == State.WAITING_CUSTOMER.value:
         followups.on_public_update(ticket, policy, now)

@@ -13,10 +13,11 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,26 +51,36 @@ class Example:
         return self.category.ticket_type
 
 
+def text_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSONL file of {"text": ...} objects; ValueError
+    names the file and line of the first malformed one (OSError when the file cannot be opened)."""
+    with path.open(encoding="utf-8") as fh:
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    raise ValueError(f'{path}:{lineno}: expected a JSON object with a string "text"')
+                yield lineno, row
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+
+
 def read_jsonl(path: Path) -> list[Example]:
     """Labelled examples from a JSONL file ({"text", "category"[, "type"]}); ValueError names the line."""
     out: list[Example] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise ValueError(f'{path}:{lineno}: expected an object with a string "text"')
-            try:
-                category = Category(row.get("category"))
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: unknown category {row.get('category')!r}") from None
-            if "type" in row and row["type"] != category.ticket_type.value:
-                raise ValueError(f"{path}:{lineno}: type {row['type']!r} does not match category {category.value!r}")
-            out.append(Example(row["text"], category))
+    for lineno, row in text_rows(path):
+        try:
+            category = Category(row.get("category"))
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: unknown category {row.get('category')!r}") from None
+        if "type" in row and row["type"] != category.ticket_type.value:
+            raise ValueError(f"{path}:{lineno}: type {row['type']!r} does not match category {category.value!r}")
+        out.append(Example(row["text"], category))
     return out
 
 
