@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -87,6 +87,29 @@ class DeliveryStats:
     unknown_outcome: int = 0  # calls that may or may not have reached the chat, sent again
     plain_fallbacks: int = 0
     order_conflicts: int = 0  # claims given back because another process held an older row of the chat
+
+
+@dataclass
+class _Op:
+    """A request for the next group-commit transaction: begin a row's attempt, or record its success."""
+
+    kind: str  # "prepare" | "succeeded"
+    row_id: int
+    message_ids: list[int] = field(default_factory=list)
+    thread_id: int | None = None
+    future: asyncio.Future[Any] | None = None
+
+
+def _settle(op: _Op, result: Any = None, *, exc: BaseException | None = None) -> None:
+    future = op.future
+    if future is None or future.done():
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+    elif exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 def utf16_len(text: str) -> int:
@@ -314,6 +337,8 @@ class OutboxDelivery:
         self.stats = DeliveryStats()
         self._active: dict[int, asyncio.Task[None]] = {}
         self._on_sent = on_sent
+        self._ops: list[_Op] = []
+        self._journal: asyncio.Task[None] | None = None
         self._started = False
         self._stopping = False
 
@@ -469,7 +494,7 @@ class OutboxDelivery:
                 row.locked_by = self.worker_id
                 session.add(row)
                 chosen.append((row.id, chat))
-        if chosen:
+        if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `_keep_in_order`
             chosen = await self._keep_in_order(chosen)
         if chosen and not self.db.is_sqlite:  # another process may have sent to these chats a moment ago
             await self._restore_pacing({chat for _, chat in chosen})
@@ -601,29 +626,32 @@ class OutboxDelivery:
         return True
 
     async def _prepare(self, row_id: int) -> bool | tuple[str, dict[str, Any], int, list[int], int]:
-        """One transaction before the first call: lock the row, check it is still ours and worth sending,
-        fill in what is known only now, and begin the attempt. A bool means "no call" (carry on or not)."""
-        async with self.db.session() as session:
-            stmt = select(OutboxMessage).where(OutboxMessage.id == row_id).with_for_update()
-            row = (await session.exec(stmt)).first()
-            if row is None or row.status != "pending" or row.locked_by != self.worker_id:
-                return True
-            if row.chat_id > 0 and await self._unreachable_customer(session, row.chat_id):
-                self._drop(session, row, "customer unreachable (blocked the bot)")
-                return True
-            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
-            resolved = await self._resolve(session, row, ticket)
-            if resolved is None:  # a reply waiting for its card: look again soon, keep the chat's order
-                row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
-                row.locked_until = None
-                row.locked_by = None
-                session.add(row)
-                return False
-            if resolved is False:
-                return True  # dropped (superseded or pointless)
-            done = int(row.payload.get(PARTS_SENT, 0))
-            message_ids = [int(m) for m in row.payload.get(PART_IDS, [])]
-            attempt = self._mark_attempt(session, row)
+        """One transaction before the first call (shared with other chats' records, see `_journal`): lock
+        the row, check it is still ours and worth sending, fill in what is known only now, and begin the
+        attempt. A bool means "no call" (carry on or not)."""
+        return await self._journal_submit(_Op("prepare", row_id))
+
+    async def _prepare_row(
+        self, session: AsyncSession, row: OutboxMessage | None, unreachable: bool
+    ) -> bool | tuple[str, dict[str, Any], int, list[int], int]:
+        if row is None or row.status != "pending" or row.locked_by != self.worker_id:
+            return True
+        if row.chat_id > 0 and unreachable:
+            self._drop(session, row, "customer unreachable (blocked the bot)")
+            return True
+        ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
+        resolved = await self._resolve(session, row, ticket)
+        if resolved is None:  # a reply waiting for its card: look again soon, keep the chat's order
+            row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
+            row.locked_until = None
+            row.locked_by = None
+            session.add(row)
+            return False
+        if resolved is False:
+            return True  # dropped (superseded or pointless)
+        done = int(row.payload.get(PARTS_SENT, 0))
+        message_ids = [int(m) for m in row.payload.get(PART_IDS, [])]
+        attempt = self._mark_attempt(session, row)
         method, payload = resolved
         return method, payload, done, message_ids, attempt
 
@@ -758,34 +786,121 @@ class OutboxDelivery:
         await delivery_events.delivery_uncertain(session, row, note, self.policy)
 
     async def _succeeded(self, row_id: int, message_ids: list[int], thread_id: int | None = None) -> None:
+        """Record a delivered row (in a transaction shared with other chats' records, see `_journal`)."""
         self.stats.sent += 1
-        async with self.db.session() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.status = "sent"
-            row.sent_at = now_utc()
-            row.result_message_id = message_ids[-1] if message_ids else None
-            row.locked_until = None
-            row.locked_by = None
-            row.payload = _settled(row.payload)
-            session.add(row)
-            if message_ids and row.ticket_id and row.link_kind:
-                for message_id in message_ids:
-                    await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
-                if row.link_kind == "card":
-                    ticket = await session.get(Ticket, row.ticket_id)
-                    if ticket is not None:
-                        ticket.staff_message_id = message_ids[-1]
-                        ticket.staff_chat_id = row.chat_id
-                        session.add(ticket)
-            if row.link_kind == "topic" and row.ticket_id and thread_id is not None:  # createForumTopic
+        row = await self._journal_submit(_Op("succeeded", row_id, list(message_ids), thread_id))
+        if row is not None and self._on_sent is not None:
+            await self._on_sent(row)
+
+    async def _record_success(
+        self, session: AsyncSession, row: OutboxMessage | None, message_ids: list[int], thread_id: int | None
+    ) -> OutboxMessage | None:
+        if row is None:
+            return None
+        row.status = "sent"
+        row.sent_at = now_utc()
+        row.result_message_id = message_ids[-1] if message_ids else None
+        row.locked_until = None
+        row.locked_by = None
+        row.payload = _settled(row.payload)
+        session.add(row)
+        if message_ids and row.ticket_id and row.link_kind:
+            for message_id in message_ids:
+                await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
+            if row.link_kind == "card":
                 ticket = await session.get(Ticket, row.ticket_id)
                 if ticket is not None:
-                    ticket.staff_thread_id = thread_id
+                    ticket.staff_message_id = message_ids[-1]
+                    ticket.staff_chat_id = row.chat_id
                     session.add(ticket)
-        if self._on_sent is not None:
-            await self._on_sent(row)
+        if row.link_kind == "topic" and row.ticket_id and thread_id is not None:  # createForumTopic
+            ticket = await session.get(Ticket, row.ticket_id)
+            if ticket is not None:
+                ticket.staff_thread_id = thread_id
+                session.add(ticket)
+        return row
+
+    # -- group commit -------------------------------------------------------------------------------
+
+    async def _journal_submit(self, op: _Op) -> Any:
+        """Queue a prepare or a record for the next shared transaction and wait until it is committed."""
+        op.future = asyncio.get_running_loop().create_future()
+        self._ops.append(op)
+        if self._journal is None or self._journal.done():
+            self._journal = asyncio.create_task(self._journal_run(), name="outbox-journal")
+        return await op.future
+
+    async def _journal_run(self) -> None:
+        """Group commit: the prepares and records that senders queued meanwhile, in one transaction.
+
+        Nothing changes for a single row: its in-flight mark is committed before its call, its record
+        after the call returned, each exactly as if it had its own transaction. Records go first, so a
+        card recorded in this transaction is seen by the replies to it prepared in the same one. When the
+        shared transaction fails, each request is tried again alone, so one bad row fails only itself.
+        """
+        try:
+            await asyncio.sleep(0)  # senders woken by the same answers queue their requests first
+            while self._ops:
+                batch, self._ops = self._ops, []
+                # a sender that went away (cancelled at shutdown) gets no in-flight mark; records are kept
+                batch = [op for op in batch if op.kind == "succeeded" or not op.future.done()]
+                if not batch:
+                    continue
+                try:
+                    results = await self._apply(batch)
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0], exc=exc)
+                        continue
+                    for op in batch:
+                        try:
+                            (result,) = await self._apply([op])
+                        except Exception as single:
+                            _settle(op, exc=single)
+                        else:
+                            _settle(op, result)
+                    continue
+                for op, result in zip(batch, results, strict=True):
+                    _settle(op, result)
+        except BaseException as exc:  # cancelled with the loop: nobody may wait for ever
+            for op in self._ops:
+                _settle(op, exc=exc)
+            self._ops = []
+            raise
+
+    async def _apply(self, batch: list[_Op]) -> list[Any]:
+        """One transaction for a batch of requests; results in the batch's order."""
+        results: dict[int, Any] = {}
+        async with self.db.session() as session:
+            ids = sorted({op.row_id for op in batch})
+            stmt = (
+                select(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(ids))
+                .order_by(col(OutboxMessage.id))
+                .with_for_update()
+            )
+            rows = {row.id: row for row in (await session.exec(stmt)).all()}
+            prepares = [op for op in batch if op.kind == "prepare"]
+            unreachable: set[int] = set()
+            chats = {rows[op.row_id].chat_id for op in prepares if op.row_id in rows and rows[op.row_id].chat_id > 0}
+            if chats:  # did the person of a private chat block the bot? (its id is its user's id)
+                unreachable_stmt = select(Customer.telegram_id).where(
+                    col(Customer.telegram_id).in_(chats), col(Customer.unreachable_since).is_not(None)
+                )
+                unreachable = {int(chat) for chat in (await session.exec(unreachable_stmt)).all()}
+            tickets = {row.ticket_id for row in rows.values() if row.ticket_id}
+            if tickets:  # loaded once for the whole batch: session.get finds them in the identity map
+                (await session.exec(select(Ticket).where(col(Ticket.id).in_(tickets)))).all()
+            for index, op in enumerate(batch):  # records first: see the docstring of `_journal_run`
+                if op.kind == "succeeded":
+                    row = rows.get(op.row_id)
+                    results[index] = await self._record_success(session, row, op.message_ids, op.thread_id)
+            for index, op in enumerate(batch):
+                if op.kind == "prepare":
+                    row = rows.get(op.row_id)
+                    blocked = row is not None and row.chat_id in unreachable
+                    results[index] = await self._prepare_row(session, row, blocked)
+        return [results[index] for index in range(len(batch))]
 
     async def _note_parts(self, row_id: int, parts: int, message_ids: list[int]) -> None:
         async with self.db.session() as session:
