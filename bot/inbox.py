@@ -119,6 +119,34 @@ def person_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str |
     return person, chat_id, chat_type
 
 
+def inline_magic_filters(dispatcher: Dispatcher) -> int:
+    """Evaluate aiogram's magic filters (`F.chat.type == "private"`, …) on the event loop; returns how many.
+
+    aiogram runs every filter that is not a coroutine function through `asyncio.to_thread`, magic filters
+    included: a thread hop (and a fight for the GIL) for each of the dozen filters an update meets on its
+    way through the routers. A magic filter only reads attributes of the event, so it runs inline here,
+    with the same result. Idempotent; call it again after including more routers.
+    """
+    changed = 0
+    for router in dispatcher.chain_tail:
+        for observer in router.observers.values():
+            handlers = [observer._handler, *observer.handlers]  # the router-wide filters, then each handler's
+            for handler in handlers:
+                for flt in handler.filters or ():
+                    if flt.magic is not None and not flt.awaitable:
+                        flt.callback = _inline(flt.callback)
+                        flt.awaitable = True
+                        changed += 1
+    return changed
+
+
+def _inline(resolve: Any) -> Any:
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return resolve(*args, **kwargs)
+
+    return run
+
+
 def pg_lock_key(chat_key: int) -> int:
     """A signed 32-bit key for the chat (collisions only make two chats take turns)."""
     return zlib.crc32(str(chat_key).encode()) - 2**31
@@ -138,6 +166,7 @@ class Step(enum.Enum):
     NONE = "none"  # no pending update in this chat
     BUSY = "busy"  # another process holds the chat; it drains it
     DONE = "done"  # one update handled (or parked)
+    LAST = "last"  # one update handled, and no other was pending when it was read
     RETRY = "retry"  # the handler failed; try again after `delay`
     STALL = "stall"  # the inbox itself could not be read; recovery picks the chat up later
 
@@ -180,6 +209,7 @@ class UpdateInbox:
         self.retry_delays = retry_delays or (0.0,)
         self.busy_retry = busy_retry
         self.stats = InboxStats()
+        self._inlined = False
         self._slots = asyncio.Semaphore(concurrency)
         self._chats: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
@@ -281,6 +311,8 @@ class UpdateInbox:
                         await asyncio.sleep(self.busy_retry)
                         continue
                     if step is not Step.DONE:
+                        # NONE, STALL, or LAST: an update stored since is in `_dirty` (store() schedules
+                        # after its commit), so the outer loop looks again; LAST spares a read for nothing
                         break
         finally:
             # No await between the last look at `_dirty` and this: a `schedule()` either saw this task
@@ -293,8 +325,12 @@ class UpdateInbox:
     async def _handle_next(self, chat_key: int) -> tuple[Step, float]:
         """Handle the oldest pending update of the chat, in one transaction with its effects."""
         started = time.perf_counter()
+        if not self._inlined:  # once, at the first update: every router is included by then
+            self._inlined = True
+            inline_magic_filters(self.dp)
         context: HandlerContext | None = None
         seen: Seen | None = None
+        handled = Step.DONE
         try:
             async with self.db.session() as session:
                 if not self.db.is_sqlite:
@@ -306,16 +342,18 @@ class UpdateInbox:
                     ).scalar_one()
                     if not locked:
                         return Step.BUSY, 0.0
-                row = (
+                rows = (
                     await session.exec(
                         select(InboxUpdate)
                         .where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending")
                         .order_by(col(InboxUpdate.update_id))
-                        .limit(1)
+                        .limit(2)
                     )
-                ).first()
-                if row is None:
+                ).all()
+                if not rows:
                     return Step.NONE, 0.0
+                row = rows[0]
+                handled = Step.DONE if len(rows) > 1 else Step.LAST
                 seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
                 if row.attempts >= self.attempts:  # failed before a crash and never parked
                     await self._park(session, row, row.error_id or uuid.uuid4().hex[:8], row.last_error or "?")
@@ -360,7 +398,7 @@ class UpdateInbox:
                 await action()
             except Exception:  # after the commit nothing may undo the update; log and carry on
                 log.exception("update=%s an after-commit action failed", seen.update_id)
-        return Step.DONE, 0.0
+        return handled, 0.0
 
     def _log_outcome(self, seen: Seen, outcome: str, started: float, **more: Any) -> None:
         """The one line per update attempt: `update=… chat=… kind=… outcome=… attempt=… latency_ms=…`."""
