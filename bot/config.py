@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helpdesk.durations import parse_duration
@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     resolved_close_warning_before: Duration = timedelta(days=1)
     progress_update_p1: Duration = timedelta(hours=1)
     progress_update_p2: Duration = timedelta(hours=4)
+    #: both at once: `2h` for P1 and P2, or `1h/4h` (P1/P2); PROGRESS_UPDATE_P1/P2 take precedence
+    progress_update_every: str | None = None
     survey_after: Duration = timedelta(seconds=0)
     sweep_every: Duration = timedelta(seconds=5)
 
@@ -100,6 +102,20 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("AGENT_IDS must be Telegram user ids separated by commas") from None
         return value
+
+    @model_validator(mode="after")
+    def _progress_every(self) -> Settings:
+        if not self.progress_update_every or not self.progress_update_every.strip():
+            return self
+        parts = [p.strip() for p in self.progress_update_every.split("/")]
+        if len(parts) > 2 or not all(parts):
+            raise ValueError("PROGRESS_UPDATE_EVERY must be one duration (e.g. 2h) or two, for P1/P2 (e.g. 1h/4h)")
+        p1, p2 = parse_duration(parts[0]), parse_duration(parts[-1])
+        if "progress_update_p1" not in self.model_fields_set:
+            self.progress_update_p1 = p1
+        if "progress_update_p2" not in self.model_fields_set:
+            self.progress_update_p2 = p2
+        return self
 
     @field_validator("default_language")
     @classmethod

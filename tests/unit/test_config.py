@@ -36,9 +36,23 @@ def test_durations_agent_ids_and_policy() -> None:
     assert not policy.calendar.is_always
 
 
+def test_progress_update_every_sets_both_priorities_unless_one_is_given() -> None:
+    assert settings().progress_update_p1 == timedelta(hours=1)
+    assert settings().progress_update_p2 == timedelta(hours=4)
+    both = settings(PROGRESS_UPDATE_EVERY="30m")
+    assert (both.progress_update_p1, both.progress_update_p2) == (timedelta(minutes=30), timedelta(minutes=30))
+    pair = settings(PROGRESS_UPDATE_EVERY="20s/40s")
+    assert (pair.progress_update_p1, pair.progress_update_p2) == (timedelta(seconds=20), timedelta(seconds=40))
+    assert pair.policy().progress_update_p2 == timedelta(seconds=40)
+    explicit = settings(PROGRESS_UPDATE_EVERY="30m", PROGRESS_UPDATE_P2="2h")
+    assert (explicit.progress_update_p1, explicit.progress_update_p2) == (timedelta(minutes=30), timedelta(hours=2))
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        ({"PROGRESS_UPDATE_EVERY": "1h/2h/3h"}, "PROGRESS_UPDATE_EVERY"),
+        ({"PROGRESS_UPDATE_EVERY": "often"}, "duration"),
         ({"AGENT_IDS": "alice"}, "AGENT_IDS"),
         ({"INFO_REMINDER_AFTER": "soon"}, "duration"),
         ({"DEFAULT_LANGUAGE": "de"}, "en or ru"),
