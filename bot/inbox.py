@@ -24,7 +24,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import bindparam, text, update
 from sqlmodel import col, select
 
 from bot.context import HandlerContext
@@ -117,6 +117,20 @@ def person_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str |
         language_code=user.get("language_code"),
     )
     return person, chat_id, chat_type
+
+
+# Built once: a statement built anew for every update costs more (its cache key) than running it.
+_NEXT_PENDING = (
+    select(InboxUpdate)
+    .where(InboxUpdate.chat_key == bindparam("chat_key"), InboxUpdate.status == "pending")
+    .order_by(col(InboxUpdate.update_id))
+    .limit(2)
+)
+_MARK_DONE = (
+    update(InboxUpdate)
+    .where(col(InboxUpdate.update_id) == bindparam("b_update_id"))
+    .values(status="done", done_at=bindparam("b_done_at"), attempts=col(InboxUpdate.attempts) + 1)
+)
 
 
 def inline_magic_filters(dispatcher: Dispatcher) -> int:
@@ -342,14 +356,7 @@ class UpdateInbox:
                     ).scalar_one()
                     if not locked:
                         return Step.BUSY, 0.0
-                rows = (
-                    await session.exec(
-                        select(InboxUpdate)
-                        .where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending")
-                        .order_by(col(InboxUpdate.update_id))
-                        .limit(2)
-                    )
-                ).all()
+                rows = (await session.exec(_NEXT_PENDING, params={"chat_key": chat_key})).all()
                 if not rows:
                     return Step.NONE, 0.0
                 row = rows[0]
@@ -379,10 +386,8 @@ class UpdateInbox:
                 )
                 if result is UNHANDLED and context.outcome == "handled":
                     context.outcome = "ignored"
-                row.status = "done"
-                row.done_at = now_utc()
-                row.attempts += 1
-                session.add(row)
+                # the done mark, in the handler's transaction (a plain UPDATE: the row object is not needed)
+                await session.exec(_MARK_DONE, params={"b_update_id": row.update_id, "b_done_at": now_utc()})
         except Exception as exc:
             if seen is None:
                 log.exception("chat=%s outcome=inbox_error reading the inbox failed", chat_key)
@@ -412,6 +417,8 @@ class UpdateInbox:
             "latency_ms": round(latency, 1),
         }
         level = logging.ERROR if outcome in ("error", "parked") else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         log.log(level, " ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
 
     async def _failed(self, seen: Seen, exc: BaseException, started: float) -> tuple[Step, float]:

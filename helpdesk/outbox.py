@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import OutboxMessage
+from storage.types import utcnow
 
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
 
@@ -68,6 +69,12 @@ def inline_keyboard(buttons: Buttons) -> dict[str, Any]:
     return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
 
 
+def _row(**fields: Any) -> OutboxMessage:
+    """A new outbox row; its two timestamps given here (cheaper than the model's default factories)."""
+    now = utcnow()
+    return OutboxMessage(created_at=now, next_attempt_at=now, **fields)
+
+
 def enqueue(session: AsyncSession, row: OutboxMessage) -> OutboxMessage:
     session.add(row)
     session.sync_session.info["outbox_dirty"] = True
@@ -100,7 +107,7 @@ def send_text(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        OutboxMessage(
+        _row(
             chat_id=chat_id,
             method="sendMessage",
             payload=payload,
@@ -174,7 +181,7 @@ def copy_message(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        OutboxMessage(
+        _row(
             chat_id=chat_id,
             method="copyMessage",
             payload=payload,
@@ -216,7 +223,7 @@ def send_file(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        OutboxMessage(
+        _row(
             chat_id=chat_id,
             method=method,
             payload=payload,
@@ -245,7 +252,5 @@ def edit_text(
         payload["reply_markup"] = inline_keyboard(buttons)
     return enqueue(
         session,
-        OutboxMessage(
-            chat_id=chat_id, method="editMessageText", payload=payload, ticket_id=ticket_id, edits_card=edits_card
-        ),
+        _row(chat_id=chat_id, method="editMessageText", payload=payload, ticket_id=ticket_id, edits_card=edits_card),
     )

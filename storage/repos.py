@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -55,8 +55,12 @@ async def next_value(session: AsyncSession, name: str) -> int:
 # -- customers and agents ----------------------------------------------------------------------------
 
 
+# Built once: a statement built anew for every call costs more (its cache key) than running it.
+_CUSTOMER_BY_TELEGRAM_ID = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))
+
+
 async def customer_by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | None:
-    return (await session.exec(select(Customer).where(Customer.telegram_id == telegram_id))).first()
+    return (await session.exec(_CUSTOMER_BY_TELEGRAM_ID, params={"telegram_id": telegram_id})).first()
 
 
 async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | None:
