@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) mu
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests.support.botapi import FakeBotAPI  # noqa: E402
-from tests.support.botproc import DEFAULT_TOKEN, BotFactory, token_leaks  # noqa: E402
+from tests.support.botproc import DEFAULT_TOKEN, LOG_MANIFEST_ENV, BotFactory, token_leaks  # noqa: E402
 from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
 
 
@@ -62,9 +65,24 @@ async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotF
         await factory.aclose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The main pytest process (not an xdist worker) starts the session's list of log files; workers
+    inherit its path through the environment and add theirs."""
+    if hasattr(config, "workerinput") or os.environ.get(LOG_MANIFEST_ENV):
+        return
+    handle, path = tempfile.mkstemp(prefix="intake-test-logs-", suffix=".txt")
+    os.close(handle)
+    os.environ[LOG_MANIFEST_ENV] = path
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any bot or CLI log of the session shows the bot token."""
+    """Fail the run if any bot or CLI log of the session shows the bot token (checked once, in the main
+    process, over the logs of every worker)."""
+    if hasattr(session.config, "workerinput"):
+        return
     leaks = token_leaks(DEFAULT_TOKEN)
+    with contextlib.suppress(OSError):
+        os.unlink(os.environ.get(LOG_MANIFEST_ENV, ""))
     if not leaks:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

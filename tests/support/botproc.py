@@ -84,20 +84,34 @@ def child_env(env: Mapping[str, Any] | None = None) -> dict[str, str]:
     return out
 
 
+#: a file listing the log files of every process of the test session (pytest-xdist runs tests in several
+#: worker processes; the conftest sets this so the token check sees all of them, not one worker's share)
+LOG_MANIFEST_ENV = "INTAKE_TEST_LOG_MANIFEST"
+
+
 def _register(path: Path) -> Path:
     if path not in _LOG_FILES:
         _LOG_FILES.append(path)
+        manifest = os.environ.get(LOG_MANIFEST_ENV)
+        if manifest:
+            with open(manifest, "a", encoding="utf-8") as fh:  # one short line per write: appends do not mix
+                fh.write(f"{path.resolve()}\n")
     return path
 
 
 def all_log_files() -> list[Path]:
-    """Every log file written by a bot process or CLI run during this test session."""
-    return list(_LOG_FILES)
+    """Every log file written by a bot process or CLI run during this test session (in any worker)."""
+    paths = list(_LOG_FILES)
+    manifest = os.environ.get(LOG_MANIFEST_ENV)
+    if manifest and os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as fh:
+            paths += [Path(line.strip()) for line in fh if line.strip()]
+    return list(dict.fromkeys(paths))
 
 
 def all_log_texts() -> dict[Path, str]:
     """Path → text of every log file of the session that still exists."""
-    return {p: p.read_text(errors="replace") for p in _LOG_FILES if p.exists()}
+    return {p: p.read_text(errors="replace") for p in all_log_files() if p.exists()}
 
 
 def find_in_logs(secret: str) -> list[Path]:
