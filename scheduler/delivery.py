@@ -6,6 +6,9 @@
   another process, and a claim that raced with another process is given back.
 - Before every call the row is re-checked under a row lock and its lease extended, so a lease that ran
   out while waiting for a slot can never make two processes send it.
+- Group commit: those re-checks (with the in-flight marks) and the records of successful calls, queued
+  by the senders of different chats at the same moment, share one transaction. For each row nothing
+  changes: its mark is committed before its call, its record after the call returned.
 - Limits: a global rate (evenly spaced, no bursts), a minimum interval per private chat and a per-minute
   budget per group. The pacing of the last minute is restored from the table after a restart, and on
   PostgreSQL for every chat a process claims (another process may have written to it a moment ago).
