@@ -60,6 +60,8 @@ CAPTIONED = frozenset(
     {"sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice", "sendAnimation", "copyMessage"}
 )
 THREADED = frozenset({*CAPTIONED, "sendMessage", "sendVideoNote"})
+#: tries to record a confirmed send before leaving it to the lease (see `_record_sent`)
+RECORD_ATTEMPTS = 3
 INFLIGHT = "_inflight"  # payload key: an attempt began and has not been concluded yet
 PARTS_SENT = "_parts_sent"  # payload key: how many parts of a split row went out
 PART_IDS = "_message_ids"  # payload key: message ids of the parts already sent
@@ -638,8 +640,26 @@ class OutboxDelivery:
             if part_index < len(calls) - 1:
                 await self._note_parts(row_id, part_index + 1, message_ids)
         metrics.record_outbox_sent(part_method)
-        await self._succeeded(row_id, message_ids, _thread_id(result))
-        return True
+        return await self._record_sent(row_id, message_ids, _thread_id(result))
+
+    async def _record_sent(self, row_id: int, message_ids: list[int], thread_id: int | None) -> bool:
+        """Record a send Telegram confirmed; a database hiccup here must not make it look unsent.
+
+        Tried a few times; if it still fails, the row keeps its in-flight mark and its lease, so when the
+        lease runs out the claim counts it as an unknown outcome (and sends it again) instead of silently
+        rescheduling a message the customer already has."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self._succeeded(row_id, message_ids, thread_id)
+                return True
+            except Exception:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    log.exception(
+                        "outbox row %s was sent but could not be recorded; it counts as an unknown outcome", row_id
+                    )
+                    return False
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return False
 
     async def _prepare(self, row_id: int) -> bool | tuple[str, dict[str, Any], int, list[int], int]:
         """One transaction before the first call (shared with other chats' records, see `_journal`): lock

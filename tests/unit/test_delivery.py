@@ -19,6 +19,7 @@ from sqlmodel import select
 
 import scheduler.delivery as delivery_module
 from helpdesk import outbox
+from helpdesk.clock import now_utc
 from helpdesk.outbox import bell
 from scheduler.delivery import (
     CAPTION_LIMIT,
@@ -308,6 +309,44 @@ async def test_crash_between_send_and_record_is_counted_not_hidden(any_db: Datab
         assert event.data["outbox_id"] == row_id and "may see it twice" in event.note
     finally:
         await restarted_db.dispose()
+
+
+async def test_a_failed_record_of_a_confirmed_send_is_retried_not_resent(db: Database) -> None:
+    transport = FakeTransport()
+    row_id = await queue(db, 501, "Once")
+    delivery = sender(db, transport)
+    real = delivery._succeeded
+    failures = iter([RuntimeError("database hiccup")])
+
+    async def flaky(*args: Any, **kw: Any) -> None:
+        if (exc := next(failures, None)) is not None:
+            raise exc
+        await real(*args, **kw)
+
+    delivery._succeeded = flaky  # type: ignore[method-assign]
+    await delivery.drain(timeout=5, until_empty=True)
+    assert transport.delivered[501] == ["Once"]
+    assert (await row(db, row_id)).status == "sent" and delivery.stats.unknown_outcome == 0
+
+
+async def test_a_confirmed_send_that_cannot_be_recorded_is_an_unknown_outcome(db: Database) -> None:
+    """Never silently rescheduled as if unsent: the in-flight mark stays until the lease ends."""
+    transport = FakeTransport()
+    row_id = await queue(db, 501, "Hello")
+    broken = sender(db, transport, DeliveryLimits(**{**FAST.__dict__, "lease": 1.5}))
+
+    async def always_fails(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("database down")
+
+    broken._succeeded = always_fails  # type: ignore[method-assign]
+    await broken.drain(timeout=1)
+    stuck = await row(db, row_id)
+    assert transport.delivered[501] == ["Hello"]
+    assert stuck.status == "pending" and "_inflight" in stuck.payload and stuck.next_attempt_at <= now_utc()
+    await asyncio.sleep(1.6)  # the lease runs out
+    healthy = sender(db, transport)
+    await healthy.drain(timeout=5, until_empty=True)
+    assert healthy.stats.unknown_outcome == 1 and transport.delivered[501] == ["Hello", "Hello"]
 
 
 async def test_a_lost_answer_is_counted(db: Database) -> None:
