@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +30,11 @@ class Person:
         return name or (f"@{self.username}" if self.username else str(self.user_id))
 
 
+#: how fresh `last_seen_at` is kept: retention counts in days, and writing it at every message would
+#: cost an UPDATE per update for nothing
+LAST_SEEN_RESOLUTION = timedelta(minutes=10)
+
+
 async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
     """The customer row for this person, created on first contact and refreshed on each."""
     customer = await repos.customer_by_telegram_id(session, person.user_id)
@@ -52,7 +58,8 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
     customer.username = person.username
     if person.language_code:
         customer.telegram_language = person.language_code
-    customer.last_seen_at = now
+    if customer.last_seen_at is None or now - customer.last_seen_at >= LAST_SEEN_RESOLUTION:
+        customer.last_seen_at = now
     if customer.unreachable_since is not None:
         customer.unreachable_since = None  # they wrote to us, so they unblocked the bot
     session.add(customer)

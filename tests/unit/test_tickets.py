@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from helpdesk import tickets, views
 from helpdesk.numbering import format_number, parse_number
-from helpdesk.people import Person, ensure_customer
+from helpdesk.people import LAST_SEEN_RESOLUTION, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
 from storage import migrate, repos
@@ -134,3 +134,19 @@ async def test_customer_rows_are_created_once(db: Database) -> None:
     assert len({c.id for c in results}) == 1
     async with db.read() as session:
         assert (await repos.customer_by_telegram_id(session, 1001)).first_name == "Ann"
+
+
+async def test_a_returning_customer_is_refreshed_and_last_seen_is_kept_coarse(db: Database) -> None:
+    person = Person(user_id=4242, chat_id=4242, first_name="Ann", username="ann")
+    async with db.session() as session:
+        first = await ensure_customer(session, person)
+        seen = first.last_seen_at
+    renamed = Person(user_id=4242, chat_id=4242, first_name="Anna", username="anna", language_code="ru")
+    async with db.session() as session:
+        again = await ensure_customer(session, renamed)
+        assert again.last_seen_at == seen  # minutes apart: no write for it
+        assert (again.first_name, again.username, again.telegram_language) == ("Anna", "anna", "ru")
+        again.last_seen_at = seen - LAST_SEEN_RESOLUTION
+    async with db.session() as session:
+        later = await ensure_customer(session, renamed)
+        assert later.last_seen_at > seen
