@@ -50,13 +50,8 @@ def _state(row: Draft) -> DraftState:
     )
 
 
-async def load_draft(session: AsyncSession, customer: Customer) -> DraftState | None:
-    row = await repos.draft_of(session, customer.id)
-    return _state(row) if row is not None else None
-
-
-async def save_draft(session: AsyncSession, customer: Customer, state: DraftState) -> None:
-    row = await repos.draft_of(session, customer.id)
+def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
+    """The draft row with the state written into it (a new row when there was none)."""
     if row is None:
         row = Draft(customer_id=customer.id, token=state.token, step=state.step)
     row.step = state.step
@@ -66,7 +61,10 @@ async def save_draft(session: AsyncSession, customer: Customer, state: DraftStat
     row.history = list(state.history)
     row.editing = state.editing
     row.updated_at = now_utc()
-    session.add(row)
+    return row
+
+
+_UNREAD = object()
 
 
 class IntakeService:
@@ -79,13 +77,27 @@ class IntakeService:
         self.triage = triage
         self.policy = policy
         self.dialog = IntakeDialog(triage, lang)
+        self._row: Any = _UNREAD  # the draft row, read once per update (None: there is none)
+
+    async def _draft_row(self) -> Draft | None:
+        if self._row is _UNREAD:
+            self._row = await repos.draft_of(self.session, self.customer.id)
+        return self._row
+
+    async def _load(self) -> DraftState | None:
+        row = await self._draft_row()
+        return _state(row) if row is not None else None
+
+    async def _delete(self) -> None:
+        await repos.delete_draft(self.session, self.customer.id)
+        self._row = None
 
     async def has_draft(self) -> bool:
-        return await repos.draft_of(self.session, self.customer.id) is not None
+        return await self._draft_row() is not None
 
     async def start(self, description: str | None = None, first_file: dict[str, Any] | None = None) -> Result:
         """/new or a free message: resume an open draft, or begin a new one with what was sent."""
-        existing = await load_draft(self.session, self.customer)
+        existing = await self._load()
         if existing is not None:
             turn = self.dialog.resume(existing)
             turn.notes.insert(0, t(self.lang, "intake.continue_draft"))
@@ -97,30 +109,31 @@ class IntakeService:
 
     async def handle(self, event: UserInput) -> Result | None:
         """Apply one input to the open draft; None when there is no draft."""
-        draft = await load_draft(self.session, self.customer)
+        draft = await self._load()
         if draft is None:
             return None
         return await self._apply(self.dialog.handle(draft, event))
 
     async def current(self) -> Result | None:
-        draft = await load_draft(self.session, self.customer)
+        draft = await self._load()
         return None if draft is None else await self._apply(self.dialog.resume(draft))
 
     async def cancel(self) -> Result:
         if not await self.has_draft():
             return Result([Reply(t(self.lang, "intake.nothing_to_cancel"))])
-        await repos.delete_draft(self.session, self.customer.id)
+        await self._delete()
         return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
 
     async def _apply(self, turn: Turn) -> Result:
         if turn.outcome == Outcome.CANCELLED:
-            await repos.delete_draft(self.session, self.customer.id)
+            await self._delete()
             return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
         if turn.outcome == Outcome.CONFIRMED:
             ticket = await self._register(turn.draft)
-            await repos.delete_draft(self.session, self.customer.id)
+            await self._delete()
             return Result([self._registered(ticket)], ticket=ticket, finished=True)
-        await save_draft(self.session, self.customer, turn.draft)
+        self._row = _store(await self._draft_row(), self.customer, turn.draft)
+        self.session.add(self._row)
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
         coalesce = f"intake-receipt:{turn.draft.token}" if turn.receipt else None
         return Result([Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)
