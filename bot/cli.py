@@ -94,6 +94,12 @@ def cmd_export_customer(args: argparse.Namespace) -> int:
     return asyncio.run(export_customer(_settings(), args.telegram_id, args.output))
 
 
+def cmd_erase_customer(args: argparse.Namespace) -> int:
+    from bot.exports import erase_customer
+
+    return asyncio.run(erase_customer(_settings(), args.telegram_id, apply=args.yes))
+
+
 def cmd_set_webhook(_args: argparse.Namespace) -> int:
     from bot.webhook import set_webhook
 
@@ -131,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("telegram_id", type=int)
     p.add_argument("-o", "--output", default="-")
     p.set_defaults(func=cmd_export_customer)
+    p = sub.add_parser("erase-customer", help="erase one customer's personal data on request")
+    p.add_argument("telegram_id", type=int)
+    p.add_argument("--yes", action="store_true", help="erase (without it: only say what would be erased)")
+    p.set_defaults(func=cmd_erase_customer)
     sub.add_parser("set-webhook", help="register WEBHOOK_URL with Telegram").set_defaults(func=cmd_set_webhook)
     sub.add_parser("delete-webhook", help="remove the webhook (back to polling)").set_defaults(func=cmd_delete_webhook)
     return parser

@@ -81,3 +81,38 @@ async def export_customer(settings: Any, telegram_id: int, output: str | Path | 
     if output not in (None, "-"):
         print(f"customer {telegram_id}: {len(document['tickets'])} tickets written to {output}", file=sys.stderr)
     return 0
+
+
+async def erase_customer(settings: Any, telegram_id: int, *, apply: bool) -> int:
+    """Erase one customer's personal data on request (see `helpdesk.privacy.erase_customer`); without
+    `apply` only says what would go. Exit code 0, or 1 (unknown id, or tickets still open)."""
+    from helpdesk import privacy
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        async with db.session() as session:
+            done = await privacy.erase_customer(session, telegram_id, apply=apply)
+    finally:
+        await db.dispose()
+    if not done.found:
+        print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
+        return 1
+    if done.open_tickets:
+        numbers = ", ".join(done.open_tickets)
+        print(
+            f"error: customer {telegram_id} has open tickets ({numbers}); close or cancel them first", file=sys.stderr
+        )
+        return 1
+    e = done.erasure
+    if not apply:
+        print(
+            f"customer {telegram_id}: {e.tickets} tickets with personal data would be erased, with the name, "
+            "username, phone, draft, kept updates and messages; run again with --yes to erase"
+        )
+        return 0
+    print(
+        f"customer {telegram_id} erased: {e.tickets} tickets, {e.labels} labelled examples, {e.drafts} drafts, "
+        f"{e.inbox} updates, {e.outbox} messages; the Telegram id and the tickets' statistics are kept"
+    )
+    return 0

@@ -1,4 +1,4 @@
-"""Personal data: erase it after the retention period, and export everything kept about one customer.
+"""Personal data: erase it after the retention period or on request, and export all kept about one customer.
 
 Erasure (RETENTION_DAYS; unset keeps everything) applies to tickets closed or cancelled longer ago
 than the period. It removes what identifies or quotes a person and keeps what statistics need:
@@ -185,6 +185,53 @@ async def erase_old_traces(session: AsyncSession, cutoff: datetime) -> Erasure:
         delete(OutboxMessage).where(col(OutboxMessage.status) != "pending", col(OutboxMessage.created_at) < cutoff)
     )
     return Erasure(drafts=int(drafts.rowcount or 0), inbox=int(inbox.rowcount or 0), outbox=int(outbox.rowcount or 0))
+
+
+@dataclass
+class CustomerErasure:
+    """What erasing one customer on request did, or why it did not (open tickets must be finished first)."""
+
+    found: bool
+    open_tickets: list[str]
+    erasure: Erasure
+
+
+async def erase_customer(session: AsyncSession, telegram_id: int, *, apply: bool = True) -> CustomerErasure:
+    """Erase everything personal kept about one customer now (the right to erasure), in the caller's
+    transaction: each ticket as retention would, their name, username and phone, the intake draft, the
+    updates they sent and the messages queued or sent to their chat. Their Telegram id and the tickets'
+    statistics stay. Refused while a ticket is still open (an agent may be working on it); `apply=False`
+    only counts."""
+    customer = (await session.exec(select(Customer).where(Customer.telegram_id == telegram_id))).first()
+    if customer is None:
+        return CustomerErasure(False, [], Erasure())
+    tickets = (
+        await session.exec(select(Ticket).where(Ticket.customer_id == customer.id).order_by(col(Ticket.id)))
+    ).all()
+    open_numbers = [t.number for t in tickets if t.state not in FINISHED_STATES]
+    result = Erasure(tickets=sum(1 for t in tickets if t.personal_data_erased_at is None))
+    if open_numbers or not apply:
+        return CustomerErasure(True, open_numbers, result)
+    now = now_utc()
+    for ticket in tickets:
+        if ticket.personal_data_erased_at is None:
+            result.labels += await erase_ticket(session, ticket, now)
+    customer.first_name = ""
+    customer.last_name = None
+    customer.username = None
+    customer.phone = None
+    customer.pending = {}
+    session.add(customer)
+    result.customers = 1
+    drafts = await session.execute(delete(Draft).where(col(Draft.customer_id) == customer.id))
+    inbox = await session.execute(
+        delete(InboxUpdate).where(col(InboxUpdate.chat_key) == customer.chat_id, col(InboxUpdate.status) != "pending")
+    )
+    outbox = await session.execute(delete(OutboxMessage).where(col(OutboxMessage.chat_id) == customer.chat_id))
+    result.drafts = int(drafts.rowcount or 0)
+    result.inbox = int(inbox.rowcount or 0)
+    result.outbox = int(outbox.rowcount or 0)
+    return CustomerErasure(True, [], result)
 
 
 # -- export ------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.config import Settings
 from helpdesk import privacy, tickets
@@ -30,6 +30,7 @@ from storage.models import (
     Ticket,
     TicketEvent,
 )
+from tests.support.botproc import run_cli
 
 POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
 DAYS = 30
@@ -285,3 +286,89 @@ def test_sweep_is_registered_only_with_retention_days() -> None:
 async def test_retention_days_must_be_positive(db: Database) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         await retention_sweep(db, 0)
+
+
+async def test_erasing_a_customer_on_request(db: Database) -> None:
+    ann = await customer(db, 509)
+    closed = await ticket(db, ann, closed_days_ago=1)  # recent: retention would keep it
+    still_open = await ticket(db, ann, state="in_progress", closed_days_ago=None)
+    bob = await customer(db, 510, "Bob")
+    bobs = await ticket(db, bob, closed_days_ago=1)
+
+    async with db.session() as session:
+        refused = await privacy.erase_customer(session, 509)
+        assert refused.found and refused.open_tickets == [still_open.number]
+        assert not (await privacy.erase_customer(session, 999_999)).found
+    assert (await load(db, closed.id))[0].description.startswith("Ann Smith")  # nothing touched
+
+    await kit_close(db, still_open.id)
+    async with db.session() as session:
+        preview = await privacy.erase_customer(session, 509, apply=False)
+        assert preview.erasure.tickets == 2 and preview.erasure.customers == 0
+    assert (await load(db, closed.id))[0].description.startswith("Ann Smith")  # a preview changes nothing
+    async with db.session() as session:
+        done = await privacy.erase_customer(session, 509)
+    assert done.erasure.tickets == 2 and done.erasure.customers == 1 and done.erasure.labels == 2
+
+    for ticket_id in (closed.id, still_open.id):
+        row, events, files, outbox, labels = await load(db, ticket_id)
+        assert row.description == "" and row.contact is None and row.personal_data_erased_at is not None
+        assert row.number and row.category == "hardware" and row.rating == 4  # statistics stay
+        assert all(e.note is None or e.kind in privacy.SYSTEM_NOTES for e in events)
+        assert all(f.file_id == "" for f in files) and outbox == [] and labels == []
+    async with db.read() as session:
+        kept = (await session.exec(select(Customer).where(Customer.telegram_id == 509))).one()
+        assert (kept.first_name, kept.last_name, kept.username, kept.phone) == ("", None, None, None)
+        assert not (await session.exec(select(OutboxMessage).where(OutboxMessage.chat_id == 509))).all()
+    assert (await load(db, bobs.id))[0].description.startswith("Ann Smith")  # another customer: untouched
+
+
+async def kit_close(db: Database, ticket_id: int) -> None:
+    async with db.session() as session:
+        row = await session.get(Ticket, ticket_id)
+        row.state = "closed"
+        row.closed_at = now_utc()
+        session.add(row)
+
+
+def test_erase_customer_command(tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+    async def seed() -> tuple[str, str]:
+        database = Database(url)
+        await migrate.upgrade(database)
+        try:
+            ann = await customer(database, 511)
+            closed = await ticket(database, ann, closed_days_ago=1)
+            open_one = await ticket(database, ann, state="new", closed_days_ago=None)
+            return closed.number, open_one.number
+        finally:
+            await database.dispose()
+
+    _closed, open_number = asyncio.run(seed())
+    env = {"DATABASE_URL": url}
+    unknown = run_cli(["erase-customer", "999"], env, workdir=tmp_path)
+    assert unknown.returncode == 1 and "no customer with Telegram id 999" in unknown.stderr
+    refused = run_cli(["erase-customer", "511", "--yes"], env, workdir=tmp_path)
+    assert refused.returncode == 1 and open_number in refused.stderr and "close or cancel" in refused.stderr
+
+    async def close_and_read(number: str | None) -> str | None:
+        database = Database(url)
+        try:
+            async with database.session() as session:
+                rows = (await session.exec(select(Ticket))).all()
+            for row in rows:
+                if number is not None and row.number == number:
+                    await kit_close(database, row.id)
+            async with database.read() as session:
+                return (await session.exec(select(Ticket.description).order_by(col(Ticket.id)))).first()
+        finally:
+            await database.dispose()
+
+    asyncio.run(close_and_read(open_number))
+    preview = run_cli(["erase-customer", "511"], env, workdir=tmp_path)
+    assert preview.returncode == 0 and "2 tickets" in preview.stdout and "--yes" in preview.stdout
+    assert asyncio.run(close_and_read(None)).startswith("Ann Smith")
+    erased = run_cli(["erase-customer", "511", "--yes"], env, workdir=tmp_path)
+    assert erased.returncode == 0 and "customer 511 erased: 2 tickets" in erased.stdout
+    assert asyncio.run(close_and_read(None)) == ""
