@@ -144,6 +144,16 @@ async def erase_ticket(session: AsyncSession, ticket: Ticket, now: datetime | No
     return int(labels.rowcount or 0)
 
 
+def _forget_person(session: AsyncSession, customer: Customer) -> None:
+    """Blank what identifies the person; the Telegram id stays, so they are recognised if they come back."""
+    customer.first_name = ""
+    customer.last_name = None
+    customer.username = None
+    customer.phone = None
+    customer.pending = {}
+    session.add(customer)
+
+
 async def erase_idle_customers(session: AsyncSession, cutoff: datetime, *, limit: int = 500) -> int:
     """Blank the name, username and phone of customers silent since `cutoff` whose tickets are all erased."""
     last_contact = func.coalesce(Customer.last_seen_at, Customer.created_at)
@@ -166,12 +176,7 @@ async def erase_idle_customers(session: AsyncSession, cutoff: datetime, *, limit
     )
     customers = (await session.exec(stmt)).all()
     for customer in customers:
-        customer.first_name = ""
-        customer.last_name = None
-        customer.username = None
-        customer.phone = None
-        customer.pending = {}
-        session.add(customer)
+        _forget_person(session, customer)
     return len(customers)
 
 
@@ -216,12 +221,7 @@ async def erase_customer(session: AsyncSession, telegram_id: int, *, apply: bool
     for ticket in tickets:
         if ticket.personal_data_erased_at is None:
             result.labels += await erase_ticket(session, ticket, now)
-    customer.first_name = ""
-    customer.last_name = None
-    customer.username = None
-    customer.phone = None
-    customer.pending = {}
-    session.add(customer)
+    _forget_person(session, customer)
     result.customers = 1
     drafts = await session.execute(delete(Draft).where(col(Draft.customer_id) == customer.id))
     inbox = await session.execute(
