@@ -7,6 +7,7 @@ from typing import Any
 from aiogram.types import Message
 
 from dialogs.intake import InputKind, UserInput
+from helpdesk.work import Content
 
 
 def file_of(message: Message) -> dict[str, Any] | None:
@@ -34,6 +35,21 @@ def file_of(message: Message) -> dict[str, Any] | None:
                 "mime_type": getattr(media, "mime_type", None),
             }
     return None
+
+
+def content_of(message: Message, *, keep_formatting: bool = False) -> Content:
+    """What someone wrote on a ticket: text or file; with `keep_formatting`, also the text as Telegram HTML
+    rendered from its entities (aiogram escapes the rest), so an agent's bold and links reach the customer."""
+    formatted = None
+    if keep_formatting and (message.entities or message.caption_entities):
+        formatted = message.html_text
+    return Content(
+        text=message.text,
+        file=file_of(message),
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        html=formatted,
+    )
 
 
 def input_of(message: Message) -> UserInput:

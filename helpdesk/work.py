@@ -82,6 +82,9 @@ class Content:
     file: dict[str, Any] | None = None
     chat_id: int | None = None
     message_id: int | None = None
+    #: the text (or caption) as Telegram HTML when the writer formatted it (bold, links…): the transport
+    #: renders it from the message's entities, user text escaped; relayed as is so the formatting stays
+    html: str | None = None
 
     @property
     def words(self) -> str:
@@ -93,11 +96,25 @@ class Content:
         return self.file is None and not self.words
 
     def as_data(self) -> dict[str, Any]:
-        return {"text": self.text, "file": self.file, "chat_id": self.chat_id, "message_id": self.message_id}
+        return {
+            "text": self.text,
+            "file": self.file,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "html": self.html,
+        }
 
     @classmethod
     def of_data(cls, data: dict[str, Any]) -> Content:
-        return cls(data.get("text"), data.get("file"), data.get("chat_id"), data.get("message_id"))
+        return cls(data.get("text"), data.get("file"), data.get("chat_id"), data.get("message_id"), data.get("html"))
+
+    def formatted(self, limit: int) -> str:
+        """The words for a message to the customer: the writer's formatting when it fits in `limit`
+        (HTML cannot be cut safely), else the plain words, shortened."""
+        if self.html and len(self.html) <= limit and self.html.strip():
+            return Safe(self.html.strip())
+        words = self.words
+        return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 # -- looking tickets up ----------------------------------------------------------------------------------
@@ -366,9 +383,8 @@ async def _relay_to_customer(
     lang: str,
     buttons: outbox.Buttons | None = None,
 ) -> None:
-    words = _limit(content.words)
     if content.file is not None and content.chat_id is not None and content.message_id is not None:
-        caption = t(lang, header_key, number=ticket.number, text=shorten(words, 900) if words else "").strip()
+        caption = t(lang, header_key, number=ticket.number, text=content.formatted(900)).strip()
         outbox.copy_message(
             session,
             customer.chat_id,
@@ -380,7 +396,8 @@ async def _relay_to_customer(
             link_kind="to_customer",
         )
     else:
-        tell_customer(session, ticket, customer, t(lang, header_key, number=ticket.number, text=words), buttons=buttons)
+        text = t(lang, header_key, number=ticket.number, text=content.formatted(TEXT_LIMIT))
+        tell_customer(session, ticket, customer, text, buttons=buttons)
 
 
 async def record_content(

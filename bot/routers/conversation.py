@@ -10,11 +10,10 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.context import HandlerContext
-from bot.inputs import file_of
+from bot.inputs import content_of
 from helpdesk import callbacks, conversation, survey
 from helpdesk.conversation import Answer
 from helpdesk.i18n import t
-from helpdesk.work import Content
 
 router = Router(name="conversation")
 router.callback_query.filter(F.message.chat.type == "private")
@@ -30,10 +29,6 @@ def send(ctx: HandlerContext, answers: list[Answer]) -> None:
             ticket_id=item.ticket_id,
             link_kind="to_customer" if item.ticket_id else None,
         )
-
-
-def content_of(message: Message) -> Content:
-    return Content(text=message.text, file=file_of(message), chat_id=message.chat.id, message_id=message.message_id)
 
 
 async def continue_ticket_conversation(ctx: HandlerContext, message: Message) -> bool:

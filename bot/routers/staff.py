@@ -14,12 +14,12 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.context import HandlerContext
-from bot.inputs import file_of, is_command
+from bot.inputs import content_of, is_command
 from bot.routers.agent import answer, begin, send_details
 from helpdesk import callbacks, outbox, work
 from helpdesk.i18n import t, to_plain
 from helpdesk.vocabulary import State
-from helpdesk.work import Content, WorkError
+from helpdesk.work import WorkError
 from storage import repos
 
 router = Router(name="staff")
@@ -46,7 +46,7 @@ async def on_staff_reply(message: Message, ctx: HandlerContext, link: Any) -> No
     ticket = await work.lock(ctx.session, link.ticket_id)
     if ticket is None:
         return
-    content = Content(text=message.text, file=file_of(message), chat_id=message.chat.id, message_id=message.message_id)
+    content = content_of(message, keep_formatting=True)
     if content.is_empty:
         answer(ctx, message, t(lang, "agents.error.unsupported"))
         return

@@ -309,6 +309,20 @@ async def test_replies_keep_working_after_kill_and_restart(bot_api, bot_factory)
     relay = await staff.wait_for("Yes, yesterday")
     await agent.reply(relay, "Please re-enter the new password in Outlook's prompt.")
     await ann.wait_for("re-enter the new password")
+    # the agent's formatting (bold, a link) reaches the customer as formatting, not as escaped tags
+    words = "Then press Sync <now> & check the guide"
+    bold = {"type": "bold", "offset": words.index("Sync"), "length": len("Sync")}
+    link = {"type": "text_link", "offset": words.index("guide"), "length": 5, "url": "https://help.example/sync"}
+    await agent.send(words, chat_id=staff.chat_id, reply_to=relay, entities=[bold, link])
+    formatted = await ann.wait_for("Then press Sync")
+    assert "Then press Sync <now> & check the guide" in formatted.text  # user text shown literally
+    shown = formatted.text.encode("utf-16-le")  # entity offsets count UTF-16 units (the header has an emoji)
+
+    def part(e: dict) -> str:
+        return shown[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+
+    entities = {(e["type"], part(e)) for e in formatted.data["entities"]}
+    assert ("bold", "Sync") in entities and ("text_link", "guide") in entities
     await agent.reply(prompt, "The cached password was stale; updated it in the credential manager.")
     resolved = await ann.wait_for("is resolved")
     await ann.press(resolved, "👍 Yes, it's fixed")

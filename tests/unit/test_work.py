@@ -141,6 +141,27 @@ async def test_reply_goes_to_customer_headed_with_number_and_counts_as_first_res
     assert reply.actor_id == AGENT.user_id and reply.note == "Try <b>turning</b> it off & on"
 
 
+async def test_an_agents_formatting_reaches_the_customer_and_a_too_long_one_goes_plain(db: Database) -> None:
+    ann = await customer(db)
+    ticket = await ticket_for(db, ann)
+    formatted = Content(
+        text="Press Restart & wait", html='Press <b>Restart</b> &amp; <a href="https://x.example">wait</a>'
+    )
+    await act(db, ticket, work.reply, AGENT, formatted)
+    (row,) = await rows(db, ticket, 501)
+    assert 'Press <b>Restart</b> &amp; <a href="https://x.example">wait</a>' in text_of(row)
+    reply = next(e for e in await events(db, ticket) if e.kind == "reply")
+    assert reply.note == "Press Restart & wait"  # the record keeps the words
+    long_text = "word " * 800
+    await act(db, ticket, work.reply, AGENT, Content(text=long_text, html="<b>" + long_text + "</b>"))
+    latest = (await rows(db, ticket, 501))[-1]
+    assert "<b>word" not in text_of(latest) and "word word" in text_of(latest)  # cut as plain text, never as HTML
+    photo = {"kind": "photo", "file_id": "F1", "chat_id": STAFF, "message_id": 78, "caption": "see here"}
+    await act(db, ticket, work.reply, AGENT, Content(file=photo, chat_id=STAFF, message_id=78, html="<i>see</i> here"))
+    copied = (await rows(db, ticket, 501))[-1]
+    assert copied.method == "copyMessage" and "<i>see</i> here" in copied.payload["caption"]
+
+
 async def test_reply_with_a_file_copies_it_and_keeps_the_attachment(db: Database) -> None:
     ann = await customer(db)
     ticket = await ticket_for(db, ann)
