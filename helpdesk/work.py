@@ -113,8 +113,7 @@ class Content:
         (HTML cannot be cut safely), else the plain words, shortened."""
         if self.html and len(self.html) <= limit and self.html.strip():
             return Safe(self.html.strip())
-        words = self.words
-        return words if len(words) <= limit else words[: limit - 1] + "…"
+        return _limit(self.words, limit)
 
 
 # -- looking tickets up ----------------------------------------------------------------------------------
@@ -315,8 +314,9 @@ def answer_button(ticket: Ticket, lang: str) -> outbox.Buttons:
     return [[(t(lang, "agents.customer.answer_button"), callbacks.make(callbacks.ANSWER, ticket.id))]]
 
 
-def _limit(text: str) -> str:
-    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+def _limit(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Cut at `limit` characters (newlines kept, unlike `formatting.shorten`)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- assignment ------------------------------------------------------------------------------------------
