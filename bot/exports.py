@@ -1,12 +1,12 @@
-"""Exports from the command line: agents' triage corrections as labelled JSONL (`export-labels`) and
-everything stored about one customer as JSON (`export-customer`)."""
+"""Data commands: agents' triage corrections as labelled JSONL (`export-labels`), everything stored
+about one customer as JSON (`export-customer`), and erasing one customer on request (`erase-customer`)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,19 +28,25 @@ def _output(output: str | Path | None) -> Iterator[TextIO]:
         yield handle
 
 
+@asynccontextmanager
+async def _database(settings: Any) -> AsyncIterator[Database]:
+    """The configured database, migrated (a command may run before the bot ever started), then closed."""
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        yield db
+    finally:
+        await db.dispose()
+
+
 async def export_labels(settings: Any, output: str | Path | None = "-") -> int:
     """Write the agents' corrections as JSONL {"text", "type", "category", "priority"}; returns exit code 0.
 
     The format is the labelled sample's, so `python -m bot eval` and training read it unchanged. When a
     ticket was corrected several times, only its latest labels are written.
     """
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-        async with db.read() as session:
-            examples = list(await repos.labelled_examples(session))
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.read() as session:
+        examples = list(await repos.labelled_examples(session))
     latest: dict[Any, Any] = {}
     for example in examples:  # oldest first: later corrections of a ticket replace earlier ones
         key = example.ticket_id if example.ticket_id is not None else ("row", example.id)
@@ -66,13 +72,8 @@ async def export_customer(settings: Any, telegram_id: int, output: str | Path | 
     """
     from helpdesk import privacy
 
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-        async with db.read() as session:
-            document = await privacy.export_customer(session, telegram_id)
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.read() as session:
+        document = await privacy.export_customer(session, telegram_id)
     if document is None:
         print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
         return 1
@@ -88,13 +89,8 @@ async def erase_customer(settings: Any, telegram_id: int, *, apply: bool) -> int
     `apply` only says what would go. Exit code 0, or 1 (unknown id, or tickets still open)."""
     from helpdesk import privacy
 
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-        async with db.session() as session:
-            done = await privacy.erase_customer(session, telegram_id, apply=apply)
-    finally:
-        await db.dispose()
+    async with _database(settings) as db, db.session() as session:
+        done = await privacy.erase_customer(session, telegram_id, apply=apply)
     if not done.found:
         print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
         return 1
