@@ -11,7 +11,6 @@ told and the customer gets an apology. See docs/reliability.md for the guarantee
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 import uuid
@@ -30,7 +29,7 @@ from sqlmodel import col, select
 from bot.context import HandlerContext
 from helpdesk import failures, metrics
 from helpdesk.clock import now_utc
-from helpdesk.people import Person
+from helpdesk.people import Person, prefetch_people
 from helpdesk.policy import DeskPolicy
 from storage.db import Database
 from storage.models import InboxUpdate
@@ -119,18 +118,31 @@ def person_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str |
     return person, chat_id, chat_type
 
 
-# Built once: a statement built anew for every update costs more (its cache key) than running it.
-_NEXT_PENDING = (
-    select(InboxUpdate)
-    .where(InboxUpdate.chat_key == bindparam("chat_key"), InboxUpdate.status == "pending")
-    .order_by(col(InboxUpdate.update_id))
-    .limit(2)
+# Built once (a statement built anew for every update costs more, in its cache key, than running it), on
+# the table rather than the ORM class: these run per update, and the ORM's bookkeeping around a
+# statement costs several times the statement itself.
+_INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
+_PENDING_OF_CHATS = (
+    select(_INBOX.c.update_id, _INBOX.c.chat_key, _INBOX.c.attempts)
+    .where(_INBOX.c.chat_key.in_(bindparam("chat_keys", expanding=True)), _INBOX.c.status == "pending")
+    .order_by(_INBOX.c.update_id)
 )
+_PAYLOADS = select(_INBOX.c.update_id, _INBOX.c.payload).where(_INBOX.c.update_id.in_(bindparam("ids", expanding=True)))
 _MARK_DONE = (
-    update(InboxUpdate)
-    .where(col(InboxUpdate.update_id) == bindparam("b_update_id"))
-    .values(status="done", done_at=bindparam("b_done_at"), attempts=col(InboxUpdate.attempts) + 1)
+    update(_INBOX)
+    .where(_INBOX.c.update_id == bindparam("b_update_id"))
+    .values(status="done", done_at=bindparam("b_done_at"), attempts=_INBOX.c.attempts + 1)
 )
+
+
+@dataclass
+class _Head:
+    """The oldest pending update of a chat, as a batch needs it."""
+
+    update_id: int
+    chat_key: int
+    attempts: int
+    payload: Any
 
 
 def inline_magic_filters(dispatcher: Dispatcher) -> int:
@@ -176,15 +188,6 @@ class Seen:
     attempts: int
 
 
-class Step(enum.Enum):
-    NONE = "none"  # no pending update in this chat
-    BUSY = "busy"  # another process holds the chat; it drains it
-    DONE = "done"  # one update handled (or parked)
-    LAST = "last"  # one update handled, and no other was pending when it was read
-    RETRY = "retry"  # the handler failed; try again after `delay`
-    STALL = "stall"  # the inbox itself could not be read; recovery picks the chat up later
-
-
 @dataclass
 class InboxStats:
     stored: int = 0
@@ -192,6 +195,36 @@ class InboxStats:
     failed_attempts: int = 0
     parked: int = 0
     duplicates: int = 0
+    batches: int = 0
+
+
+class _HandlerFailed(Exception):
+    """A handler raised (or timed out) inside a batch: the batch rolls back and `seen` is blamed."""
+
+    def __init__(self, seen: Seen, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.seen = seen
+        self.error = error
+
+
+@dataclass
+class _Handled:
+    """One update handled in a batch, waiting for the batch's commit to be logged and followed up."""
+
+    seen: Seen
+    context: HandlerContext | None  # None: parked without running the handler
+    handler_seconds: float = 0.0
+
+
+@dataclass
+class _BatchOutcome:
+    handled: list[_Handled]
+    more: set[int]  # chats with another pending update after the one handled
+    busy: set[int]  # chats another process holds (PostgreSQL)
+
+
+#: payloads of updates this process stored, kept until handled so the handler need not read them back
+PAYLOAD_CACHE_LIMIT = 20_000
 
 
 class UpdateInbox:
@@ -207,6 +240,7 @@ class UpdateInbox:
         *,
         attempts: int = 3,
         concurrency: int = 32,
+        batch_size: int = 50,
         worker_id: str | None = None,
         handler_timeout: float = 60.0,
         retry_delays: tuple[float, ...] = (0.2, 1.0, 3.0),
@@ -222,11 +256,17 @@ class UpdateInbox:
         self.handler_timeout = handler_timeout
         self.retry_delays = retry_delays or (0.0,)
         self.busy_retry = busy_retry
+        self.batch_size = max(1, batch_size)
+        # SQLite has one connection: a second transaction in flight would only wait for it
+        self.max_workers = 1 if db.is_sqlite else max(1, concurrency)
         self.stats = InboxStats()
         self._inlined = False
-        self._slots = asyncio.Semaphore(concurrency)
-        self._chats: dict[int, asyncio.Task[None]] = {}
-        self._dirty: set[int] = set()
+        self._ready: dict[int, None] = {}  # chats with work, oldest first, not in a batch now
+        self._running: set[int] = set()  # chats in a batch now
+        self._again: set[int] = set()  # chats scheduled while in a batch: look again after it
+        self._waiting: dict[int, asyncio.Task[None]] = {}  # chats waiting to retry (failure, busy)
+        self._workers: set[asyncio.Task[None]] = set()
+        self._payloads: dict[int, dict[str, Any]] = {}
         self.last_update_at: float | None = None
 
     # -- storing ------------------------------------------------------------------------------------
@@ -269,6 +309,10 @@ class UpdateInbox:
                     ],
                 )
         self.stats.stored += len(fresh)
+        if len(self._payloads) + len(fresh) > PAYLOAD_CACHE_LIMIT:  # handled elsewhere (another process)
+            self._payloads.clear()
+        for payload in fresh:
+            self._payloads[int(payload["update_id"])] = payload
         # every chat of the batch, redelivered ones too: a redelivered update may be stored but unfinished
         # (its process died), and waiting for the periodic recovery would leave its customer waiting
         for key in dict.fromkeys(chat_key_of(p) for p in by_id.values()):
@@ -278,10 +322,32 @@ class UpdateInbox:
     # -- scheduling ---------------------------------------------------------------------------------
 
     def schedule(self, chat_key: int) -> None:
-        """Make sure the chat's pending updates get drained (one drainer task per chat)."""
-        self._dirty.add(chat_key)
-        if chat_key not in self._chats:
-            self._chats[chat_key] = asyncio.create_task(self._drain_chat(chat_key), name=f"inbox-chat-{chat_key}")
+        """Make sure the chat's pending updates get handled (a chat is in at most one batch at a time)."""
+        if chat_key in self._running:
+            self._again.add(chat_key)
+            return
+        if chat_key in self._waiting:  # a failed update waits for its retry; the chat keeps its order
+            return
+        self._ready[chat_key] = None
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        while self._ready and len(self._workers) < min(self.max_workers, len(self._ready)):
+            task = asyncio.create_task(self._work(), name="inbox-worker")
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+
+    def _wait_then_schedule(self, chat_key: int, delay: float) -> None:
+        async def wait() -> None:
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                if self._waiting.get(chat_key) is task:
+                    del self._waiting[chat_key]
+            self.schedule(chat_key)
+
+        task = asyncio.create_task(wait(), name=f"inbox-wait-{chat_key}")
+        self._waiting[chat_key] = task
 
     async def recover(self) -> int:
         """Schedule every stored update not yet done (after a crash, or another process's death)."""
@@ -295,115 +361,193 @@ class UpdateInbox:
 
     @property
     def busy(self) -> bool:
-        return bool(self._chats)
+        return bool(self._ready or self._running or self._waiting or self._workers)
 
     async def idle(self, timeout: float = 30.0) -> bool:
         """Wait until every scheduled chat is drained (tests, shutdown); False on timeout."""
         deadline = time.monotonic() + timeout
-        while self._chats:
+        while self.busy:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            await asyncio.wait(list(self._chats.values()), timeout=remaining)
+            tasks = [*self._workers, *self._waiting.values()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=remaining)
+            else:
+                await asyncio.sleep(0)
         return True
 
-    async def _drain_chat(self, chat_key: int) -> None:
-        me = asyncio.current_task()
-        try:
-            while chat_key in self._dirty:
-                self._dirty.discard(chat_key)
-                while True:
-                    async with self._slots:
-                        step, delay = await self._handle_next(chat_key)
-                    if step is Step.RETRY:
-                        await asyncio.sleep(delay)  # the slot is free meanwhile; the chat waits, in order
-                        continue
-                    if step is Step.BUSY:
-                        # Another process holds the chat. It drains what it can see, but an update we
-                        # stored just after its last look would wait for the periodic recovery: look
-                        # again shortly (until the chat has nothing pending).
-                        await asyncio.sleep(self.busy_retry)
-                        continue
-                    if step is not Step.DONE:
-                        # NONE, STALL, or LAST: an update stored since is in `_dirty` (store() schedules
-                        # after its commit), so the outer loop looks again; LAST spares a read for nothing
-                        break
-        finally:
-            # No await between the last look at `_dirty` and this: a `schedule()` either saw this task
-            # (and set the flag we checked) or comes after and starts a new one. Nothing is left behind.
-            if self._chats.get(chat_key) is me:
-                del self._chats[chat_key]
+    async def _work(self) -> None:
+        """Take batches of ready chats (one update each) until none is left."""
+        while self._ready:
+            share = -(-len(self._ready) // self.max_workers)  # several workers split what is ready
+            chats = list(self._ready)[: max(1, min(self.batch_size, share))]
+            for chat_key in chats:
+                del self._ready[chat_key]
+            self._running.update(chats)
+            again: set[int] = set()
+            try:
+                again = await self._run(chats)
+            finally:
+                self._running.difference_update(chats)
+                again |= self._again & set(chats)
+                self._again.difference_update(chats)
+            for chat_key in chats:
+                if chat_key in again:
+                    self.schedule(chat_key)
 
     # -- processing ---------------------------------------------------------------------------------
 
-    async def _handle_next(self, chat_key: int) -> tuple[Step, float]:
-        """Handle the oldest pending update of the chat, in one transaction with its effects."""
+    async def _run(self, chats: list[int]) -> set[int]:
+        """Handle the next update of each chat in one transaction; returns the chats to look at again.
+
+        A handler that fails rolls the whole batch back: its update is blamed (the attempt counted, a
+        retry scheduled or the update parked), the other chats simply go again. A failure that names
+        no update (the commit, the inbox read) splits the batch until it does.
+        """
         started = time.perf_counter()
         if not self._inlined:  # once, at the first update: every router is included by then
             self._inlined = True
             inline_magic_filters(self.dp)
-        context: HandlerContext | None = None
-        seen: Seen | None = None
-        handled = Step.DONE
         try:
-            async with self.db.session() as session:
-                if not self.db.is_sqlite:
-                    locked = (
-                        await session.execute(
-                            text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
-                            {"ns": PG_LOCK_NAMESPACE, "k": pg_lock_key(chat_key)},
-                        )
-                    ).scalar_one()
-                    if not locked:
-                        return Step.BUSY, 0.0
-                rows = (await session.exec(_NEXT_PENDING, params={"chat_key": chat_key})).all()
-                if not rows:
-                    return Step.NONE, 0.0
-                row = rows[0]
-                handled = Step.DONE if len(rows) > 1 else Step.LAST
-                seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
-                if row.attempts >= self.attempts:  # failed before a crash and never parked
-                    await self._park(session, row, row.error_id or uuid.uuid4().hex[:8], row.last_error or "?")
-                    return Step.DONE, 0.0
-                person, chat_id, chat_type = person_of(row.payload)
-                context = HandlerContext(
-                    session=session,
-                    policy=self.policy,
-                    triage=self.triage,
-                    bot=self.bot,
-                    update_id=row.update_id,
-                    chat_id=chat_id,
-                    chat_type=chat_type,
-                    person=person,
-                )
-                try:
-                    update = Update.model_validate(row.payload, context={"bot": self.bot})
-                except ValidationError as exc:  # no retry can fix it: park it alone, the chat goes on
-                    await self._park(session, row, uuid.uuid4().hex[:8], f"unparseable update: {exc}")
-                    return Step.DONE, 0.0
-                result = await asyncio.wait_for(
-                    self.dp.feed_update(self.bot, update, ctx=context), timeout=self.handler_timeout
-                )
-                if result is UNHANDLED and context.outcome == "handled":
-                    context.outcome = "ignored"
-                # the done mark, in the handler's transaction (a plain UPDATE: the row object is not needed)
-                await session.exec(_MARK_DONE, params={"b_update_id": row.update_id, "b_done_at": now_utc()})
+            outcome = await self._run_batch(chats, started)
+        except _HandlerFailed as failed:
+            blamed = failed.seen.chat_key
+            step, delay = await self._failed(failed.seen, failed.error, started)
+            if step == "retry":
+                self._wait_then_schedule(blamed, delay)
+            again = {c for c in chats if c != blamed}
+            if step == "done":
+                again.add(blamed)
+            return again
         except Exception as exc:
+            if len(chats) > 1:
+                half = len(chats) // 2
+                return await self._run(chats[:half]) | await self._run(chats[half:])
+            seen = getattr(exc, "_inbox_seen", None)
             if seen is None:
-                log.exception("chat=%s outcome=inbox_error reading the inbox failed", chat_key)
-                return Step.STALL, 0.0
-            return await self._failed(seen, exc, started)
-        if context is None:  # parked without running the handler again
-            return Step.DONE, 0.0
-        self.stats.processed += 1
-        metrics.update_done(seen.kind, context.outcome, time.perf_counter() - started)
-        self._log_outcome(seen, context.outcome, started, attempt=seen.attempts + 1)
-        for action in context.after_commit:
+                log.exception("chat=%s outcome=inbox_error reading the inbox failed", chats[0])
+                return set()  # the periodic recovery picks the chat up later
+            step, delay = await self._failed(seen, exc, started)
+            if step == "retry":
+                self._wait_then_schedule(seen.chat_key, delay)
+                return set()
+            return {seen.chat_key} if step == "done" else set()
+        self.stats.batches += 1
+        for chat_key in outcome.busy:
+            # Another process holds the chat. It drains what it can see, but an update we stored just
+            # after its last look would wait for the periodic recovery: look again shortly.
+            self._wait_then_schedule(chat_key, self.busy_retry)
+        latency = time.perf_counter() - started
+        for item in outcome.handled:
+            self._payloads.pop(item.seen.update_id, None)
+            context = item.context
+            if context is None:
+                continue
+            self.stats.processed += 1
+            metrics.update_done(item.seen.kind, context.outcome, latency)
+            self._log_outcome(item.seen, context.outcome, started, attempt=item.seen.attempts + 1)
+            for action in context.after_commit:
+                try:
+                    await action()
+                except Exception:  # after the commit nothing may undo the update; log and carry on
+                    log.exception("update=%s an after-commit action failed", item.seen.update_id)
+        return outcome.more
+
+    async def _run_batch(self, chats: list[int], started: float) -> _BatchOutcome:
+        handled: list[_Handled] = []
+        more: set[int] = set()
+        busy: set[int] = set()
+        async with self.db.session() as session:
+            if not self.db.is_sqlite:
+                free = await self._lock_chats(session, chats)
+                busy = set(chats) - free
+                chats = [c for c in chats if c in free]
+                if not chats:
+                    return _BatchOutcome(handled, more, busy)
+            heads = await self._heads(session, chats, more)
+            await prefetch_people(session, [person_of(row.payload)[0] for row in heads])
+            seen: Seen | None = None
             try:
-                await action()
-            except Exception:  # after the commit nothing may undo the update; log and carry on
-                log.exception("update=%s an after-commit action failed", seen.update_id)
-        return handled, 0.0
+                for row in heads:
+                    seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
+                    handled.append(await self._handle(session, row, seen))
+                done = [h.seen.update_id for h in handled if h.context is not None]
+                if done:  # the done marks, in the handlers' transaction
+                    at = now_utc()
+                    await session.execute(_MARK_DONE, [{"b_update_id": uid, "b_done_at": at} for uid in done])
+                await session.flush()
+            except _HandlerFailed:
+                raise
+            except Exception as exc:
+                if len(chats) == 1 and seen is not None:
+                    exc._inbox_seen = seen  # type: ignore[attr-defined]
+                raise
+        return _BatchOutcome(handled, more, busy)
+
+    async def _lock_chats(self, session: Any, chats: list[int]) -> set[int]:
+        """PostgreSQL: the chats whose advisory lock we got (held until the transaction ends)."""
+        free: set[int] = set()
+        for chat_key in chats:
+            locked = (
+                await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
+                    {"ns": PG_LOCK_NAMESPACE, "k": pg_lock_key(chat_key)},
+                )
+            ).scalar_one()
+            if locked:
+                free.add(chat_key)
+        return free
+
+    async def _heads(self, session: Any, chats: list[int], more: set[int]) -> list[_Head]:
+        """The oldest pending update of each chat (payloads from memory when this process stored them)."""
+        rows = (await session.execute(_PENDING_OF_CHATS, {"chat_keys": chats})).all()
+        heads: dict[int, _Head] = {}
+        for update_id, chat_key, attempts in rows:
+            if chat_key in heads:
+                more.add(chat_key)
+            else:
+                heads[chat_key] = _Head(int(update_id), int(chat_key), int(attempts), self._payloads.get(update_id))
+        missing = [h.update_id for h in heads.values() if h.payload is None]
+        if missing:
+            for update_id, payload in (await session.execute(_PAYLOADS, {"ids": missing})).all():
+                heads_by_id = next(h for h in heads.values() if h.update_id == update_id)
+                heads_by_id.payload = payload
+        return sorted(heads.values(), key=lambda h: h.update_id)
+
+    async def _handle(self, session: Any, row: _Head, seen: Seen) -> _Handled:
+        """Run one update's handler in the batch's transaction."""
+        if row.attempts >= self.attempts:  # failed before a crash and never parked
+            stored = await session.get(InboxUpdate, row.update_id)
+            await self._park(session, stored, stored.error_id or uuid.uuid4().hex[:8], stored.last_error or "?")
+            return _Handled(seen, None)
+        person, chat_id, chat_type = person_of(row.payload)
+        context = HandlerContext(
+            session=session,
+            policy=self.policy,
+            triage=self.triage,
+            bot=self.bot,
+            update_id=row.update_id,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            person=person,
+        )
+        try:
+            update = Update.model_validate(row.payload, context={"bot": self.bot})
+        except ValidationError as exc:  # no retry can fix it: park it alone, the chat goes on
+            stored = await session.get(InboxUpdate, row.update_id)
+            await self._park(session, stored, uuid.uuid4().hex[:8], f"unparseable update: {exc}")
+            return _Handled(seen, None)
+        began = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(
+                self.dp.feed_update(self.bot, update, ctx=context), timeout=self.handler_timeout
+            )
+        except Exception as exc:
+            raise _HandlerFailed(seen, exc) from exc
+        if result is UNHANDLED and context.outcome == "handled":
+            context.outcome = "ignored"
+        return _Handled(seen, context, time.perf_counter() - began)
 
     def _log_outcome(self, seen: Seen, outcome: str, started: float, **more: Any) -> None:
         """The one line per update attempt: `update=… chat=… kind=… outcome=… attempt=… latency_ms=…`."""
@@ -421,8 +565,12 @@ class UpdateInbox:
             return
         log.log(level, " ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
 
-    async def _failed(self, seen: Seen, exc: BaseException, started: float) -> tuple[Step, float]:
-        """Count the failed attempt (stored, so a restart keeps counting) and park after the last one."""
+    async def _failed(self, seen: Seen, exc: BaseException, started: float) -> tuple[str, float]:
+        """Count the failed attempt (stored, so a restart keeps counting) and park after the last one.
+
+        Returns ("retry", delay), ("done", 0) when the update is parked (the chat goes on), or ("stall", 0)
+        when not even that could be written (the periodic recovery tries again).
+        """
         self.stats.failed_attempts += 1
         metrics.update_failed(seen.kind)
         error_id = uuid.uuid4().hex[:8]
@@ -437,20 +585,20 @@ class UpdateInbox:
             async with self.db.session() as session:
                 fresh = await session.get(InboxUpdate, seen.update_id)
                 if fresh is None or fresh.status != "pending":
-                    return Step.DONE, 0.0
+                    return "done", 0.0
                 fresh.attempts += 1
                 fresh.error_id = error_id
                 fresh.last_error = error[:2000]
                 session.add(fresh)
                 if fresh.attempts >= self.attempts:
                     await self._park(session, fresh, error_id, error)
-                    return Step.DONE, 0.0
+                    return "done", 0.0
                 attempts_done = fresh.attempts
         except Exception:
             log.exception("update=%s recording a failed attempt failed", seen.update_id)
-            return Step.STALL, 0.0
+            return "stall", 0.0
         delay = self.retry_delays[min(attempts_done - 1, len(self.retry_delays) - 1)]
-        return Step.RETRY, delay
+        return "retry", delay
 
     async def _park(self, session: Any, row: InboxUpdate, error_id: str, error: str) -> None:
         """Give up on an update (in the caller's transaction): keep it for a person, and never stay silent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -64,6 +65,13 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
         customer.unreachable_since = None  # they wrote to us, so they unblocked the bot
     session.add(customer)
     return customer
+
+
+async def prefetch_people(session: AsyncSession, people: Iterable[Person | None]) -> None:
+    """Load the customers (and drafts) of a batch of updates up front: one query each for the batch."""
+    ids = [p.user_id for p in people if p is not None]
+    if ids:
+        await repos.prefetch_customers(session, ids)
 
 
 def customer_language(customer: Customer | None, default: str) -> str:

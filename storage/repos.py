@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, event, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,9 +58,60 @@ async def next_value(session: AsyncSession, name: str) -> int:
 
 # Built once: a statement built anew for every call costs more (its cache key) than running it.
 _CUSTOMER_BY_TELEGRAM_ID = select(Customer).where(Customer.telegram_id == bindparam("telegram_id"))
+_CUSTOMERS_BY_TELEGRAM_IDS = select(Customer).where(
+    col(Customer.telegram_id).in_(bindparam("telegram_ids", expanding=True))
+)
+_DRAFTS_OF = select(Draft).where(col(Draft.customer_id).in_(bindparam("customer_ids", expanding=True)))
+
+# What a batch of updates loaded up front (see `prefetch_customers`), kept in the session's info for its
+# one transaction: telegram id -> customer row (None: known not to exist), and customer ids known to have
+# no draft. Cleared on any rollback, so a rolled-back insert is never taken for a row.
+_CUSTOMERS = "repos.customers_by_telegram_id"
+_NO_DRAFT = "repos.customers_without_draft"
+
+
+def _info(session: AsyncSession | Session) -> dict[str, Any]:
+    return session.sync_session.info if isinstance(session, AsyncSession) else session.info
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_prefetched(session: Session, _previous: Any) -> None:
+    session.info.pop(_CUSTOMERS, None)
+    session.info.pop(_NO_DRAFT, None)
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _draft_appears(session: Session, instance: Any) -> None:
+    if isinstance(instance, Draft):
+        session.info.get(_NO_DRAFT, set()).discard(instance.customer_id)
+
+
+async def prefetch_customers(session: AsyncSession, telegram_ids: Sequence[int]) -> None:
+    """Load the customers of a batch of updates, and their drafts, in two queries instead of two each.
+
+    `customer_by_telegram_id` and `draft_of` answer from what was loaded for the rest of the transaction.
+    """
+    wanted = [tid for tid in dict.fromkeys(telegram_ids) if tid not in _info(session).get(_CUSTOMERS, {})]
+    if not wanted:
+        return
+    rows = (await session.exec(_CUSTOMERS_BY_TELEGRAM_IDS, params={"telegram_ids": wanted})).all()
+    known: dict[int, Customer | None] = dict.fromkeys(wanted)
+    known.update({row.telegram_id: row for row in rows})
+    ids = [row.id for row in rows if row.id is not None]
+    with_draft = set()
+    if ids:
+        with_draft = {d.customer_id for d in (await session.exec(_DRAFTS_OF, params={"customer_ids": ids})).all()}
+    info = _info(session)
+    info.setdefault(_CUSTOMERS, {}).update(known)
+    info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
 
 
 async def customer_by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | None:
+    known = _info(session).get(_CUSTOMERS)
+    if known is not None and telegram_id in known:
+        row = known[telegram_id]
+        if row is None or row in session:  # not deleted or expunged since it was loaded
+            return row
     return (await session.exec(_CUSTOMER_BY_TELEGRAM_ID, params={"telegram_id": telegram_id})).first()
 
 
@@ -69,16 +121,27 @@ async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | 
 
 async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
     """Insert a customer; a concurrent insert of the same person wins and is returned instead."""
-    try:
-        async with session.begin_nested():
-            session.add(customer)
-            await session.flush()
-        return customer
-    except IntegrityError:
-        existing = await customer_by_telegram_id(session, customer.telegram_id)
-        if existing is None:
-            raise
-        return existing
+    info = _info(session)
+    known = info.get(_CUSTOMERS)
+    if known is not None and session.get_bind().dialect.name == "sqlite" and known.get(customer.telegram_id, 0) is None:
+        # Known absent in this transaction, and SQLite transactions here begin IMMEDIATE (the write lock
+        # is ours): no one else can insert the person meanwhile, so no savepoint is needed.
+        session.add(customer)
+        await session.flush()
+    else:
+        try:
+            async with session.begin_nested():
+                session.add(customer)
+                await session.flush()
+        except IntegrityError:
+            existing = await customer_by_telegram_id(session, customer.telegram_id)
+            if existing is None:
+                raise
+            return existing
+    if known is not None:
+        known[customer.telegram_id] = customer
+    info.setdefault(_NO_DRAFT, set()).add(customer.id)  # a new customer has no draft yet
+    return customer
 
 
 async def agent_by_username(session: AsyncSession, username: str) -> Agent | None:
@@ -168,6 +231,8 @@ async def tickets_due(session: AsyncSession, column: Any, now: datetime, limit: 
 
 
 async def draft_of(session: AsyncSession, customer_id: int) -> Draft | None:
+    if customer_id in _info(session).get(_NO_DRAFT, ()):
+        return None
     return await session.get(Draft, customer_id)
 
 
