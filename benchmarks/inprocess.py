@@ -115,7 +115,7 @@ async def main() -> None:
             await inbox.store(batch[start : start + args.batch])
         await inbox.idle(300)
         cpu1, wall1, st1 = time.process_time(), time.perf_counter(), statements
-        await delivery.drain(300)
+        await delivery.drain(300, until_empty=True)
         cpu2, wall2, st2 = time.process_time(), time.perf_counter(), statements
         if profiler:
             profiler.disable()
@@ -128,7 +128,10 @@ async def main() -> None:
                 f"{name:<16}{cpu / n * 1000:6.2f} ms CPU/update {stmts / n:5.1f} statements/update  wall {wall:5.2f} s"
             )
 
-        print(f"processed {inbox.stats.processed}/{n}, parked {inbox.stats.parked}, sent {transport.calls}")
+        stats = inbox.stats
+        print(
+            f"processed {stats.processed}/{n} in {stats.batches} batches, parked {stats.parked}, sent {transport.calls}"
+        )
         print(line("inbox+handlers:", cpu1 - cpu0, st1 - st0, wall1 - wall0))
         print(line("delivery:", cpu2 - cpu1, st2 - st1, wall2 - wall1))
         print(f"{'total:':<16}{(cpu2 - cpu0) / n * 1000:6.2f} ms CPU/update")

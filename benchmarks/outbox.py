@@ -126,7 +126,7 @@ async def _fill(url: str, messages: int, chats: int) -> None:
 
 async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[str, Any]:
     from bot.config import Settings
-    from bot.telegram import AiogramTransport, make_bot
+    from bot.telegram import BotApiTransport, make_bot
     from helpdesk.outbox import bell
     from helpdesk.policy import DeskPolicy
     from scheduler.delivery import DeliveryLimits, OutboxDelivery
@@ -144,7 +144,7 @@ async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[st
     dbs = [Database(url) for _ in range(workers)]
     bots = [make_bot(TOKEN, api_url) for _ in range(workers)]
     senders = [
-        OutboxDelivery(db, AiogramTransport(bot), DeskPolicy(), limits) for db, bot in zip(dbs, bots, strict=True)
+        OutboxDelivery(db, BotApiTransport(bot), DeskPolicy(), limits) for db, bot in zip(dbs, bots, strict=True)
     ]
     stop = asyncio.Event()
     started = time.perf_counter()

@@ -16,7 +16,7 @@ from bot.dispatcher import build_dispatcher
 from bot.inbox import UpdateInbox
 from bot.logs import register_secret
 from bot.polling import Poller
-from bot.telegram import AiogramTransport, make_bot
+from bot.telegram import BotApiTransport, make_bot
 from helpdesk.formatting import set_display_timezone
 from helpdesk.outbox import bell
 from helpdesk.policy import DeskPolicy
@@ -105,7 +105,7 @@ class Application:
                 attempts=settings.handler_attempts,
                 concurrency=settings.update_workers,
             )
-            delivery = OutboxDelivery(db, AiogramTransport(bot), self.policy, delivery_limits(settings))
+            delivery = OutboxDelivery(db, BotApiTransport(bot), self.policy, delivery_limits(settings))
             jobs = Jobs()
             jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
             register_sweeps(jobs, db, self.policy, settings)

@@ -52,15 +52,20 @@ def _state(row: Draft) -> DraftState:
 
 def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
     """The draft row with the state written into it (a new row when there was none)."""
-    if row is None:
-        row = Draft(customer_id=customer.id, token=state.token, step=state.step)
-    row.step = state.step
-    row.token = state.token
-    row.answers = dict(state.answers)
-    row.attachments = list(state.attachments)
-    row.history = list(state.history)
-    row.editing = state.editing
-    row.updated_at = now_utc()
+    now = now_utc()
+    fields = {
+        "step": state.step,
+        "token": state.token,
+        "answers": dict(state.answers),
+        "attachments": list(state.attachments),
+        "history": list(state.history),
+        "editing": state.editing,
+        "updated_at": now,
+    }
+    if row is None:  # every field given: pydantic inspects a default factory at every call
+        return Draft(customer_id=customer.id, created_at=now, **fields)
+    for name, value in fields.items():
+        setattr(row, name, value)
     return row
 
 

@@ -51,6 +51,8 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
                 username=person.username,
                 telegram_language=person.language_code,
                 last_seen_at=now,
+                created_at=now,
+                pending={},  # given, not defaulted: pydantic inspects a default factory at every call
             ),
         )
         return customer

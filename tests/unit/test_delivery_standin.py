@@ -1,4 +1,4 @@
-"""Outbox delivery through aiogram (bot/telegram.py's AiogramTransport) to the Bot API stand-in over HTTP.
+"""Outbox delivery through aiogram (bot/telegram.py's BotApiTransport) to the Bot API stand-in over HTTP.
 
 The stand-in records every call with its arrival time, so Telegram's limits are checked the way Telegram
 would see them: flood statistics, duplicates, per-chat order, fault injection (429, 502, lost answers).
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.telegram import AiogramTransport, make_bot
+from bot.telegram import BotApiTransport, make_bot
 from helpdesk import outbox
 from helpdesk.outbox import bell
 from scheduler.delivery import DeliveryLimits, OutboxDelivery, utf16_len
@@ -47,16 +47,16 @@ async def transports(api: FakeBotAPI) -> AsyncIterator[Transports]:
 
 
 class Transports:
-    """AiogramTransports with real HTTP sessions to the stand-in; one per simulated process."""
+    """BotApiTransports with real HTTP sessions to the stand-in; one per simulated process."""
 
     def __init__(self, api: FakeBotAPI) -> None:
         self.api = api
         self.bots: list[Any] = []
 
-    def make(self) -> AiogramTransport:
+    def make(self) -> BotApiTransport:
         bot = make_bot(self.api.token, self.api.base_url, timeout=10)
         self.bots.append(bot)
-        return AiogramTransport(bot, request_timeout=10)
+        return BotApiTransport(bot, request_timeout=10)
 
     async def close(self) -> None:
         for bot in self.bots:
