@@ -6,6 +6,7 @@ Transport-free: returns `Reply` objects that the Telegram bot and the console re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,8 +51,16 @@ def _state(row: Draft) -> DraftState:
     )
 
 
+#: how fresh an unchanged draft's `updated_at` is kept (it only ages drafts out after days)
+TOUCH_RESOLUTION = timedelta(minutes=10)
+
+
 def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
-    """The draft row with the state written into it (a new row when there was none)."""
+    """The draft row with the state written into it (a new row when there was none).
+
+    Only what changed is written, so an answer that changes nothing (a text where a button is expected)
+    costs no UPDATE beyond a coarse `updated_at`.
+    """
     now = now_utc()
     fields = {
         "step": state.step,
@@ -60,12 +69,16 @@ def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
         "attachments": list(state.attachments),
         "history": list(state.history),
         "editing": state.editing,
-        "updated_at": now,
     }
     if row is None:  # every field given: pydantic inspects a default factory at every call
-        return Draft(customer_id=customer.id, created_at=now, **fields)
+        return Draft(customer_id=customer.id, created_at=now, updated_at=now, **fields)
+    changed = False
     for name, value in fields.items():
-        setattr(row, name, value)
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if changed or now - row.updated_at >= TOUCH_RESOLUTION:
+        row.updated_at = now
     return row
 
 

@@ -56,16 +56,18 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
             ),
         )
         return customer
-    customer.first_name = person.first_name or customer.first_name
-    customer.last_name = person.last_name
-    customer.username = person.username
-    if person.language_code:
-        customer.telegram_language = person.language_code
+    changes: dict[str, object] = {
+        "first_name": person.first_name or customer.first_name,
+        "last_name": person.last_name,
+        "username": person.username,
+        "telegram_language": person.language_code or customer.telegram_language,
+        "unreachable_since": None,  # they wrote to us, so they unblocked the bot
+    }
     if customer.last_seen_at is None or now - customer.last_seen_at >= LAST_SEEN_RESOLUTION:
-        customer.last_seen_at = now
-    if customer.unreachable_since is not None:
-        customer.unreachable_since = None  # they wrote to us, so they unblocked the bot
-    session.add(customer)
+        changes["last_seen_at"] = now
+    for name, value in changes.items():
+        if getattr(customer, name) != value:  # an unchanged row stays clean: nothing to flush
+            setattr(customer, name, value)
     return customer
 
 
