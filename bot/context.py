@@ -17,7 +17,7 @@ from helpdesk import outbox
 from helpdesk.outbox import Buttons
 from helpdesk.people import Person, customer_language, ensure_customer
 from helpdesk.policy import DeskPolicy
-from storage.models import Customer, OutboxMessage
+from storage.models import Customer
 
 
 @dataclass
@@ -77,7 +77,7 @@ class HandlerContext:
         thread_id: int | None = None,
         ticket_id: int | None = None,
         link_kind: str | None = None,
-    ) -> OutboxMessage:
+    ) -> outbox.OutboxRow:
         """Answer in the chat the update came from."""
         if self.chat_id is None:
             raise RuntimeError("this update has no chat to answer in")

@@ -148,7 +148,7 @@ async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Custome
     if policy.staff_topics and await topics_usable(session, policy.staff_chat_id):
         outbox.enqueue(
             session,
-            OutboxMessage(
+            outbox.new_row(
                 chat_id=policy.staff_chat_id,
                 method="createForumTopic",
                 payload={"chat_id": policy.staff_chat_id, "name": topic_name(ticket)},

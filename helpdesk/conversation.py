@@ -25,7 +25,7 @@ from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
 from helpdesk.work import Content
 from storage import repos
-from storage.models import Customer, OutboxMessage, Ticket
+from storage.models import Customer, Ticket
 
 #: after pressing Reply under a question, the next message is the answer for this long
 PENDING_TTL = timedelta(hours=1)
@@ -323,7 +323,7 @@ def drop_buttons(session: AsyncSession, chat_id: int, message_id: int) -> None:
     """Take the buttons off a message once they have been used."""
     outbox.enqueue(
         session,
-        OutboxMessage(
+        outbox.new_row(
             chat_id=chat_id, method="editMessageReplyMarkup", payload={"chat_id": chat_id, "message_id": message_id}
         ),
     )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.deferred import queue_insert
 from storage.models import OutboxMessage
 from storage.types import utcnow
 
@@ -69,14 +70,50 @@ def inline_keyboard(buttons: Buttons) -> dict[str, Any]:
     return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
 
 
-def _row(**fields: Any) -> OutboxMessage:
-    """A new outbox row; its two timestamps given here (cheaper than the model's default factories)."""
+#: an outbox row before it is written: the table's columns as a dict (see storage/deferred.py)
+OutboxRow = dict[str, Any]
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+def new_row(
+    *,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    ticket_id: int | None = None,
+    link_kind: str | None = None,
+    reply_to_card: bool = False,
+    edits_card: bool = False,
+    dedupe_key: str | None = None,
+) -> OutboxRow:
+    """A new pending outbox row, every column given (they are inserted together, in one statement)."""
     now = utcnow()
-    return OutboxMessage(created_at=now, next_attempt_at=now, **fields)
+    return {
+        "created_at": now,
+        "chat_id": chat_id,
+        "method": method,
+        "payload": payload,
+        "ticket_id": ticket_id,
+        "link_kind": link_kind,
+        "reply_to_card": reply_to_card,
+        "edits_card": edits_card,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "sent_at": None,
+        "result_message_id": None,
+        "last_error": None,
+        "dedupe_key": dedupe_key,
+        "locked_until": None,
+        "locked_by": None,
+    }
 
 
-def enqueue(session: AsyncSession, row: OutboxMessage) -> OutboxMessage:
-    session.add(row)
+def enqueue(session: AsyncSession, row: OutboxRow) -> OutboxRow:
+    """Queue the row in the caller's transaction: written before its next query or at its commit."""
+    if not isinstance(row, dict):
+        raise TypeError(f"an outbox row is built with new_row(), not {type(row).__name__}")
+    queue_insert(session, _OUTBOX, row)
     session.sync_session.info["outbox_dirty"] = True
     return row
 
@@ -94,7 +131,7 @@ def send_text(
     link_kind: str | None = None,
     reply_to_card: bool = False,
     dedupe_key: str | None = None,
-) -> OutboxMessage:
+) -> OutboxRow:
     """Queue an HTML message (user values must already be escaped: see helpdesk.i18n.t)."""
     payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if buttons:
@@ -107,7 +144,7 @@ def send_text(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        _row(
+        new_row(
             chat_id=chat_id,
             method="sendMessage",
             payload=payload,
@@ -126,7 +163,7 @@ async def send_or_update_pending(
     *,
     key: str,
     buttons: Buttons | None = None,
-) -> OutboxMessage:
+) -> None:
     """Queue a message, or rewrite the same kind of message still waiting in the queue for that chat.
 
     A customer sending an album of ten photos gets one up-to-date "received: 10 files" instead of ten
@@ -151,11 +188,10 @@ async def send_or_update_pending(
             row.payload = payload
             session.add(row)
             session.sync_session.info["outbox_dirty"] = True
-            return row
+            return
         break  # only the newest pending message may be rewritten, or the order would change
-    row = send_text(session, chat_id, text, buttons=buttons)
-    row.payload = {**row.payload, "_coalesce": key}
-    return row
+    new = send_text(session, chat_id, text, buttons=buttons)
+    new["payload"] = {**new["payload"], "_coalesce": key}
 
 
 def copy_message(
@@ -170,7 +206,7 @@ def copy_message(
     ticket_id: int | None = None,
     link_kind: str | None = None,
     reply_to_card: bool = False,
-) -> OutboxMessage:
+) -> OutboxRow:
     payload: dict[str, Any] = {"chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id}
     if caption is not None:
         payload["caption"] = caption
@@ -181,7 +217,7 @@ def copy_message(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        _row(
+        new_row(
             chat_id=chat_id,
             method="copyMessage",
             payload=payload,
@@ -203,7 +239,7 @@ def send_file(
     ticket_id: int | None = None,
     link_kind: str | None = None,
     reply_to_card: bool = False,
-) -> OutboxMessage:
+) -> OutboxRow:
     """Send a stored file by its Telegram file id (photo, document, video, audio, voice, animation)."""
     method = {
         "photo": "sendPhoto",
@@ -223,7 +259,7 @@ def send_file(
         payload["message_thread_id"] = thread_id
     return enqueue(
         session,
-        _row(
+        new_row(
             chat_id=chat_id,
             method=method,
             payload=payload,
@@ -243,7 +279,7 @@ def edit_text(
     buttons: Buttons | None = None,
     ticket_id: int | None = None,
     edits_card: bool = False,
-) -> OutboxMessage:
+) -> OutboxRow:
     """Edit a message; with `edits_card` the ticket's card id is filled in at delivery time."""
     payload: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": "HTML"}
     if message_id:
@@ -252,5 +288,5 @@ def edit_text(
         payload["reply_markup"] = inline_keyboard(buttons)
     return enqueue(
         session,
-        _row(chat_id=chat_id, method="editMessageText", payload=payload, ticket_id=ticket_id, edits_card=edits_card),
+        new_row(chat_id=chat_id, method="editMessageText", payload=payload, ticket_id=ticket_id, edits_card=edits_card),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.deferred import write_queued
 from storage.models import (
     Agent,
     Attachment,
@@ -129,6 +130,7 @@ async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
         session.add(customer)
         await session.flush()
     else:
+        await write_queued(session)  # a savepoint starts with nothing queued (storage/deferred.py)
         try:
             async with session.begin_nested():
                 session.add(customer)

@@ -1,0 +1,70 @@
+"""Rows written in bulk: queued in the session, inserted together before its next query or its commit.
+
+An update's handler writes one or two outbox rows; as ORM objects each costs its construction, the unit
+of work's bookkeeping and its own INSERT at flush, several times the row's real work. Queued here as
+plain dicts they go in one executemany per table, in the order they were queued, when the session next
+runs a query (so a query sees them, as with autoflush) or commits. A rollback forgets them with the rest
+of the transaction; a savepoint's rollback forgets the ones queued inside it.
+
+Rows queued before a savepoint must be written before it starts (`write_queued`), or its rollback could
+take them along: starting a savepoint with rows queued is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy import Table, event, insert
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+_QUEUE = "deferred.rows"
+
+
+def queue_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """Queue `row` (every column the table needs) for insertion; returns it (changes until written count)."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_QUEUE, []).append((table, row))
+    return row
+
+
+def queued(session: AsyncSession | Session) -> int:
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    return len(sync.info.get(_QUEUE, ()))
+
+
+def _write(session: Session) -> None:
+    rows = session.info.pop(_QUEUE, None)
+    if not rows:
+        return
+    for table, group in itertools.groupby(rows, key=lambda item: item[0]):
+        session.execute(insert(table), [row for _, row in group])
+
+
+async def write_queued(session: AsyncSession) -> None:
+    """Insert what is queued now (before a savepoint; tests that want the rows' ids)."""
+    if session.sync_session.info.get(_QUEUE):
+        await session.run_sync(_write)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(state: ORMExecuteState) -> None:
+    _write(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _write(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _savepoint_starts(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and session.info.get(_QUEUE):
+        raise RuntimeError("rows are queued for insertion: write_queued() before starting a savepoint")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _previous: SessionTransaction) -> None:
+    # a savepoint starts with nothing queued, so whatever is queued now belongs to what was rolled back
+    session.info.pop(_QUEUE, None)
