@@ -458,17 +458,18 @@ class UpdateInbox:
         handled: list[_Handled] = []
         more: set[int] = set()
         busy: set[int] = set()
-        async with self.db.session() as session:
-            if not self.db.is_sqlite:
-                free = await self._lock_chats(session, chats)
-                busy = set(chats) - free
-                chats = [c for c in chats if c in free]
-                if not chats:
-                    return _BatchOutcome(handled, more, busy)
-            heads = await self._heads(session, chats, more)
-            await prefetch_people(session, [person_of(row.payload)[0] for row in heads])
-            seen: Seen | None = None
-            try:
+        heads: list[_Head] = []
+        seen: Seen | None = None
+        try:
+            async with self.db.session() as session:
+                if not self.db.is_sqlite:
+                    free = await self._lock_chats(session, chats)
+                    busy = set(chats) - free
+                    chats = [c for c in chats if c in free]
+                    if not chats:
+                        return _BatchOutcome(handled, more, busy)
+                heads = await self._heads(session, chats, more)
+                await prefetch_people(session, [person_of(row.payload)[0] for row in heads])
                 for row in heads:
                     seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
                     handled.append(await self._handle(session, row, seen))
@@ -476,13 +477,12 @@ class UpdateInbox:
                 if done:  # the done marks, in the handlers' transaction
                     at = now_utc()
                     await session.execute(_MARK_DONE, [{"b_update_id": uid, "b_done_at": at} for uid in done])
-                await session.flush()
-            except _HandlerFailed:
-                raise
-            except Exception as exc:
-                if len(chats) == 1 and seen is not None:
-                    exc._inbox_seen = seen  # type: ignore[attr-defined]
-                raise
+        except _HandlerFailed:
+            raise
+        except Exception as exc:
+            if len(heads) == 1 and seen is not None:  # a batch of one: the failure (the commit too) is its
+                exc._inbox_seen = seen  # type: ignore[attr-defined]
+            raise
         return _BatchOutcome(handled, more, busy)
 
     async def _lock_chats(self, session: Any, chats: list[int]) -> set[int]:

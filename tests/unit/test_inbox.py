@@ -19,6 +19,7 @@ from sqlmodel import col, func, select
 
 from bot.context import HandlerContext
 from bot.inbox import UpdateInbox, chat_key_of, person_of, pg_lock_key
+from helpdesk import outbox
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from storage import migrate
@@ -70,6 +71,8 @@ class Recorder:
         self.max_active_total = max(self.max_active_total, self._total)
         try:
             ctx.reply(f"echo {text}")  # an effect in the same transaction, written before any failure
+            if text.startswith("dup"):  # an effect that fails at the commit when another chat wrote it too
+                outbox.send_text(ctx.session, chat, "dup", dedupe_key="one-only")
             if text.startswith("slow"):
                 await asyncio.sleep(0.05)
             if text.startswith("fail-once") and self.failures[text] == 0:
@@ -251,6 +254,40 @@ async def test_an_update_stored_while_its_chat_drains_is_not_left_behind(db: Dat
     await inbox.idle(20)
     assert [t for _, t in rec.calls] == [f"n {i}" for i in range(30)]
     assert not inbox.busy
+
+
+# -- batches: the next update of many chats in one transaction ------------------------------------------
+
+
+async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_update(db: Database, bot: Bot) -> None:
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=3, concurrency=2)  # PostgreSQL: two transactions share the chats
+    updates = [message(200 + i, f"hello {i}" if i != 7 else "fail-once seven") for i in range(20)]
+    await inbox.store(updates)
+    await inbox.idle(10)
+    assert inbox.stats.processed == 20 and inbox.stats.batches < 20  # batched
+    assert inbox.stats.failed_attempts == 1 and rec.failures["fail-once seven"] == 1  # blamed once, alone
+    for i in range(20):  # the batch's rollback took the others' effects too; each happened exactly once
+        expected = ["echo fail-once seven"] if i == 7 else [f"echo hello {i}"]
+        assert await outbox_texts(db, 200 + i) == expected
+    assert {r.status for r in (await inbox_rows(db)).values()} == {"done"}
+
+
+async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_update(db: Database, bot: Bot) -> None:
+    """Two chats' effects that cannot both be committed: the batch is split, one wins, the other is parked."""
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec, attempts=2)
+    await inbox.store([message(300, "dup a"), message(301, "dup b"), message(302, "fine")])
+    await inbox.idle(10)
+    rows = await inbox_rows(db)
+    statuses = sorted(r.status for r in rows.values())
+    assert statuses == ["done", "done", "parked"]
+    assert await outbox_texts(db, 302) == ["echo fine"]
+    winner, loser = (300, 301) if await outbox_texts(db, 300) == ["echo dup a", "dup"] else (301, 300)
+    assert (await outbox_texts(db, loser))[0].startswith("Sorry")  # the apology, never silence
+    assert len(await outbox_texts(db, STAFF)) == 1
+    assert inbox.stats.parked == 1 and inbox.stats.processed == 2
+    assert winner != loser
 
 
 # -- failures --------------------------------------------------------------------------------------

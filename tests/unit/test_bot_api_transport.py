@@ -1,0 +1,110 @@
+"""BotApiTransport: outbox rows posted as JSON, the Bot API's answers mapped to delivery's vocabulary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.telegram import BotApiTransport, make_bot
+from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+
+TOKEN = "123456:TRANSPORT-token-abcdefghijklmnopqrstuvwxyz"
+
+#: method -> (HTTP status, body); the body is JSON unless it is bytes
+ANSWERS: dict[str, tuple[int, Any]] = {
+    "sendMessage": (200, {"ok": True, "result": {"message_id": 5, "chat": {"id": 1, "type": "private"}}}),
+    "tooMany": (
+        429,
+        {"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 7}},
+    ),
+    "blocked": (403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+    "bad": (400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"}),
+    "migrated": (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat",
+         "parameters": {"migrate_to_chat_id": -1001}},
+    ),
+    "down": (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+    "html": (502, b"<html>proxy error</html>"),
+}  # fmt: skip
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, list[tuple[str, Any, str]]]]:
+    seen: list[tuple[str, Any, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        seen.append((method, await request.json(), request.content_type))
+        status, body = ANSWERS[method]
+        if isinstance(body, bytes):
+            return web.Response(status=status, body=body, content_type="text/html")
+        return web.json_response(body, status=status)
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}", seen
+    await runner.cleanup()
+
+
+async def test_rows_go_as_json_and_the_result_comes_back(server: tuple[str, list[Any]]) -> None:
+    url, seen = server
+    bot = make_bot(TOKEN, url)
+    try:
+        transport = BotApiTransport(bot)
+        payload = {"chat_id": 1, "text": "<b>Привет</b> 🙂", "reply_markup": {"inline_keyboard": [[]]}}
+        result = await transport.call("sendMessage", payload)
+        assert result == {"message_id": 5, "chat": {"id": 1, "type": "private"}}
+        assert seen == [("sendMessage", payload, "application/json")]
+    finally:
+        await bot.session.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "detail"),
+    [
+        ("tooMany", RetryLater, "Too Many Requests"),
+        ("blocked", Unreachable, "blocked"),
+        ("bad", Rejected, "can't parse entities"),
+        ("migrated", Rejected, "migrated to -1001"),
+        ("down", Transient, "Bad Gateway"),
+        ("html", Transient, "not JSON"),
+    ],
+)
+async def test_answers_map_to_delivery_errors(
+    server: tuple[str, list[Any]], method: str, error: type, detail: str
+) -> None:
+    url, _seen = server
+    bot = make_bot(TOKEN, url)
+    try:
+        with pytest.raises(error, match=detail) as caught:
+            await BotApiTransport(bot).call(method, {"chat_id": 1})
+        if method == "tooMany":
+            assert caught.value.retry_after == 7
+    finally:
+        await bot.session.close()
+
+
+async def test_an_unreachable_api_is_a_network_error_worth_retrying() -> None:
+    bot = make_bot(TOKEN, "http://127.0.0.1:9")  # nothing listens on the discard port
+    try:
+        with pytest.raises(Transient, match=r"^network"):
+            await BotApiTransport(bot, request_timeout=5).call("sendMessage", {"chat_id": 1, "text": "x"})
+    finally:
+        await bot.session.close()
+
+
+def test_the_payload_is_compact_utf8_json() -> None:
+    from bot.telegram import _dumps
+
+    assert json.loads(_dumps({"text": "Привет"})) == {"text": "Привет"}
+    assert "Привет".encode() in _dumps({"text": "Привет"})
