@@ -150,8 +150,10 @@ class IntakeService:
             ticket = await self._register(turn.draft)
             await self._delete()
             return Result([self._registered(ticket)], ticket=ticket, finished=True)
-        self._row = _store(await self._draft_row(), self.customer, turn.draft)
-        self.session.add(self._row)
+        before = await self._draft_row()
+        self._row = _store(before, self.customer, turn.draft)
+        if before is None:  # a loaded row is tracked already (adding it again walks the mapper for nothing)
+            self.session.add(self._row)
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
         coalesce = f"intake-receipt:{turn.draft.token}" if turn.receipt else None
         return Result([Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)

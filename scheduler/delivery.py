@@ -379,7 +379,6 @@ class OutboxDelivery:
             for row in rows:
                 row.locked_until = None
                 row.locked_by = None
-                session.add(row)
 
     async def _restore_pacing(self, chats: set[int] | None = None) -> None:
         """What the table knows about the last minute's sends (of a restart's predecessor, or of another
@@ -510,7 +509,6 @@ class OutboxDelivery:
                     await self._outcome_unknown(session, row, "the sender stopped between the call and its record")
                 row.locked_until = now + timedelta(seconds=self.limits.lease)
                 row.locked_by = self.worker_id
-                session.add(row)
                 chosen.append((row.id, chat))
         if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `_keep_in_order`
             chosen = await self._keep_in_order(chosen)
@@ -554,7 +552,6 @@ class OutboxDelivery:
                 if row.locked_by == self.worker_id:
                     row.locked_until = None
                     row.locked_by = None
-                    session.add(row)
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -681,7 +678,6 @@ class OutboxDelivery:
             row.next_attempt_at = now_utc() + timedelta(seconds=self.limits.card_wait)
             row.locked_until = None
             row.locked_by = None
-            session.add(row)
             return False
         if resolved is False:
             return True  # dropped (superseded or pointless)
@@ -696,7 +692,6 @@ class OutboxDelivery:
         row.attempts += 1
         row.locked_until = now + timedelta(seconds=self.limits.lease)
         row.payload = {**row.payload, INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()}}
-        session.add(row)
         return row.attempts
 
     async def _begin_attempt(self, row_id: int) -> int:
@@ -805,7 +800,6 @@ class OutboxDelivery:
         row.locked_until = None
         row.locked_by = None
         row.payload = _settled(row.payload)
-        session.add(row)
         return False
 
     # -- outcomes -----------------------------------------------------------------------------------
@@ -818,7 +812,6 @@ class OutboxDelivery:
         log.warning("outbox row %s to chat %s: %s", row.id, row.chat_id, note)
         row.last_error = note[:500]
         row.payload = {k: v for k, v in row.payload.items() if k != INFLIGHT}
-        session.add(row)
         await delivery_events.delivery_uncertain(session, row, note, self.policy)
 
     async def _succeeded(self, row_id: int, message_ids: list[int], thread_id: int | None = None) -> None:
@@ -839,7 +832,6 @@ class OutboxDelivery:
         row.locked_until = None
         row.locked_by = None
         row.payload = _settled(row.payload)
-        session.add(row)
         if message_ids and row.ticket_id and row.link_kind:
             for message_id in message_ids:
                 await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
@@ -848,12 +840,10 @@ class OutboxDelivery:
                 if ticket is not None:
                     ticket.staff_message_id = message_ids[-1]
                     ticket.staff_chat_id = row.chat_id
-                    session.add(ticket)
         if row.link_kind == "topic" and row.ticket_id and thread_id is not None:  # createForumTopic
             ticket = await session.get(Ticket, row.ticket_id)
             if ticket is not None:
                 ticket.staff_thread_id = thread_id
-                session.add(ticket)
         return row
 
     # -- group commit -------------------------------------------------------------------------------
@@ -936,7 +926,6 @@ class OutboxDelivery:
             if row is not None:
                 payload = {k: v for k, v in row.payload.items() if k != INFLIGHT}
                 row.payload = {**payload, PARTS_SENT: parts, PART_IDS: list(message_ids)}
-                session.add(row)
 
     async def _reschedule(
         self,
@@ -963,7 +952,6 @@ class OutboxDelivery:
             row.last_error = error[:500]
             row.locked_until = None
             row.locked_by = None
-            session.add(row)
             if maybe_sent:
                 await self._outcome_unknown(session, row, f"no answer: {error[:120]}")
             if count and row.attempts >= self.limits.max_attempts:
@@ -987,7 +975,6 @@ class OutboxDelivery:
             row.locked_until = None
             row.locked_by = None
             row.payload = _settled(row.payload)
-            session.add(row)
             if row.chat_id < 0:
                 log.error("chat %s refuses the bot (%s): was it removed from the group?", row.chat_id, error)
             await delivery_events.chat_unreachable(session, row, self.policy)
@@ -1004,7 +991,6 @@ class OutboxDelivery:
             row.locked_until = None
             row.locked_by = None
             row.payload = _settled(row.payload)
-            session.add(row)
             if harmless:
                 self.stats.dropped += 1
             else:
