@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,6 +105,23 @@ _UNREACHABLE = select(Customer.telegram_id).where(
     col(Customer.telegram_id).in_(bindparam("chats", expanding=True)), col(Customer.unreachable_since).is_not(None)
 )
 _TICKETS = select(Ticket).where(col(Ticket.id).in_(bindparam("ids", expanding=True)))
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_CLAIMABLE = (
+    select(_OUTBOX.c.id, _OUTBOX.c.chat_id)
+    .where(
+        _OUTBOX.c.status == "pending",
+        _OUTBOX.c.next_attempt_at <= bindparam("now"),
+        or_(_OUTBOX.c.locked_until.is_(None), _OUTBOX.c.locked_until < bindparam("now")),
+    )
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"))
+    .values(locked_until=bindparam("b_until"), locked_by=bindparam("b_by"))
+)
 
 
 @dataclass
@@ -465,27 +482,19 @@ class OutboxDelivery:
         busy = list(self._active)
         chosen: list[tuple[int, int]] = []
         async with self.db.session() as session:
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    (col(OutboxMessage.locked_until).is_(None)) | (col(OutboxMessage.locked_until) < now),
-                )
-                .order_by(col(OutboxMessage.id))
-                .limit(self.limits.claim_batch)
-                .with_for_update(skip_locked=True)
-            )
-            if busy:
-                stmt = stmt.where(col(OutboxMessage.chat_id).not_in(busy))
-            rows = (await session.exec(stmt)).all()
+            # Only ids and chats are read here (no rows, no payloads): most of what a pass reads is passed
+            # over (a chat's later rows, chats beyond their batch), and the row itself is read under its
+            # lock when its attempt begins (`_prepare_row`), where an unconcluded earlier attempt is found.
+            stmt = _CLAIMABLE.where(_OUTBOX.c.chat_id.not_in(busy)) if busy else _CLAIMABLE
+            params = {"now": now, "limit": self.limits.claim_batch}
+            rows = (await session.execute(stmt, params)).all()
             if not rows:
                 return []
             # a chat's queue stops at its first row that is waiting (backoff) or held by another process
             barrier_stmt = (
                 select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
                 .where(
-                    col(OutboxMessage.chat_id).in_({row.chat_id for row in rows}),
+                    col(OutboxMessage.chat_id).in_({chat for _, chat in rows}),
                     OutboxMessage.status == "pending",
                     or_(
                         OutboxMessage.next_attempt_at > now,
@@ -497,19 +506,19 @@ class OutboxDelivery:
             barrier = {int(chat): int(first) for chat, first in (await session.exec(barrier_stmt)).all()}
             per_chat: dict[int, int] = defaultdict(int)
             stopped: set[int] = set()
-            for row in rows:
-                chat = row.chat_id
+            for row_id, chat in rows:
                 if chat in stopped:
                     continue
-                if row.id > barrier.get(chat, row.id) or per_chat[chat] >= self.limits.per_chat_batch:
+                if row_id > barrier.get(chat, row_id) or per_chat[chat] >= self.limits.per_chat_batch:
                     stopped.add(chat)
                     continue
                 per_chat[chat] += 1
-                if isinstance(row.payload, dict) and INFLIGHT in row.payload:
-                    await self._outcome_unknown(session, row, "the sender stopped between the call and its record")
-                row.locked_until = now + timedelta(seconds=self.limits.lease)
-                row.locked_by = self.worker_id
-                chosen.append((row.id, chat))
+                chosen.append((int(row_id), int(chat)))
+            if chosen:
+                until = now + timedelta(seconds=self.limits.lease)
+                await session.execute(
+                    _LEASE, [{"b_id": row_id, "b_until": until, "b_by": self.worker_id} for row_id, _ in chosen]
+                )
         if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `_keep_in_order`
             chosen = await self._keep_in_order(chosen)
         if chosen and not self.db.is_sqlite:  # another process may have sent to these chats a moment ago
@@ -669,6 +678,8 @@ class OutboxDelivery:
     ) -> bool | tuple[str, dict[str, Any], int, list[int], int]:
         if row is None or row.status != "pending" or row.locked_by != self.worker_id:
             return True
+        if isinstance(row.payload, dict) and INFLIGHT in row.payload:  # an attempt of a sender that died
+            await self._outcome_unknown(session, row, "the sender stopped between the call and its record")
         if row.chat_id > 0 and unreachable:
             self._drop(session, row, "customer unreachable (blocked the bot)")
             return True
