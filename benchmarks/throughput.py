@@ -55,6 +55,7 @@ class Result:
     seconds: float
     latencies: list[float]
     note: str = ""
+    cpu_seconds: float = 0.0  # CPU time the bot process(es) used meanwhile
 
     @property
     def rate(self) -> float:
@@ -69,8 +70,23 @@ class Result:
     def line(self) -> str:
         return (
             f"{self.name:<44} {self.rate:8.1f} updates/s   p50 {self.pct(0.5):7.1f} ms   p99 {self.pct(0.99):7.1f} ms"
-            f"   ({self.updates} updates in {self.seconds:.2f} s){self.note}"
+            f"   ({self.updates} in {self.seconds:.2f} s; bot CPU {self.cpu_per_update:.2f} ms/update){self.note}"
         )
+
+    @property
+    def cpu_per_update(self) -> float:
+        return self.cpu_seconds / self.updates * 1000 if self.updates else float("nan")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def machine() -> str:
@@ -83,11 +99,14 @@ def machine() -> str:
     return f"{platform.platform()}; {os.cpu_count()} CPUs ({cpu or 'unknown CPU'}); Python {platform.python_version()}"
 
 
-async def drive(api: FakeBotAPI, n_updates: int, n_users: int, timeout: float, first_id: int = 1_000_000) -> Result:
+async def drive(
+    api: FakeBotAPI, n_updates: int, n_users: int, timeout: float, pids: list[int], first_id: int = 1_000_000
+) -> Result:
     """Queue the updates at once; wait for one reply per update; measure."""
     users = [api.user(first_id + u, f"User{u}", language_code="en") for u in range(n_users)]
     chat_ids = {u.id for u in users}
     queued: dict[int, list[float]] = {u.id: [] for u in users}
+    cpu_before = cpu_seconds(pids)
     start = time.monotonic()
     for i in range(n_updates):
         user = users[i % n_users]
@@ -104,6 +123,7 @@ async def drive(api: FakeBotAPI, n_updates: int, n_users: int, timeout: float, f
     while len(replies()) < n_updates and time.monotonic() < deadline:
         await api.wait_changed(0.2)
     got = replies()
+    cpu_used = cpu_seconds(pids) - cpu_before
     by_chat: dict[int, list[float]] = {}
     for call in got:
         by_chat.setdefault(call.chat_id, []).append(call.at)
@@ -113,7 +133,7 @@ async def drive(api: FakeBotAPI, n_updates: int, n_users: int, timeout: float, f
             latencies.append(max(0.0, replied - sent))
     end = max((c.at for c in got), default=time.monotonic())
     note = "" if len(got) >= n_updates else f"  INCOMPLETE: {len(got)}/{n_updates} replies within {timeout:.0f} s"
-    return Result("", min(len(got), n_updates), end - start, latencies, note)
+    return Result("", min(len(got), n_updates), end - start, latencies, note, cpu_used)
 
 
 async def run_echo(args: argparse.Namespace) -> Result:
@@ -130,7 +150,7 @@ async def run_echo(args: argparse.Namespace) -> Result:
         proc.start()
         try:
             await proc.wait_ready(api, 30)
-            result = await drive(api, args.updates, args.users, args.timeout)
+            result = await drive(api, args.updates, args.users, args.timeout, [proc.proc.pid] if proc.proc else [])
         finally:
             await proc.terminate(5)
     result.name = "aiogram echo bot (no database)"
@@ -219,7 +239,8 @@ async def run_ours(args: argparse.Namespace, limits: str) -> Result:
             for proc in procs:
                 await proc.wait_ready(api, 60)
             await asyncio.sleep(1.0)  # both processes up (webhook mode: the second's setWebhook)
-            result = await drive(api, args.updates, args.users, args.timeout)
+            pids = [p.proc.pid for p in procs if p.proc is not None]
+            result = await drive(api, args.updates, args.users, args.timeout, pids)
             if args.keep_log:
                 print(procs[0].log_tail(20))
         finally:

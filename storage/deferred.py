@@ -3,7 +3,8 @@
 An update's handler writes one or two outbox rows; as ORM objects each costs its construction, the unit
 of work's bookkeeping and its own INSERT at flush, several times the row's real work. Queued here as
 plain dicts they go in one executemany per table, in the order they were queued, when the session next
-runs a query (so a query sees them, as with autoflush) or commits. A rollback forgets them with the rest
+runs a query of their table (or any statement that is not an ORM one: it names no tables we can check)
+or commits, so a query sees them, as with autoflush. A rollback forgets them with the rest
 of the transaction; a savepoint's rollback forgets the ones queued inside it.
 
 Rows queued before a savepoint must be written before it starts (`write_queued`), or its rollback could
@@ -50,6 +51,13 @@ async def write_queued(session: AsyncSession) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
+    rows = state.session.info.get(_QUEUE)
+    if not rows:
+        return
+    if state.is_orm_statement:  # an ORM statement names its tables: only a query of a queued table waits
+        tables = {table for table, _ in rows}
+        if not any(mapper.local_table in tables for mapper in state.all_mappers):
+            return
     _write(state.session)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, event, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,6 +69,12 @@ _DRAFTS_OF = select(Draft).where(col(Draft.customer_id).in_(bindparam("customer_
 # no draft. Cleared on any rollback, so a rolled-back insert is never taken for a row.
 _CUSTOMERS = "repos.customers_by_telegram_id"
 _NO_DRAFT = "repos.customers_without_draft"
+_NO_OPEN_TICKET = "repos.customers_without_open_ticket"
+_WITH_OPEN_TICKET = (
+    select(Ticket.customer_id)
+    .where(col(Ticket.customer_id).in_(bindparam("customer_ids", expanding=True)), col(Ticket.state).in_(OPEN_STATES))
+    .distinct()
+)
 
 
 def _info(session: AsyncSession | Session) -> dict[str, Any]:
@@ -79,16 +85,27 @@ def _info(session: AsyncSession | Session) -> dict[str, Any]:
 def _forget_prefetched(session: Session, _previous: Any) -> None:
     session.info.pop(_CUSTOMERS, None)
     session.info.pop(_NO_DRAFT, None)
+    session.info.pop(_NO_OPEN_TICKET, None)
 
 
 @event.listens_for(Session, "transient_to_pending")
-def _draft_appears(session: Session, instance: Any) -> None:
+def _row_appears(session: Session, instance: Any) -> None:
     if isinstance(instance, Draft):
         session.info.get(_NO_DRAFT, set()).discard(instance.customer_id)
+    elif isinstance(instance, Ticket):
+        session.info.get(_NO_OPEN_TICKET, set()).discard(instance.customer_id)
+
+
+@event.listens_for(Ticket.state, "set")
+def _ticket_state_changes(ticket: Ticket, _value: Any, _old: Any, _initiator: Any) -> None:
+    session = object_session(ticket)
+    if session is not None:  # a reopened ticket is an open one again
+        session.info.get(_NO_OPEN_TICKET, set()).discard(ticket.customer_id)
 
 
 async def prefetch_customers(session: AsyncSession, telegram_ids: Sequence[int]) -> None:
-    """Load the customers of a batch of updates, and their drafts, in two queries instead of two each.
+    """Load the customers of a batch of updates, their drafts and whether they have open tickets, in three
+    queries for the batch instead of three per update.
 
     `customer_by_telegram_id` and `draft_of` answer from what was loaded for the rest of the transaction.
     """
@@ -99,12 +116,15 @@ async def prefetch_customers(session: AsyncSession, telegram_ids: Sequence[int])
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
     ids = [row.id for row in rows if row.id is not None]
-    with_draft = set()
+    with_draft: set[int] = set()
+    with_ticket: set[int] = set()
     if ids:
         with_draft = {d.customer_id for d in (await session.exec(_DRAFTS_OF, params={"customer_ids": ids})).all()}
+        with_ticket = set((await session.exec(_WITH_OPEN_TICKET, params={"customer_ids": ids})).all())
     info = _info(session)
     info.setdefault(_CUSTOMERS, {}).update(known)
     info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
+    info.setdefault(_NO_OPEN_TICKET, set()).update(set(ids) - with_ticket)
 
 
 async def customer_by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | None:
@@ -142,7 +162,8 @@ async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
             return existing
     if known is not None:
         known[customer.telegram_id] = customer
-    info.setdefault(_NO_DRAFT, set()).add(customer.id)  # a new customer has no draft yet
+    info.setdefault(_NO_DRAFT, set()).add(customer.id)  # a new customer has no draft yet...
+    info.setdefault(_NO_OPEN_TICKET, set()).add(customer.id)  # ...nor a ticket
     return customer
 
 
@@ -172,6 +193,8 @@ async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: boo
 async def tickets_of_customer(
     session: AsyncSession, customer_id: int, *, open_only: bool = False, limit: int = 50
 ) -> Sequence[Ticket]:
+    if open_only and customer_id in _info(session).get(_NO_OPEN_TICKET, ()):
+        return []  # known from the batch's prefetch (see `prefetch_customers`)
     stmt = select(Ticket).where(Ticket.customer_id == customer_id)
     if open_only:
         stmt = stmt.where(col(Ticket.state).in_(OPEN_STATES))

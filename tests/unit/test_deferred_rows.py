@@ -48,6 +48,17 @@ async def test_a_query_in_the_same_transaction_sees_the_queued_rows(db: Database
         assert [r.payload["text"] for r in pending] == ["first"] and queued(s) == 0
 
 
+async def test_a_query_of_another_table_leaves_them_queued(db: Database) -> None:
+    from storage.models import Ticket
+
+    async with db.session() as s:
+        outbox.send_text(s, 5, "first")
+        (await s.exec(select(Ticket).where(Ticket.customer_id == 1))).all()
+        assert queued(s) == 1  # still one INSERT for all of them at the end
+        outbox.send_text(s, 5, "second")
+    assert await texts(db) == ["first", "second"]
+
+
 async def test_coalescing_rewrites_a_row_queued_in_the_same_transaction(db: Database) -> None:
     async with db.session() as s:
         await outbox.send_or_update_pending(s, 6, "received: 1 file", key="receipt")
