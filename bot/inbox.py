@@ -469,7 +469,9 @@ class UpdateInbox:
                     if not chats:
                         return _BatchOutcome(handled, more, busy)
                 heads = await self._heads(session, chats, more)
-                await prefetch_people(session, [person_of(row.payload)[0] for row in heads])
+                # a message in a private chat is a customer's (first) contact: see `prefetch_people`
+                senders = [(person_of(row.payload), "message" in row.payload) for row in heads]
+                await prefetch_people(session, [(p, msg and kind == "private") for (p, _, kind), msg in senders])
                 for row in heads:
                     seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
                     handled.append(await self._handle(session, row, seen))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,21 +41,7 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
     customer = await repos.customer_by_telegram_id(session, person.user_id)
     now = now_utc()
     if customer is None:
-        customer = await repos.add_customer(
-            session,
-            Customer(
-                telegram_id=person.user_id,
-                chat_id=person.chat_id,
-                first_name=person.first_name or "",
-                last_name=person.last_name,
-                username=person.username,
-                telegram_language=person.language_code,
-                last_seen_at=now,
-                created_at=now,
-                pending={},  # given, not defaulted: pydantic inspects a default factory at every call
-            ),
-        )
-        return customer
+        return await repos.add_customer(session, _new_customer(person, now))
     changes: dict[str, object] = {
         "first_name": person.first_name or customer.first_name,
         "last_name": person.last_name,
@@ -71,11 +57,31 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
     return customer
 
 
-async def prefetch_people(session: AsyncSession, people: Iterable[Person | None]) -> None:
-    """Load the customers (and drafts) of a batch of updates up front: one query each for the batch."""
-    ids = [p.user_id for p in people if p is not None]
-    if ids:
-        await repos.prefetch_customers(session, ids)
+def _new_customer(person: Person, now: datetime) -> Customer:
+    return Customer(
+        telegram_id=person.user_id,
+        chat_id=person.chat_id,
+        first_name=person.first_name or "",
+        last_name=person.last_name,
+        username=person.username,
+        telegram_language=person.language_code,
+        last_seen_at=now,
+        created_at=now,
+        pending={},  # given, not defaulted: pydantic inspects a default factory at every call
+    )
+
+
+async def prefetch_people(session: AsyncSession, senders: Iterable[tuple[Person | None, bool]]) -> None:
+    """Load the customers of a batch of updates (and their drafts, their open tickets) up front.
+
+    `senders` are (person, in a private chat). Someone writing privately becomes a customer on first
+    contact (`ensure_customer`); the ones new in this batch are created together here where that is safe.
+    """
+    now = now_utc()
+    people = {p.user_id: (p, private) for p, private in senders if p is not None}
+    if people:
+        first_contacts = [_new_customer(p, now) for p, private in people.values() if private]
+        await repos.prefetch_customers(session, list(people), first_contacts)
 
 
 def customer_language(customer: Customer | None, default: str) -> str:

@@ -70,6 +70,8 @@ class Recorder:
         self.max_active_per_chat = max(self.max_active_per_chat, self.active[chat])
         self.max_active_total = max(self.max_active_total, self._total)
         try:
+            if ctx.is_private:
+                await ctx.customer()  # as the product's handlers do: a private sender is a customer
             ctx.reply(f"echo {text}")  # an effect in the same transaction, written before any failure
             if text.startswith("dup"):  # an effect that fails at the commit when another chat wrote it too
                 outbox.send_text(ctx.session, chat, "dup", dedupe_key="one-only")
@@ -271,6 +273,21 @@ async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_upda
         expected = ["echo fail-once seven"] if i == 7 else [f"echo hello {i}"]
         assert await outbox_texts(db, 200 + i) == expected
     assert {r.status for r in (await inbox_rows(db)).values()} == {"done"}
+
+
+async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot: Bot) -> None:
+    """Private senders new to the desk are created together; a group stranger is not a customer."""
+    from storage.models import Customer
+
+    inbox = make_inbox(db, bot, Recorder(), attempts=3)
+    updates = [message(400 + i, "hello" if i != 2 else "fail-once first") for i in range(6)]
+    updates.append(message(-100777, "in a group", chat_type="supergroup", user=499))
+    await inbox.store(updates)
+    await inbox.store([message(401, "again")])
+    await inbox.idle(10)
+    async with db.read() as s:
+        people = sorted((await s.exec(select(Customer.telegram_id))).all())
+    assert people == [400, 401, 402, 403, 404, 405]  # the rolled-back batch left no half-made customer
 
 
 async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_update(db: Database, bot: Bot) -> None:
