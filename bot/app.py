@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -59,6 +60,21 @@ async def check_bot(bot: Bot, api_url: str) -> str:
     return me.username or str(me.id)
 
 
+def settle_heap() -> None:
+    """Keep the garbage collector off what start-up built, and let it run less often.
+
+    By now aiogram, pydantic, SQLAlchemy and the triage model have made a few million long-lived objects;
+    every full collection would walk them all again, and the default young-generation threshold (700
+    allocations) starts a collection every few updates. Frozen, they are never scanned; a threshold of
+    10,000 keeps the young generation small (it holds what a batch of updates allocates). Measured: about a
+    fifth less CPU per update (benchmarks/inprocess.py), memory unchanged in practice: reference counting
+    still frees almost everything at once; the collector only finds cycles.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 class Application:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -110,6 +126,7 @@ class Application:
             jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
             register_sweeps(jobs, db, self.policy, settings)
             self._install_signals()
+            settle_heap()
             recovered = await inbox.recover()
             tasks = [asyncio.create_task(delivery.run(self.stop), name="delivery")]
             if settings.webhook_url:
