@@ -416,6 +416,8 @@ class UpdateInbox:
             step, delay = await self._failed(failed.seen, failed.error, started)
             if step == "retry":
                 self._wait_then_schedule(blamed, delay)
+            else:
+                self._payloads.pop(failed.seen.update_id, None)
             again = {c for c in chats if c != blamed}
             if step == "done":
                 again.add(blamed)
