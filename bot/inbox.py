@@ -135,6 +135,9 @@ _MARK_DONE = (
 )
 
 
+_TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS t(k) WHERE pg_try_advisory_xact_lock(:ns, k)")
+
+
 @dataclass
 class _Head:
     """The oldest pending update of a chat, as a batch needs it."""
@@ -257,8 +260,8 @@ class UpdateInbox:
         self.retry_delays = retry_delays or (0.0,)
         self.busy_retry = busy_retry
         self.batch_size = max(1, batch_size)
-        # SQLite has one connection: a second transaction in flight would only wait for it
-        self.max_workers = 1 if db.is_sqlite else max(1, concurrency)
+        # transactions in flight at once: no more than the pool's connections (SQLite has one)
+        self.max_workers = max(1, min(concurrency, db.pool_size))
         self.stats = InboxStats()
         self._inlined = False
         self._ready: dict[int, None] = {}  # chats with work, oldest first, not in a batch now
@@ -490,18 +493,12 @@ class UpdateInbox:
         return _BatchOutcome(handled, more, busy)
 
     async def _lock_chats(self, session: Any, chats: list[int]) -> set[int]:
-        """PostgreSQL: the chats whose advisory lock we got (held until the transaction ends)."""
-        free: set[int] = set()
-        for chat_key in chats:
-            locked = (
-                await session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:ns, :k)"),
-                    {"ns": PG_LOCK_NAMESPACE, "k": pg_lock_key(chat_key)},
-                )
-            ).scalar_one()
-            if locked:
-                free.add(chat_key)
-        return free
+        """PostgreSQL: the chats whose advisory lock we got (held until the transaction ends), in one query."""
+        keys = {chat_key: pg_lock_key(chat_key) for chat_key in chats}
+        locked = set(
+            (await session.execute(_TRY_LOCKS, {"ns": PG_LOCK_NAMESPACE, "keys": sorted(set(keys.values()))})).scalars()
+        )
+        return {chat_key for chat_key, key in keys.items() if key in locked}
 
     async def _heads(self, session: Any, chats: list[int], more: set[int]) -> list[_Head]:
         """The oldest pending update of each chat (payloads from memory when this process stored them)."""

@@ -52,6 +52,8 @@ class Database:
                 kwargs["async_creator"] = _in_loop_creator(database or ":memory:")
         else:
             kwargs.update(pool_size=int(os.environ.get("DB_POOL_SIZE", "10")), max_overflow=10, pool_pre_ping=True)
+        #: connections kept open: more transactions at once than this would only queue for one
+        self.pool_size: int = kwargs["pool_size"]
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
