@@ -198,7 +198,8 @@ class InboxStats:
     failed_attempts: int = 0
     parked: int = 0
     duplicates: int = 0
-    batches: int = 0
+    batches: int = 0  # transactions that handled updates
+    stores: int = 0  # transactions that stored updates
 
 
 class _HandlerFailed(Exception):
@@ -270,6 +271,8 @@ class UpdateInbox:
         self._waiting: dict[int, asyncio.Task[None]] = {}  # chats waiting to retry (failure, busy)
         self._workers: set[asyncio.Task[None]] = set()
         self._payloads: dict[int, dict[str, Any]] = {}
+        self._to_store: list[tuple[list[dict[str, Any]], asyncio.Future[set[int]]]] = []
+        self._storer: asyncio.Task[None] | None = None
         self.last_update_at: float | None = None
 
     # -- storing ------------------------------------------------------------------------------------
@@ -278,13 +281,39 @@ class UpdateInbox:
         """Store updates durably (ignoring ones already stored) and schedule them; returns the new ids.
 
         Polling calls this before it confirms the batch with the next offset; a webhook handler must
-        call it before it answers 200. When this returns, the updates survive a crash.
+        call it before it answers 200. When this returns, the updates survive a crash. Calls made at the
+        same moment (webhook requests arriving together) share one transaction: a group commit.
         """
+        request = list(payloads)
+        future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+        self._to_store.append((request, future))
+        if self._storer is None or self._storer.done():
+            self._storer = asyncio.create_task(self._store_queued(), name="inbox-store")
+        fresh = await future
+        return [int(p["update_id"]) for p in request if int(p["update_id"]) in fresh]
+
+    async def _store_queued(self) -> None:
+        await asyncio.sleep(0)  # requests arriving in the same moment join this transaction
+        while self._to_store:
+            group, self._to_store = self._to_store, []
+            try:
+                self.stats.stores += 1
+                fresh = await self._store_now([p for payloads, _ in group for p in payloads])
+            except Exception as exc:  # every caller fails (a webhook answers 500: Telegram sends again)
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in group:
+                if not future.done():
+                    future.set_result(fresh)
+
+    async def _store_now(self, payloads: list[dict[str, Any]]) -> set[int]:
         by_id: dict[int, dict[str, Any]] = {}
         for payload in payloads:
             by_id.setdefault(int(payload["update_id"]), payload)
         if not by_id:
-            return []
+            return set()
         self.last_update_at = time.monotonic()
         async with self.db.session() as session:
             existing = set(
@@ -320,7 +349,7 @@ class UpdateInbox:
         # (its process died), and waiting for the periodic recovery would leave its customer waiting
         for key in dict.fromkeys(chat_key_of(p) for p in by_id.values()):
             self.schedule(key)
-        return [int(p["update_id"]) for p in fresh]
+        return {int(p["update_id"]) for p in fresh}
 
     # -- scheduling ---------------------------------------------------------------------------------
 

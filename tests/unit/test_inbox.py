@@ -168,6 +168,18 @@ async def test_each_update_is_handled_once_even_when_stored_again(db: Database, 
     assert inbox.stats.processed == 5 and inbox.stats.duplicates == 3 + 5 + 1
 
 
+async def test_updates_arriving_together_are_stored_in_one_transaction(db: Database, bot: Bot) -> None:
+    """Webhook requests at the same moment: one group commit, each caller told about its own updates."""
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+    updates = [message(500 + i, f"hook {i}") for i in range(20)]
+    results = await asyncio.gather(*(inbox.store([u]) for u in updates), inbox.store([updates[0]]))
+    assert results[:20] == [[u["update_id"]] for u in updates]
+    assert inbox.stats.stores == 1 and inbox.stats.stored == 20
+    await inbox.idle(10)
+    assert sorted(t for _, t in rec.calls) == sorted(f"hook {i}" for i in range(20))
+
+
 async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Database, bot: Bot) -> None:
     """A crash after storing and before handling: the next process's recover() handles them, once."""
     first = make_inbox(db, bot, Recorder())
