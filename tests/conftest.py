@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) must import the project too
     sys.path.insert(0, str(REPO_ROOT))
 
+from storage import migrate  # noqa: E402
+from storage.db import Database  # noqa: E402
 from tests.support.botapi import FakeBotAPI  # noqa: E402
 from tests.support.botproc import DEFAULT_TOKEN, LOG_MANIFEST_ENV, BotFactory, token_leaks  # noqa: E402
 from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
@@ -39,6 +41,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     """An empty database on each backend: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
     async with database_for(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on each backend (see `database_url`), disposed afterwards."""
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

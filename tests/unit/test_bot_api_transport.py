@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.telegram import BotApiTransport, make_bot
 from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from tests.support.http import local_server
 
 TOKEN = "123456:TRANSPORT-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -47,13 +48,8 @@ async def server() -> AsyncIterator[tuple[str, list[tuple[str, Any, str]]]]:
 
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with local_server(app) as url:
+        yield url, seen
 
 
 async def test_rows_go_as_json_and_the_result_comes_back(server: tuple[str, list[Any]]) -> None:

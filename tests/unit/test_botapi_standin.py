@@ -37,6 +37,7 @@ from aiohttp import web
 
 from tests.support.botapi import FakeBotAPI, HtmlParseError, parse_html
 from tests.support.botproc import BotProcess, all_log_files, child_env, find_in_logs
+from tests.support.http import local_server
 
 STAFF = -100123
 
@@ -508,13 +509,8 @@ async def test_webhook_delivery_and_reply(bot: Bot, bot_api: FakeBotAPI) -> None
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+    async with local_server(app) as url:
+        assert await bot.set_webhook(f"{url}/hook", secret_token="s3cret")
         with pytest.raises(TelegramConflictError, match="webhook is active"):
             await bot.get_updates()
         ann = bot_api.user(1001, "Ann")
@@ -526,8 +522,6 @@ async def test_webhook_delivery_and_reply(bot: Bot, bot_api: FakeBotAPI) -> None
         assert info.url.endswith("/hook") and info.pending_update_count == 0
         assert await bot.delete_webhook()
         assert (await bot.get_webhook_info()).url == ""
-    finally:
-        await runner.cleanup()
 
 
 # ----------------------------------------------------------------------------------------------- runner, databases

@@ -8,18 +8,9 @@ from sqlmodel import col, select
 
 from helpdesk import outbox
 from helpdesk.people import Person, ensure_customer
-from storage import migrate
 from storage.db import Database
 from storage.deferred import queued, write_queued
 from storage.models import OutboxMessage
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def texts(db: Database) -> list[str]:

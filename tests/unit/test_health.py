@@ -15,19 +15,10 @@ from bot.health import Liveness, backlog, health_report
 from bot.webhook import SECRET_HEADER, build_app, check_settings, public_url
 from helpdesk import metrics
 from helpdesk.clock import now_utc
-from storage import migrate
 from storage.db import Database
 from storage.models import Customer, InboxUpdate, OutboxMessage
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz0123"
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def sample(name: str, **labels: str) -> float:

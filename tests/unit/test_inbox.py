@@ -22,7 +22,6 @@ from bot.inbox import UpdateInbox, chat_key_of, person_of, pg_lock_key
 from helpdesk import outbox
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
-from storage import migrate
 from storage.db import Database
 from storage.models import InboxUpdate, OutboxMessage
 from storage.repos import dialect_insert
@@ -93,14 +92,6 @@ class Recorder:
     async def on_callback(self, query: CallbackQuery, ctx: HandlerContext) -> None:
         self.calls.append((query.from_user.id, query.data or ""))
         raise RuntimeError("button handler broken")
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

@@ -36,14 +36,6 @@ POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
 DAYS = 30
 
 
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
-
-
 async def customer(db: Database, user_id: int, name: str = "Ann", *, seen_days_ago: float = 0) -> Customer:
     async with db.session() as session:
         person = Person(user_id=user_id, chat_id=user_id, first_name=name, last_name="Smith", username=f"u{user_id}")

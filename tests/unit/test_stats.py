@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from helpdesk import stats, tickets
 from helpdesk.clock import now_utc
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, Urgency
-from storage import migrate
 from storage.db import Database
 from storage.models import Ticket
 
 POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def make(db: Database, category: Category, priority: Priority, **fields) -> Ticket:

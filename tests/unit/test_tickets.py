@@ -12,7 +12,7 @@ from helpdesk.numbering import format_number, parse_number
 from helpdesk.people import LAST_SEEN_RESOLUTION, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
-from storage import migrate, repos
+from storage import repos
 from storage.db import Database
 from storage.models import Attachment, OutboxMessage, Ticket, TicketEvent
 
@@ -23,14 +23,6 @@ def classification(category: Category = Category.HARDWARE) -> tickets.Classifica
     return tickets.Classification(
         category.ticket_type, category, Priority.P2, Impact.TEAM, Urgency.BLOCKED, 0.9, "hardware; team; blocked → P2"
     )
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def new_customer(db: Database, user_id: int, name: str = "Ann"):

@@ -14,7 +14,7 @@ from helpdesk.people import Person, ensure_customer, remember_agent
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, State, Urgency
 from helpdesk.work import Actor, Content, WorkError
-from storage import migrate, repos
+from storage import repos
 from storage.db import Database
 from storage.models import Attachment, Customer, LabelledExample, OutboxMessage, Ticket, TicketEvent
 
@@ -22,14 +22,6 @@ STAFF = -100123
 POLICY = DeskPolicy(agent_ids=frozenset({7001, 7002}), staff_chat_id=STAFF)
 AGENT = Actor(7001, "Agent One", "agent1")
 OTHER = Actor(7002, "Agent Two", "agent2")
-
-
-@pytest.fixture
-async def db(database_url: str):
-    database = Database(database_url)
-    await migrate.upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def customer(db: Database, user_id: int = 501, name: str = "Ann", lang: str | None = "en") -> Customer:
