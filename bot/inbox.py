@@ -3,9 +3,11 @@
 aiogram's own polling confirms an update before its handler finishes and drops a handler's exception.
 Here an update is stored (keyed by `update_id`) before its offset is confirmed, and marked done in the
 same transaction as its effects (ticket changes and outbox rows). Updates of one chat are handled one
-at a time in `update_id` order; different chats run in parallel. A failing handler is retried a few
-times (the count is stored, so a crash does not reset it), then the update is parked, the staff are
-told and the customer gets an apology. See docs/reliability.md for the guarantees.
+at a time in `update_id` order; different chats share a transaction (a batch takes the next update of up
+to 50 chats: one transaction, a few queries and one INSERT of replies instead of a dozen round trips per
+update) or, on PostgreSQL, run in parallel transactions. A failing handler is retried a few times (the
+count is stored, so a crash does not reset it), then the update is parked, the staff are told and the
+customer gets an apology. See docs/reliability.md for the guarantees.
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ def pg_lock_key(chat_key: int) -> int:
 
 @dataclass(frozen=True)
 class Seen:
-    """What the log and the failure path need of an inbox row (the ORM row expires on rollback)."""
+    """What the log and the failure path need of an inbox row (plain values: they outlive a rollback)."""
 
     update_id: int
     chat_key: int
@@ -480,7 +482,14 @@ class UpdateInbox:
                 continue
             self.stats.processed += 1
             metrics.update_done(item.seen.kind, context.outcome, latency)
-            self._log_outcome(item.seen, context.outcome, started, attempt=item.seen.attempts + 1)
+            self._log_outcome(
+                item.seen,
+                context.outcome,
+                started,
+                attempt=item.seen.attempts + 1,
+                batch=len(outcome.handled),
+                handler_ms=round(item.handler_seconds * 1000, 1),
+            )
             for action in context.after_commit:
                 try:
                     await action()
@@ -580,7 +589,11 @@ class UpdateInbox:
         return _Handled(seen, context, time.perf_counter() - began)
 
     def _log_outcome(self, seen: Seen, outcome: str, started: float, **more: Any) -> None:
-        """The one line per update attempt: `update=… chat=… kind=… outcome=… attempt=… latency_ms=…`."""
+        """The one line per update attempt: `update=… chat=… kind=… outcome=… attempt=… latency_ms=…`.
+
+        `latency_ms` runs from the start of the update's batch to its commit; `handler_ms` is its own
+        handler's share, `batch` how many updates shared the transaction.
+        """
         latency = (time.perf_counter() - started) * 1000
         fields = {
             "update": seen.update_id,
