@@ -56,6 +56,7 @@ class Result:
     latencies: list[float]
     note: str = ""
     cpu_seconds: float = 0.0  # CPU time the bot process(es) used meanwhile
+    peak_mb: float = 0.0  # the largest resident memory of the bot process(es)
 
     @property
     def rate(self) -> float:
@@ -70,12 +71,24 @@ class Result:
     def line(self) -> str:
         return (
             f"{self.name:<44} {self.rate:8.1f} updates/s   p50 {self.pct(0.5):7.1f} ms   p99 {self.pct(0.99):7.1f} ms"
-            f"   ({self.updates} in {self.seconds:.2f} s; bot CPU {self.cpu_per_update:.2f} ms/update){self.note}"
+            f"   ({self.updates} in {self.seconds:.2f} s; bot CPU {self.cpu_per_update:.2f} ms/update,"
+            f" peak RSS {self.peak_mb:.0f} MB){self.note}"
         )
 
     @property
     def cpu_per_update(self) -> float:
         return self.cpu_seconds / self.updates * 1000 if self.updates else float("nan")
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    """The largest peak resident set (VmHWM) among the processes, in MB (Linux /proc; 0 elsewhere)."""
+    peak = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+    return peak
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -133,7 +146,7 @@ async def drive(
             latencies.append(max(0.0, replied - sent))
     end = max((c.at for c in got), default=time.monotonic())
     note = "" if len(got) >= n_updates else f"  INCOMPLETE: {len(got)}/{n_updates} replies within {timeout:.0f} s"
-    return Result("", min(len(got), n_updates), end - start, latencies, note, cpu_used)
+    return Result("", min(len(got), n_updates), end - start, latencies, note, cpu_used, peak_rss_mb(pids))
 
 
 async def run_echo(args: argparse.Namespace) -> Result:

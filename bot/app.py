@@ -67,7 +67,8 @@ def settle_heap() -> None:
     every full collection would walk them all again, and the default young-generation threshold (700
     allocations) starts a collection every few updates. Frozen, they are never scanned; a threshold of
     10,000 keeps the young generation small (it holds what a batch of updates allocates). Measured: about a
-    fifth less CPU per update (benchmarks/inprocess.py). Frozen objects are ones that live as long as the
+    fifth less CPU per update, the same peak memory (benchmarks/throughput.py: 1.43 against 1.73 ms per
+    update, 181 MB both). Frozen objects are ones that live as long as the
     process anyway, and reference counting still frees everything else at once: the collector only
     finds cycles, a little later than before.
     """
