@@ -3,8 +3,8 @@
 An update's handler writes one or two outbox rows; as ORM objects each costs its construction, the unit
 of work's bookkeeping and its own INSERT at flush, several times the row's real work. Queued here as
 plain dicts they go in one executemany per table, in the order they were queued, when the session next
-runs a query of their table (or any statement that is not an ORM one: it names no tables we can check)
-or commits, so a query sees them, as with autoflush. A rollback forgets them with the rest
+runs a statement that involves their table (in any clause or subquery; textual SQL counts as involving
+every table) or commits, so a query sees them, as with autoflush. A rollback forgets them with the rest
 of the transaction; a savepoint's rollback forgets the ones queued inside it.
 
 Rows queued before a savepoint must be written before it starts (`write_queued`), or its rollback could
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.util import find_tables
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 _QUEUE = "deferred.rows"
@@ -52,13 +53,17 @@ async def write_queued(session: AsyncSession) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
     rows = state.session.info.get(_QUEUE)
-    if not rows:
-        return
-    if state.is_orm_statement:  # an ORM statement names its tables: only a query of a queued table waits
-        tables = {table for table, _ in rows}
-        if not any(mapper.local_table in tables for mapper in state.all_mappers):
-            return
-    _write(state.session)
+    if rows and _may_read(state.statement, {table for table, _ in rows}):
+        _write(state.session)
+
+
+def _may_read(statement: Any, queued_tables: set[Table]) -> bool:
+    """Whether the statement involves a queued table anywhere (FROM, columns, subqueries, DML target).
+
+    A statement whose tables cannot be told (textual SQL) counts as involving them all.
+    """
+    found = [t for t in find_tables(statement, check_columns=True, include_crud=True) if isinstance(t, Table)]
+    return not found or any(table in queued_tables for table in found)
 
 
 @event.listens_for(Session, "before_commit")

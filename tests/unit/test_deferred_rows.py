@@ -39,6 +39,22 @@ async def test_a_query_in_the_same_transaction_sees_the_queued_rows(db: Database
         assert [r.payload["text"] for r in pending] == ["first"] and queued(s) == 0
 
 
+async def test_any_statement_involving_the_outbox_sees_them(db: Database) -> None:
+    from sqlalchemy import func, text
+
+    from storage.models import Ticket
+
+    async with db.session() as s:
+        outbox.send_text(s, 5, "one")
+        assert (await s.exec(select(func.count()).select_from(OutboxMessage))).one() == 1
+        outbox.send_text(s, 5, "two")
+        subquery = select(OutboxMessage.ticket_id).where(OutboxMessage.chat_id == 5)
+        (await s.exec(select(Ticket).where(col(Ticket.id).in_(subquery)))).all()
+        assert queued(s) == 0
+        outbox.send_text(s, 5, "three")
+        assert (await s.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 3  # textual: written
+
+
 async def test_a_query_of_another_table_leaves_them_queued(db: Database) -> None:
     from storage.models import Ticket
 
