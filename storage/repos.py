@@ -65,8 +65,9 @@ _CUSTOMERS_BY_TELEGRAM_IDS = select(Customer).where(
 _DRAFTS_OF = select(Draft).where(col(Draft.customer_id).in_(bindparam("customer_ids", expanding=True)))
 
 # What a batch of updates loaded up front (see `prefetch_customers`), kept in the session's info for its
-# one transaction: telegram id -> customer row (None: known not to exist), and customer ids known to have
-# no draft. Cleared on any rollback, so a rolled-back insert is never taken for a row.
+# one transaction: telegram id -> customer row (None: known not to exist), and the customer ids known to
+# have no draft / no open ticket (a new draft or ticket, or a ticket's state changing, takes the id out).
+# Cleared on any rollback, so a rolled-back insert is never taken for a row.
 _CUSTOMERS = "repos.customers_by_telegram_id"
 _NO_DRAFT = "repos.customers_without_draft"
 _NO_OPEN_TICKET = "repos.customers_without_open_ticket"
