@@ -204,8 +204,9 @@ class InboxStats:
     stores: int = 0  # transactions that stored updates
 
 
-class _HandlerFailed(Exception):
-    """A handler raised (or timed out) inside a batch: the batch rolls back and `seen` is blamed."""
+class _Blamed(Exception):
+    """A failure that names its update: a handler raised (or timed out), or a batch of one failed (its
+    commit too). The batch rolls back and `seen` is blamed."""
 
     def __init__(self, seen: Seen, error: BaseException) -> None:
         super().__init__(str(error))
@@ -445,30 +446,15 @@ class UpdateInbox:
             inline_magic_filters(self.dp)
         try:
             outcome = await self._run_batch(chats, started)
-        except _HandlerFailed as failed:
-            blamed = failed.seen.chat_key
-            step, delay = await self._failed(failed.seen, failed.error, started)
-            if step == "retry":
-                self._wait_then_schedule(blamed, delay)
-            else:
-                self._payloads.pop(failed.seen.update_id, None)
-            again = {c for c in chats if c != blamed}
-            if step == "done":
-                again.add(blamed)
-            return again
-        except Exception as exc:
+        except _Blamed as failed:
+            may_go_on = await self._blame(failed.seen, failed.error, started)
+            return {c for c in chats if c != failed.seen.chat_key or may_go_on}
+        except Exception:
             if len(chats) > 1:
                 half = len(chats) // 2
                 return await self._run(chats[:half]) | await self._run(chats[half:])
-            seen = getattr(exc, "_inbox_seen", None)
-            if seen is None:
-                log.exception("chat=%s outcome=inbox_error reading the inbox failed", chats[0])
-                return set()  # the periodic recovery picks the chat up later
-            step, delay = await self._failed(seen, exc, started)
-            if step == "retry":
-                self._wait_then_schedule(seen.chat_key, delay)
-                return set()
-            return {seen.chat_key} if step == "done" else set()
+            log.exception("chat=%s outcome=inbox_error reading the inbox failed", chats[0])
+            return set()  # the periodic recovery picks the chat up later
         self.stats.batches += 1
         for chat_key in outcome.busy:
             # Another process holds the chat. It drains what it can see, but an update we stored just
@@ -512,21 +498,23 @@ class UpdateInbox:
                     if not chats:
                         return _BatchOutcome(handled, more, busy)
                 heads = await self._heads(session, chats, more)
+                senders = [person_of(row.payload) for row in heads]
                 # a message in a private chat is a customer's (first) contact: see `prefetch_people`
-                senders = [(person_of(row.payload), "message" in row.payload) for row in heads]
-                await prefetch_people(session, [(p, msg and kind == "private") for (p, _, kind), msg in senders])
-                for row in heads:
+                pairs = zip(heads, senders, strict=True)
+                contacts = [(p, "message" in row.payload and kind == "private") for row, (p, _, kind) in pairs]
+                await prefetch_people(session, contacts)
+                for row, sender in zip(heads, senders, strict=True):
                     seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
-                    handled.append(await self._handle(session, row, seen))
+                    handled.append(await self._handle(session, row, seen, sender))
                 done = [h.seen.update_id for h in handled if h.context is not None]
                 if done:  # the done marks, in the handlers' transaction
                     at = now_utc()
                     await session.execute(_MARK_DONE, [{"b_update_id": uid, "b_done_at": at} for uid in done])
-        except _HandlerFailed:
+        except _Blamed:
             raise
         except Exception as exc:
             if len(heads) == 1 and seen is not None:  # a batch of one: the failure (the commit too) is its
-                exc._inbox_seen = seen  # type: ignore[attr-defined]
+                raise _Blamed(seen, exc) from exc
             raise
         return _BatchOutcome(handled, more, busy)
 
@@ -547,20 +535,21 @@ class UpdateInbox:
                 more.add(chat_key)
             else:
                 heads[chat_key] = _Head(int(update_id), int(chat_key), int(attempts), self._payloads.get(update_id))
-        missing = [h.update_id for h in heads.values() if h.payload is None]
+        missing = {h.update_id: h for h in heads.values() if h.payload is None}
         if missing:
-            for update_id, payload in (await session.execute(_PAYLOADS, {"ids": missing})).all():
-                heads_by_id = next(h for h in heads.values() if h.update_id == update_id)
-                heads_by_id.payload = payload
+            for update_id, payload in (await session.execute(_PAYLOADS, {"ids": list(missing)})).all():
+                missing[update_id].payload = payload
         return sorted(heads.values(), key=lambda h: h.update_id)
 
-    async def _handle(self, session: Any, row: _Head, seen: Seen) -> _Handled:
-        """Run one update's handler in the batch's transaction."""
+    async def _handle(
+        self, session: Any, row: _Head, seen: Seen, sender: tuple[Person | None, int | None, str | None]
+    ) -> _Handled:
+        """Run one update's handler in the batch's transaction; `sender` is `person_of(row.payload)`."""
         if row.attempts >= self.attempts:  # failed before a crash and never parked
             stored = await session.get(InboxUpdate, row.update_id)
             await self._park(session, stored, stored.error_id or uuid.uuid4().hex[:8], stored.last_error or "?")
             return _Handled(seen, None)
-        person, chat_id, chat_type = person_of(row.payload)
+        person, chat_id, chat_type = sender
         context = HandlerContext(
             session=session,
             policy=self.policy,
@@ -583,7 +572,7 @@ class UpdateInbox:
                 self.dp.feed_update(self.bot, update, ctx=context), timeout=self.handler_timeout
             )
         except Exception as exc:
-            raise _HandlerFailed(seen, exc) from exc
+            raise _Blamed(seen, exc) from exc
         if result is UNHANDLED and context.outcome == "handled":
             context.outcome = "ignored"
         return _Handled(seen, context, time.perf_counter() - began)
@@ -607,6 +596,19 @@ class UpdateInbox:
         if not log.isEnabledFor(level):
             return
         log.log(level, " ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
+
+    async def _blame(self, seen: Seen, error: BaseException, started: float) -> bool:
+        """Count the failed attempt against its update; True when its chat may go on at once (parked).
+
+        A retry waits for its delay (the chat keeps its order meanwhile); a stall waits for the recovery.
+        """
+        step, delay = await self._failed(seen, error, started)
+        if step == "retry":
+            self._wait_then_schedule(seen.chat_key, delay)
+            return False
+        if step == "done":
+            self._payloads.pop(seen.update_id, None)
+        return step == "done"
 
     async def _failed(self, seen: Seen, exc: BaseException, started: float) -> tuple[str, float]:
         """Count the failed attempt (stored, so a restart keeps counting) and park after the last one.
