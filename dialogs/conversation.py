@@ -72,12 +72,7 @@ def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
     }
     if row is None:  # every field given: pydantic inspects a default factory at every call
         return Draft(customer_id=customer.id, created_at=now, updated_at=now, **fields)
-    changed = False
-    for name, value in fields.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
-            changed = True
-    if changed or now - row.updated_at >= TOUCH_RESOLUTION:
+    if repos.assign_changed(row, fields) or now - row.updated_at >= TOUCH_RESOLUTION:
         row.updated_at = now
     return row
 

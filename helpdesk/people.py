@@ -51,9 +51,7 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
     }
     if customer.last_seen_at is None or now - customer.last_seen_at >= LAST_SEEN_RESOLUTION:
         changes["last_seen_at"] = now
-    for name, value in changes.items():
-        if getattr(customer, name) != value:  # an unchanged row stays clean: nothing to flush
-            setattr(customer, name, value)
+    repos.assign_changed(customer, changes)
     return customer
 
 

@@ -82,6 +82,11 @@ class Database:
         await self.engine.dispose()
 
 
+def session_info(session: AsyncSession | SyncSession) -> dict[str, Any]:
+    """The session's `info` dict, for an async or a sync session: what lives as long as its transaction."""
+    return session.sync_session.info if isinstance(session, AsyncSession) else session.info
+
+
 class _KeepingSession(SyncSession):
     """A session that keeps what it loaded until it closes.
 

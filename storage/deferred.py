@@ -21,19 +21,19 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import session_info
+
 _QUEUE = "deferred.rows"
 
 
 def queue_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """Queue `row` (every column the table needs) for insertion; returns it (changes until written count)."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_QUEUE, []).append((table, row))
+    session_info(session).setdefault(_QUEUE, []).append((table, row))
     return row
 
 
 def queued(session: AsyncSession | Session) -> int:
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    return len(sync.info.get(_QUEUE, ()))
+    return len(session_info(session).get(_QUEUE, ()))
 
 
 def _write(session: Session) -> None:
@@ -46,7 +46,7 @@ def _write(session: Session) -> None:
 
 async def write_queued(session: AsyncSession) -> None:
     """Insert what is queued now (before a savepoint; tests that want the rows' ids)."""
-    if session.sync_session.info.get(_QUEUE):
+    if session_info(session).get(_QUEUE):
         await session.run_sync(_write)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, object_session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import session_info as _info
 from storage.deferred import write_queued
 from storage.models import (
     Agent,
@@ -78,10 +79,6 @@ _WITH_OPEN_TICKET = (
 )
 
 
-def _info(session: AsyncSession | Session) -> dict[str, Any]:
-    return session.sync_session.info if isinstance(session, AsyncSession) else session.info
-
-
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_prefetched(session: Session, _previous: Any) -> None:
     session.info.pop(_CUSTOMERS, None)
@@ -122,13 +119,13 @@ async def prefetch_customers(
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
     new = [c for c in first_contacts if c.telegram_id in known and known[c.telegram_id] is None]
-    created: set[int] = set()
-    if new and session.get_bind().dialect.name == "sqlite":
+    if not _inserts_exclusively(session):
+        new = []
+    if new:
         await write_queued(session)  # the flush below must not overtake rows queued before it
         session.add_all(new)
         await session.flush()
         known.update({c.telegram_id: c for c in new})
-        created = {c.id for c in new if c.id is not None}
     ids = [row.id for row in rows if row.id is not None]
     with_draft: set[int] = set()
     with_ticket: set[int] = set()
@@ -137,8 +134,38 @@ async def prefetch_customers(
         with_ticket = set((await session.exec(_WITH_OPEN_TICKET, params={"customer_ids": ids})).all())
     info = _info(session)
     info.setdefault(_CUSTOMERS, {}).update(known)
-    info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft, created)
-    info.setdefault(_NO_OPEN_TICKET, set()).update(set(ids) - with_ticket, created)
+    info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
+    info.setdefault(_NO_OPEN_TICKET, set()).update(set(ids) - with_ticket)
+    _remember_new(session, new)
+
+
+def _inserts_exclusively(session: AsyncSession) -> bool:
+    """Whether no one else can insert a row between our read and our insert in this transaction.
+
+    True on SQLite: its transactions here begin IMMEDIATE, so the write lock is ours from the start.
+    """
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _remember_new(session: AsyncSession, customers: Sequence[Customer]) -> None:
+    """Customers just inserted: known for the rest of the transaction, with no draft and no ticket yet."""
+    if not customers:
+        return
+    info = _info(session)
+    info.setdefault(_CUSTOMERS, {}).update({c.telegram_id: c for c in customers})
+    ids = {c.id for c in customers if c.id is not None}
+    info.setdefault(_NO_DRAFT, set()).update(ids)
+    info.setdefault(_NO_OPEN_TICKET, set()).update(ids)
+
+
+def assign_changed(row: Any, values: dict[str, Any]) -> bool:
+    """Set the attributes whose value differs; True if any did. An unchanged row stays clean: no UPDATE."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
 
 
 async def customer_by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | None:
@@ -156,11 +183,9 @@ async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | 
 
 async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
     """Insert a customer; a concurrent insert of the same person wins and is returned instead."""
-    info = _info(session)
-    known = info.get(_CUSTOMERS)
-    if known is not None and session.get_bind().dialect.name == "sqlite" and known.get(customer.telegram_id, 0) is None:
-        # Known absent in this transaction, and SQLite transactions here begin IMMEDIATE (the write lock
-        # is ours): no one else can insert the person meanwhile, so no savepoint is needed.
+    known = _info(session).get(_CUSTOMERS, {})
+    if _inserts_exclusively(session) and customer.telegram_id in known and known[customer.telegram_id] is None:
+        # known absent in this transaction, and no one else can insert the person meanwhile: no savepoint
         session.add(customer)
         await session.flush()
     else:
@@ -174,10 +199,7 @@ async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
             if existing is None:
                 raise
             return existing
-    if known is not None:
-        known[customer.telegram_id] = customer
-    info.setdefault(_NO_DRAFT, set()).add(customer.id)  # a new customer has no draft yet...
-    info.setdefault(_NO_OPEN_TICKET, set()).add(customer.id)  # ...nor a ticket
+    _remember_new(session, [customer])
     return customer
 
 
