@@ -1,4 +1,4 @@
-"""Command line: run the bot, migrate, console chat, classify, eval, export labels, webhooks."""
+"""Command line: run the bot, migrate, console chat, classify, eval, export labels, reports, webhooks."""
 
 from __future__ import annotations
 
@@ -100,6 +100,12 @@ def cmd_erase_customer(args: argparse.Namespace) -> int:
     return asyncio.run(erase_customer(_settings(), args.telegram_id, apply=args.yes))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.cli_report import report_main
+
+    return report_main(_settings(), args.since, args.format, args.output, args.lang)
+
+
 def cmd_set_webhook(_args: argparse.Namespace) -> int:
     from bot.webhook import set_webhook
 
@@ -141,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("telegram_id", type=int)
     p.add_argument("--yes", action="store_true", help="erase (without it: only say what would be erased)")
     p.set_defaults(func=cmd_erase_customer)
+    p = sub.add_parser("report", help="desk statistics for a period: text, CSV (one row per ticket) or a PNG chart")
+    p.add_argument("--since", default="7d", help="the period up to now: 7d, 30d, 24h… (default 7d)")
+    p.add_argument("--format", default="text", help="text (default), csv or png")
+    p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    p.add_argument("--lang", default=None, help="en or ru (default: DEFAULT_LANGUAGE)")
+    p.set_defaults(func=cmd_report)
     sub.add_parser("set-webhook", help="register WEBHOOK_URL with Telegram").set_defaults(func=cmd_set_webhook)
     sub.add_parser("delete-webhook", help="remove the webhook (back to polling)").set_defaults(func=cmd_delete_webhook)
     return parser

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from helpdesk.digest import parse_clock
 from helpdesk.durations import parse_duration
 from helpdesk.policy import DeskPolicy
 from helpdesk.sla import SlaPolicy
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     survey_after: Duration = timedelta(seconds=0)
     sweep_every: Duration = timedelta(seconds=5)
 
+    # reports
+    digest_at: str | None = None  # HH:MM in TIMEZONE: yesterday's digest to the staff chat; unset: none
+
     # outbox delivery
     outbox_rate_per_second: float = Field(30.0, gt=0)
     outbox_private_interval: Duration = timedelta(seconds=1)
@@ -116,6 +120,12 @@ class Settings(BaseSettings):
         if "progress_update_p2" not in self.model_fields_set:
             self.progress_update_p2 = p2
         return self
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, value: str | None) -> str | None:
+        clock = parse_clock(value)
+        return f"{clock:%H:%M}" if clock else None
 
     @field_validator("default_language")
     @classmethod

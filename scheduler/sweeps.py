@@ -9,7 +9,9 @@ from sqlalchemy import delete
 from sqlmodel import col
 
 from helpdesk.clock import now_utc
+from helpdesk.digest import parse_clock
 from helpdesk.policy import DeskPolicy
+from scheduler.digest_job import DailyDigest
 from scheduler.followup_jobs import FollowupJobs
 from scheduler.jobs import Jobs
 from storage.db import Database
@@ -34,7 +36,8 @@ async def housekeeping(db: Database) -> None:
 
 
 def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupJobs:
-    """Reminders, auto-resolve/close, SLA watch, progress updates and surveys every SWEEP_EVERY."""
+    """Reminders, auto-resolve/close, SLA watch, progress updates, surveys and the daily digest (when
+    DIGEST_AT is set) every SWEEP_EVERY."""
     followups = FollowupJobs(db, policy)
     every = getattr(settings, "sweep_every", None) or timedelta(seconds=5)
     jobs.every("followups", every, followups.run)
@@ -43,4 +46,7 @@ def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any)
         from scheduler.retention import retention_sweep
 
         jobs.every("retention", timedelta(days=1), lambda: retention_sweep(db, settings.retention_days))
+    digest_at = parse_clock(getattr(settings, "digest_at", None))
+    if digest_at is not None and policy.staff_chat_id is not None:  # DIGEST_AT unset: no digest
+        jobs.every("digest", every, DailyDigest(db, policy, digest_at).run)
     return followups

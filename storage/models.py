@@ -267,3 +267,16 @@ class LabelledExample(SQLModel, table=True):
     priority: str | None = None
     actor_id: int | None = _big()
     created_at: datetime = _created()
+
+
+class ReportSchedule(SQLModel, table=True):
+    """A periodic report's due time (the daily digest), kept here so that a restart or a second process
+    neither skips nor repeats it: the sweep that sends one locks the row and moves the due time on."""
+
+    __tablename__ = "report_schedules"
+
+    name: str = Field(primary_key=True)
+    spec: str = ""  # what the due time was computed from, e.g. "09:00 Europe/Moscow"
+    next_due_at: datetime | None = _ts()
+    covered_day: str | None = None  # the last local day reported (ISO date), never reported twice
+    sent_at: datetime | None = _ts()

@@ -18,6 +18,7 @@ from aiogram.types import Message
 from bot.context import HandlerContext
 from helpdesk import callbacks, cards, outbox, people, stats, work
 from helpdesk.i18n import pick_language, t
+from helpdesk.report_period import PeriodError
 from helpdesk.work import Actor, Content, Notice, WorkError
 from storage import repos
 from storage.models import Ticket
@@ -150,9 +151,14 @@ async def on_ticket_view(message: Message, command: CommandObject, ctx: HandlerC
 
 
 @router.message(Command("stats"))
-async def on_stats(message: Message, ctx: HandlerContext) -> None:
+async def on_stats(message: Message, command: CommandObject, ctx: HandlerContext) -> None:
     _actor, lang = await begin(ctx)
-    answer(ctx, message, stats.render(await stats.compute(ctx.session), lang))
+    try:
+        report = await stats.compute(ctx.session, period=command.args, zone=ctx.policy.calendar.tz)
+    except PeriodError:
+        answer(ctx, message, t(lang, "reports.usage"))
+        return
+    answer(ctx, message, stats.render_empty(report, lang) if report.empty else stats.render(report, lang))
 
 
 # -- assignment ------------------------------------------------------------------------------------------
