@@ -436,8 +436,8 @@ _TRANSLIT_MARKERS = words(
     ne net ni rabotaet rabotayet rabotaet. rabota rabotat zavis zavisaet zavislo tormozit slomalsya
     slomalas slomalos slomal pomogite pomogi pozhaluysta pozhalujsta pojaluista pozhalusta plz srochno
     nuzhen nuzhna nuzhno nuzhny nado hochu prosba proshu dayte daite vydayte ustanovite ustanovit
-    postavte postavit dostup dostupa parol parolya pochta pochtu pochty internet interneta inet komp
-    kompyuter kompyutera noutbuk printer pechataet pechatat vklyuchaetsya vkluchaetsya vklyuchaet kak
+    postavte postavit dostup dostupa parol parolya pochta pochtu pochty interneta inet komp
+    kompyuter kompyutera noutbuk pechataet pechatat vklyuchaetsya vkluchaetsya vklyuchaet kak
     gde kogda pochemu podskazhite podskajite skazhite privet zdravstvuyte zdravstvujte dobryy dobriy den
     vopros propal propala propalo otvalilsya otvalilas tupit glyuchit glyuchit. vyletaet oshibka oshibku
     oshibki uchetka uchetku uchetnuyu zapis vse vsya vsem ofis ofise otdel otdele bukhgalteriya
@@ -452,6 +452,7 @@ _TRANSLIT_MULTI: tuple[tuple[str, str], ...] = (
     ("yo", "е"),
     ("zh", "ж"),
     ("kh", "х"),
+    ("tsya", "тся"),
     ("ts", "ц"),
     ("ch", "ч"),
     ("sh", "ш"),
