@@ -1,4 +1,4 @@
-"""Command line: run the bot, migrate, console chat, classify, eval, export labels, reports, webhooks."""
+"""Command line: run the bot, migrate, console chat, classify, eval, eval-groups, export labels, reports, webhooks."""
 
 from __future__ import annotations
 
@@ -82,6 +82,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_main(Path(args.file))
 
 
+def cmd_eval_groups(args: argparse.Namespace) -> int:
+    from bot.cli_groups import eval_groups_main
+
+    return eval_groups_main(Path(args.file), jsonl=args.jsonl)
+
+
 def cmd_export_labels(args: argparse.Namespace) -> int:
     from bot.exports import export_labels
 
@@ -136,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="accuracy and confusion table on a labelled JSONL file")
     p.add_argument("file")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("eval-groups", help="pairwise precision and recall of outage grouping on a labelled JSONL file")
+    p.add_argument("file")
+    p.add_argument("--jsonl", action="store_true", help='print {"text", "cluster"} per input line instead')
+    p.set_defaults(func=cmd_eval_groups)
     p = sub.add_parser("export-labels", help="agents' triage corrections as labelled JSONL")
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export_labels)

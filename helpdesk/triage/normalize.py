@@ -444,6 +444,7 @@ _TRANSLIT_MARKERS = words(
     buhgalteriya sklad sklade ochen ochen. svet sveta elektrichestvo nichego nikto mozhno mogu mozhem
     virus vzlom vzlomali fishing zaydi zaiti zayti ustanovka novyy novyi novaya smenit pomenyat izmenit
     dobavit udalit sbrosit sbroste razblokiruyte razblokirovat vkluchite vklyuchite
+    upal upala upalo upali lezhit lezhat telefony telefoniya
     """
 )
 _TRANSLIT_MULTI: tuple[tuple[str, str], ...] = (
