@@ -58,7 +58,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         "wifi",
         "wifi",
-        _words(r"wifi", r"wireless", r"беспроводн\w*", r"точк\w*\s+доступа", r"access\s+points?"),
+        _words(r"wifi", r"вай\s?фа\w*", r"wireless", r"беспроводн\w*", r"точк\w*\s+доступа", r"access\s+points?"),
         ("wireless",),
     ),
     Service(
