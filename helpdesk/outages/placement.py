@@ -17,6 +17,8 @@ from helpdesk.outages.similarity import Comparison, compare
 
 #: A report joins a group when it is the same outage as at least 1/MAJORITY of the group's members.
 MAJORITY = 2
+#: Members of one group a new report is compared with: its major incident and the latest ones.
+GROUP_SAMPLE = 20
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,26 @@ def same_outage(
     return found
 
 
+def _sampled(incidents: Iterable[OpenIncident]) -> list[OpenIncident]:
+    """Every unlinked incident, and of each group its major incident and its latest members up to
+    GROUP_SAMPLE: with 500 reports under one major incident, a new report is compared with 20, not 500."""
+    kept: list[OpenIncident] = []
+    by_group: dict[Hashable, list[OpenIncident]] = {}
+    for incident in incidents:
+        if incident.group is None:
+            kept.append(incident)
+        else:
+            by_group.setdefault(incident.group, []).append(incident)
+    for group, members in by_group.items():
+        if len(members) <= GROUP_SAMPLE:
+            kept.extend(members)
+            continue
+        parent = [m for m in members if m.key == group]
+        rest = sorted((m for m in members if m.key != group), key=lambda m: m.created_at)
+        kept.extend(parent + rest[len(rest) - (GROUP_SAMPLE - len(parent)) :])
+    return kept
+
+
 def place_report(
     report: ReportProfile,
     incidents: Iterable[OpenIncident],
@@ -81,7 +103,7 @@ def place_report(
 ) -> Placement:
     """Join the best-matching group that the report agrees with at least half of (one odd member must not
     pull in another outage's reports); with none, list the unlinked matches."""
-    incidents = list(incidents)
+    incidents = _sampled(incidents)
     matches = same_outage(report, incidents, at=at, window=window)
     members: dict[Hashable, int] = {}
     for incident in incidents:

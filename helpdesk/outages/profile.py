@@ -57,16 +57,11 @@ class ReportProfile:
     meeting_room: str | None = None
     category: Category | None = None
     declared: bool = False  # an outage staff declared: failing and affecting many by definition
-    vector: dict[str, float] = field(default_factory=dict, repr=False)
+    vector: dict[str, float] = field(default_factory=dict, repr=False)  # stems and character n-grams
+    stems: dict[str, float] = field(default_factory=dict, repr=False)  # stems only: a cheaper ranking signal
 
-    @property
-    def outage_like(self) -> bool:
-        """Says that something failed, and is not one person's own problem or a request."""
-        if self.declared:
-            return True
-        return (self.failure is not None and self.collective is not None) or (
-            self.failure is not None and self.personal is None and self.request is None
-        )
+    #: says that something failed, and is not one person's own problem or a request (see _outage_like)
+    outage_like: bool = False
 
     @property
     def place(self) -> str | None:
@@ -76,6 +71,11 @@ class ReportProfile:
         if self.meeting_room:
             parts.append("meeting room")
         return ", ".join(parts) or None
+
+
+def _outage_like(failure: str | None, collective: str | None, personal: str | None, request: str | None) -> bool:
+    """Something failed, and it affects many or is neither one person's own problem nor a request."""
+    return failure is not None and (collective is not None or (personal is None and request is None))
 
 
 def _first(pattern, a: Analysis) -> str | None:
@@ -132,18 +132,19 @@ def _places(normalized: str) -> tuple[frozenset[int], frozenset[str], frozenset[
     return frozenset(floors), frozenset(buildings), frozenset(rooms)
 
 
-def _vector(a: Analysis) -> dict[str, float]:
-    """Stems and character n-grams, each block L2-normalised and weighted: typos still overlap."""
+def _unit(values: dict[str, float], weight: float = 1.0) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in values.values()))
+    return {f: weight * v / norm for f, v in values.items()} if norm else {}
+
+
+def _vectors(a: Analysis) -> tuple[dict[str, float], dict[str, float]]:
+    """(stems and character n-grams, each block L2-normalised and weighted so typos still overlap;
+    stems alone), both unit length, sublinear counts."""
     blocks = raw_features(a)
-    out: dict[str, float] = {}
-    for name, weight in (("w", _WORD_WEIGHT), ("c", _CHAR_WEIGHT)):
-        counts = blocks[name]
-        values = {f: 1.0 + math.log(n) for f, n in counts.items()}
-        norm = math.sqrt(sum(v * v for v in values.values()))
-        if norm:
-            out.update({f: weight * v / norm for f, v in values.items()})
-    total = math.sqrt(sum(v * v for v in out.values()))
-    return {f: v / total for f, v in out.items()} if total else {}
+    words = {f: 1.0 + math.log(n) for f, n in blocks["w"].items()}
+    chars = {f: 1.0 + math.log(n) for f, n in blocks["c"].items()}
+    both = {**_unit(words, _WORD_WEIGHT), **_unit(chars, _CHAR_WEIGHT)}
+    return _unit(both), _unit(words)
 
 
 def _personal(a: Analysis, services: Iterable[str]) -> str | None:
@@ -207,6 +208,8 @@ def profile_report(
     if request is None and urgency == Urgency.LOW and urgency_cue:
         request = a.own_words(urgency_cue)
     floors, buildings, rooms = _places(a.normalized)
+    vector, stems = _vectors(a)
+    personal = _personal(a, services)
     return ReportProfile(
         text=text,
         services=services,
@@ -217,7 +220,7 @@ def profile_report(
         subjects=_subjects(a),
         failure=failure,
         collective=collective,
-        personal=_personal(a, services),
+        personal=personal,
         request=request,
         floors=floors,
         buildings=buildings,
@@ -225,7 +228,9 @@ def profile_report(
         meeting_room=_first(cues.MEETING_ROOM, a),
         category=Category(category) if category else None,
         declared=declared,
-        vector=_vector(a),
+        outage_like=declared or _outage_like(failure, collective, personal, request),
+        vector=vector,
+        stems=stems,
     )
 
 
