@@ -4,6 +4,8 @@
 - ``database_url``: parametrized ``sqlite`` / ``postgres`` (marked ``postgres``; skipped when the server is
   unreachable unless ``CI`` is set); ``sqlite_database_url`` / ``postgres_database_url`` for one backend.
 - ``bot_factory``: builds ``BotProcess`` objects for the real bot with test defaults; kills them at teardown.
+- ``triage``: the trained triage model, cached under the session's temporary folder (never in the
+  repository's data/), installed as the process-wide one for the module's tests.
 - At the end of the session the run fails if any bot/CLI log file shows the test bot token.
 """
 
@@ -13,7 +15,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,25 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) must import the project too
     sys.path.insert(0, str(REPO_ROOT))
 
+from helpdesk.triage import Triage  # noqa: E402
+from helpdesk.triage import engine as triage_engine  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
 from tests.support.botapi import FakeBotAPI  # noqa: E402
 from tests.support.botproc import DEFAULT_TOKEN, LOG_MANIFEST_ENV, BotFactory, token_leaks  # noqa: E402
 from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def triage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triage]:
+    cache = tmp_path_factory.getbasetemp() / "triage-cache"
+    cache.mkdir(exist_ok=True)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRIAGE_CACHE_DIR", str(cache))
+    loaded = Triage.load()
+    mp.setattr(triage_engine, "_instance", loaded)
+    yield loaded
+    mp.undo()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,13 @@ import pytest
 from bot.cli import main
 from helpdesk.outages.evaluation import group_in_arrival_order, pairwise_quality, read_labelled_reports
 from helpdesk.triage import Triage
-from helpdesk.triage import engine as triage_engine
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HELD_OUT = DATA / "groups_holdout.jsonl"  # written after the rules were frozen; never tuned on
 TUNED_ON = [DATA / f"groups_{name}.jsonl" for name in ("dev", "dev_b", "dev_c", "dev_d")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def triage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triage]:
-    cache = tmp_path_factory.getbasetemp() / "triage-cache"
-    cache.mkdir(exist_ok=True)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRIAGE_CACHE_DIR", str(cache))
-    loaded = Triage.load()
-    mp.setattr(triage_engine, "_instance", loaded)
-    yield loaded
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("triage")  # tests/conftest.py: the model from a temporary cache
 
 
 @pytest.mark.parametrize("path", [HELD_OUT, *TUNED_ON], ids=lambda p: p.stem)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from helpdesk.triage import Triage, TriageResult, get_triage
-from helpdesk.triage import engine as triage_engine
 from helpdesk.triage import model as triage_model
 from helpdesk.triage.model import cache_key
 from helpdesk.triage.normalize import normalize
@@ -33,16 +31,6 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.getbasetemp() / "triage-cache"
     path.mkdir(exist_ok=True)
     return path
-
-
-@pytest.fixture(scope="module")
-def triage(cache_dir: Path) -> Iterator[Triage]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRIAGE_CACHE_DIR", str(cache_dir))
-    loaded = Triage.load()
-    mp.setattr(triage_engine, "_instance", loaded)
-    yield loaded
-    mp.undo()
 
 
 def _dev_rows() -> list[dict[str, str]]:

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.cli_triage import classify_main, eval_main
-from helpdesk.triage import Triage
-from helpdesk.triage import engine as triage_engine
 
 DEV = Path(__file__).resolve().parents[1] / "data" / "classify_dev.jsonl"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def triage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triage]:
-    cache = tmp_path_factory.getbasetemp() / "triage-cache"
-    cache.mkdir(exist_ok=True)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRIAGE_CACHE_DIR", str(cache))
-    loaded = Triage.load()
-    mp.setattr(triage_engine, "_instance", loaded)
-    yield loaded
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("triage")  # tests/conftest.py: the model from a temporary cache
 
 
 def test_classify_texts_prints_one_json_object_each(capsys: pytest.CaptureFixture[str]) -> None:
