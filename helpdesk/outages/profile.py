@@ -17,18 +17,19 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from helpdesk.outages import cues
+from helpdesk.outages.services import SERVICES
 from helpdesk.triage.features import Analysis, analyze, raw_features
 from helpdesk.triage.impact import infer_impact, infer_urgency
 from helpdesk.triage.lexicons import VAGUE_WORDS
 from helpdesk.triage.normalize import normalize, translit_word
 from helpdesk.vocabulary import Category, Impact, Urgency
 
-_SERVICES = {s.key: s for s in cues.SERVICES}
+_SERVICES = {s.key: s for s in SERVICES}
 #: catalogue key → the systems behind it ("business_app" → erp, crm)
 CATALOGUE: dict[str, frozenset[str]] = {}
-for _s in cues.SERVICES:
+for _s in SERVICES:
     CATALOGUE[_s.parent] = CATALOGUE.get(_s.parent, frozenset()) | {_s.key}
-_SPELLINGS: dict[str, str] = {word: s.key for s in cues.SERVICES for word in s.spellings}
+_SPELLINGS: dict[str, str] = {word: s.key for s in SERVICES for word in s.spellings}
 _STOPWORDS = VAGUE_WORDS
 _FUZZY_FROM = 6  # letters: shorter words are too close to other words ("почти" / "почта")
 _WORD_WEIGHT, _CHAR_WEIGHT = 0.8, 0.6
@@ -87,7 +88,7 @@ def _detect_services(a: Analysis) -> dict[str, str]:
     """Service key → the customer's words for it, in the order named; the longer phrase wins
     ("интернет магазин" is a website, not the internet)."""
     spans: list[tuple[int, int, str]] = []
-    for service in cues.SERVICES:
+    for service in SERVICES:
         spans.extend((m.start(), m.end(), service.key) for m in service.pattern.finditer(a.normalized))
     spans.sort(key=lambda s: (s[0] - s[1], s[0]))
     taken: list[tuple[int, int]] = []
@@ -157,7 +158,7 @@ def _personal(a: Analysis, services: Iterable[str]) -> str | None:
         return a.own_words(m.group(0))
     for m in cues.POSSESSIVE.finditer(a.normalized):
         word = m.group(1)
-        if word not in cues.NOT_PERSONAL_AFTER_MY and not any(s.pattern.match(word) for s in cues.SERVICES):
+        if word not in cues.NOT_PERSONAL_AFTER_MY and not any(s.pattern.match(word) for s in SERVICES):
             return a.own_words(m.group(0))
     return None if services else _first(cues.PERSONAL_DEVICE, a)
 
