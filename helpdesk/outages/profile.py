@@ -32,6 +32,7 @@ for _s in SERVICES:
 _SPELLINGS: dict[str, str] = {word: s.key for s in SERVICES for word in s.spellings}
 _STOPWORDS = VAGUE_WORDS
 _FUZZY_FROM = 6  # letters: shorter words are too close to other words ("почти" / "почта")
+_FUZZY_TO = 20  # no service's name is longer; a 4,000-letter "word" is not measured
 _WORD_WEIGHT, _CHAR_WEIGHT = 0.8, 0.6
 
 
@@ -102,7 +103,7 @@ def _detect_services(a: Analysis) -> dict[str, str]:
     position = 0
     for token, own in zip(a.tokens, a.source or a.tokens, strict=False):
         position = a.normalized.find(token, position)
-        if token in covered or len(token) < _FUZZY_FROM:
+        if token in covered or not _FUZZY_FROM <= len(token) <= _FUZZY_TO:
             continue
         key = _misspelt_service(token)
         if key is not None:

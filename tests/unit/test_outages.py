@@ -252,3 +252,15 @@ def test_pairwise_quality_counts_pairs_and_never_pairs_none() -> None:
     assert (q.true_pairs, q.predicted_pairs, q.correct_pairs) == (4, 4, 2)
     assert q.precision == 0.5 and q.recall == 0.5
     assert pairwise_quality([None, None], [None, None]).precision == 1.0
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😡😡😡", "<b>HELP</b> &amp; <script>x</script>", "a" * 10_000])
+def test_odd_texts_are_read_and_never_grouped(text: str) -> None:
+    report = profile_report(text)
+    assert not report.outage_like
+    assert compare(report, profile_report("инет лёг у всех")).explanation.startswith("not the same: nothing failed")
+
+
+def test_a_long_report_is_still_read() -> None:
+    report = profile_report("интернет не работает у всех " * 400)
+    assert report.services == {"internet"} and report.outage_like
