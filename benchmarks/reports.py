@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import platform
 import random
 import statistics
 import sys
@@ -34,6 +32,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.throughput import machine  # noqa: E402
 from helpdesk import report_chart, report_csv, report_period, stats  # noqa: E402
 from helpdesk.clock import now_utc  # noqa: E402
 from helpdesk.sla import SlaPolicy  # noqa: E402
@@ -169,27 +168,23 @@ async def _database(spec: str, keep: bool) -> AsyncIterator[str]:
     yield spec
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} CPUs {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
-async def _timed(repeat: int, run: Any) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = await run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+async def _stats_once(db: Database, period: report_period.Period, now: datetime) -> tuple[dict[str, float], Any]:
+    """One /stats as the handler does it: the figures, the chart, the text; wall and CPU seconds each."""
+    times: dict[str, float] = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    async with db.read() as session:
+        report = await stats.build(session, period, now)
+    times["sql"], times["sql_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    png = report_chart.render_png(report, "en")
+    times["chart"], times["chart_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    stats.render(report, "en")
+    times["text"], times["text_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+    return times, (report, png)
 
 
 async def main(args: argparse.Namespace) -> None:
-    report_chart.render_png  # noqa: B018 - the module is loaded; matplotlib itself at the warm-up below
     async with _database(args.database, args.keep) as url:
         db = Database(url)
         await migrate.upgrade(db)
@@ -197,34 +192,30 @@ async def main(args: argparse.Namespace) -> None:
         seeded = await seed(db, args.tickets, args.days, now)
         backend = "SQLite" if db.is_sqlite else "PostgreSQL"
         print(f"{backend}: {args.tickets:,} tickets over {args.days} days seeded in {seeded:.1f} s")
-        print(f"machine: {_machine()}")
-        async with db.read() as session:
-            warm = await stats.build(session, report_period.last(timedelta(days=7), now, args.zone), now)
-        report_chart.render_png(warm, "en")  # imports matplotlib and builds its font cache once
-        print(f"{'period':<8}{'in period':>10}{'SQL':>9}{'chart':>9}{'text':>8}{'/stats':>9}{'CSV rows':>10}{'CSV':>8}")
+        print(f"machine: {machine()}")
+        print(f"medians of {args.repeat} runs, wall ms (CPU ms of this process; PostgreSQL's own work is not in it)")
+        await _stats_once(db, report_period.last(timedelta(days=7), now, args.zone), now)  # imports matplotlib
+        print(f"{'period':<7}{'tickets':>9}{'SQL':>14}{'chart':>13}{'/stats':>14}{'CSV rows':>10}{'CSV':>8}")
         for text in args.periods.split(","):
             period = report_period.last(report_period.parse_period(text), now, args.zone)
-
-            async def build(period: report_period.Period = period) -> stats.DeskReport:
-                async with db.read() as session:
-                    return await stats.build(session, period, now)
-
-            sql, report = await _timed(args.repeat, build)
-            chart_started = time.perf_counter()
-            png = report_chart.render_png(report, "en")
-            chart = time.perf_counter() - chart_started
-            text_started = time.perf_counter()
-            stats.render(report, "en")
-            words = time.perf_counter() - text_started
-            csv_started = time.perf_counter()
+            runs = [await _stats_once(db, period, now) for _ in range(args.repeat)]
+            median = {key: statistics.median(run[0][key] for run in runs) for key in runs[0][0]}
+            total = statistics.median(sum(run[0][k] for k in ("sql", "chart", "text")) for run in runs)
+            total_cpu = statistics.median(sum(run[0][k] for k in ("sql_cpu", "chart_cpu", "text_cpu")) for run in runs)
+            report, png = runs[-1][1]
+            started = time.perf_counter()
             async with db.read() as session:
                 rows = await reports.export_rows(session, period.start, period.end, now)
             report_csv.to_csv(rows, args.zone)
-            csv = time.perf_counter() - csv_started
-            total = sql + chart + words
+            csv_seconds = time.perf_counter() - started
+
+            def ms(wall: float, cpu: float) -> str:
+                return f"{wall * 1000:6.0f} ({cpu * 1000:4.0f})"
+
             print(
-                f"{text:<8}{report.created_total:>10,}{sql * 1000:>7.0f}ms{chart * 1000:>7.0f}ms{words * 1000:>6.1f}ms"
-                f"{total * 1000:>7.0f}ms{len(rows):>10,}{csv:>7.2f}s"
+                f"{text:<7}{report.created_total:>9,}{ms(median['sql'], median['sql_cpu']):>14}"
+                f"{ms(median['chart'], median['chart_cpu']):>13}{ms(total, total_cpu):>14}"
+                f"{len(rows):>10,}{csv_seconds:>7.2f}s"
             )
             if args.png and text == args.periods.split(",")[0]:
                 await asyncio.to_thread(Path(args.png).write_bytes, png)

@@ -1175,6 +1175,12 @@ class FakeBotAPI:
         self._files[rec.file_id] = rec
         return rec
 
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes behind a file id (what the bot uploaded, e.g. a chart or a CSV), None when unknown or
+        when the file has no stored bytes (sent by URL, or a smaller size of a photo)."""
+        rec = self._files.get(file_id)
+        return rec.content if rec is not None else None
+
     def photo_sizes(self, rec: _File) -> list[dict[str, Any]]:
         """The PhotoSize array Telegram returns for a photo (three sizes, same picture)."""
         out = []
