@@ -22,18 +22,18 @@ INK, GRID = "#222222", "#dddddd"
 
 
 def _labels(report: DeskReport, lang: str) -> list[str]:
-    """Axis labels: `14:00` for hours, `Mon 28` for days, `28.11` for weeks."""
+    """Axis labels: `14:00` for hours, `Mon 28` for up to two weeks of days, `28.11` for more days or weeks."""
     period = report.period
     starts = period.bucket_starts()
     if period.unit == "hour":
         return [f"{s:%H}:00" for s in starts]
-    if period.unit == "week":
+    if period.unit == "week" or len(starts) > 14:
         return [f"{s:%d.%m}" for s in starts]
     weekdays = t_list(lang, "reports.chart.weekdays")
     return [f"{weekdays[s.weekday()]} {s.day}" for s in starts]
 
 
-def _thin(labels: list[str], most: int = 10) -> list[str]:
+def _thin(labels: list[str], most: int = 8) -> list[str]:
     """Every k-th label only, so a month of days does not overprint (the last one always shown)."""
     step = max(1, math.ceil(len(labels) / most))
     return [label if (len(labels) - 1 - i) % step == 0 else "" for i, label in enumerate(labels)]

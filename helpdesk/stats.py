@@ -167,6 +167,8 @@ def period_span(period: Period) -> str:
         return f"{first:%d.%m %H:%M}–{period.local(period.end):%H:%M} {period.zone}"
     if first.date() == last.date():
         return f"{first:%d.%m.%Y} {period.zone}"
+    if first.year != last.year:
+        return f"{first:%d.%m.%Y}–{last:%d.%m.%Y} {period.zone}"
     return f"{first:%d.%m}–{last:%d.%m.%Y} {period.zone}"
 
 
