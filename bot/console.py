@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings
-from dialogs.conversation import IntakeService, Reply
 from dialogs.intake import Action, InputKind, UserInput
+from dialogs.intake_service import IntakeService, Reply
 from helpdesk.i18n import pick_language, t, to_plain
 from helpdesk.people import Person, ensure_customer
 from storage import migrate

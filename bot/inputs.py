@@ -7,7 +7,7 @@ from typing import Any
 from aiogram.types import Message
 
 from dialogs.intake import InputKind, UserInput
-from helpdesk.work import Content
+from helpdesk.content import Content
 
 
 def file_of(message: Message) -> dict[str, Any] | None:

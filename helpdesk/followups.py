@@ -26,6 +26,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from helpdesk.policy import DeskPolicy
+from helpdesk.sla import SlaTarget
+from helpdesk.vocabulary import Priority, State, TicketType
 from storage.models import Ticket
 
 WORKING_STATES = ("new", "in_progress")
@@ -58,6 +60,27 @@ def on_public_update(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:
     ticket.progress_due_at = _progress_due(ticket, policy, now)
     if "_target" not in (ticket.sla_flags or {}):
         remember_sla_target(ticket)
+
+
+def on_transition(ticket: Ticket, current: State, target: State, policy: DeskPolicy, now: datetime) -> None:
+    """The ticket went from `current` to `target` (already set): which clocks start, stop or move.
+
+    Every state change goes through here (`helpdesk.lifecycle.apply_transition`), whoever makes it.
+    """
+    on_public_update(ticket, policy, now)
+    if target == State.IN_PROGRESS:
+        if current == State.WAITING_CUSTOMER:
+            on_customer_answered(ticket, policy, now)
+        elif not current.is_open:
+            on_reopened(ticket, policy, now)
+    elif target == State.WAITING_CUSTOMER:
+        on_waiting_customer(ticket, policy, now)
+    elif target == State.RESOLVED:
+        on_resolved(ticket, policy, now)
+    elif target == State.CLOSED:
+        on_closed(ticket, policy, now)
+    elif target == State.CANCELLED:
+        on_cancelled(ticket, now)
 
 
 def on_first_response(ticket: Ticket, now: datetime) -> None:
@@ -168,8 +191,6 @@ def on_cancelled(ticket: Ticket, now: datetime) -> None:
 def on_priority_changed(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:
     """A corrected priority or type: SLA targets are recomputed from the ticket's creation, keeping the
     pauses the old due times had absorbed; warnings are announced afresh against the new targets."""
-    from helpdesk.vocabulary import Priority, TicketType
-
     old_key = (ticket.sla_flags or {}).get("_target")
     target = policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
     calendar = policy.calendar
@@ -192,9 +213,7 @@ def on_priority_changed(ticket: Ticket, policy: DeskPolicy, now: datetime) -> No
         ticket.progress_stage = 0
 
 
-def _old_target(policy: DeskPolicy, key: str | None):  # -> SlaTarget | None
-    from helpdesk.vocabulary import Priority, TicketType
-
+def _old_target(policy: DeskPolicy, key: str | None) -> SlaTarget | None:
     if not key or ":" not in key:
         return None
     ticket_type, priority = key.split(":", 1)

@@ -1,12 +1,24 @@
-"""Ticket lifecycle: which state changes are allowed, as rules in code.
+"""Ticket lifecycle: which state changes are allowed, and the one procedure that makes a change.
 
 Incident: new → in_progress (diagnosis, restoration) → resolved (customer verifies) → closed.
 Service request: new → in_progress → resolved (fulfilled) → closed. Either may wait on the customer.
+
+`apply_transition` is how every state change happens, whoever makes it (an agent's command, the
+customer's "Yes, it's fixed", a sweep that auto-closes): the rule is checked, the clocks move
+(`helpdesk.followups.on_transition`) and the change is recorded as an event, the ticket's audit trail.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import followups
+from helpdesk.policy import DeskPolicy
+from helpdesk.tickets import record_event
 from helpdesk.vocabulary import State
+from storage.models import Ticket, TicketEvent
 
 ALLOWED: dict[State, frozenset[State]] = {
     State.NEW: frozenset({State.IN_PROGRESS, State.WAITING_CUSTOMER, State.RESOLVED, State.CANCELLED}),
@@ -42,3 +54,39 @@ def check_transition(current: State, target: State, *, has_report: bool = False)
         )
     if target == State.CLOSED and current != State.RESOLVED:
         raise TransitionError(current, target, "only a resolved ticket can be closed")
+
+
+def apply_transition(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: State,
+    policy: DeskPolicy,
+    now: datetime,
+    *,
+    actor_kind: str,
+    actor_id: int | None = None,
+    actor_name: str | None = None,
+    note: str | None = None,
+    has_report: bool = False,
+) -> TicketEvent:
+    """Move the ticket to `target` if the rules allow it (else TransitionError): state, clocks, event.
+
+    `actor_kind` is who made the change: "agent", "customer" or "system" (a sweep).
+    """
+    current = State(ticket.state)
+    check_transition(current, target, has_report=has_report)
+    ticket.state = target.value
+    followups.on_transition(ticket, current, target, policy, now)
+    session.add(ticket)
+    return record_event(
+        session,
+        ticket,
+        "state",
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        from_state=current.value,
+        to_state=target.value,
+        note=note,
+        at=now,
+    )

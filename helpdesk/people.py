@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk.clock import now_utc
 from helpdesk.i18n import pick_language
+from helpdesk.policy import DeskPolicy
 from storage import repos
 from storage.models import Agent, Customer
 
@@ -29,6 +30,15 @@ class Person:
     def display_name(self) -> str:
         name = " ".join(p for p in (self.first_name, self.last_name) if p).strip()
         return name or (f"@{self.username}" if self.username else str(self.user_id))
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An agent acting on a ticket (or being assigned one)."""
+
+    user_id: int
+    name: str
+    username: str | None = None
 
 
 #: how fresh `last_seen_at` is kept: retention counts in days, and writing it at every message would
@@ -103,6 +113,23 @@ async def remember_agent(session: AsyncSession, person: Person) -> Agent:
     agent.last_seen_at = now_utc()
     session.add(agent)
     return agent
+
+
+async def find_agent(session: AsyncSession, policy: DeskPolicy, ref: str) -> Actor | None:
+    """Another agent by Telegram id or @username (usernames are known once the agent has acted)."""
+    ref = ref.strip()
+    if ref.lstrip("-").isdigit():
+        user_id = int(ref)
+        if not policy.is_agent(user_id):
+            return None
+        known = await repos.agent_by_id(session, user_id)
+    else:
+        known = await repos.agent_by_username(session, ref)
+        if known is None or not policy.is_agent(known.telegram_id):
+            return None
+        user_id = known.telegram_id
+    name = (known.first_name if known else "") or (f"@{known.username}" if known and known.username else str(user_id))
+    return Actor(user_id, name, known.username if known else None)
 
 
 async def set_reachable(session: AsyncSession, chat_id: int, *, reachable: bool) -> None:

@@ -1,4 +1,4 @@
-"""Ticket operations on the customer's side: register from the intake, look up, list.
+"""Tickets: register one from the intake, record what happens to it (events, attachments), look them up.
 
 Each operation runs inside the caller's transaction; messages for other people (the staff chat) are
 written to the outbox in that same transaction.
@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import cards, followups, metrics
 from helpdesk.clock import now_utc
+from helpdesk.content import Content
 from helpdesk.numbering import format_number, parse_number
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, Urgency
@@ -107,6 +108,41 @@ def attachment_row(ticket_id: int, file: dict[str, Any], event_id: int | None = 
     )
 
 
+async def record_content(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: str,
+    content: Content,
+    now: datetime,
+    *,
+    actor_kind: str,
+    actor_id: int | None,
+    actor_name: str | None,
+) -> TicketEvent:
+    """The event for a message someone wrote on the ticket (its words as the note, a reference to the
+    Telegram message) and, for a file, the attachment row."""
+    data: dict[str, Any] = {}
+    if content.message_id is not None:
+        data["message"] = [content.chat_id, content.message_id]
+    if content.file is not None:
+        data["file"] = content.file.get("kind")
+    event = record_event(
+        session,
+        ticket,
+        kind,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        note=content.words or None,
+        data=data,
+        at=now,
+    )
+    if content.file is not None:
+        await session.flush()
+        session.add(attachment_row(ticket.id, content.file, event.id))
+    return event
+
+
 async def register(session: AsyncSession, customer: Customer, new: NewTicket, policy: DeskPolicy) -> Ticket:
     """Create the ticket, its first event and attachments, and queue its card for the staff chat."""
     now = now_utc()
@@ -175,7 +211,9 @@ async def ticket_for_customer(session: AsyncSession, customer: Customer, ticket_
     return ticket if ticket is not None and ticket.customer_id == customer.id else None
 
 
-async def find_by_number(session: AsyncSession, text: str) -> Ticket | None:
+async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False) -> Ticket | None:
+    """A ticket by its number as people type it (`INC-000042`, `inc-42`, `#42`, `42`); `lock`: row-locked
+    for the rest of the transaction and freshly read, as an operation on it needs."""
     parsed = parse_number(text)
     if parsed is None:
         return None
@@ -184,7 +222,7 @@ async def find_by_number(session: AsyncSession, text: str) -> Ticket | None:
         number = format_number(ticket_type, seq)
         if prefix and not number.startswith(prefix):
             continue
-        ticket = await repos.ticket_by_number(session, number)
+        ticket = await repos.ticket_by_number(session, number, for_update=lock)
         if ticket is not None:
             return ticket
     return None

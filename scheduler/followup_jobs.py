@@ -26,18 +26,16 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import callbacks, cards, followups, metrics, outbox, survey
+from helpdesk import cards, customer_notices, followups, metrics, outbox
 from helpdesk.clock import now_utc
-from helpdesk.formatting import human_duration, shorten, when
+from helpdesk.formatting import human_duration, when
 from helpdesk.i18n import Safe, escape, t
-from helpdesk.lifecycle import check_transition
-from helpdesk.people import customer_language
+from helpdesk.lifecycle import apply_transition
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import record_event
 from helpdesk.vocabulary import Priority, State, TicketType
-from storage import repos
 from storage.db import Database
-from storage.models import Customer, Ticket, TicketEvent
+from storage.models import Ticket
 
 log = logging.getLogger("bot.followups")
 
@@ -133,62 +131,12 @@ class FollowupJobs:
 
     # -- shared pieces -------------------------------------------------------------------------------
 
-    async def _customer(self, session: AsyncSession, ticket: Ticket) -> tuple[Customer | None, str]:
-        customer = await repos.customer_by_id(session, ticket.customer_id)
-        return customer, customer_language(customer, ticket.language or self.lang)
-
-    @staticmethod
-    def _reachable(customer: Customer | None) -> bool:
-        return customer is not None and customer.unreachable_since is None
-
     def _staff_chat(self, ticket: Ticket) -> int | None:
         return ticket.staff_chat_id or self.policy.staff_chat_id
 
     def _who(self, ticket: Ticket) -> str:
         who = mention(ticket)
         return t(self.lang, "scheduler.sla.assignee", mention=who) if who else t(self.lang, "scheduler.sla.unassigned")
-
-    def _in(self, lang: str, delta: timedelta) -> str:
-        return t(lang, "scheduler.common.in_time", duration=human_duration(lang, delta))
-
-    def fixed_buttons(self, ticket: Ticket, lang: str) -> outbox.Buttons:
-        return [
-            [
-                (t(lang, "scheduler.closing.fixed_yes"), callbacks.make(callbacks.FIXED, ticket.id, "y")),
-                (t(lang, "scheduler.closing.fixed_no"), callbacks.make(callbacks.FIXED, ticket.id, "n")),
-            ]
-        ]
-
-    def _transition(
-        self,
-        session: AsyncSession,
-        ticket: Ticket,
-        target: State,
-        now: datetime,
-        *,
-        note: str,
-        has_report: bool = False,
-    ) -> None:
-        """A state change made by the desk itself, with its clocks and its event."""
-        current = State(ticket.state)
-        check_transition(current, target, has_report=has_report)
-        ticket.state = target.value
-        followups.on_public_update(ticket, self.policy, now)
-        if target == State.RESOLVED:
-            followups.on_resolved(ticket, self.policy, now)
-        elif target == State.CLOSED:
-            followups.on_closed(ticket, self.policy, now)
-        session.add(ticket)
-        record_event(
-            session,
-            ticket,
-            "state",
-            actor_kind="system",
-            from_state=current.value,
-            to_state=target.value,
-            note=note,
-            at=now,
-        )
 
     # -- waiting on the customer ---------------------------------------------------------------------
 
@@ -200,34 +148,14 @@ class FollowupJobs:
         ]
         return await self._each_due("reminders", where, col(Ticket.reminder_due_at), self._remind, now)
 
-    async def _last_question(self, session: AsyncSession, ticket: Ticket) -> str | None:
-        stmt = (
-            select(TicketEvent.note)
-            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "question")
-            .order_by(col(TicketEvent.id).desc())
-            .limit(1)
-        )
-        note = (await session.exec(stmt)).first()
-        return note or None
-
     async def _remind(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
             ticket.reminder_due_at = None  # the auto-resolve is due: no reminder before it
             session.add(ticket)
             return False
         number = ticket.reminders_sent + 1
-        customer, lang = await self._customer(session, ticket)
-        delivered = self._reachable(customer)
-        if delivered:
-            question = await self._last_question(session, ticket)
-            quoted = t(lang, "scheduler.reminder.question", text=shorten(question, 300)) if question else ""
-            left = (ticket.auto_close_due_at - now) if ticket.auto_close_due_at else timedelta(0)
-            key = "scheduler.reminder.first" if number == 1 else "scheduler.reminder.second"
-            text = t(lang, key, number=ticket.number, question=Safe(quoted), when=self._in(lang, left))
-            button = [[(t(lang, "scheduler.reminder.answer_button"), callbacks.make(callbacks.ANSWER, ticket.id))]]
-            outbox.send_text(
-                session, customer.chat_id, text, buttons=button, ticket_id=ticket.id, link_kind="to_customer"
-            )
+        left = (ticket.auto_close_due_at - now) if ticket.auto_close_due_at else timedelta(0)
+        delivered = await customer_notices.reminder(session, ticket, number, left, self.policy)
         ticket.reminders_sent = number
         second = self.policy.info_second_reminder_after
         following = now + second if number == 1 and second > timedelta(0) else None
@@ -251,25 +179,12 @@ class FollowupJobs:
     async def _auto_resolve(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         after = self.policy.waiting_auto_close_after
         report = t(self.lang, "scheduler.waiting.report", after=human_duration(self.lang, after))
-        self._transition(session, ticket, State.RESOLVED, now, note=report, has_report=True)
+        apply_transition(
+            session, ticket, State.RESOLVED, self.policy, now, actor_kind="system", note=report, has_report=True
+        )
         ticket.resolution_report = report
         session.add(ticket)
-        customer, lang = await self._customer(session, ticket)
-        if self._reachable(customer):
-            text = t(
-                lang,
-                "scheduler.waiting.auto_resolved",
-                number=ticket.number,
-                when=self._in(lang, self.policy.resolved_auto_close_after),
-            )
-            outbox.send_text(
-                session,
-                customer.chat_id,
-                text,
-                buttons=self.fixed_buttons(ticket, lang),
-                ticket_id=ticket.id,
-                link_kind="to_customer",
-            )
+        await customer_notices.auto_resolved(session, ticket, self.policy)
         note = t(self.lang, "scheduler.waiting.card_note", after=human_duration(self.lang, after))
         await cards.refresh_card(session, ticket, self.policy, notes=[note])
         return True
@@ -287,20 +202,11 @@ class FollowupJobs:
         return await self._each_due("closing", where, col(Ticket.auto_close_due_at), self._close_or_warn, now)
 
     async def _close_or_warn(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
-        customer, lang = await self._customer(session, ticket)
-        reachable = self._reachable(customer)
         after = self.policy.resolved_auto_close_after
         if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
             note = t(self.lang, "scheduler.closing.report_note", after=human_duration(self.lang, after))
-            self._transition(session, ticket, State.CLOSED, now, note=note)
-            if reachable:
-                outbox.send_text(
-                    session,
-                    customer.chat_id,
-                    t(lang, "scheduler.closing.closed", number=ticket.number),
-                    ticket_id=ticket.id,
-                    link_kind="to_customer",
-                )
+            apply_transition(session, ticket, State.CLOSED, self.policy, now, actor_kind="system", note=note)
+            await customer_notices.auto_closed(session, ticket, self.policy)
             card_note = t(self.lang, "scheduler.closing.card_note", after=human_duration(self.lang, after))
             await cards.refresh_card(session, ticket, self.policy, notes=[card_note])
             return True
@@ -308,22 +214,10 @@ class FollowupJobs:
             return False
         ticket.close_warning_sent = True
         session.add(ticket)
-        if reachable and ticket.auto_close_due_at is not None:
-            text = t(
-                lang,
-                "scheduler.closing.warning",
-                number=ticket.number,
-                when=self._in(lang, ticket.auto_close_due_at - now),
-            )
-            outbox.send_text(
-                session,
-                customer.chat_id,
-                text,
-                buttons=self.fixed_buttons(ticket, lang),
-                ticket_id=ticket.id,
-                link_kind="to_customer",
-            )
-        record_event(session, ticket, "close_warning", actor_kind="system", data={"delivered": reachable}, at=now)
+        delivered = ticket.auto_close_due_at is not None and await customer_notices.close_warning(
+            session, ticket, ticket.auto_close_due_at - now, self.policy
+        )
+        record_event(session, ticket, "close_warning", actor_kind="system", data={"delivered": delivered}, at=now)
         return True
 
     # -- SLA watch -----------------------------------------------------------------------------------
@@ -454,15 +348,7 @@ class FollowupJobs:
             session.add(ticket)
             record_event(session, ticket, "progress_prompt", actor_kind="system", at=now)
             return True
-        customer, lang = await self._customer(session, ticket)
-        if self._reachable(customer):
-            outbox.send_text(
-                session,
-                customer.chat_id,
-                t(lang, "scheduler.progress.customer", number=ticket.number),
-                ticket_id=ticket.id,
-                link_kind="to_customer",
-            )
+        if await customer_notices.work_continues(session, ticket, self.policy):
             followups.on_public_update(ticket, self.policy, now)  # that is an update the customer saw
             record_event(session, ticket, "progress_notice", actor_kind="system", at=now)
         else:  # nobody to tell: keep prompting the staff
@@ -482,15 +368,7 @@ class FollowupJobs:
         session.add(ticket)
         if ticket.state != State.CLOSED.value or ticket.rating is not None:
             return False
-        customer, lang = await self._customer(session, ticket)
-        if not self._reachable(customer):
+        if not await customer_notices.satisfaction_survey(session, ticket, self.policy):
             return False
-        outbox.send_text(
-            session,
-            customer.chat_id,
-            survey.question(lang, ticket),
-            buttons=survey.buttons(ticket),
-            ticket_id=ticket.id,
-        )
         record_event(session, ticket, "survey_sent", actor_kind="system", at=now)
         return True

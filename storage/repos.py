@@ -181,6 +181,10 @@ async def customer_by_id(session: AsyncSession, customer_id: int) -> Customer | 
     return await session.get(Customer, customer_id)
 
 
+async def customer_by_chat_id(session: AsyncSession, chat_id: int) -> Customer | None:
+    return (await session.exec(select(Customer).where(Customer.chat_id == chat_id))).first()
+
+
 async def add_customer(session: AsyncSession, customer: Customer) -> Customer:
     """Insert a customer; a concurrent insert of the same person wins and is returned instead."""
     known = _info(session).get(_CUSTOMERS, {})
@@ -215,8 +219,18 @@ async def agent_by_id(session: AsyncSession, telegram_id: int) -> Agent | None:
 # -- tickets -----------------------------------------------------------------------------------------
 
 
-async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
-    return (await session.exec(select(Ticket).where(Ticket.number == number))).first()
+async def ticket_by_number(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket | None:
+    """The ticket with this exact number; `for_update`: row-locked and freshly read (see `lock_ticket`)."""
+    stmt = select(Ticket).where(Ticket.number == number)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
+
+
+async def lock_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    """The ticket, row-locked for the rest of the transaction (PostgreSQL) and freshly read."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id).with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
 
 
 async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
@@ -275,6 +289,17 @@ async def events_of(session: AsyncSession, ticket_id: int, limit: int | None = N
     if limit:
         stmt = stmt.limit(limit)
     return list(reversed((await session.exec(stmt)).all()))
+
+
+async def last_event_note(session: AsyncSession, ticket_id: int, kind: str) -> str | None:
+    """The note of the ticket's latest event of this kind (e.g. the last question asked), or None."""
+    stmt = (
+        select(TicketEvent.note)
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)
+        .order_by(col(TicketEvent.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(stmt)).first() or None
 
 
 async def attachments_of(session: AsyncSession, ticket_id: int) -> Sequence[Attachment]:

@@ -4,7 +4,7 @@ Only agents match here (AGENT_IDS, checked on every update by `ctx.is_agent`; an
 qualify). To anyone else these commands fall through: in a private chat to the customer router (the
 unknown-command reply, or the customer's own /status), in a group to silence.
 
-Handlers only translate: Telegram in → helpdesk.work call → replies out (via the outbox).
+Handlers only translate: Telegram in → helpdesk.agent_actions call → replies out (via the outbox).
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot import arguments
 from bot.context import HandlerContext
-from helpdesk import callbacks, cards, outbox, people, stats, work
+from helpdesk import agent_actions, agent_views, callbacks, cards, outbox, people, stats, tickets
+from helpdesk.agent_actions import Notice, Refusal
+from helpdesk.content import Content
 from helpdesk.i18n import pick_language, t
+from helpdesk.people import Actor
 from helpdesk.report_period import PeriodError
-from helpdesk.work import Actor, Content, Notice, WorkError
 from storage import repos
 from storage.models import Ticket
 
@@ -84,14 +87,14 @@ Operation = Callable[[Ticket], Awaitable[Notice]]
 
 async def on_ticket(ctx: HandlerContext, message: Message, number: str, lang: str, operation: Operation) -> None:
     """Find the ticket, run the operation, tell the agent the outcome or the reason it was refused."""
-    ticket = await work.find(ctx.session, number)
+    ticket = await tickets.find_by_number(ctx.session, number, lock=True)
     if ticket is None:
         answer(ctx, message, t(lang, "agents.error.not_found", number=number[:40]))
         ctx.outcome = "not_found"
         return
     try:
         notice = await operation(ticket)
-    except WorkError as exc:
+    except Refusal as exc:
         answer(ctx, message, exc.text(lang))
         ctx.outcome = "refused"
         return
@@ -101,7 +104,7 @@ async def on_ticket(ctx: HandlerContext, message: Message, number: str, lang: st
 async def send_details(ctx: HandlerContext, ticket: Ticket, lang: str, *, message: Message | None = None) -> None:
     """The full card with history, then copies of the attachments: under the card (the Details button in
     the staff chat) or where the agent asked (/ticket N, the queue in a private chat)."""
-    text, _count = await work.details(ctx.session, ticket, lang)
+    text, _count = await agent_views.details(ctx.session, ticket, lang)
     under_card = message is None and ctx.in_staff_chat
     thread_id = thread_of(message) if message is not None else None
     if under_card:
@@ -132,7 +135,7 @@ async def send_details(ctx: HandlerContext, ticket: Ticket, lang: str, *, messag
 @router.message(Command("queue"))
 async def on_queue(message: Message, ctx: HandlerContext) -> None:
     _actor, lang = await begin(ctx)
-    text, buttons = await work.queue(ctx.session, lang)
+    text, buttons = await agent_views.queue(ctx.session, lang)
     answer(ctx, message, text, buttons=buttons or None)
 
 
@@ -143,7 +146,7 @@ async def on_ticket_view(message: Message, command: CommandObject, ctx: HandlerC
     if not args:
         answer(ctx, message, t(lang, "agents.usage.ticket"))
         return
-    ticket = await work.find(ctx.session, args[0])
+    ticket = await tickets.find_by_number(ctx.session, args[0], lock=True)
     if ticket is None:
         answer(ctx, message, t(lang, "agents.error.not_found", number=args[0][:40]))
         return
@@ -171,7 +174,9 @@ async def on_take(message: Message, command: CommandObject, ctx: HandlerContext)
     if not args:
         answer(ctx, message, t(lang, "agents.usage.take"))
         return
-    await on_ticket(ctx, message, args[0], lang, lambda ticket: work.take(ctx.session, ticket, actor, ctx.policy))
+    await on_ticket(
+        ctx, message, args[0], lang, lambda ticket: agent_actions.take(ctx.session, ticket, actor, ctx.policy)
+    )
 
 
 @router.message(Command("assign"))
@@ -181,12 +186,16 @@ async def on_assign(message: Message, command: CommandObject, ctx: HandlerContex
     if len(args) < 2:
         answer(ctx, message, t(lang, "agents.usage.assign"))
         return
-    assignee = await work.resolve_agent(ctx.session, ctx.policy, args[1].split()[0])
+    assignee = await people.find_agent(ctx.session, ctx.policy, args[1].split()[0])
     if assignee is None:
         answer(ctx, message, t(lang, "agents.error.unknown_agent", agent=args[1][:40]))
         return
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.assign(ctx.session, ticket, actor, assignee, ctx.policy)
+        ctx,
+        message,
+        args[0],
+        lang,
+        lambda ticket: agent_actions.assign(ctx.session, ticket, actor, assignee, ctx.policy),
     )
 
 
@@ -202,7 +211,7 @@ async def on_reply(message: Message, command: CommandObject, ctx: HandlerContext
         return
     content = Content(text=args[1])
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.reply(ctx.session, ticket, actor, content, ctx.policy)
+        ctx, message, args[0], lang, lambda ticket: agent_actions.reply(ctx.session, ticket, actor, content, ctx.policy)
     )
 
 
@@ -215,7 +224,7 @@ async def on_ask(message: Message, command: CommandObject, ctx: HandlerContext) 
         return
     content = Content(text=args[1])
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.ask(ctx.session, ticket, actor, content, ctx.policy)
+        ctx, message, args[0], lang, lambda ticket: agent_actions.ask(ctx.session, ticket, actor, content, ctx.policy)
     )
 
 
@@ -231,11 +240,11 @@ async def on_status(message: Message, command: CommandObject, ctx: HandlerContex
         answer(ctx, message, t(lang, "agents.usage.status"))
         return
     if len(args) == 1:
-        ticket = await work.find(ctx.session, args[0])
+        ticket = await tickets.find_by_number(ctx.session, args[0], lock=True)
         if ticket is None:
             answer(ctx, message, t(lang, "agents.error.not_found", number=args[0][:40]))
             return
-        customer = await work.ticket_customer(ctx.session, ticket)
+        customer = await repos.customer_by_id(ctx.session, ticket.customer_id)
         text = (
             cards.card_text(ticket, customer, lang) if customer else t(lang, "agents.view.orphan", number=ticket.number)
         )
@@ -245,7 +254,7 @@ async def on_status(message: Message, command: CommandObject, ctx: HandlerContex
             buttons = [kept for row in buttons if (kept := [b for b in row if b[1] not in staff_only])]
         answer(ctx, message, text, buttons=buttons)
         return
-    target = work.parse_state(args[1])
+    target = arguments.parse_state(args[1])
     if target is None:
         answer(ctx, message, t(lang, "agents.error.bad_state", state=args[1][:40]))
         return
@@ -255,7 +264,7 @@ async def on_status(message: Message, command: CommandObject, ctx: HandlerContex
         message,
         args[0],
         lang,
-        lambda ticket: work.change_state(ctx.session, ticket, actor, target, ctx.policy, note),
+        lambda ticket: agent_actions.change_state(ctx.session, ticket, actor, target, ctx.policy, note),
     )
 
 
@@ -268,7 +277,11 @@ async def on_resolve(message: Message, command: CommandObject, ctx: HandlerConte
         return
     report = args[1] if len(args) > 1 else ""
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.resolve(ctx.session, ticket, actor, report, ctx.policy)
+        ctx,
+        message,
+        args[0],
+        lang,
+        lambda ticket: agent_actions.resolve(ctx.session, ticket, actor, report, ctx.policy),
     )
 
 
@@ -279,7 +292,9 @@ async def on_close(message: Message, command: CommandObject, ctx: HandlerContext
     if not args:
         answer(ctx, message, t(lang, "agents.usage.close"))
         return
-    await on_ticket(ctx, message, args[0], lang, lambda ticket: work.close(ctx.session, ticket, actor, ctx.policy))
+    await on_ticket(
+        ctx, message, args[0], lang, lambda ticket: agent_actions.close(ctx.session, ticket, actor, ctx.policy)
+    )
 
 
 @router.message(Command("reopen"))
@@ -291,7 +306,7 @@ async def on_reopen(message: Message, command: CommandObject, ctx: HandlerContex
         return
     note = args[1] if len(args) > 1 else None
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.reopen(ctx.session, ticket, actor, ctx.policy, note)
+        ctx, message, args[0], lang, lambda ticket: agent_actions.reopen(ctx.session, ticket, actor, ctx.policy, note)
     )
 
 
@@ -305,12 +320,16 @@ async def on_retype(message: Message, command: CommandObject, ctx: HandlerContex
     if len(args) < 2:
         answer(ctx, message, t(lang, "agents.usage.retype"))
         return
-    category = work.parse_category(args[1])
+    category = arguments.parse_category(args[1])
     if category is None:
         answer(ctx, message, t(lang, "agents.error.bad_category", category=args[1][:40]))
         return
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.retype(ctx.session, ticket, actor, category, ctx.policy)
+        ctx,
+        message,
+        args[0],
+        lang,
+        lambda ticket: agent_actions.retype(ctx.session, ticket, actor, category, ctx.policy),
     )
 
 
@@ -321,10 +340,14 @@ async def on_priority(message: Message, command: CommandObject, ctx: HandlerCont
     if len(args) < 2:
         answer(ctx, message, t(lang, "agents.usage.priority"))
         return
-    priority = work.parse_priority(args[1])
+    priority = arguments.parse_priority(args[1])
     if priority is None:
         answer(ctx, message, t(lang, "agents.error.bad_priority"))
         return
     await on_ticket(
-        ctx, message, args[0], lang, lambda ticket: work.set_priority(ctx.session, ticket, actor, priority, ctx.policy)
+        ctx,
+        message,
+        args[0],
+        lang,
+        lambda ticket: agent_actions.set_priority(ctx.session, ticket, actor, priority, ctx.policy),
     )

@@ -1,7 +1,7 @@
 """Customer messages about an existing ticket: answers to agents' questions, follow-ups, the ticket
 chooser, edits, and the buttons under questions and resolutions (private chats only).
 
-Handlers only translate: Telegram in → helpdesk.conversation call → replies out (via the outbox).
+Handlers only translate: Telegram in → helpdesk.customer_messages call → replies out (via the outbox).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.context import HandlerContext
 from bot.inputs import content_of
-from helpdesk import callbacks, conversation, survey
-from helpdesk.conversation import Answer
+from helpdesk import callbacks, customer_messages, survey
+from helpdesk.customer_messages import Answer
 from helpdesk.i18n import t
 
 router = Router(name="conversation")
@@ -40,7 +40,7 @@ async def continue_ticket_conversation(ctx: HandlerContext, message: Message) ->
         ctx.outcome = "rating_comment"
         return True  # the comment on a rating just given (helpdesk.survey thanks the customer)
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    routed = await conversation.route(ctx.session, customer, content_of(message), ctx.policy, reply_to=reply_to)
+    routed = await customer_messages.route(ctx.session, customer, content_of(message), ctx.policy, reply_to=reply_to)
     send(ctx, routed.answers)
     if routed.handled:
         ctx.outcome = "ticket_message"
@@ -60,13 +60,13 @@ async def on_for_ticket(query: CallbackQuery, ctx: HandlerContext) -> None:
     if not (choice == "new" or (parsed and parsed.int_arg(0))):
         await outdated(ctx, query)
         return
-    result = await conversation.choose(ctx.session, await ctx.customer(), choice, ctx.policy)
+    result = await customer_messages.choose(ctx.session, await ctx.customer(), choice, ctx.policy)
     if result.kind == "outdated":
         await outdated(ctx, query)
         return
     ctx.answer_callback(query.id)
     if query.message is not None:
-        conversation.drop_buttons(ctx.session, query.message.chat.id, query.message.message_id)
+        customer_messages.drop_buttons(ctx.session, query.message.chat.id, query.message.message_id)
     if result.kind == "new":
         from bot.routers import customer as customer_router  # it imports this module lazily too
 
@@ -87,7 +87,7 @@ async def on_for_ticket(query: CallbackQuery, ctx: HandlerContext) -> None:
 async def on_answer_button(query: CallbackQuery, ctx: HandlerContext) -> None:
     """The Reply button under an agent's question: the next message is the answer."""
     parsed = callbacks.parse(query.data)
-    reply = await conversation.start_answer(
+    reply = await customer_messages.start_answer(
         ctx.session, await ctx.customer(), parsed.int_arg(0) if parsed else None, ctx.policy
     )
     if reply is None:
@@ -105,7 +105,7 @@ async def on_fixed(query: CallbackQuery, ctx: HandlerContext) -> None:
     if flag not in ("y", "n"):
         await outdated(ctx, query)
         return
-    reply = await conversation.confirm_fix(
+    reply = await customer_messages.confirm_fix(
         ctx.session, await ctx.customer(), parsed.int_arg(0) if parsed else None, flag == "y", ctx.policy
     )
     if reply is None:
@@ -113,7 +113,7 @@ async def on_fixed(query: CallbackQuery, ctx: HandlerContext) -> None:
         return
     ctx.answer_callback(query.id)
     if query.message is not None:
-        conversation.drop_buttons(ctx.session, query.message.chat.id, query.message.message_id)
+        customer_messages.drop_buttons(ctx.session, query.message.chat.id, query.message.message_id)
     send(ctx, [reply])
 
 
@@ -123,7 +123,7 @@ async def on_edited(message: Message, ctx: HandlerContext) -> None:
     if ctx.person is None:
         return
     text = message.text if message.text is not None else (message.caption or "")
-    reply = await conversation.relay_edit(
+    reply = await customer_messages.relay_edit(
         ctx.session, await ctx.customer(), message.chat.id, message.message_id, text, ctx.policy
     )
     send(ctx, [reply])

@@ -13,8 +13,8 @@ from bot.context import HandlerContext
 from bot.inputs import file_of, input_of
 from bot.render import prompt_markup
 from bot.routers import conversation
-from dialogs.conversation import IntakeService, Reply, Result
 from dialogs.intake import UserInput
+from dialogs.intake_service import IntakeService, Reply, Result
 from helpdesk import callbacks, outbox, people, tickets, views
 from helpdesk.i18n import LANGUAGES, t
 from helpdesk.people import customer_display_name

@@ -16,10 +16,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.context import HandlerContext
 from bot.inputs import content_of, is_command
 from bot.routers.agent import answer, begin, send_details
-from helpdesk import callbacks, outbox, work
+from helpdesk import agent_actions, callbacks, outbox
+from helpdesk.agent_actions import Refusal
 from helpdesk.i18n import t, to_plain
 from helpdesk.vocabulary import State
-from helpdesk.work import WorkError
 from storage import repos
 
 router = Router(name="staff")
@@ -43,7 +43,7 @@ async def linked_reply(message: Message, ctx: HandlerContext) -> dict[str, Any] 
 @router.message(linked_reply)
 async def on_staff_reply(message: Message, ctx: HandlerContext, link: Any) -> None:
     actor, lang = await begin(ctx)
-    ticket = await work.lock(ctx.session, link.ticket_id)
+    ticket = await repos.lock_ticket(ctx.session, link.ticket_id)
     if ticket is None:
         return
     content = content_of(message, keep_formatting=True)
@@ -52,12 +52,12 @@ async def on_staff_reply(message: Message, ctx: HandlerContext, link: Any) -> No
         return
     try:
         if link.kind == "prompt_ask":
-            notice = await work.ask(ctx.session, ticket, actor, content, ctx.policy)
+            notice = await agent_actions.ask(ctx.session, ticket, actor, content, ctx.policy)
         elif link.kind == "prompt_resolve":
-            notice = await work.resolve(ctx.session, ticket, actor, content.words, ctx.policy)
+            notice = await agent_actions.resolve(ctx.session, ticket, actor, content.words, ctx.policy)
         else:
-            notice = await work.reply(ctx.session, ticket, actor, content, ctx.policy)
-    except WorkError as exc:
+            notice = await agent_actions.reply(ctx.session, ticket, actor, content, ctx.policy)
+    except Refusal as exc:
         answer(ctx, message, exc.text(lang))
         ctx.outcome = "refused"
         return
@@ -85,7 +85,7 @@ async def on_agent_button(query: CallbackQuery, ctx: HandlerContext) -> None:
     parsed = callbacks.parse(query.data)
     action = parsed.args[0] if parsed and parsed.args else ""
     ticket_id = parsed.int_arg(1) if parsed else None
-    ticket = await work.lock(ctx.session, ticket_id) if ticket_id else None
+    ticket = await repos.lock_ticket(ctx.session, ticket_id) if ticket_id else None
     if ticket is None or action not in ("take", "ask", "res", "det"):
         ctx.answer_callback(query.id, t(lang, "agents.conv.outdated"))
         ctx.outcome = "stale_button"
@@ -96,8 +96,8 @@ async def on_agent_button(query: CallbackQuery, ctx: HandlerContext) -> None:
         return
     if action == "take":
         try:
-            notice = await work.take(ctx.session, ticket, actor, ctx.policy)
-        except WorkError as exc:
+            notice = await agent_actions.take(ctx.session, ticket, actor, ctx.policy)
+        except Refusal as exc:
             ctx.answer_callback(query.id, to_plain(exc.text(lang))[:200], alert=True)
             return
         ctx.answer_callback(query.id, to_plain(notice.text(lang))[:200])

@@ -128,7 +128,7 @@ async def test_ask_reminders_auto_resolve_across_crashes(bot_api: FakeBotAPI, bo
     await crash_and_restart(bot, bot_api, bot_factory, fast_forward="auto_close_due_at")  # down for an hour
 
     resolved = await ann.wait_for("marked it as resolved", timeout=15)
-    assert number in resolved.text and resolved.buttons == ["✅ Yes, it's fixed", "🔁 Still a problem"]
+    assert number in resolved.text and resolved.buttons == ["👍 Yes, it's fixed", "👎 Still a problem"]
     await crash_and_restart(bot, bot_api, bot_factory)
     await ann.expect_no_message(2.0)
 
@@ -155,7 +155,7 @@ async def test_resolve_warning_auto_close_survey_across_crashes(bot_api: FakeBot
 
     warning = await ann.wait_for("will be closed", timeout=15)  # 5 s after the resolution
     assert (
-        number in warning.text and "✅ Yes, it's fixed" in warning.buttons and "🔁 Still a problem" in warning.buttons
+        number in warning.text and "👍 Yes, it's fixed" in warning.buttons and "👎 Still a problem" in warning.buttons
     )
     assert time.monotonic() - resolved_at >= 4.5
     await crash_and_restart(bot, bot_api, bot_factory, fast_forward="auto_close_due_at")  # down for an hour

@@ -35,8 +35,8 @@ from scheduler.delivery import (
 from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
 from storage.db import Database
 from storage.models import Customer, MessageLink, OutboxMessage, Ticket
-from tests.unit import test_followups_kit as kit
-from tests.unit.test_followups_kit import STAFF
+from tests.unit import desk
+from tests.unit.desk import STAFF
 
 FAST = DeliveryLimits(per_second=1000, private_interval=0.02, group_per_minute=1000, poll_every=0.05, max_attempts=4)
 Rule = Callable[[str, dict[str, Any], int], Exception | None]
@@ -85,14 +85,14 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
-    database = await kit.migrated(sqlite_database_url)
+    database = await desk.migrated(sqlite_database_url)
     yield database
     await database.dispose()
 
 
 @pytest.fixture
 async def any_db(database_url: str) -> AsyncIterator[Database]:
-    database = await kit.migrated(database_url)
+    database = await desk.migrated(database_url)
     yield database
     await database.dispose()
 
@@ -114,15 +114,15 @@ async def row(db: Database, row_id: int) -> OutboxMessage:
 
 
 def sender(db: Database, transport: FakeTransport, limits: DeliveryLimits = FAST, **kw: Any) -> OutboxDelivery:
-    return OutboxDelivery(db, transport, kit.POLICY, limits, **kw)
+    return OutboxDelivery(db, transport, desk.POLICY, limits, **kw)
 
 
 async def ticket_with_card(db: Database, user_id: int = 501) -> tuple[int, FakeTransport]:
     """A registered ticket whose card was delivered (so card edits and replies have a target)."""
-    tid = await kit.new_ticket(db, kit.POLICY, user_id)
+    tid = await desk.new_ticket(db, desk.POLICY, user_id)
     transport = FakeTransport()
     await sender(db, transport).drain(until_empty=True)
-    assert (await kit.ticket(db, tid)).staff_message_id is not None
+    assert (await desk.ticket(db, tid)).staff_message_id is not None
     return tid, transport
 
 
@@ -309,7 +309,7 @@ async def test_crash_between_send_and_record_is_counted_not_hidden(any_db: Datab
         assert transport.delivered[501] == ["Your answer", "Your answer"]  # sent again, and said so
         done = await row(db, row_id)
         assert done.status == "sent" and "unknown" in done.last_error and "_inflight" not in done.payload
-        (event,) = await kit.events(db, tid, "delivery_uncertain")
+        (event,) = await desk.events(db, tid, "delivery_uncertain")
         assert event.data["outbox_id"] == row_id and "may see it twice" in event.note
     finally:
         await restarted_db.dispose()
@@ -363,7 +363,7 @@ async def test_a_lost_answer_is_counted(db: Database) -> None:
     await delivery.drain(timeout=5, until_empty=True)
     assert transport.delivered[501] == ["Reply from support", "Reply from support"]
     assert delivery.stats.unknown_outcome == 1 and delivery.stats.sent == 1
-    assert len(await kit.events(db, tid, "delivery_uncertain")) == 1
+    assert len(await desk.events(db, tid, "delivery_uncertain")) == 1
 
 
 async def test_a_5xx_answer_is_not_an_unknown_outcome(db: Database) -> None:
@@ -387,7 +387,7 @@ async def test_gives_up_after_max_attempts_and_tells_the_staff(db: Database) -> 
     delivery = sender(db, transport)
     await delivery.drain(timeout=10, until_empty=True)
     assert (await row(db, row_id)).status == "failed" and len(transport.to(501)) == FAST.max_attempts
-    assert [e.note for e in await kit.events(db, tid, "delivery_failed")] == ["Bad Gateway"]
+    assert [e.note for e in await desk.events(db, tid, "delivery_failed")] == ["Bad Gateway"]
     edit = [c for c in transport.to(STAFF) if c[0] == "editMessageText"][-1]
     assert "could not be delivered" in edit[1]["text"]
 
@@ -405,9 +405,9 @@ async def test_blocked_customer_is_marked_and_gets_nothing_more(any_db: Database
     await delivery.drain(timeout=10, until_empty=True)
     assert len(transport.to(501)) == 1
     assert (await row(db, first)).status == "failed" and (await row(db, second)).status == "dropped"
-    customer = await kit.customer_of(db, tid)
+    customer = await desk.customer_of(db, tid)
     assert customer.unreachable_since is not None
-    assert len(await kit.events(db, tid, "customer_unreachable")) == 1
+    assert len(await desk.events(db, tid, "customer_unreachable")) == 1
     edit = [c for c in transport.to(STAFF) if c[0] == "editMessageText"][-1]
     assert "blocked the bot" in edit[1]["text"]  # the staff are told on the card
     later = await queue(db, 501, "three", ticket_id=tid)  # something queued afterwards is not sent either
@@ -498,7 +498,7 @@ async def test_other_refusals_fail_and_are_recorded(db: Database) -> None:
     row_id = await queue(db, 501, "x", ticket_id=tid)
     await sender(db, transport).drain(until_empty=True)
     assert (await row(db, row_id)).status == "failed"
-    assert [e.note for e in await kit.events(db, tid, "delivery_failed")] == ["Bad Request: chat not found"]
+    assert [e.note for e in await desk.events(db, tid, "delivery_failed")] == ["Bad Request: chat not found"]
 
 
 # -- the staff chat: topics, cards, replies, edits -------------------------------------------------------
@@ -506,8 +506,8 @@ async def test_other_refusals_fail_and_are_recorded(db: Database) -> None:
 
 async def test_topic_then_card_then_reply_in_order(db: Database) -> None:
     """STAFF_TOPICS: the topic is created first, the card goes into it, a reply waits for the card."""
-    tid = await kit.new_ticket(db, kit.policy(staff_chat_id=None), 501)  # no card queued by registration
-    await kit.change(db, tid, staff_chat_id=STAFF)
+    tid = await desk.new_ticket(db, desk.policy(staff_chat_id=None), 501)  # no card queued by registration
+    await desk.change(db, tid, staff_chat_id=STAFF)
     async with db.session() as session:
         outbox.enqueue(
             session,
@@ -531,7 +531,7 @@ async def test_topic_then_card_then_reply_in_order(db: Database) -> None:
         ("sendMessage", "the card"),
         ("sendMessage", "a reply under the card"),
     ]
-    ticket = await kit.ticket(db, tid)
+    ticket = await desk.ticket(db, tid)
     assert ticket.staff_thread_id == 77 and ticket.staff_message_id is not None
     card, reply = calls[2][1], calls[3][1]
     assert card["message_thread_id"] == 77 and reply["message_thread_id"] == 77
@@ -548,7 +548,7 @@ async def test_only_the_newest_card_edit_is_sent(db: Database) -> None:
     transport = FakeTransport()
     await sender(db, transport).drain(until_empty=True)
     assert [c[1]["text"] for c in transport.to(STAFF)] == ["card v2"]
-    assert transport.to(STAFF)[0][1]["message_id"] == (await kit.ticket(db, tid)).staff_message_id
+    assert transport.to(STAFF)[0][1]["message_id"] == (await desk.ticket(db, tid)).staff_message_id
 
 
 async def test_an_unchanged_card_edit_keeps_its_buttons(db: Database) -> None:

@@ -20,8 +20,8 @@ from scheduler.delivery import DeliveryLimits, OutboxDelivery, utf16_len
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.support.botapi import FakeBotAPI
-from tests.unit import test_followups_kit as kit
-from tests.unit.test_followups_kit import STAFF
+from tests.unit import desk
+from tests.unit.desk import STAFF
 
 USERS = range(2001, 2101)  # 100 customers
 
@@ -77,7 +77,7 @@ async def test_300_notifications_through_429s_and_502s(
 ) -> None:
     """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order,
     never two to one private chat within a second. On PostgreSQL two processes share the work."""
-    db = await kit.migrated(database_url)
+    db = await desk.migrated(database_url)
     others: list[Database] = []
     try:
         expected = {user: [f"Notice {n} for {user}" for n in range(3)] for user in USERS}
@@ -86,10 +86,10 @@ async def test_300_notifications_through_429s_and_502s(
                 await queue(db, user, expected[user][n])
         api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 3, 1, 7
         limits = DeliveryLimits(per_second=50, private_interval=1.0, poll_every=0.1)
-        workers = [OutboxDelivery(db, transports.make(), kit.POLICY, limits)]
+        workers = [OutboxDelivery(db, transports.make(), desk.POLICY, limits)]
         if not db.is_sqlite:
             others.append(Database(database_url))
-            workers.append(OutboxDelivery(others[0], transports.make(), kit.POLICY, limits))
+            workers.append(OutboxDelivery(others[0], transports.make(), desk.POLICY, limits))
         await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
         assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
         report = api.exact_once_report()
@@ -111,10 +111,10 @@ async def test_300_notifications_through_429s_and_502s(
 
 
 async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_database_url: str) -> None:
-    db = await kit.migrated(sqlite_database_url)
+    db = await desk.migrated(sqlite_database_url)
     try:
-        tid = await kit.new_ticket(db, kit.POLICY, 2001)
-        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        tid = await desk.new_ticket(db, desk.POLICY, 2001)
+        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
         await delivery.drain(until_empty=True)
         card = api.chat(STAFF).bot_messages[0]
         api.block(2001)
@@ -122,7 +122,7 @@ async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_
         await queue(db, 2001, "Another message", ticket_id=tid)
         await delivery.drain(until_empty=True)
         assert len([c for c in api.calls_to(2001) if c.method == "sendMessage"]) == 1  # one 403, then silence
-        assert (await kit.customer_of(db, tid)).unreachable_since is not None
+        assert (await desk.customer_of(db, tid)).unreachable_since is not None
         assert "blocked the bot" in card.content  # the staff see it on the card
         await queue(db, 2001, "Later", ticket_id=tid)
         await delivery.drain(until_empty=True)
@@ -134,14 +134,14 @@ async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_
 async def test_long_texts_and_captions_are_split(
     api: FakeBotAPI, transports: Transports, sqlite_database_url: str
 ) -> None:
-    db = await kit.migrated(sqlite_database_url)
+    db = await desk.migrated(sqlite_database_url)
     try:
         text = "<b>Closing report</b>\n" + "🙂 The service was restarted & checked. " * 300
         await queue(db, 2001, text)
         async with db.session() as session:
             api.register_file("photo", None)
             outbox.send_file(session, STAFF, "photo", _photo_id(api), caption="<i>Screen</i> " + "details " * 300)
-        await OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1)).drain(until_empty=True)
+        await OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1)).drain(until_empty=True)
         parts = bot_texts(api, 2001)
         assert len(parts) == 3 and all(utf16_len(p) <= 4096 for p in parts)
         assert (
@@ -162,10 +162,10 @@ def _photo_id(api: FakeBotAPI) -> str:
 async def test_refused_markup_is_sent_as_plain_text(
     api: FakeBotAPI, transports: Transports, sqlite_database_url: str
 ) -> None:
-    db = await kit.migrated(sqlite_database_url)
+    db = await desk.migrated(sqlite_database_url)
     try:
         await queue(db, 2001, "Printer <b>on floor <i>2</b></i> is fixed")  # wrongly nested: Telegram refuses
-        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
         await delivery.drain(until_empty=True)
         assert bot_texts(api, 2001) == ["Printer on floor 2 is fixed"]
         assert delivery.stats.plain_fallbacks == 1 and "can't parse entities" in api.errors(2001)[0].description
@@ -175,12 +175,12 @@ async def test_refused_markup_is_sent_as_plain_text(
 
 async def test_lost_answers_are_counted(api: FakeBotAPI, transports: Transports, sqlite_database_url: str) -> None:
     """The stand-in performs every 5th send and drops the connection: each such send is resent and counted."""
-    db = await kit.migrated(sqlite_database_url)
+    db = await desk.migrated(sqlite_database_url)
     try:
         for user in list(USERS)[:20]:
             await queue(db, user, f"Hello {user}")
         api.faults.every_nth_lost = 5
-        delivery = OutboxDelivery(db, transports.make(), kit.POLICY, DeliveryLimits(poll_every=0.1))
+        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
         await delivery.drain(timeout=60, until_empty=True)
         duplicates = api.duplicate_sends()
         assert api.faults.lost == 4 and delivery.stats.unknown_outcome == 4

@@ -24,8 +24,8 @@ from scheduler.followup_jobs import FollowupJobs
 from scheduler.jobs import Jobs
 from storage.db import Database
 from storage.models import Customer, Ticket
-from tests.unit import test_followups_kit as kit
-from tests.unit.test_followups_kit import STAFF, minutes
+from tests.unit import desk
+from tests.unit.desk import STAFF, minutes
 
 H = timedelta(hours=1)
 ANN = 501
@@ -38,19 +38,19 @@ def _fresh_bell() -> None:
 
 @pytest.fixture
 async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
-    database = await kit.migrated(sqlite_database_url)
+    database = await desk.migrated(sqlite_database_url)
     yield database
     await database.dispose()
 
 
 @pytest.fixture
 async def any_db(database_url: str) -> AsyncIterator[Database]:
-    database = await kit.migrated(database_url)
+    database = await desk.migrated(database_url)
     yield database
     await database.dispose()
 
 
-POLICY = kit.policy(
+POLICY = desk.policy(
     info_reminder_after=H,
     info_second_reminder_after=2 * H,
     waiting_auto_close_after=5 * H,
@@ -69,7 +69,7 @@ async def twice(jobs: FollowupJobs, now: datetime) -> dict[str, int]:
 
 
 async def customer_texts(db: Database) -> list[str]:
-    return kit.texts(await kit.rows(db, ANN))
+    return desk.texts(await desk.rows(db, ANN))
 
 
 # -- hooks -----------------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def bare_ticket(**fields: object) -> Ticket:
 
 def test_waiting_pauses_sla_and_answer_resumes_by_working_time() -> None:
     office = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin")
-    policy = kit.policy(calendar=office, info_reminder_after=H, waiting_auto_close_after=5 * H)
+    policy = desk.policy(calendar=office, info_reminder_after=H, waiting_auto_close_after=5 * H)
     berlin = ZoneInfo("Europe/Berlin")
     asked = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)  # Friday 17:00
     answered = datetime(2026, 1, 12, 10, 0, tzinfo=berlin)  # Monday 10:00: 2 working hours later
@@ -140,7 +140,7 @@ def test_reopen_does_not_count_the_resolved_time() -> None:
 def test_close_schedules_the_survey_unless_rated() -> None:
     t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
     ticket = bare_ticket(state="closed")
-    followups.on_closed(ticket, kit.policy(survey_after=minutes(5)), t0)
+    followups.on_closed(ticket, desk.policy(survey_after=minutes(5)), t0)
     assert ticket.survey_due_at == t0 + minutes(5)
     rated = bare_ticket(state="closed", rating=4)
     followups.on_closed(rated, POLICY, t0)
@@ -163,7 +163,7 @@ def test_priority_change_keeps_the_pauses() -> None:
 
 def test_zero_durations_switch_follow_ups_off() -> None:
     t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    policy = kit.policy(info_reminder_after=timedelta(0), progress_update_p1=timedelta(0))
+    policy = desk.policy(info_reminder_after=timedelta(0), progress_update_p1=timedelta(0))
     ticket = bare_ticket()
     followups.on_public_update(ticket, policy, t0)
     assert ticket.progress_due_at is None
@@ -176,60 +176,60 @@ def test_zero_durations_switch_follow_ups_off() -> None:
 
 async def test_reminders_then_auto_resolve(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
+    tid = await desk.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
     t0 = now_utc()
-    await kit.ask(db, POLICY, tid, "Which version of the app do you use?", t0)
-    await kit.mark_sent(db)
+    await desk.ask(db, POLICY, tid, "Which version of the app do you use?", t0)
+    await desk.mark_sent(db)
 
     assert not any((await twice(jobs, t0 + H - timedelta(seconds=1))).values())
     assert (await twice(jobs, t0 + H))["reminders"] == 1
-    first = (await kit.rows(db, ANN))[-1]
+    first = (await desk.rows(db, ANN))[-1]
     assert "waiting for your answer" in first.payload["text"]
     assert "Which version of the app do you use?" in first.payload["text"]
     assert first.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"an:{tid}"
     assert first.link_kind == "to_customer" and first.ticket_id == tid
 
     assert (await twice(jobs, t0 + 3 * H))["reminders"] == 1  # the second one, 2 h after the first
-    second = (await kit.rows(db, ANN))[-1]
+    second = (await desk.rows(db, ANN))[-1]
     assert "second reminder" in second.payload["text"] and "in 2 h" in second.payload["text"]
-    assert (await kit.ticket(db, tid)).reminder_due_at is None  # two reminders at most
+    assert (await desk.ticket(db, tid)).reminder_due_at is None  # two reminders at most
 
     done = await twice(jobs, t0 + 5 * H)
     assert done["waiting_timeouts"] == 1 and done["reminders"] == 0
-    resolved = await kit.ticket(db, tid)
+    resolved = await desk.ticket(db, tid)
     assert resolved.state == "resolved" and resolved.resolution_report.startswith("Resolved automatically")
     assert resolved.auto_close_due_at == t0 + 5 * H + POLICY.resolved_auto_close_after
-    notice = (await kit.rows(db, ANN))[-1]
+    notice = (await desk.rows(db, ANN))[-1]
     assert "marked it as resolved" in notice.payload["text"]
     assert [b["callback_data"] for b in notice.payload["reply_markup"]["inline_keyboard"][0]] == [
         f"fx:{tid}:y",
         f"fx:{tid}:n",
     ]
-    card_edit = (await kit.rows(db, STAFF, method="editMessageText"))[-1]
+    card_edit = (await desk.rows(db, STAFF, method="editMessageText"))[-1]
     assert card_edit.edits_card and "no answer from the customer" in card_edit.payload["text"]
-    states = [(e.from_state, e.to_state, e.actor_kind) for e in await kit.events(db, tid, "state")]
+    states = [(e.from_state, e.to_state, e.actor_kind) for e in await desk.events(db, tid, "state")]
     assert states[-1] == ("waiting_customer", "resolved", "system")
-    assert [e.data["n"] for e in await kit.events(db, tid, "reminder")] == [1, 2]
+    assert [e.data["n"] for e in await desk.events(db, tid, "reminder")] == [1, 2]
     assert len(await customer_texts(db)) == 3
 
 
 async def test_the_answer_stops_the_clock(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN)
+    tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
-    await kit.ask(db, POLICY, tid, "Screenshot, please?", t0)
-    await kit.answer(db, POLICY, tid, t0 + minutes(30))
+    await desk.ask(db, POLICY, tid, "Screenshot, please?", t0)
+    await desk.answer(db, POLICY, tid, t0 + minutes(30))
     done = await twice(jobs, t0 + 10 * H)
     assert done["reminders"] == done["waiting_timeouts"] == 0
-    assert (await kit.ticket(db, tid)).state == "in_progress"
+    assert (await desk.ticket(db, tid)).state == "in_progress"
     assert await customer_texts(db) == []
 
 
 async def test_everything_due_during_downtime_runs_once_and_only_the_last_step(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN)
+    tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
-    await kit.ask(db, POLICY, tid, "Which printer?", t0)
+    await desk.ask(db, POLICY, tid, "Which printer?", t0)
     done = await twice(jobs, t0 + 6 * H)  # the bot was down for six hours
     assert done["waiting_timeouts"] == 1 and done["reminders"] == 0
     texts = await customer_texts(db)
@@ -238,13 +238,13 @@ async def test_everything_due_during_downtime_runs_once_and_only_the_last_step(d
 
 async def test_a_new_question_restarts_reminders(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN)
+    tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
-    await kit.ask(db, POLICY, tid, "First question?", t0)
+    await desk.ask(db, POLICY, tid, "First question?", t0)
     assert (await twice(jobs, t0 + H))["reminders"] == 1
-    await kit.ask(db, POLICY, tid, "Another question?", t0 + 2 * H)
+    await desk.ask(db, POLICY, tid, "Another question?", t0 + 2 * H)
     assert (await twice(jobs, t0 + 3 * H))["reminders"] == 1
-    last = (await kit.rows(db, ANN))[-1].payload["text"]
+    last = (await desk.rows(db, ANN))[-1].payload["text"]
     assert "Another question?" in last and "second reminder" not in last
     done = await twice(jobs, t0 + 5 * H)  # counted from the new question: 5 h after it, not after the first
     assert done["reminders"] == 1 and done["waiting_timeouts"] == 0
@@ -256,23 +256,23 @@ async def test_a_new_question_restarts_reminders(db: Database) -> None:
 
 async def test_resolved_warning_then_close_then_survey(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
+    tid = await desk.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
     t0 = now_utc()
-    await kit.set_state(db, POLICY, tid, State.RESOLVED, t0)
+    await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
     assert not any((await twice(jobs, t0 + 2 * H - timedelta(seconds=1))).values())
     assert (await twice(jobs, t0 + 2 * H))["closing"] == 1
-    warning = (await kit.rows(db, ANN))[-1]
+    warning = (await desk.rows(db, ANN))[-1]
     assert "will be closed in 1 h" in warning.payload["text"]
     assert [b["callback_data"] for b in warning.payload["reply_markup"]["inline_keyboard"][0]] == [
         f"fx:{tid}:y",
         f"fx:{tid}:n",
     ]
-    assert (await kit.ticket(db, tid)).close_warning_sent
+    assert (await desk.ticket(db, tid)).close_warning_sent
     done = await twice(jobs, t0 + 3 * H)
     assert done["closing"] == 1 and done["surveys"] == 1
-    closed = await kit.ticket(db, tid)
+    closed = await desk.ticket(db, tid)
     assert closed.state == "closed" and closed.closed_at == t0 + 3 * H and closed.survey_due_at is None
-    notice, survey_row = (await kit.rows(db, ANN))[-2:]
+    notice, survey_row = (await desk.rows(db, ANN))[-2:]
     assert "is closed" in notice.payload["text"]
     assert "How satisfied" in survey_row.payload["text"]
     assert [b["callback_data"] for b in survey_row.payload["reply_markup"]["inline_keyboard"][0]] == [
@@ -284,31 +284,31 @@ async def test_resolved_warning_then_close_then_survey(db: Database) -> None:
 
 async def test_reopened_before_the_close_stays_open(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN)
+    tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
-    await kit.set_state(db, POLICY, tid, State.RESOLVED, t0)
+    await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
     await twice(jobs, t0 + 2 * H)
-    await kit.set_state(db, POLICY, tid, State.IN_PROGRESS, t0 + 2 * H + minutes(1))  # "still a problem"
+    await desk.set_state(db, POLICY, tid, State.IN_PROGRESS, t0 + 2 * H + minutes(1))  # "still a problem"
     assert (await twice(jobs, t0 + 4 * H))["closing"] == 0
-    assert (await kit.ticket(db, tid)).state == "in_progress"
+    assert (await desk.ticket(db, tid)).state == "in_progress"
 
 
 async def test_close_due_during_downtime_closes_without_a_late_warning(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
-    tid = await kit.new_ticket(db, POLICY, ANN)
+    tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
-    await kit.set_state(db, POLICY, tid, State.RESOLVED, t0)
+    await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
     assert (await twice(jobs, t0 + 9 * H))["closing"] == 1
     texts = await customer_texts(db)
     assert [("is closed" in x, "How satisfied" in x) for x in texts] == [(True, False), (False, True)]
 
 
 async def test_no_close_warning_when_it_would_come_with_the_resolution(db: Database) -> None:
-    policy = kit.policy(resolved_auto_close_after=H, resolved_close_warning_before=2 * H, survey_after=timedelta(0))
+    policy = desk.policy(resolved_auto_close_after=H, resolved_close_warning_before=2 * H, survey_after=timedelta(0))
     jobs = FollowupJobs(db, policy)
-    tid = await kit.new_ticket(db, policy, ANN)
+    tid = await desk.new_ticket(db, policy, ANN)
     t0 = now_utc()
-    await kit.set_state(db, policy, tid, State.RESOLVED, t0)
+    await desk.set_state(db, policy, tid, State.RESOLVED, t0)
     assert (await twice(jobs, t0 + minutes(1)))["closing"] == 0  # the resolution notice already said it
     assert (await twice(jobs, t0 + H))["closing"] == 1
     assert [kind_of(x) for x in await customer_texts(db)] == ["closed", "survey"]
@@ -318,7 +318,7 @@ async def test_no_close_warning_when_it_would_come_with_the_resolution(db: Datab
 
 
 async def staff_texts(db: Database) -> list[str]:
-    return [r.payload["text"] for r in await kit.rows(db, STAFF, method="sendMessage") if r.link_kind != "card"]
+    return [r.payload["text"] for r in await desk.rows(db, STAFF, method="sendMessage") if r.link_kind != "card"]
 
 
 async def sla_texts(db: Database) -> list[str]:
@@ -329,16 +329,16 @@ async def test_sla_warning_and_breach_once_each(any_db: Database) -> None:
     db = any_db
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    tid = await kit.new_ticket(db, POLICY, ANN, priority="P1", assignee=(7001, "Agent <One>"), created_at=t0)
-    await kit.mark_sent(db)
+    tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", assignee=(7001, "Agent <One>"), created_at=t0)
+    await desk.mark_sent(db)
     assert (await twice(jobs, t0 + minutes(11)))["sla"] == 0  # 73 % of 15 min
     assert (await twice(jobs, t0 + minutes(12)))["sla"] == 1  # 80 %
     (warning,) = await sla_texts(db)
     assert "first response is due" in warning and "80% of the 15 min target" in warning
     assert '<a href="tg://user?id=7001">Agent &lt;One&gt;</a>' in warning
-    reply = (await kit.rows(db, STAFF, method="sendMessage"))[-1]
+    reply = (await desk.rows(db, STAFF, method="sendMessage"))[-1]
     assert reply.reply_to_card and reply.ticket_id == tid
-    card = (await kit.rows(db, STAFF, method="editMessageText"))[-1]
+    card = (await desk.rows(db, STAFF, method="editMessageText"))[-1]
     assert "SLA: first response due" in card.payload["text"]
     assert (await twice(jobs, t0 + minutes(14)))["sla"] == 0
     assert (await twice(jobs, t0 + minutes(15)))["sla"] == 1
@@ -349,7 +349,7 @@ async def test_sla_warning_and_breach_once_each(any_db: Database) -> None:
     assert (await twice(jobs, t0 + 4 * H))["sla"] == 1
     assert "resolution target (4 h) is missed" in (await sla_texts(db))[-1]
     assert (await twice(jobs, t0 + 40 * H))["sla"] == 0
-    kinds = [(e.kind, e.data["clock"]) for e in await kit.events(db, tid) if e.kind.startswith("sla_")]
+    kinds = [(e.kind, e.data["clock"]) for e in await desk.events(db, tid) if e.kind.startswith("sla_")]
     assert kinds == [
         ("sla_warning", "first_response"),
         ("sla_breach", "first_response"),
@@ -363,21 +363,21 @@ async def test_sla_notes_stay_on_the_card_until_the_clock_is_met(db: Database) -
     """A later edit of the card (assignee, priority...) keeps the overdue line; meeting the clock removes it."""
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    tid = await kit.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
+    tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
     assert (await twice(jobs, t0 + minutes(16)))["sla"] == 1
 
     async def refreshed_card() -> str:
         async with db.session() as session:
             await cards.refresh_card(session, await session.get(Ticket, tid), POLICY)
-        return (await kit.rows(db, STAFF, method="editMessageText"))[-1].payload["text"]
+        return (await desk.rows(db, STAFF, method="editMessageText"))[-1].payload["text"]
 
     assert "SLA: first response overdue" in await refreshed_card()
-    await kit.change(db, tid, first_response_at=t0 + minutes(20), state="in_progress")
+    await desk.change(db, tid, first_response_at=t0 + minutes(20), state="in_progress")
     card = await refreshed_card()
     assert "overdue" not in card and "⚠️" not in card
-    await kit.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_warning": "x"})
+    await desk.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_warning": "x"})
     assert "SLA: resolution due" in await refreshed_card()
-    await kit.change(db, tid, state="resolved", resolved_at=t0 + H)
+    await desk.change(db, tid, state="resolved", resolved_at=t0 + H)
     card = await refreshed_card()
     assert "overdue" not in card and "resolution due" not in card
 
@@ -385,7 +385,7 @@ async def test_sla_notes_stay_on_the_card_until_the_clock_is_met(db: Database) -
 async def test_sla_missed_while_down_is_one_breach_message(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    await kit.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
+    await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
     assert (await twice(jobs, t0 + minutes(20)))["sla"] == 1
     (only,) = await sla_texts(db)
     assert "is missed" in only and "Nobody has taken it yet" in only
@@ -394,11 +394,11 @@ async def test_sla_missed_while_down_is_one_breach_message(db: Database) -> None
 async def test_sla_clock_pauses_while_waiting(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    tid = await kit.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
-    await kit.ask(db, POLICY, tid, "Is it all users?", t0 + minutes(5))  # first response given
+    tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
+    await desk.ask(db, POLICY, tid, "Is it all users?", t0 + minutes(5))  # first response given
     assert (await twice(jobs, t0 + 5 * H))["sla"] == 0  # waiting: the 4 h resolution clock stands still
-    await kit.answer(db, POLICY, tid, t0 + 5 * H)
-    assert (await kit.ticket(db, tid)).resolution_due == t0 + 4 * H + (5 * H - minutes(5))
+    await desk.answer(db, POLICY, tid, t0 + 5 * H)
+    assert (await desk.ticket(db, tid)).resolution_due == t0 + 4 * H + (5 * H - minutes(5))
     assert (await twice(jobs, t0 + 5 * H + minutes(5)))["sla"] == 0
     assert (await twice(jobs, t0 + 8 * H + minutes(7)))["sla"] == 1  # 80 % of 4 h after the pause
     assert "resolution is due" in (await sla_texts(db))[-1]
@@ -406,11 +406,11 @@ async def test_sla_clock_pauses_while_waiting(db: Database) -> None:
 
 async def test_sla_with_business_hours(db: Database) -> None:
     berlin = ZoneInfo("Europe/Berlin")
-    policy = kit.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
+    policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
     jobs = FollowupJobs(db, policy)
     friday = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)
-    tid = await kit.new_ticket(db, policy, ANN, priority="P3", created_at=friday)  # 4 h first response
-    assert (await kit.ticket(db, tid)).first_response_due == datetime(2026, 1, 12, 12, 0, tzinfo=berlin)
+    tid = await desk.new_ticket(db, policy, ANN, priority="P3", created_at=friday)  # 4 h first response
+    assert (await desk.ticket(db, tid)).first_response_due == datetime(2026, 1, 12, 12, 0, tzinfo=berlin)
     assert (await twice(jobs, datetime(2026, 1, 10, 12, 0, tzinfo=berlin)))["sla"] == 0  # Saturday
     assert (await twice(jobs, datetime(2026, 1, 12, 11, 11, tzinfo=berlin)))["sla"] == 0
     assert (await twice(jobs, datetime(2026, 1, 12, 11, 12, tzinfo=berlin)))["sla"] == 1  # 3 h 12 of 4 h worked
@@ -421,18 +421,18 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
     """The SQL horizon filter selects exactly the tickets the per-ticket rule would announce."""
     db = any_db
     rnd = random.Random(7)
-    policy = kit.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
+    policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
     jobs = FollowupJobs(db, policy)
     now = datetime(2026, 1, 13, 11, 0, tzinfo=UTC)
     ids = []
     for n in range(40):
         created = now - timedelta(minutes=rnd.randint(0, 6000))
         kind = rnd.choice([TicketType.INCIDENT, TicketType.SERVICE_REQUEST])
-        tid = await kit.new_ticket(db, policy, 600 + n, priority=rnd.choice("1234").join(["P", ""]), ticket_type=kind,
+        tid = await desk.new_ticket(db, policy, 600 + n, priority=rnd.choice("1234").join(["P", ""]), ticket_type=kind,
                                    created_at=created)  # fmt: skip
         flags = rnd.choice([{}, {"first_response_warning": "x"}, {"resolution_warning": "x"},
                             {"first_response_warning": "x", "first_response_breach": "x"}])  # fmt: skip
-        await kit.change(db, tid, sla_flags={"_target": "x", **flags})
+        await desk.change(db, tid, sla_flags={"_target": "x", **flags})
         ids.append(tid)
     async with db.read() as session:
         selected = set((await session.exec(select(Ticket.id).where(*jobs._sla_where(now)))).all())
@@ -456,11 +456,11 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
 
 
 async def test_progress_prompt_then_customer_update(db: Database) -> None:
-    policy = kit.policy(progress_update_p1=H, sla_warning_ratio=0.99)
+    policy = desk.policy(progress_update_p1=H, sla_warning_ratio=0.99)
     jobs = FollowupJobs(db, policy)
     t0 = now_utc()
-    tid = await kit.new_ticket(db, policy, ANN, priority="P1", assignee=(7002, "Bob"), created_at=t0)
-    await kit.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
+    tid = await desk.new_ticket(db, policy, ANN, priority="P1", assignee=(7002, "Bob"), created_at=t0)
+    await desk.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
     assert (await twice(jobs, t0 + minutes(59)))["progress"] == 0
     assert (await twice(jobs, t0 + H))["progress"] == 1
     prompt = (await staff_texts(db))[-1]
@@ -469,17 +469,17 @@ async def test_progress_prompt_then_customer_update(db: Database) -> None:
     assert (await twice(jobs, t0 + 2 * H))["progress"] == 1
     (update,) = await customer_texts(db)
     assert "still working on it" in update
-    ticket = await kit.ticket(db, tid)
+    ticket = await desk.ticket(db, tid)
     assert ticket.last_public_update_at == t0 + 2 * H and ticket.progress_stage == 0
     assert (await twice(jobs, t0 + 3 * H))["progress"] == 1  # staff prompted again
     assert len(await staff_texts(db)) == 2
 
 
 async def test_a_public_update_resets_the_progress_clock(db: Database) -> None:
-    jobs = FollowupJobs(db, kit.policy(progress_update_p2=4 * H, sla_warning_ratio=0.99))
+    jobs = FollowupJobs(db, desk.policy(progress_update_p2=4 * H, sla_warning_ratio=0.99))
     t0 = now_utc()
-    tid = await kit.new_ticket(db, POLICY, ANN, priority="P2", created_at=t0)
-    await kit.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
+    tid = await desk.new_ticket(db, POLICY, ANN, priority="P2", created_at=t0)
+    await desk.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
     await twice(jobs, t0 + 4 * H)  # prompt
     async with db.session() as session:
         ticket = await session.get(Ticket, tid)
@@ -492,8 +492,8 @@ async def test_a_public_update_resets_the_progress_clock(db: Database) -> None:
 async def test_no_progress_updates_for_p3_or_requests(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    await kit.new_ticket(db, POLICY, ANN, priority="P3", created_at=t0)
-    await kit.new_ticket(db, POLICY, 502, priority="P1", ticket_type=TicketType.SERVICE_REQUEST, created_at=t0)
+    await desk.new_ticket(db, POLICY, ANN, priority="P3", created_at=t0)
+    await desk.new_ticket(db, POLICY, 502, priority="P1", ticket_type=TicketType.SERVICE_REQUEST, created_at=t0)
     assert (await jobs.run(t0 + 30 * H))["progress"] == 0
 
 
@@ -503,8 +503,8 @@ async def test_no_progress_updates_for_p3_or_requests(db: Database) -> None:
 async def test_unreachable_customers_get_nothing_queued(db: Database) -> None:
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    waiting = await kit.new_ticket(db, POLICY, ANN)
-    await kit.ask(db, POLICY, waiting, "Which floor?", t0)
+    waiting = await desk.new_ticket(db, POLICY, ANN)
+    await desk.ask(db, POLICY, waiting, "Which floor?", t0)
     async with db.session() as session:
         customer = (await session.exec(select(Customer).where(Customer.telegram_id == ANN))).one()
         customer.unreachable_since = t0
@@ -514,9 +514,9 @@ async def test_unreachable_customers_get_nothing_queued(db: Database) -> None:
     await twice(jobs, t0 + 5 * H)  # auto-resolved, silently
     await twice(jobs, t0 + 8 * H)  # closed, no survey
     assert await customer_texts(db) == []
-    ticket = await kit.ticket(db, waiting)
+    ticket = await desk.ticket(db, waiting)
     assert ticket.state == "closed"
-    assert [e.data["delivered"] for e in await kit.events(db, waiting, "reminder")] == [False, False]
+    assert [e.data["delivered"] for e in await desk.events(db, waiting, "reminder")] == [False, False]
 
 
 # -- two processes ---------------------------------------------------------------------------------------
@@ -533,14 +533,14 @@ def kind_of(text: str) -> str:
 
 async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
     """Two processes (two engines) sweep the same due tickets concurrently: every follow-up once."""
-    first, second = await kit.migrated(database_url), await kit.migrated(database_url)
+    first, second = await desk.migrated(database_url), await desk.migrated(database_url)
     try:
         t0 = now_utc()
         for n in range(10):
-            tid = await kit.new_ticket(first, POLICY, 700 + n, priority="P1", created_at=t0)
-            await kit.ask(first, POLICY, tid, f"Question {n}?", t0 + minutes(1))
-            tid = await kit.new_ticket(first, POLICY, 800 + n, created_at=t0)
-            await kit.set_state(first, POLICY, tid, State.RESOLVED, t0)
+            tid = await desk.new_ticket(first, POLICY, 700 + n, priority="P1", created_at=t0)
+            await desk.ask(first, POLICY, tid, f"Question {n}?", t0 + minutes(1))
+            tid = await desk.new_ticket(first, POLICY, 800 + n, created_at=t0)
+            await desk.set_state(first, POLICY, tid, State.RESOLVED, t0)
         a, b = FollowupJobs(first, POLICY, batch=4), FollowupJobs(second, POLICY, batch=4)
         for after in (
             minutes(61),
@@ -552,9 +552,9 @@ async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
         ):
             await asyncio.gather(a.run(t0 + after), b.run(t0 + after), a.run(t0 + after), b.run(t0 + after))
         for n in range(10):
-            waited = [kind_of(x) for x in kit.texts(await kit.rows(first, 700 + n))]
+            waited = [kind_of(x) for x in desk.texts(await desk.rows(first, 700 + n))]
             assert waited == ["reminder1", "reminder2", "auto_resolved", "warning", "closed", "survey"], waited
-            resolved = [kind_of(x) for x in kit.texts(await kit.rows(first, 800 + n))]
+            resolved = [kind_of(x) for x in desk.texts(await desk.rows(first, 800 + n))]
             assert resolved == ["warning", "closed", "survey"], resolved
     finally:
         await first.dispose()
@@ -567,10 +567,10 @@ async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
 async def test_a_failing_ticket_does_not_block_the_others(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = FollowupJobs(db, POLICY)
     t0 = now_utc()
-    bad = await kit.new_ticket(db, POLICY, ANN)
-    good = await kit.new_ticket(db, POLICY, 502)
+    bad = await desk.new_ticket(db, POLICY, ANN)
+    good = await desk.new_ticket(db, POLICY, 502)
     for tid in (bad, good):
-        await kit.ask(db, POLICY, tid, "Which room?", t0)
+        await desk.ask(db, POLICY, tid, "Which room?", t0)
     original = jobs._remind
 
     async def remind(session, ticket, now):  # type: ignore[no-untyped-def]
@@ -580,13 +580,13 @@ async def test_a_failing_ticket_does_not_block_the_others(db: Database, monkeypa
 
     monkeypatch.setattr(jobs, "_remind", remind)
     assert (await jobs.run(t0 + H))["reminders"] == 1
-    assert (await kit.ticket(db, bad)).reminders_sent == 0  # rolled back, retried later
-    assert (await kit.ticket(db, good)).reminders_sent == 1
+    assert (await desk.ticket(db, bad)).reminders_sent == 0  # rolled back, retried later
+    assert (await desk.ticket(db, good)).reminders_sent == 1
     assert jobs._backing_off("reminders", bad)
     monkeypatch.setattr(jobs, "_remind", original)
     jobs._failing.clear()
     assert (await jobs.run(t0 + H))["reminders"] == 1
-    assert (await kit.ticket(db, bad)).reminders_sent == 1
+    assert (await desk.ticket(db, bad)).reminders_sent == 1
 
 
 async def test_poison_tickets_do_not_starve_the_rest(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -594,8 +594,8 @@ async def test_poison_tickets_do_not_starve_the_rest(db: Database, monkeypatch: 
     t0 = now_utc()
     ids = []
     for n in range(5):
-        tid = await kit.new_ticket(db, POLICY, 900 + n)
-        await kit.ask(db, POLICY, tid, "Which room?", t0)
+        tid = await desk.new_ticket(db, POLICY, 900 + n)
+        await desk.ask(db, POLICY, tid, "Which room?", t0)
         ids.append(tid)
     bad = set(ids[:3])  # more than a page
     original = jobs._remind
@@ -612,15 +612,15 @@ async def test_poison_tickets_do_not_starve_the_rest(db: Database, monkeypatch: 
 
 @pytest.mark.postgres
 async def test_tickets_another_process_holds_are_skipped_not_waited_for(postgres_database_url: str) -> None:
-    db = await kit.migrated(postgres_database_url)
+    db = await desk.migrated(postgres_database_url)
     other = Database(postgres_database_url)
     try:
         jobs = FollowupJobs(db, POLICY, batch=2)
         t0 = now_utc()
         ids = []
         for n in range(5):
-            tid = await kit.new_ticket(db, POLICY, 950 + n)
-            await kit.ask(db, POLICY, tid, "Which room?", t0)
+            tid = await desk.new_ticket(db, POLICY, 950 + n)
+            await desk.ask(db, POLICY, tid, "Which room?", t0)
             ids.append(tid)
         async with other.session() as session:  # another process is in the middle of these three
             held = (await session.exec(select(Ticket).where(col(Ticket.id).in_(ids[:3])).with_for_update())).all()

@@ -14,10 +14,10 @@ from helpdesk.outbox import bell
 from helpdesk.vocabulary import State
 from storage.db import Database
 from storage.models import Customer
-from tests.unit import test_followups_kit as kit
-from tests.unit.test_followups_kit import STAFF
+from tests.unit import desk
+from tests.unit.desk import STAFF
 
-POLICY = kit.policy(survey_after=timedelta(0))
+POLICY = desk.policy(survey_after=timedelta(0))
 
 
 @pytest.fixture(autouse=True)
@@ -27,15 +27,15 @@ def _fresh_bell() -> None:
 
 @pytest.fixture
 async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
-    database = await kit.migrated(sqlite_database_url)
+    database = await desk.migrated(sqlite_database_url)
     yield database
     await database.dispose()
 
 
 async def closed_ticket(db: Database, user_id: int = 501) -> int:
-    tid = await kit.new_ticket(db, POLICY, user_id)
-    await kit.set_state(db, POLICY, tid, State.RESOLVED)
-    await kit.set_state(db, POLICY, tid, State.CLOSED)
+    tid = await desk.new_ticket(db, POLICY, user_id)
+    await desk.set_state(db, POLICY, tid, State.RESOLVED)
+    await desk.set_state(db, POLICY, tid, State.CLOSED)
     return tid
 
 
@@ -57,7 +57,7 @@ async def comment(db: Database, user_id: int, text: str | None) -> bool:
 
 
 def test_buttons_and_texts() -> None:
-    ticket = kit.Ticket(id=42, number="INC-000042")
+    ticket = desk.Ticket(id=42, number="INC-000042")
     assert survey.buttons(ticket) == [[(str(n), f"rt:42:{n}") for n in range(1, 6)]]
     assert "INC-000042" in survey.question("ru", ticket) and "Оцените" in survey.question("ru", ticket)
     assert survey.rated_text("en", ticket, 3).endswith("⭐⭐⭐ (3/5)")
@@ -67,26 +67,26 @@ async def test_rating_is_stored_once_with_an_event(db: Database) -> None:
     tid = await closed_ticket(db)
     result = await rate(db, 501, tid, 2)
     assert result.ok and result.rating == 2
-    ticket = await kit.ticket(db, tid)
+    ticket = await desk.ticket(db, tid)
     assert ticket.rating == 2 and ticket.survey_due_at is None
-    (event,) = await kit.events(db, tid, "rating")
+    (event,) = await desk.events(db, tid, "rating")
     assert event.data == {"rating": 2} and event.actor_kind == "customer" and event.actor_id == 501
     assert (await rate(db, 501, tid, 5)).outcome == "already"
-    assert (await kit.ticket(db, tid)).rating == 2
-    staff = kit.texts(await kit.rows(db, STAFF))
+    assert (await desk.ticket(db, tid)).rating == 2
+    staff = desk.texts(await desk.rows(db, STAFF))
     assert any("rated 2/5" in text for text in staff)  # a low rating is shown to the staff at once
 
 
 async def test_only_the_tickets_customer_rates_a_closed_ticket(db: Database) -> None:
     tid = await closed_ticket(db)
-    await kit.new_ticket(db, POLICY, 777)  # Eve exists as a customer
+    await desk.new_ticket(db, POLICY, 777)  # Eve exists as a customer
     assert (await rate(db, 777, tid, 1)).outcome == "unavailable"
     assert (await rate(db, 501, tid, 0)).outcome == "unavailable"
     assert (await rate(db, 501, tid, 6)).outcome == "unavailable"
     assert (await rate(db, 501, 999_999, 3)).outcome == "unavailable"
-    open_ticket = await kit.new_ticket(db, POLICY, 501)
+    open_ticket = await desk.new_ticket(db, POLICY, 501)
     assert (await rate(db, 501, open_ticket, 3)).outcome == "unavailable"
-    assert (await kit.ticket(db, tid)).rating is None
+    assert (await desk.ticket(db, tid)).rating is None
 
 
 async def test_the_next_message_is_the_comment(db: Database) -> None:
@@ -97,13 +97,13 @@ async def test_the_next_message_is_the_comment(db: Database) -> None:
         session.add(who)
     await rate(db, 501, tid, 5)
     assert await comment(db, 501, "  Very quick, thank you!  ")
-    ticket = await kit.ticket(db, tid)
+    ticket = await desk.ticket(db, tid)
     assert ticket.rating_comment == "Very quick, thank you!"
     assert (await customer(db, 501)).pending == {"answer": 12}
-    assert [e.note for e in await kit.events(db, tid, "rating_comment")] == ["Very quick, thank you!"]
-    to_customer = kit.texts(await kit.rows(db, 501))
+    assert [e.note for e in await desk.events(db, tid, "rating_comment")] == ["Very quick, thank you!"]
+    to_customer = desk.texts(await desk.rows(db, 501))
     assert "passed your comment on" in to_customer[-1]
-    to_staff = (await kit.rows(db, STAFF, method="sendMessage"))[-1]
+    to_staff = (await desk.rows(db, STAFF, method="sendMessage"))[-1]
     assert "Very quick, thank you!" in to_staff.payload["text"] and to_staff.reply_to_card
     assert not await comment(db, 501, "My printer is broken")  # only one message is taken
 
@@ -113,7 +113,7 @@ async def test_commands_and_non_text_are_not_comments(db: Database, text: str | 
     tid = await closed_ticket(db)
     await rate(db, 501, tid, 4)
     assert not await comment(db, 501, text)
-    assert (await kit.ticket(db, tid)).rating_comment is None
+    assert (await desk.ticket(db, tid)).rating_comment is None
     assert "rating_comment" not in (await customer(db, 501)).pending  # forgotten, not waiting forever
 
 
@@ -125,7 +125,7 @@ async def test_an_old_rating_does_not_swallow_a_new_request(db: Database) -> Non
         who.pending = {**who.pending, "rating_comment_since": (now_utc() - timedelta(hours=2)).isoformat()}
         session.add(who)
     assert not await comment(db, 501, "The scanner does not work either")
-    assert (await kit.ticket(db, tid)).rating_comment is None
+    assert (await desk.ticket(db, tid)).rating_comment is None
 
 
 async def test_without_a_rating_nothing_is_taken(db: Database) -> None:

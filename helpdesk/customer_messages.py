@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import callbacks, cards, outbox, tickets, work
+from helpdesk import callbacks, cards, customer_notices, outbox, tickets
 from helpdesk.clock import now_utc
+from helpdesk.content import Content, cut
 from helpdesk.formatting import shorten
 from helpdesk.i18n import t
-from helpdesk.lifecycle import TransitionError
+from helpdesk.lifecycle import TransitionError, apply_transition
 from helpdesk.people import customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
-from helpdesk.work import Content
 from storage import repos
 from storage.models import Customer, Ticket
 
@@ -52,7 +52,7 @@ class Routed:
 
 
 @dataclass
-class Choice:
+class ChooserResult:
     """The outcome of a press on the ticket chooser."""
 
     kind: str  # attached | new | outdated
@@ -92,7 +92,7 @@ async def own_ticket(session: AsyncSession, customer: Customer, ticket_id: int |
     """The customer's own ticket (locked); anyone else's looks like a missing one."""
     if not ticket_id:
         return None
-    ticket = await work.lock(session, ticket_id)
+    ticket = await repos.lock_ticket(session, ticket_id)
     return ticket if ticket is not None and ticket.customer_id == customer.id else None
 
 
@@ -118,7 +118,7 @@ def relay_to_staff(
         return
     lang = policy.default_language
     words = content.words if content is not None else ""
-    if content is not None and content.file is not None and content.chat_id and content.message_id:
+    if content is not None and content.is_copyable_file:
         caption = t(lang, header_key, number=ticket.number, text=shorten(words, 900) if words else "", **values)
         outbox.copy_message(
             session,
@@ -131,7 +131,7 @@ def relay_to_staff(
             reply_to_card=True,
         )
         return
-    text = t(lang, header_key, number=ticket.number, text=work._limit(words), **values)
+    text = t(lang, header_key, number=ticket.number, text=cut(words), **values)
     outbox.send_text(session, staff, text, ticket_id=ticket.id, link_kind="relay", reply_to_card=True)
 
 
@@ -143,7 +143,7 @@ async def add_message(
     now = now_utc()
     state = State(ticket.state)
     kind = "answer" if state == State.WAITING_CUSTOMER else "message"
-    await work.record_content(
+    await tickets.record_content(
         session,
         ticket,
         kind,
@@ -159,7 +159,7 @@ async def add_message(
     relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
     ticket.updated_at = now
     if state == State.WAITING_CUSTOMER:
-        work.apply_state(
+        apply_transition(
             session,
             ticket,
             State.IN_PROGRESS,
@@ -176,7 +176,7 @@ async def add_message(
         return [
             Answer(
                 t(lang, "agents.conv.resolved_note", number=ticket.number),
-                buttons=work.fixed_buttons(ticket, lang),
+                buttons=customer_notices.fixed_buttons(ticket, lang),
                 ticket_id=ticket.id,
             )
         ]
@@ -229,7 +229,7 @@ async def route(
         return Routed(False)
     waiting = [ticket for ticket in open_ if ticket.state == State.WAITING_CUSTOMER.value]
     if len(waiting) == 1:
-        ticket = await work.lock(session, waiting[0].id)
+        ticket = await repos.lock_ticket(session, waiting[0].id)
         if ticket is not None:
             return Routed(True, await add_message(session, customer, ticket, content, policy))
     _set_pending(customer, {"choose": content.as_data(), "at": now.isoformat()})
@@ -246,22 +246,22 @@ def chooser(open_: list[Ticket], lang: str) -> Answer:
     return Answer(t(lang, "agents.conv.choose"), buttons=buttons)
 
 
-async def choose(session: AsyncSession, customer: Customer, choice: str, policy: DeskPolicy) -> Choice:
+async def choose(session: AsyncSession, customer: Customer, choice: str, policy: DeskPolicy) -> ChooserResult:
     """The customer picked the ticket for their last free message (or a new request)."""
     kept = (customer.pending or {}).get("choose")  # no time limit: the buttons say what they are for
     if not isinstance(kept, dict):
-        return Choice("outdated")
+        return ChooserResult("outdated")
     content = Content.of_data(kept)
     if choice == "new":
         _set_pending(customer, {})
         session.add(customer)
-        return Choice("new", content=content)
+        return ChooserResult("new", content=content)
     ticket = await own_ticket(session, customer, int(choice) if choice.isdigit() else None)
     if ticket is None or not State(ticket.state).is_open:
-        return Choice("outdated")
+        return ChooserResult("outdated")
     _set_pending(customer, {})
     session.add(customer)
-    return Choice("attached", await add_message(session, customer, ticket, content, policy))
+    return ChooserResult("attached", await add_message(session, customer, ticket, content, policy))
 
 
 async def start_answer(
@@ -294,7 +294,7 @@ async def confirm_fix(
     name = customer_display_name(customer)
     target = State.CLOSED if fixed else State.IN_PROGRESS
     try:
-        work.apply_state(
+        apply_transition(
             session,
             ticket,
             target,

@@ -1,8 +1,8 @@
-"""Helpers for the scheduler's tests (no tests here): a migrated database, tickets in a given state.
+"""A desk on a real database for the unit tests (no tests here): a migrated database, customers, tickets
+in a given state, the outbox rows and events they produced.
 
-The state changes below do what the agents' operations do (state, event, `helpdesk.followups` hook), so
-the sweeps can be tested without the bot; the end-to-end tests use them to prepare a SQLite file before
-the real bot starts.
+State changes go through the production procedure (`helpdesk.lifecycle.apply_transition`: rule, clocks,
+event), so the sweeps and delivery are tested on tickets exactly as agents leave them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from sqlmodel import col, select
 
 from helpdesk import followups
 from helpdesk.clock import now_utc
-from helpdesk.people import Person, ensure_customer
+from helpdesk.lifecycle import apply_transition
+from helpdesk.people import Actor, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import Classification, NewTicket, record_event, register
 from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, Urgency
-from storage import migrate
+from storage import migrate, repos
 from storage.db import Database
 from storage.models import Customer, OutboxMessage, Ticket, TicketEvent
 
@@ -73,8 +74,7 @@ async def new_ticket(
             followups.on_public_update(ticket, policy, created_at)
         if assignee is not None:
             ticket.assignee_id, ticket.assignee_name = assignee
-            if ticket.state == State.NEW.value:
-                ticket.state = State.IN_PROGRESS.value
+            _transition(session, ticket, State.IN_PROGRESS, policy, created_at or ticket.created_at)
         session.add(ticket)
         return int(ticket.id)
 
@@ -87,23 +87,19 @@ async def change(db: Database, ticket_id: int, **fields: Any) -> None:
         session.add(ticket)
 
 
-def _state(session: Any, ticket: Ticket, target: State, policy: DeskPolicy, now: datetime, **kw: Any) -> None:
-    """What the agents' `work.apply_state` does: state, clocks, event."""
-    current = ticket.state
-    ticket.state = target.value
-    followups.on_public_update(ticket, policy, now)
-    if target == State.IN_PROGRESS and current == State.WAITING_CUSTOMER.value:
-        followups.on_customer_answered(ticket, policy, now)
-    elif target == State.IN_PROGRESS and current in ("resolved", "closed", "cancelled"):
-        followups.on_reopened(ticket, policy, now)
-    elif target == State.WAITING_CUSTOMER:
-        followups.on_waiting_customer(ticket, policy, now)
-    elif target == State.RESOLVED:
-        followups.on_resolved(ticket, policy, now)
-    elif target == State.CLOSED:
-        followups.on_closed(ticket, policy, now)
-    session.add(ticket)
-    record_event(session, ticket, "state", actor_kind="agent", from_state=current, to_state=target.value, at=now, **kw)
+def _transition(session: Any, ticket: Ticket, target: State, policy: DeskPolicy, now: datetime) -> None:
+    """An agent's state change, through the production procedure (`lifecycle.apply_transition`)."""
+    apply_transition(
+        session,
+        ticket,
+        target,
+        policy,
+        now,
+        actor_kind="agent",
+        actor_id=AGENT_ID,
+        actor_name=AGENT_NAME,
+        has_report=ticket.resolution_report is not None,
+    )
 
 
 async def ask(db: Database, policy: DeskPolicy, ticket_id: int, question: str, now: datetime | None = None) -> None:
@@ -118,7 +114,7 @@ async def ask(db: Database, policy: DeskPolicy, ticket_id: int, question: str, n
             followups.on_waiting_customer(ticket, policy, now)
             session.add(ticket)
         else:
-            _state(session, ticket, State.WAITING_CUSTOMER, policy, now)
+            _transition(session, ticket, State.WAITING_CUSTOMER, policy, now)
 
 
 async def answer(db: Database, policy: DeskPolicy, ticket_id: int, now: datetime | None = None) -> None:
@@ -127,7 +123,7 @@ async def answer(db: Database, policy: DeskPolicy, ticket_id: int, now: datetime
     async with db.session() as session:
         ticket = await session.get(Ticket, ticket_id)
         record_event(session, ticket, "answer", actor_kind="customer", at=now)
-        _state(session, ticket, State.IN_PROGRESS, policy, now)
+        _transition(session, ticket, State.IN_PROGRESS, policy, now)
 
 
 async def set_state(
@@ -139,7 +135,7 @@ async def set_state(
         if target == State.RESOLVED:
             ticket.resolution_report = "Restarted the service; works again."
             followups.on_first_response(ticket, now)
-        _state(session, ticket, target, policy, now)
+        _transition(session, ticket, target, policy, now)
 
 
 async def ticket(db: Database, ticket_id: int) -> Ticket:
@@ -191,3 +187,61 @@ async def mark_sent(db: Database) -> None:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+# -- agents and customers acting on tickets (helpdesk.agent_actions, helpdesk.customer_messages) ----------
+
+AGENT = Actor(AGENT_ID, "Agent One", "agent1")
+OTHER = Actor(7002, "Agent Two", "agent2")
+
+
+async def customer(db: Database, user_id: int = 501, name: str = "Ann", lang: str | None = "en") -> Customer:
+    async with db.session() as session:
+        return await ensure_customer(
+            session, Person(user_id=user_id, chat_id=user_id, first_name=name, language_code=lang)
+        )
+
+
+async def ticket_for(db: Database, who: Customer, category: Category = Category.HARDWARE, text: str = "") -> Ticket:
+    """A P3 ticket of `who` registered as the intake does."""
+    async with db.session() as session:
+        new = NewTicket(
+            description=text or "The printer <jams> & prints nothing",
+            classification=Classification(
+                category.ticket_type, category, Priority.P3, Impact.INDIVIDUAL, Urgency.BLOCKED, 0.9, "test"
+            ),
+        )
+        return await register(session, who, new, POLICY)
+
+
+async def act(db: Database, ticket: Ticket, action: Any, *args: Any) -> tuple[Any, Ticket]:
+    """Run `action(session, locked ticket, *args, POLICY)` in one transaction; returns (result, ticket)."""
+    async with db.session() as session:
+        locked = await repos.lock_ticket(session, ticket.id)
+        result = await action(session, locked, *args, POLICY)
+        return result, locked
+
+
+async def rows_of(db: Database, ticket: Ticket | None = None, chat_id: int | None = None) -> list[OutboxMessage]:
+    """Outbox rows, oldest first: of a ticket, to a chat, or both."""
+    async with db.read() as session:
+        stmt = select(OutboxMessage).order_by(col(OutboxMessage.id))
+        if ticket is not None:
+            stmt = stmt.where(OutboxMessage.ticket_id == ticket.id)
+        if chat_id is not None:
+            stmt = stmt.where(OutboxMessage.chat_id == chat_id)
+        return list((await session.exec(stmt)).all())
+
+
+async def events_of(db: Database, ticket: Ticket) -> list[TicketEvent]:
+    async with db.read() as session:
+        return list(await repos.events_of(session, ticket.id))
+
+
+async def fresh(db: Database, ticket: Ticket) -> Ticket:
+    async with db.read() as session:
+        return await session.get(Ticket, ticket.id)
+
+
+def text_of(row: OutboxMessage) -> str:
+    return row.payload.get("text") or row.payload.get("caption") or ""

@@ -40,7 +40,7 @@ class Result:
     finished: bool = False
 
 
-def _state(row: Draft) -> DraftState:
+def _draft_state(row: Draft) -> DraftState:
     return DraftState(
         step=row.step,
         token=row.token,
@@ -99,7 +99,7 @@ class IntakeService:
 
     async def _load(self) -> DraftState | None:
         row = await self._draft_row()
-        return _state(row) if row is not None else None
+        return _draft_state(row) if row is not None else None
 
     async def _delete(self) -> None:
         await repos.delete_draft(self.session, self.customer.id)

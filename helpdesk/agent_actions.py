@@ -1,0 +1,375 @@
+"""What agents do to tickets: take, assign, reply, ask, change state, resolve, close, reopen, retype, priority.
+
+Domain only (no Telegram): each action runs in the caller's transaction on a ticket the caller locked
+(`tickets.find_by_number(..., lock=True)`, `repos.lock_ticket`), changes state only through
+`lifecycle.apply_transition`, records an event for every change, refreshes the staff card and tells the
+customer through `customer_notices`. A refusal raises `Refusal` (a text key and values for the agent); a
+success returns a `Notice` for the agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import cards, customer_notices, followups, tickets
+from helpdesk.clock import now_utc
+from helpdesk.content import Content, cut
+from helpdesk.formatting import when
+from helpdesk.i18n import t
+from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition
+from helpdesk.people import Actor
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import Category, Priority, State
+from storage.models import LabelledExample, Ticket, TicketEvent
+
+REPORT_MIN_CHARS = 10
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell the agent after an action: a text key of agents.toml and its values."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.key, **self.values)
+
+
+class Refusal(Exception):
+    """An action the rules refuse; `text(lang)` is the reason for the agent."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.key, **self.values)
+
+
+# -- shared steps ----------------------------------------------------------------------------------------
+
+
+def transition_refusal(ticket: Ticket, exc: TransitionError) -> Refusal:
+    """The lifecycle's refusal as a clear reason in the agent's language."""
+    number, current, target = ticket.number, exc.current, exc.target
+    if current == target:
+        return Refusal("agents.transition.same", number=number, state=current.value)
+    if target == State.CLOSED and current != State.RESOLVED:
+        return Refusal("agents.transition.close_unresolved", number=number, state=current.value)
+    if target not in ALLOWED[current]:
+        allowed = ", ".join(sorted(s.value for s in ALLOWED[current]))
+        return Refusal(
+            "agents.transition.not_allowed",
+            number=number,
+            from_state=current.value,
+            to_state=target.value,
+            allowed=allowed,
+        )
+    if target == State.RESOLVED:
+        return Refusal("agents.transition.needs_report", number=number)
+    return Refusal(
+        "agents.transition.not_allowed", number=number, from_state=current.value, to_state=target.value, allowed="—"
+    )
+
+
+def _transition(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: State,
+    actor: Actor,
+    policy: DeskPolicy,
+    now: datetime,
+    *,
+    note: str | None = None,
+    has_report: bool = False,
+) -> TicketEvent:
+    """`lifecycle.apply_transition` by an agent, a refusal worded for them."""
+    try:
+        return apply_transition(
+            session,
+            ticket,
+            target,
+            policy,
+            now,
+            actor_kind="agent",
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            note=note,
+            has_report=has_report,
+        )
+    except TransitionError as exc:
+        raise transition_refusal(ticket, exc) from None
+
+
+def _require_open(ticket: Ticket) -> None:
+    if not State(ticket.state).is_open:
+        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+
+
+def _responded(ticket: Ticket, now: datetime) -> None:
+    followups.on_first_response(ticket, now)
+    ticket.updated_at = now
+
+
+# -- assignment ------------------------------------------------------------------------------------------
+
+
+async def take(session: AsyncSession, ticket: Ticket, actor: Actor, policy: DeskPolicy) -> Notice:
+    """The caller takes the ticket (the Take button, /take N)."""
+    return await assign(session, ticket, actor, actor, policy)
+
+
+async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, assignee: Actor, policy: DeskPolicy) -> Notice:
+    """Assign to `assignee` (the caller, or another agent); a new ticket goes in progress."""
+    _require_open(ticket)
+    yourself = assignee.user_id == actor.user_id
+    if ticket.assignee_id == assignee.user_id:
+        key = "agents.done.already_yours" if yourself else "agents.done.already_assigned"
+        return Notice(key, {"number": ticket.number, "agent": assignee.name})
+    now = now_utc()
+    previous = ticket.assignee_name if ticket.assignee_id else None
+    ticket.assignee_id = assignee.user_id
+    ticket.assignee_name = assignee.name
+    tickets.record_event(
+        session,
+        ticket,
+        "assign",
+        actor_kind="agent",
+        actor_id=actor.user_id,
+        actor_name=assignee.name,  # views show "assigned to {actor_name}"
+        data={
+            "assignee_id": assignee.user_id,
+            "assignee_name": assignee.name,
+            "by_id": actor.user_id,
+            "by": actor.name,
+        },
+        at=now,
+    )
+    _responded(ticket, now)
+    if ticket.state == State.NEW.value:
+        _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
+    else:
+        followups.on_public_update(ticket, policy, now)
+    session.add(ticket)
+    await customer_notices.assigned(session, ticket, assignee.name, policy)
+    await cards.refresh_card(session, ticket, policy)
+    if yourself:
+        if previous:
+            return Notice("agents.done.taken_over", {"number": ticket.number, "previous": previous})
+        return Notice("agents.done.taken", {"number": ticket.number})
+    return Notice("agents.done.assigned", {"number": ticket.number, "agent": assignee.name})
+
+
+# -- talking to the customer -----------------------------------------------------------------------------
+
+
+async def _record_agent_content(
+    session: AsyncSession, ticket: Ticket, kind: str, actor: Actor, content: Content, now: datetime
+) -> TicketEvent:
+    return await tickets.record_content(
+        session, ticket, kind, content, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
+    )
+
+
+async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
+    """Send the agent's text or file to the customer, headed with the ticket number."""
+    if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
+        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+    if content.is_empty:
+        raise Refusal("agents.error.empty_reply", number=ticket.number)
+    customer, lang = await customer_notices.recipient(session, ticket, policy)
+    if customer is None:
+        raise Refusal("agents.error.no_customer", number=ticket.number)
+    now = now_utc()
+    customer_notices.relay(session, ticket, customer, content, "agents.customer.reply", lang)
+    await _record_agent_content(session, ticket, "reply", actor, content, now)
+    _responded(ticket, now)
+    if ticket.state == State.NEW.value:
+        _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
+        await cards.refresh_card(session, ticket, policy)
+    else:
+        followups.on_public_update(ticket, policy, now)
+    session.add(ticket)
+    return Notice("agents.done.replied", {"number": ticket.number})
+
+
+async def ask(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
+    """Ask the customer for information: the question with a Reply button; the ticket waits for them."""
+    _require_open(ticket)
+    if content.is_empty:
+        raise Refusal("agents.error.empty_question", number=ticket.number)
+    customer, lang = await customer_notices.recipient(session, ticket, policy)
+    if customer is None:
+        raise Refusal("agents.error.no_customer", number=ticket.number)
+    now = now_utc()
+    buttons = customer_notices.answer_button(ticket, lang)
+    customer_notices.relay(session, ticket, customer, content, "agents.customer.question", lang, buttons=buttons)
+    await _record_agent_content(session, ticket, "question", actor, content, now)
+    _responded(ticket, now)
+    if ticket.state == State.WAITING_CUSTOMER.value:
+        followups.on_public_update(ticket, policy, now)
+        followups.on_waiting_customer(ticket, policy, now)  # a new question restarts the reminders
+    else:
+        _transition(session, ticket, State.WAITING_CUSTOMER, actor, policy, now)
+    session.add(ticket)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice("agents.done.asked", {"number": ticket.number})
+
+
+# -- state -----------------------------------------------------------------------------------------------
+
+
+async def change_state(
+    session: AsyncSession, ticket: Ticket, actor: Actor, target: State, policy: DeskPolicy, note: str | None = None
+) -> Notice:
+    """`/status N STATE`: any transition the lifecycle allows (resolving needs /resolve with a report)."""
+    current = State(ticket.state)
+    if target == State.RESOLVED and note and len(note.strip()) >= REPORT_MIN_CHARS:
+        return await resolve(session, ticket, actor, note, policy)
+    if target == State.CLOSED and current == State.RESOLVED:
+        return await close(session, ticket, actor, policy)
+    if target == State.IN_PROGRESS and not current.is_open:
+        return await reopen(session, ticket, actor, policy, note)
+    now = now_utc()
+    _transition(session, ticket, target, actor, policy, now, note=note)
+    _responded(ticket, now)
+    await customer_notices.state_changed(session, ticket, target, policy)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice("agents.done.state", {"number": ticket.number, "from_state": current.value, "to_state": target.value})
+
+
+async def resolve(session: AsyncSession, ticket: Ticket, actor: Actor, report: str, policy: DeskPolicy) -> Notice:
+    """Resolve with a closing report; the customer confirms the fix or says it is still a problem."""
+    report = (report or "").strip()
+    if len(report) < REPORT_MIN_CHARS:
+        raise Refusal("agents.error.report_needed", number=ticket.number)
+    report = cut(report)
+    now = now_utc()
+    _transition(session, ticket, State.RESOLVED, actor, policy, now, note=report, has_report=True)
+    ticket.resolution_report = report
+    _responded(ticket, now)
+    session.add(ticket)
+    await customer_notices.resolved(session, ticket, report, policy)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice("agents.done.resolved", {"number": ticket.number})
+
+
+async def close(session: AsyncSession, ticket: Ticket, actor: Actor, policy: DeskPolicy) -> Notice:
+    now = now_utc()
+    _transition(session, ticket, State.CLOSED, actor, policy, now)
+    await customer_notices.closed(session, ticket, policy)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice("agents.done.closed", {"number": ticket.number})
+
+
+async def reopen(
+    session: AsyncSession, ticket: Ticket, actor: Actor, policy: DeskPolicy, note: str | None = None
+) -> Notice:
+    if State(ticket.state).is_open:
+        raise Refusal("agents.error.already_open", number=ticket.number, state=ticket.state)
+    now = now_utc()
+    _transition(session, ticket, State.IN_PROGRESS, actor, policy, now, note=note)
+    await customer_notices.reopened(session, ticket, policy)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice("agents.done.reopened", {"number": ticket.number})
+
+
+# -- triage corrections ----------------------------------------------------------------------------------
+
+
+def _label(session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
+    """The corrected labels as a training example (`python -m bot export-labels`)."""
+    session.add(
+        LabelledExample(
+            ticket_id=ticket.id,
+            text=ticket.description,
+            ticket_type=ticket.ticket_type,
+            category=ticket.category,
+            priority=ticket.priority,
+            actor_id=actor.user_id,
+            created_at=now_utc(),
+        )
+    )
+
+
+async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: Category, policy: DeskPolicy) -> Notice:
+    """Correct the category (which implies the type); the number never changes, SLA is recomputed."""
+    if ticket.category == category.value:
+        return Notice("agents.done.retype_same", {"number": ticket.number, "category": category.value})
+    now = now_utc()
+    before = {"type": ticket.ticket_type, "category": ticket.category, "priority": ticket.priority}
+    ticket.category = category.value
+    ticket.ticket_type = category.ticket_type.value
+    if category == Category.SECURITY and Priority(ticket.priority).rank > 2:
+        ticket.priority = Priority.P2.value  # a security incident is never below P2
+    ticket.updated_at = now
+    followups.on_priority_changed(ticket, policy, now)
+    session.add(ticket)
+    tickets.record_event(
+        session,
+        ticket,
+        "retype",
+        actor_kind="agent",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        note=f"{before['category']} → {ticket.category}",
+        data={
+            "from": before,
+            "to": {"type": ticket.ticket_type, "category": ticket.category, "priority": ticket.priority},
+        },
+        at=now,
+    )
+    _label(session, ticket, actor)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice(
+        "agents.done.retyped",
+        {
+            "number": ticket.number,
+            "from_category": before["category"],
+            "to_category": ticket.category,
+            "type": ticket.ticket_type,
+            "priority": ticket.priority,
+        },
+    )
+
+
+async def set_priority(
+    session: AsyncSession, ticket: Ticket, actor: Actor, priority: Priority, policy: DeskPolicy
+) -> Notice:
+    """Correct the priority; SLA due times are recomputed from the ticket's creation."""
+    if ticket.priority == priority.value:
+        return Notice("agents.done.priority_same", {"number": ticket.number, "priority": priority.value})
+    now = now_utc()
+    before = ticket.priority
+    ticket.priority = priority.value
+    ticket.updated_at = now
+    followups.on_priority_changed(ticket, policy, now)
+    session.add(ticket)
+    tickets.record_event(
+        session,
+        ticket,
+        "priority",
+        actor_kind="agent",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        note=f"{before} → {priority.value}",
+        data={"from": before, "to": priority.value},
+        at=now,
+    )
+    _label(session, ticket, actor)
+    await cards.refresh_card(session, ticket, policy)
+    return Notice(
+        "agents.done.priority",
+        {
+            "number": ticket.number,
+            "from_priority": before,
+            "to_priority": priority.value,
+            "due": when(ticket.resolution_due),
+        },
+    )

@@ -1,0 +1,93 @@
+"""What agents see: a ticket's details with its audit trail, and the queue of open tickets."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks, cards, outbox
+from helpdesk.formatting import shorten, when
+from helpdesk.i18n import Safe, escape, t
+from storage import repos
+from storage.models import Ticket, TicketEvent
+
+QUEUE_LIMIT = 30
+
+
+def event_line(lang: str, event: TicketEvent) -> str:
+    """One line of a ticket's audit trail for agents."""
+    who = event.actor_name or (t(lang, "agents.view.system") if event.actor_kind == "system" else "—")
+    if event.kind == "state":
+        what = f"{event.from_state or '—'} → {event.to_state or '—'}"
+    elif event.kind == "assign":
+        who = (event.data or {}).get("by") or who
+        what = t(
+            lang, "agents.view.assigned_to", name=(event.data or {}).get("assignee_name") or event.actor_name or "—"
+        )
+    else:
+        what = event.kind
+    line = t(lang, "agents.view.history_line", at=when(event.at), who=who, what=what)
+    if event.note and event.kind not in ("created",):
+        line += Safe(": ") + escape(shorten(event.note, 300))
+    return line
+
+
+async def details(session: AsyncSession, ticket: Ticket, lang: str) -> tuple[str, int]:
+    """The full card with every event, and how many attachments the ticket has."""
+    customer = await repos.customer_by_id(session, ticket.customer_id)
+    if customer is None:
+        head = t(lang, "agents.view.orphan", number=ticket.number)
+    else:
+        head = cards.card_text(ticket, customer, lang)
+    parts = [head]
+    if ticket.resolution_report:
+        parts.append(t(lang, "agents.view.report", report=ticket.resolution_report))
+    events = await repos.events_of(session, ticket.id)
+    if events:
+        parts.append(t(lang, "agents.view.history_title") + "\n" + "\n".join(event_line(lang, e) for e in events))
+    files = await repos.attachments_of(session, ticket.id)
+    if files:
+        parts.append(t(lang, "agents.view.attachments", count=len(files)))
+    return "\n\n".join(parts), len(files)
+
+
+def summary_line(lang: str, ticket: Ticket) -> str:
+    """A ticket in one line of the queue: number, priority, state, who has it, the next SLA due time."""
+    due = ticket.first_response_due if ticket.first_response_at is None else ticket.resolution_due
+    return t(
+        lang,
+        "agents.view.queue_line",
+        icon=cards.STATE_ICONS.get(ticket.state, ""),
+        number=ticket.number,
+        priority=ticket.priority,
+        state=ticket.state,
+        assignee=ticket.assignee_name or t(lang, "agents.view.nobody"),
+        due=when(due),
+        summary=shorten(ticket.description, 80),
+    )
+
+
+async def queue(session: AsyncSession, lang: str) -> tuple[str, outbox.Buttons]:
+    """Open tickets by priority, then SLA due time; a Details button for each shown."""
+    open_ = list(await repos.open_tickets(session))
+    if not open_:
+        return t(lang, "agents.view.queue_empty"), []
+    shown = open_[:QUEUE_LIMIT]
+    lines = [t(lang, "agents.view.queue_title", count=len(open_))]
+    lines.extend(summary_line(lang, ticket) for ticket in shown)
+    if len(open_) > len(shown):
+        lines.append(t(lang, "agents.view.queue_more", count=len(open_) - len(shown)))
+    buttons: outbox.Buttons = []
+    row: list[tuple[str, str]] = []
+    for ticket in shown:
+        row.append(
+            (
+                f"{cards.STATE_ICONS.get(ticket.state, '')} {ticket.number} · {ticket.priority}",
+                callbacks.make(callbacks.AGENT, "det", ticket.id),
+            )
+        )
+        if len(row) == 2:
+            buttons.append(row)
+            row = []
+    if row:
+        buttons.append(row)
+    return "\n\n".join(lines), buttons

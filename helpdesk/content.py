@@ -1,0 +1,67 @@
+"""What someone wrote on a ticket (an agent's reply, a customer's answer): its text, or a file.
+
+One model for both directions, so an agent's reply and a customer's answer are relayed, recorded and
+cut to size the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from helpdesk.i18n import Safe
+
+#: what one relayed message may carry (Telegram's 4096 minus our header)
+TEXT_LIMIT = 3500
+
+
+def cut(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Cut at `limit` characters (newlines kept, unlike `formatting.shorten`)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Content:
+    """A message an agent or a customer wrote: its text, or a file (as `bot.inputs.file_of` describes it)."""
+
+    text: str | None = None
+    file: dict[str, Any] | None = None
+    chat_id: int | None = None
+    message_id: int | None = None
+    #: the text (or caption) as Telegram HTML when the writer formatted it (bold, links…): the transport
+    #: renders it from the message's entities, user text escaped; relayed as is so the formatting stays
+    html: str | None = None
+
+    @property
+    def words(self) -> str:
+        """The text, or the file's caption."""
+        return (self.text if self.text is not None else (self.file or {}).get("caption") or "").strip()
+
+    @property
+    def is_empty(self) -> bool:
+        return self.file is None and not self.words
+
+    @property
+    def is_copyable_file(self) -> bool:
+        """A file still in the writer's chat, so it can be copied rather than described."""
+        return self.file is not None and self.chat_id is not None and self.message_id is not None
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "file": self.file,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "html": self.html,
+        }
+
+    @classmethod
+    def of_data(cls, data: dict[str, Any]) -> Content:
+        return cls(data.get("text"), data.get("file"), data.get("chat_id"), data.get("message_id"), data.get("html"))
+
+    def formatted(self, limit: int) -> str:
+        """The words for a message to the customer: the writer's formatting when it fits in `limit`
+        (HTML cannot be cut safely), else the plain words, shortened."""
+        if self.html and len(self.html) <= limit and self.html.strip():
+            return Safe(self.html.strip())
+        return cut(self.words, limit)

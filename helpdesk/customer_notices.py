@@ -1,0 +1,199 @@
+"""What the customer is told about their ticket when someone else acts on it, and the one way it reaches them.
+
+Agents' actions (taken, status changed, resolved…) and the desk's own follow-ups (reminders, the
+auto-resolve, the close warning, progress, the survey) all tell the customer through `tell`: a message
+queued in the caller's transaction, in the customer's language, linked to the ticket so that a reply to
+it finds its way back. Nothing is queued for a customer who blocked the bot (delivery would only drop
+it); each notice returns whether it was queued, so the caller can record it or tell the staff instead.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import callbacks, outbox, survey
+from helpdesk.content import TEXT_LIMIT, Content
+from helpdesk.formatting import human_duration, shorten
+from helpdesk.i18n import Safe, t
+from helpdesk.people import customer_language
+from helpdesk.policy import DeskPolicy
+from helpdesk.vocabulary import State
+from storage import repos
+from storage.models import Customer, Ticket
+
+#: a file's caption holds at most 1024 characters; the header takes the rest
+CAPTION_TEXT_LIMIT = 900
+
+
+async def recipient(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> tuple[Customer | None, str]:
+    """The ticket's customer and the language to speak to them in."""
+    customer = await repos.customer_by_id(session, ticket.customer_id)
+    return customer, customer_language(customer, ticket.language or policy.default_language)
+
+
+def reachable(customer: Customer | None) -> bool:
+    """Someone to tell: the customer exists and has not blocked the bot."""
+    return customer is not None and customer.unreachable_since is None
+
+
+def tell(
+    session: AsyncSession,
+    ticket: Ticket,
+    customer: Customer | None,
+    text: str,
+    *,
+    buttons: outbox.Buttons | None = None,
+    linked: bool = True,
+) -> bool:
+    """Queue `text` for the ticket's customer; `linked`: their reply to it is about this ticket.
+
+    False (nothing queued) when there is nobody to tell.
+    """
+    if customer is None or not reachable(customer):
+        return False
+    outbox.send_text(
+        session,
+        customer.chat_id,
+        text,
+        buttons=buttons,
+        ticket_id=ticket.id,
+        link_kind="to_customer" if linked else None,
+    )
+    return True
+
+
+def relay(
+    session: AsyncSession,
+    ticket: Ticket,
+    customer: Customer,
+    content: Content,
+    header_key: str,
+    lang: str,
+    *,
+    buttons: outbox.Buttons | None = None,
+) -> bool:
+    """An agent's words or file for the customer, headed with the ticket number (`header_key`)."""
+    if not reachable(customer):
+        return False
+    if content.is_copyable_file:
+        caption = t(lang, header_key, number=ticket.number, text=content.formatted(CAPTION_TEXT_LIMIT)).strip()
+        outbox.copy_message(
+            session,
+            customer.chat_id,
+            content.chat_id,
+            content.message_id,
+            caption=caption,
+            buttons=buttons,
+            ticket_id=ticket.id,
+            link_kind="to_customer",
+        )
+        return True
+    text = t(lang, header_key, number=ticket.number, text=content.formatted(TEXT_LIMIT))
+    return tell(session, ticket, customer, text, buttons=buttons)
+
+
+# -- buttons ---------------------------------------------------------------------------------------------
+
+
+def fixed_buttons(ticket: Ticket, lang: str) -> outbox.Buttons:
+    """Under a resolution (or its close warning): the customer confirms the fix or says it is not fixed."""
+    return [
+        [
+            (t(lang, "agents.customer.fixed_yes"), callbacks.make(callbacks.FIXED, ticket.id, "y")),
+            (t(lang, "agents.customer.fixed_no"), callbacks.make(callbacks.FIXED, ticket.id, "n")),
+        ]
+    ]
+
+
+def answer_button(ticket: Ticket, lang: str) -> outbox.Buttons:
+    """Under a question: the customer's next message is the answer."""
+    return [[(t(lang, "agents.customer.answer_button"), callbacks.make(callbacks.ANSWER, ticket.id))]]
+
+
+def _in_time(lang: str, delta: timedelta) -> str:
+    return t(lang, "scheduler.common.in_time", duration=human_duration(lang, delta))
+
+
+# -- agents' actions -------------------------------------------------------------------------------------
+
+
+async def assigned(session: AsyncSession, ticket: Ticket, agent_name: str, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, t(lang, "agents.customer.taken", number=ticket.number, agent=agent_name))
+
+
+async def state_changed(session: AsyncSession, ticket: Ticket, target: State, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    state = t(lang, f"state.{target.value}")
+    return tell(session, ticket, customer, t(lang, "agents.customer.state", number=ticket.number, state=state))
+
+
+async def resolved(session: AsyncSession, ticket: Ticket, report: str, policy: DeskPolicy) -> bool:
+    """Resolved by an agent: the report, when it closes by itself, and the confirm buttons."""
+    customer, lang = await recipient(session, ticket, policy)
+    text = t(
+        lang,
+        "agents.customer.resolved",
+        number=ticket.number,
+        report=report,
+        auto_close=human_duration(lang, policy.resolved_auto_close_after),
+    )
+    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+
+
+async def closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, t(lang, "agents.customer.closed", number=ticket.number))
+
+
+async def reopened(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, t(lang, "agents.customer.reopened", number=ticket.number))
+
+
+# -- the desk's own follow-ups ---------------------------------------------------------------------------
+
+
+async def reminder(session: AsyncSession, ticket: Ticket, number: int, left: timedelta, policy: DeskPolicy) -> bool:
+    """The `number`th reminder of the question the ticket waits on, and when it resolves without an answer."""
+    customer, lang = await recipient(session, ticket, policy)
+    if not reachable(customer):
+        return False
+    question = await repos.last_event_note(session, ticket.id, "question")
+    quoted = t(lang, "scheduler.reminder.question", text=shorten(question, 300)) if question else ""
+    key = "scheduler.reminder.first" if number == 1 else "scheduler.reminder.second"
+    text = t(lang, key, number=ticket.number, question=Safe(quoted), when=_in_time(lang, left))
+    return tell(session, ticket, customer, text, buttons=answer_button(ticket, lang))
+
+
+async def auto_resolved(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    """Resolved because the customer did not answer: it closes unless they say it is not fixed."""
+    customer, lang = await recipient(session, ticket, policy)
+    when = _in_time(lang, policy.resolved_auto_close_after)
+    text = t(lang, "scheduler.waiting.auto_resolved", number=ticket.number, when=when)
+    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+
+
+async def close_warning(session: AsyncSession, ticket: Ticket, left: timedelta, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    text = t(lang, "scheduler.closing.warning", number=ticket.number, when=_in_time(lang, left))
+    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+
+
+async def auto_closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, t(lang, "scheduler.closing.closed", number=ticket.number))
+
+
+async def work_continues(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    """A progress update for an urgent incident nobody has written about for a while."""
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, t(lang, "scheduler.progress.customer", number=ticket.number))
+
+
+async def satisfaction_survey(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
+    """The satisfaction survey (not linked: a reply to it may be the rating's comment, see `helpdesk.survey`)."""
+    customer, lang = await recipient(session, ticket, policy)
+    return tell(session, ticket, customer, survey.question(lang, ticket), buttons=survey.buttons(ticket), linked=False)

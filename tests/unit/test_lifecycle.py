@@ -1,0 +1,102 @@
+"""The lifecycle's rules and its one transition procedure (helpdesk.lifecycle), on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from helpdesk.clock import now_utc
+from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
+from helpdesk.vocabulary import State
+from storage import repos
+from storage.db import Database
+from tests.unit import desk
+from tests.unit.desk import POLICY
+
+
+@pytest.fixture
+async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
+    database = await desk.migrated(sqlite_database_url)
+    yield database
+    await database.dispose()
+
+
+def test_every_pair_of_states_is_either_allowed_or_refused_with_a_reason() -> None:
+    for current in State:
+        for target in State:
+            allowed = target in ALLOWED[current] and not (target == State.CLOSED and current != State.RESOLVED)
+            if allowed:
+                check_transition(current, target, has_report=True)
+            else:
+                with pytest.raises(TransitionError) as refused:
+                    check_transition(current, target, has_report=True)
+                assert refused.value.reason and (refused.value.current, refused.value.target) == (current, target)
+    with pytest.raises(TransitionError, match="closing report"):
+        check_transition(State.IN_PROGRESS, State.RESOLVED)
+
+
+async def test_a_change_moves_the_clocks_and_is_recorded_with_who_made_it(db: Database) -> None:
+    tid = await desk.new_ticket(db, POLICY, 501)
+    now = now_utc()
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, tid)
+        event = apply_transition(
+            session, ticket, State.WAITING_CUSTOMER, POLICY, now, actor_kind="agent", actor_id=7001, note="asked"
+        )
+    assert (event.from_state, event.to_state, event.actor_kind, event.actor_id, event.note) == (
+        "new",
+        "waiting_customer",
+        "agent",
+        7001,
+        "asked",
+    )
+    waiting = await desk.ticket(db, tid)
+    assert waiting.state == "waiting_customer" and waiting.sla_paused_at is not None
+    assert waiting.reminder_due_at is not None and waiting.auto_close_due_at is not None
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, tid)
+        apply_transition(session, ticket, State.IN_PROGRESS, POLICY, now, actor_kind="customer", note="answered")
+    answered = await desk.ticket(db, tid)
+    assert answered.sla_paused_at is None and answered.reminder_due_at is None and answered.auto_close_due_at is None
+    assert [(e.from_state, e.to_state, e.actor_kind) for e in await desk.events(db, tid, "state")] == [
+        ("new", "waiting_customer", "agent"),
+        ("waiting_customer", "in_progress", "customer"),
+    ]
+
+
+async def test_cancelling_stops_every_clock(db: Database) -> None:
+    tid = await desk.new_ticket(db, POLICY, 501, priority="P1")
+    await desk.ask(db, POLICY, tid, "Which floor?")
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, tid)
+        apply_transition(session, ticket, State.CANCELLED, POLICY, now_utc(), actor_kind="agent", actor_id=7001)
+    cancelled = await desk.ticket(db, tid)
+    assert cancelled.state == "cancelled" and cancelled.closed_at is not None
+    assert cancelled.reminder_due_at is cancelled.auto_close_due_at is cancelled.progress_due_at is None
+    assert cancelled.survey_due_at is None and cancelled.sla_paused_at is None
+
+
+async def test_a_refused_change_leaves_the_ticket_and_its_trail_as_they_were(db: Database) -> None:
+    tid = await desk.new_ticket(db, POLICY, 501)
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, tid)
+        with pytest.raises(TransitionError):
+            apply_transition(session, ticket, State.CLOSED, POLICY, now_utc(), actor_kind="system")
+    assert (await desk.ticket(db, tid)).state == "new"
+    assert await desk.events(db, tid, "state") == []
+
+
+async def test_the_desk_auto_closing_and_an_agent_closing_move_the_same_clocks(db: Database) -> None:
+    """One procedure for everyone: a sweep's close and an agent's close leave identical clocks."""
+    closed = []
+    for actor_kind in ("system", "agent"):
+        tid = await desk.new_ticket(db, POLICY, 501)
+        await desk.set_state(db, POLICY, tid, State.RESOLVED)
+        now = now_utc()
+        async with db.session() as session:
+            ticket = await repos.lock_ticket(session, tid)
+            apply_transition(session, ticket, State.CLOSED, POLICY, now, actor_kind=actor_kind)
+        ticket = await desk.ticket(db, tid)
+        closed.append((ticket.survey_due_at - now, ticket.auto_close_due_at, ticket.reminder_due_at))
+    assert closed[0] == closed[1]
