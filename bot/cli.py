@@ -1,4 +1,5 @@
-"""Command line: run the bot, migrate, console chat, classify, eval, eval-groups, export labels, reports, webhooks."""
+"""Command line: run the bot, migrate, console chat, classify, eval, eval-groups, eval-kb, export labels, reports,
+webhooks."""
 
 from __future__ import annotations
 
@@ -88,6 +89,12 @@ def cmd_eval_groups(args: argparse.Namespace) -> int:
     return eval_groups_main(Path(args.file), jsonl=args.jsonl)
 
 
+def cmd_eval_kb(args: argparse.Namespace) -> int:
+    from bot.cli_kb import eval_kb_main
+
+    return eval_kb_main(Path(args.file), Path(args.kb), as_jsonl=args.jsonl)
+
+
 def cmd_export_labels(args: argparse.Namespace) -> int:
     from bot.exports import export_labels
 
@@ -146,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--jsonl", action="store_true", help='print {"text", "cluster"} per input line instead')
     p.set_defaults(func=cmd_eval_groups)
+    p = sub.add_parser("eval-kb", help="how well self-help articles are offered, on a labelled JSONL file")
+    p.add_argument("file", help='JSONL lines {"text", "article"} (article null where none answers)')
+    p.add_argument("--kb", required=True, help="the knowledge base directory (NAME.en.md, NAME.ru.md)")
+    p.add_argument("--jsonl", action="store_true", help='print {"text", "offered"} per line instead')
+    p.set_defaults(func=cmd_eval_kb)
     p = sub.add_parser("export-labels", help="agents' triage corrections as labelled JSONL")
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export_labels)

@@ -28,7 +28,7 @@ MAX_FILE_BYTES = 256 * 1024
 
 
 class KnowledgeBaseError(ValueError):
-    """KB_DIR cannot be used; the message is one line naming the directory and each bad file."""
+    """The directory cannot be used; one line naming it and each bad file (the caller says which setting)."""
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,15 @@ def load_knowledge_base(directory: Path | str | None) -> KnowledgeBase:
         return KnowledgeBase()
     root = Path(directory)
     if not root.exists():
-        raise KnowledgeBaseError(f"KB_DIR {root}: no such directory")
+        raise KnowledgeBaseError(f"{root}: no such directory")
     if not root.is_dir():
-        raise KnowledgeBaseError(f"KB_DIR {root}: not a directory")
+        raise KnowledgeBaseError(f"{root}: not a directory")
     problems: list[str] = []
     found: dict[str, dict[str, tuple[str, str]]] = {}
     try:
         paths = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
     except OSError as exc:
-        raise KnowledgeBaseError(f"KB_DIR {root}: cannot read ({exc.strerror or exc})") from None
+        raise KnowledgeBaseError(f"{root}: cannot read ({exc.strerror or exc})") from None
     for path in paths:
         if path.suffix.lower() != ".md" or path.name.lower() == "readme.md":
             continue
@@ -153,5 +153,5 @@ def load_knowledge_base(directory: Path | str | None) -> KnowledgeBase:
             )
     if problems:
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
-        raise KnowledgeBaseError(f"KB_DIR {root}: {count}: " + "; ".join(problems))
+        raise KnowledgeBaseError(f"{root}: {count}: " + "; ".join(problems))
     return KnowledgeBase(tuple(articles), root)
