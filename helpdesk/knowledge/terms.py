@@ -2,11 +2,11 @@
 
 Built on the triage's own normalisation and stemming (helpdesk/triage): slang, typos of the keyboard
 layout and Russian typed in Latin letters are handled once, in one place. What this module adds is what
-matching needs and classification does not: function words dropped (scikit-learn's English list and
-the `stop-words` Russian list, plus the greetings people open a chat with), every Latin word read both
-as English and as transliterated Russian (the triage decides per text, and a short "paper jam" or
-"zamyalas bumaga" can go the wrong way), and a misspelt word looked up by its letter triples among the
-words the articles use.
+matching needs and classification does not: function words dropped (scikit-learn's English list, see
+function_words.py, the `stop-words` Russian list, and the greetings people open a chat with), every
+Latin word read both as English and as transliterated Russian (the triage decides per text, and a short
+"paper jam" or "zamyalas bumaga" can go the wrong way), and a misspelt word looked up by its letter
+triples among the words the articles use.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stop_words import get_stop_words
 
+from helpdesk.knowledge.function_words import ENGLISH_FUNCTION_WORDS
 from helpdesk.triage.features import analyze, stem
 from helpdesk.triage.normalize import translit_word, words
 
@@ -33,7 +33,7 @@ _CHAT_WORDS = words(
     """
 )
 STOP_WORDS: frozenset[str] = frozenset(
-    {w.replace("ё", "е") for w in get_stop_words("ru")} | set(ENGLISH_STOP_WORDS) | _CHAT_WORDS
+    {w.replace("ё", "е") for w in get_stop_words("ru")} | ENGLISH_FUNCTION_WORDS | _CHAT_WORDS
 )
 MIN_FUZZY_LENGTH = 4  # shorter words have too few letter triples to be recognised when misspelt
 #: A known stem that starts with the customer's stem and is at most this much longer stands for it
