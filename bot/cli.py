@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval_groups)
     p = sub.add_parser("eval-kb", help="how well self-help articles are offered, on a labelled JSONL file")
     p.add_argument("file", help='JSONL lines {"text", "article"} (article null where none answers)')
-    p.add_argument("--kb", required=True, help="the knowledge base directory (NAME.en.md, NAME.ru.md)")
+    p.add_argument("--kb", required=True, metavar="DIR", help="the knowledge base directory (NAME.en.md, NAME.ru.md)")
     p.add_argument("--jsonl", action="store_true", help='print {"text", "offered"} per line instead')
     p.set_defaults(func=cmd_eval_kb)
     p = sub.add_parser("export-labels", help="agents' triage corrections as labelled JSONL")
