@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,24 +13,13 @@ from helpdesk.knowledge.articles import KnowledgeBase, load_knowledge_base
 from helpdesk.knowledge.evaluation import QuestionsError, evaluate, read_questions
 from helpdesk.knowledge.matcher import MAX_OFFERS, READY_THRESHOLD, THRESHOLD, ArticleMatcher
 from helpdesk.triage import Triage
-from helpdesk.triage import engine as triage_engine
 from helpdesk.vocabulary import Category, Impact, TicketType
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "kb-sample"
 DEV = ROOT / "tests" / "data" / "kb_dev.jsonl"
 HELDOUT = ROOT / "tests" / "data" / "kb_heldout.jsonl"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def triage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triage]:
-    """One trained triage for the module, cached under its temp dir, also what get_triage() returns."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRIAGE_CACHE_DIR", str(tmp_path_factory.mktemp("triage-cache")))
-    loaded = Triage.load()
-    mp.setattr(triage_engine, "_instance", loaded)
-    yield loaded
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("triage")  # conftest: the trained triage, also what get_triage() returns
 
 
 @pytest.fixture(scope="module")
