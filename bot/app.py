@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import time
 from datetime import timedelta
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
-
 from bot.config import Settings
-from bot.dispatcher import build_dispatcher
+from bot.handlers.routes import build_dispatch
+from bot.health import Liveness, serve_health
 from bot.inbox import UpdateInbox
 from bot.logs import register_secret
 from bot.polling import Poller
-from bot.telegram import BotApiTransport, make_bot
+from bot.runtime import BotApiError, BotApiUnreachable, Runtime, bot_username, make_runtime
+from bot.startup import StartupError, settle_heap
+from bot.webhook import check_settings, serve_webhook
 from helpdesk.formatting import set_display_timezone
 from helpdesk.outbox import bell
 from helpdesk.policy import DeskPolicy
+from helpdesk.triage import get_triage
 from scheduler.delivery import DeliveryLimits, OutboxDelivery
 from scheduler.jobs import Jobs
 from scheduler.sweeps import register_sweeps
@@ -29,13 +29,7 @@ from storage.db import Database
 
 log = logging.getLogger("bot")
 
-
-class StartupError(Exception):
-    """A problem the operator must fix; printed as one line, exit code `code`."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["Application", "StartupError", "delivery_limits", "settle_heap"]
 
 
 def delivery_limits(settings: Settings) -> DeliveryLimits:
@@ -48,33 +42,16 @@ def delivery_limits(settings: Settings) -> DeliveryLimits:
     )
 
 
-async def check_bot(bot: Bot, api_url: str) -> str:
+async def check_bot(runtime: Runtime, api_url: str) -> str:
     """getMe with a clear one-line failure for a wrong token or an unreachable API."""
     try:
-        me = await bot.get_me(request_timeout=15)
-    except TelegramUnauthorizedError:
-        raise StartupError("the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token") from None
-    except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "message", None) or type(exc).__name__
-        raise StartupError(f"cannot reach the Bot API at {api_url}: {reason}", code=3) from None
-    return me.username or str(me.id)
-
-
-def settle_heap() -> None:
-    """Keep the garbage collector off what start-up built, and let it run less often.
-
-    By now aiogram, pydantic, SQLAlchemy and the triage model have made a few million long-lived objects;
-    every full collection would walk them all again, and the default young-generation threshold (700
-    allocations) starts a collection every few updates. Frozen, they are never scanned; a threshold of
-    10,000 keeps the young generation small (it holds what a batch of updates allocates). Measured: about a
-    fifth less CPU per update, the same peak memory (benchmarks/throughput.py: 1.43 against 1.73 ms per
-    update, 181 MB both). Frozen objects are ones that live as long as the
-    process anyway, and reference counting still frees everything else at once: the collector only
-    finds cycles, a little later than before.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+        return await bot_username(runtime)
+    except BotApiError as exc:
+        if exc.code in (401, 404):  # 404: a token of the wrong shape for this server
+            raise StartupError("the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token") from None
+        raise StartupError(f"the Bot API refused getMe: {exc.description}", code=3) from None
+    except (BotApiUnreachable, TimeoutError, OSError) as exc:
+        raise StartupError(f"cannot reach the Bot API at {api_url}: {exc or type(exc).__name__}", code=3) from None
 
 
 class Application:
@@ -84,8 +61,6 @@ class Application:
             self.token = settings.token()
             self.policy: DeskPolicy = settings.policy()
             if settings.webhook_url:
-                from bot.webhook import check_settings
-
                 check_settings(settings, self.token)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
@@ -106,24 +81,21 @@ class Application:
             raise StartupError(
                 f"cannot prepare the database ({db.url.split('@')[-1]}): {type(exc).__name__}: {exc}"
             ) from None
-        bot = make_bot(self.token, settings.telegram_api_url)
+        runtime = make_runtime(getattr(settings, "bot_runtime", "aiogram"), self.token, settings.telegram_api_url)
         try:
-            username = await check_bot(bot, settings.telegram_api_url)
-            from helpdesk.triage import get_triage
-
+            username = await check_bot(runtime, settings.telegram_api_url)
             triage = get_triage()
             bell.reset()
-            dispatcher = build_dispatcher()
             inbox = UpdateInbox(
                 db,
-                dispatcher,
-                bot,
+                runtime.deliver_to(build_dispatch(username)),
+                runtime,
                 self.policy,
                 triage,
                 attempts=settings.handler_attempts,
                 concurrency=settings.update_workers,
             )
-            delivery = OutboxDelivery(db, BotApiTransport(bot), self.policy, delivery_limits(settings))
+            delivery = OutboxDelivery(db, runtime.transport(), self.policy, delivery_limits(settings))
             jobs = Jobs()
             jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
             register_sweeps(jobs, db, self.policy, settings)
@@ -132,22 +104,19 @@ class Application:
             recovered = await inbox.recover()
             tasks = [asyncio.create_task(delivery.run(self.stop), name="delivery")]
             if settings.webhook_url:
-                from bot.webhook import serve_webhook
-
-                tasks.append(asyncio.create_task(serve_webhook(bot, inbox, settings, self.stop), name="webhook"))
+                tasks.append(asyncio.create_task(serve_webhook(runtime, inbox, settings, self.stop), name="webhook"))
             else:
-                await bot.delete_webhook(drop_pending_updates=False)
-                poller = Poller(bot, inbox, timeout=settings.poll_timeout)
+                await runtime.request("deleteWebhook", {"drop_pending_updates": False}, timeout=30)
+                poller = Poller(runtime, inbox, timeout=settings.poll_timeout)
                 tasks.append(asyncio.create_task(poller.run(self.stop), name="polling"))
                 if settings.health_port:
-                    from bot.health import Liveness, serve_health
-
                     liveness = Liveness.polling(poller, settings.poll_timeout)
                     tasks.append(asyncio.create_task(serve_health(db, settings, self.stop, liveness), name="health"))
             jobs.start()
             log.info(
-                "bot @%s started (%s, %s); recovered %d chats with unfinished updates",
+                "bot @%s started (%s, %s, %s); recovered %d chats with unfinished updates",
                 username,
+                runtime.name,
                 "webhook" if settings.webhook_url else "long polling",
                 "SQLite" if db.is_sqlite else "PostgreSQL",
                 recovered,
@@ -162,7 +131,7 @@ class Application:
             if failed is not None:
                 raise failed
         finally:
-            await bot.session.close()
+            await runtime.close()
             await db.dispose()
 
     def _install_signals(self) -> None:

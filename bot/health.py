@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
+from bot.startup import StartupError
 from helpdesk import metrics
 from helpdesk.clock import now_utc
 from storage.db import Database
@@ -184,8 +185,6 @@ async def run_site(
 
     `when_listening` runs in the background once the port is bound (and is cancelled at the end).
     """
-    from bot.app import StartupError
-
     background: asyncio.Task[None] | None = None
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()

@@ -4,10 +4,13 @@ Telegram drops the updates of a batch when the next getUpdates carries an offset
 next offset is only ever sent after `UpdateInbox.store` has committed the batch: a crash before that
 makes Telegram deliver the batch again (the inbox ignores the ones it already has).
 
-getUpdates is read as raw JSON, not through aiogram's models: one update that aiogram cannot parse
-(a field newer than the library, an odd payload) must not make the whole batch undecodable, because
-then the offset could never move past it and every later update would be stuck behind it. Each update
-is stored as Telegram sent it; the inbox parses it when it handles it, and a bad one is parked alone.
+getUpdates is read as raw JSON through the runtime's own HTTP client (aiogram's session, or
+python-telegram-bot's), not into the framework's models: one update a framework cannot parse (a field
+newer than the library, an odd payload) must not make the whole batch undecodable, because then the
+offset could never move past it and every later update would be stuck behind it. Each update is stored
+as Telegram sent it; the inbox parses it when it handles it, and a bad one is parked alone. This is also
+why neither framework's own polling (aiogram's `start_polling`, ptb's `Updater`) is used: both confirm an
+update before it is handled, let alone stored.
 """
 
 from __future__ import annotations
@@ -18,26 +21,17 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
-from aiogram import Bot
-
 from bot.inbox import UpdateInbox
+from bot.runtime import BotApiError, Runtime
 
 log = logging.getLogger("bot.polling")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
-class PollingError(Exception):
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(f"{code} {description}")
-        self.code = code
-        self.description = description
-
-
 class Poller:
-    def __init__(self, bot: Bot, inbox: UpdateInbox, *, timeout: int = 25, limit: int = 100) -> None:
-        self.bot = bot
+    def __init__(self, runtime: Runtime, inbox: UpdateInbox, *, timeout: int = 25, limit: int = 100) -> None:
+        self.runtime = runtime
         self.inbox = inbox
         self.timeout = timeout
         self.limit = limit
@@ -46,23 +40,12 @@ class Poller:
 
     async def get_updates(self) -> list[dict[str, Any]]:
         """One getUpdates call; the updates as Telegram sent them (dicts with an integer update_id)."""
-        session = await self.bot.session.create_session()
-        url = self.bot.session.api.api_url(token=self.bot.token, method="getUpdates")
         params: dict[str, Any] = {"timeout": self.timeout, "limit": self.limit, "allowed_updates": ALLOWED_UPDATES}
         if self.offset is not None:
             params["offset"] = self.offset
-        async with session.post(url, json=params, timeout=aiohttp.ClientTimeout(total=self.timeout + 15)) as resp:
-            try:
-                body = await resp.json(content_type=None)
-            except ValueError:
-                raise PollingError(resp.status, "the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise PollingError(resp.status, "the answer is not a JSON object")
-        if not body.get("ok"):
-            raise PollingError(int(body.get("error_code") or resp.status), str(body.get("description") or "?"))
-        result = body.get("result")
+        result = await self.runtime.request("getUpdates", params, timeout=self.timeout + 15)
         if not isinstance(result, list):
-            raise PollingError(resp.status, "the result is not a list")
+            raise BotApiError(0, "the result is not a list")
         updates = []
         for item in result:
             if isinstance(item, dict) and isinstance(item.get("update_id"), int):
@@ -79,7 +62,7 @@ class Poller:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except PollingError as exc:
+            except BotApiError as exc:
                 if exc.code == 401:
                     log.error("the Bot API rejected the token (401); stopping")
                     stop.set()

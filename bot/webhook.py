@@ -24,18 +24,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
 from aiohttp import web
 
 from bot.health import Liveness, add_health_routes, run_site
 from bot.inbox import UpdateInbox
 from bot.polling import ALLOWED_UPDATES
+from bot.runtime import BotApiError, BotApiUnreachable, Runtime, make_runtime
 from helpdesk import metrics
 
 log = logging.getLogger("bot.webhook")
@@ -142,18 +136,21 @@ def build_app(inbox: UpdateInbox, settings: Any) -> tuple[web.Application, Webho
     return app, receiver
 
 
-async def register(bot: Bot, settings: Any) -> None:
+async def register(runtime: Runtime, settings: Any) -> None:
     """setWebhook with the secret and our update types; never drops pending updates."""
-    await bot.set_webhook(
-        url=public_url(settings),
-        secret_token=webhook_secret(settings),
-        allowed_updates=list(ALLOWED_UPDATES),
-        drop_pending_updates=False,
-        request_timeout=30,
+    await runtime.request(
+        "setWebhook",
+        {
+            "url": public_url(settings),
+            "secret_token": webhook_secret(settings),
+            "allowed_updates": list(ALLOWED_UPDATES),
+            "drop_pending_updates": False,
+        },
+        timeout=30,
     )
 
 
-async def serve_webhook(bot: Bot, inbox: UpdateInbox, settings: Any, stop: asyncio.Event) -> None:
+async def serve_webhook(runtime: Runtime, inbox: UpdateInbox, settings: Any, stop: asyncio.Event) -> None:
     """Serve the webhook (and /healthz, /metrics) on WEBHOOK_HOST:WEBHOOK_PORT until `stop` is set.
 
     Once listening, the process (re-)registers the webhook, so a new deployment or a changed secret
@@ -166,29 +163,27 @@ async def serve_webhook(bot: Bot, inbox: UpdateInbox, settings: Any, stop: async
         int(settings.webhook_port),
         stop,
         "webhook server",
-        when_listening=lambda: _register_logged(bot, settings, stop),
+        when_listening=lambda: _register_logged(runtime, settings, stop),
     )
 
 
-async def _register_logged(bot: Bot, settings: Any, stop: asyncio.Event) -> None:
+async def _register_logged(runtime: Runtime, settings: Any, stop: asyncio.Event) -> None:
     for attempt in range(1, 6):
         try:
-            await register(bot, settings)
+            await register(runtime, settings)
             log.info("webhook registered: %s", public_url(settings))
             return
-        except TelegramUnauthorizedError:
-            log.error("the Bot API rejected the token (401) while setting the webhook; stopping")
-            stop.set()
-            return
-        except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError, TelegramAPIError) as exc:
-            reason = getattr(exc, "message", None) or type(exc).__name__
-            log.warning("setWebhook failed (%s); attempt %d of 5", reason, attempt)
-            if isinstance(exc, TelegramAPIError) and not isinstance(exc, TelegramNetworkError | TelegramServerError):
-                retry = getattr(exc, "retry_after", None)
-                if retry is None:
-                    return  # refused for good (bad URL…): keep serving; `python -m bot set-webhook` shows why
-                await asyncio.sleep(float(retry))
-                continue
+        except BotApiError as exc:
+            if exc.code == 401:
+                log.error("the Bot API rejected the token (401) while setting the webhook; stopping")
+                stop.set()
+                return
+            log.warning("setWebhook failed (%s); attempt %d of 5", exc.description, attempt)
+            if exc.retry_after is None:
+                return  # refused for good (bad URL…): keep serving; `python -m bot set-webhook` shows why
+            await asyncio.sleep(exc.retry_after)
+        except (BotApiUnreachable, TimeoutError, OSError) as exc:
+            log.warning("setWebhook failed (%s); attempt %d of 5", exc or type(exc).__name__, attempt)
             await asyncio.sleep(min(30.0, 2.0**attempt))
     log.warning("could not register the webhook; updates arrive only if it was registered before")
 
@@ -196,39 +191,30 @@ async def _register_logged(bot: Bot, settings: Any, stop: asyncio.Event) -> None
 # -- CLI: python -m bot set-webhook / delete-webhook -----------------------------------------------------
 
 
-def _cli_bot(settings: Any) -> tuple[Bot | None, int]:
-    from bot.telegram import make_bot
-
-    try:
-        token = settings.token()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None, 2
-    return make_bot(token, settings.telegram_api_url), 0
-
-
-async def _cli_call(settings: Any, action: str, call: Callable[[Bot], Awaitable[object]]) -> int:
+async def _cli_call(settings: Any, action: str, call: Callable[[Runtime], Awaitable[object]]) -> int:
     """Run one Bot API call for the CLI; a failure is one `error:` line and the exit code to use."""
-    bot, code = _cli_bot(settings)
-    if bot is None:
-        return code
     try:
-        await call(bot)
+        runtime = make_runtime(getattr(settings, "bot_runtime", "aiogram"), settings.token(), settings.telegram_api_url)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except TelegramUnauthorizedError:
-        print("error: the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token", file=sys.stderr)
+    try:
+        await call(runtime)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "message", None) or type(exc).__name__
+    except BotApiError as exc:
+        if exc.code == 401:
+            print("error: the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token", file=sys.stderr)
+            return 2
+        print(f"error: Telegram refused {action}: {exc.description}", file=sys.stderr)
+        return 1
+    except (BotApiUnreachable, TimeoutError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
         print(f"error: cannot reach the Bot API at {settings.telegram_api_url}: {reason}", file=sys.stderr)
         return 3
-    except TelegramAPIError as exc:
-        print(f"error: Telegram refused {action}: {exc.message}", file=sys.stderr)
-        return 1
     finally:
-        await bot.session.close()
+        await runtime.close()
     return 0
 
 
@@ -238,9 +224,9 @@ async def set_webhook(settings: Any) -> int:
         print("error: WEBHOOK_URL is not set (the public https:// address Telegram should call)", file=sys.stderr)
         return 2
 
-    async def call(bot: Bot) -> None:
+    async def call(runtime: Runtime) -> None:
         check_settings(settings, settings.token())
-        await register(bot, settings)
+        await register(runtime, settings)
 
     code = await _cli_call(settings, "the webhook", call)
     if code == 0:
@@ -253,7 +239,7 @@ async def delete_webhook(settings: Any) -> int:
     code = await _cli_call(
         settings,
         "to delete the webhook",
-        lambda bot: bot.delete_webhook(drop_pending_updates=False, request_timeout=30),
+        lambda runtime: runtime.request("deleteWebhook", {"drop_pending_updates": False}, timeout=30),
     )
     if code == 0:
         print("webhook deleted: pending updates are kept; start the bot without WEBHOOK_URL to long-poll")

@@ -42,9 +42,9 @@ WAIT = 60.0  # a customer waits this long for each answer (the bot may be down m
 
 
 def agent_router_wired() -> bool:
-    from bot.dispatcher import build_dispatcher
+    from bot.handlers.routes import ROUTES
 
-    return any(r.name == "agent" for r in build_dispatcher().sub_routers)
+    return any(getattr(route, "name", None) == "reply" for route in ROUTES)
 
 
 class Customer_:

@@ -1,18 +1,20 @@
-"""What a handler gets: the transaction it works in, who is talking, and a way to answer.
+"""What a handler gets: the update, the transaction it works in, who is talking, and a way to answer.
 
 Answers go to the outbox in the handler's own transaction, together with the inbox row being marked
-done, so a crash either keeps everything or nothing, and a redelivered update answers once.
+done, so a crash either keeps everything or nothing, and a redelivered update answers once. The one
+thing said to Telegram directly is the answer to a button press (it stops the button's spinner), after
+the commit, through the runtime's `ButtonAnswers`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aiogram import Bot
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.handlers.update import Update
 from helpdesk import outbox
 from helpdesk.outbox import Buttons
 from helpdesk.people import Person, customer_language, ensure_customer
@@ -20,20 +22,39 @@ from helpdesk.policy import DeskPolicy
 from storage.models import Customer
 
 
+class ButtonAnswers(Protocol):
+    """What a runtime provides to answer a button press (answerCallbackQuery)."""
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None: ...
+
+
 @dataclass
 class HandlerContext:
     session: AsyncSession
     policy: DeskPolicy
     triage: Any
-    bot: Bot
-    update_id: int
-    chat_id: int | None
-    chat_type: str | None
-    person: Person | None
+    answers: ButtonAnswers
+    update: Update
     after_commit: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     outcome: str = "handled"
     _customer: Customer | None = None
     _lang: str | None = None
+
+    @property
+    def update_id(self) -> int:
+        return self.update.update_id
+
+    @property
+    def chat_id(self) -> int | None:
+        return self.update.chat_id
+
+    @property
+    def chat_type(self) -> str | None:
+        return self.update.chat_type
+
+    @property
+    def person(self) -> Person | None:
+        return self.update.sender
 
     @property
     def is_agent(self) -> bool:
@@ -93,12 +114,15 @@ class HandlerContext:
             link_kind=link_kind,
         )
 
-    def answer_callback(self, callback_query_id: str, text: str | None = None, *, alert: bool = False) -> None:
-        """Stop the button's spinner once the transaction is committed (harmless if repeated)."""
+    def answer_button(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Stop the pressed button's spinner (with a note) once the transaction is committed."""
+        press = self.update.press
+        if press is None:
+            raise RuntimeError("this update is no button press")
 
         async def _answer() -> None:
             try:
-                await self.bot.answer_callback_query(callback_query_id, text=text, show_alert=alert)
+                await self.answers.answer_button(press.query_id, text, alert)
             except Exception:  # an old query id, a network blip: the spinner stops by itself
                 return
 

@@ -1,0 +1,195 @@
+"""One batch: the oldest pending update of several chats, handled in ONE transaction.
+
+The batch reads its inbox rows (payloads from memory when this process stored them), takes the chats'
+advisory locks on PostgreSQL, prefetches the senders' customers, drafts and open tickets, parses each
+update once (`bot.handlers.update.parse_update`) and hands it with a `HandlerContext` to the runtime's
+`deliver` (which reaches the handler layer), then marks the handled ones done in the same transaction.
+A handler that raises (or times out) names its update: `Blamed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, text, update
+from sqlmodel import select
+
+from bot.attempts import Attempts, Seen
+from bot.handlers.context import ButtonAnswers, HandlerContext
+from bot.handlers.update import UnreadableUpdate, Update, parse_update, update_kind
+from helpdesk.clock import now_utc
+from helpdesk.people import prefetch_people
+from helpdesk.policy import DeskPolicy
+from storage.db import Database
+from storage.models import InboxUpdate
+
+#: hands one parsed update to the handler layer (through the runtime's own dispatch, or straight);
+#: False when nothing wanted it
+Deliver = Callable[[Update, HandlerContext], Awaitable[bool]]
+
+#: namespace (first key) of the PostgreSQL advisory locks that give one process a chat at a time; the
+#: two-key space never overlaps the one-key locks used elsewhere (migrations)
+PG_LOCK_NAMESPACE = 0x1B07
+
+# Built once (a statement built anew for every update costs more, in its cache key, than running it), on
+# the table rather than the ORM class: these run per update, and the ORM's bookkeeping around a
+# statement costs several times the statement itself.
+_INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
+_PENDING_OF_CHATS = (
+    select(_INBOX.c.update_id, _INBOX.c.chat_key, _INBOX.c.attempts)
+    .where(_INBOX.c.chat_key.in_(bindparam("chat_keys", expanding=True)), _INBOX.c.status == "pending")
+    .order_by(_INBOX.c.update_id)
+)
+_PAYLOADS = select(_INBOX.c.update_id, _INBOX.c.payload).where(_INBOX.c.update_id.in_(bindparam("ids", expanding=True)))
+_MARK_DONE = (
+    update(_INBOX)
+    .where(_INBOX.c.update_id == bindparam("b_update_id"))
+    .values(status="done", done_at=bindparam("b_done_at"), attempts=_INBOX.c.attempts + 1)
+)
+_TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS t(k) WHERE pg_try_advisory_xact_lock(:ns, k)")
+
+
+def pg_lock_key(chat_key: int) -> int:
+    """A signed 32-bit key for the chat (collisions only make two chats take turns)."""
+    return zlib.crc32(str(chat_key).encode()) - 2**31
+
+
+class Blamed(Exception):
+    """A failure that names its update: a handler raised (or timed out), or a batch of one failed (its
+    commit too). The batch rolls back and `seen` is blamed."""
+
+    def __init__(self, seen: Seen, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.seen = seen
+        self.error = error
+
+
+@dataclass
+class _Head:
+    """The oldest pending update of a chat, as a batch needs it."""
+
+    update_id: int
+    chat_key: int
+    attempts: int
+    payload: Any
+
+
+@dataclass
+class Handled:
+    """One update handled in a batch, waiting for the batch's commit to be logged and followed up."""
+
+    seen: Seen
+    context: HandlerContext | None  # None: parked without running the handler
+    handler_seconds: float = 0.0
+
+
+@dataclass
+class BatchOutcome:
+    handled: list[Handled]
+    more: set[int]  # chats with another pending update after the one handled
+    busy: set[int]  # chats another process holds (PostgreSQL)
+
+
+@dataclass
+class Batches:
+    """What a batch needs: the database, the way to the handler layer, and what handlers get."""
+
+    db: Database
+    deliver: Deliver
+    answers: ButtonAnswers
+    policy: DeskPolicy
+    triage: Any
+    attempts: Attempts
+    payloads: dict[int, dict[str, Any]]
+    handler_timeout: float = 60.0
+
+    async def run(self, chats: list[int]) -> BatchOutcome:
+        handled: list[Handled] = []
+        more: set[int] = set()
+        busy: set[int] = set()
+        heads: list[_Head] = []
+        seen: Seen | None = None
+        try:
+            async with self.db.session() as session:
+                if not self.db.is_sqlite:
+                    free = await self._lock_chats(session, chats)
+                    busy = set(chats) - free
+                    chats = [c for c in chats if c in free]
+                    if not chats:
+                        return BatchOutcome(handled, more, busy)
+                heads = await self._heads(session, chats, more)
+                parsed = [_parse(row.payload) for row in heads]
+                # a message in a private chat is a customer's (first) contact: see `prefetch_people`
+                contacts = [
+                    (u.sender, u.kind == "message" and u.chat_type == "private")
+                    for u in parsed
+                    if isinstance(u, Update)
+                ]
+                await prefetch_people(session, contacts)
+                for row, update_or_error in zip(heads, parsed, strict=True):
+                    seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
+                    handled.append(await self._handle(session, row, seen, update_or_error))
+                done = [h.seen.update_id for h in handled if h.context is not None]
+                if done:  # the done marks, in the handlers' transaction
+                    at = now_utc()
+                    await session.execute(_MARK_DONE, [{"b_update_id": uid, "b_done_at": at} for uid in done])
+        except Blamed:
+            raise
+        except Exception as exc:
+            if len(heads) == 1 and seen is not None:  # a batch of one: the failure (the commit too) is its
+                raise Blamed(seen, exc) from exc
+            raise
+        return BatchOutcome(handled, more, busy)
+
+    async def _lock_chats(self, session: Any, chats: list[int]) -> set[int]:
+        """PostgreSQL: the chats whose advisory lock we got (held until the transaction ends), in one query."""
+        keys = {chat_key: pg_lock_key(chat_key) for chat_key in chats}
+        locked = set(
+            (await session.execute(_TRY_LOCKS, {"ns": PG_LOCK_NAMESPACE, "keys": sorted(set(keys.values()))})).scalars()
+        )
+        return {chat_key for chat_key, key in keys.items() if key in locked}
+
+    async def _heads(self, session: Any, chats: list[int], more: set[int]) -> list[_Head]:
+        """The oldest pending update of each chat (payloads from memory when this process stored them)."""
+        rows = (await session.execute(_PENDING_OF_CHATS, {"chat_keys": chats})).all()
+        heads: dict[int, _Head] = {}
+        for update_id, chat_key, attempts in rows:
+            if chat_key in heads:
+                more.add(chat_key)
+            else:
+                heads[chat_key] = _Head(int(update_id), int(chat_key), int(attempts), self.payloads.get(update_id))
+        missing = {h.update_id: h for h in heads.values() if h.payload is None}
+        if missing:
+            for update_id, payload in (await session.execute(_PAYLOADS, {"ids": list(missing)})).all():
+                missing[update_id].payload = payload
+        return sorted(heads.values(), key=lambda h: h.update_id)
+
+    async def _handle(self, session: Any, row: _Head, seen: Seen, parsed: Update | UnreadableUpdate) -> Handled:
+        """Run one update's handler in the batch's transaction."""
+        if row.attempts >= self.attempts.attempts:  # failed before a crash and never parked
+            await self.attempts.park_by_id(session, row.update_id)
+            return Handled(seen, None)
+        if isinstance(parsed, UnreadableUpdate):  # no retry can fix it: park it alone, the chat goes on
+            await self.attempts.park_by_id(session, row.update_id, f"unparseable update: {parsed}")
+            return Handled(seen, None)
+        context = HandlerContext(
+            session=session, policy=self.policy, triage=self.triage, answers=self.answers, update=parsed
+        )
+        began = time.perf_counter()
+        try:
+            await asyncio.wait_for(self.deliver(parsed, context), timeout=self.handler_timeout)
+        except Exception as exc:
+            raise Blamed(seen, exc) from exc
+        return Handled(seen, context, time.perf_counter() - began)
+
+
+def _parse(payload: Any) -> Update | UnreadableUpdate:
+    try:
+        return parse_update(payload) if isinstance(payload, dict) else UnreadableUpdate("not an object")
+    except UnreadableUpdate as exc:
+        return exc

@@ -1,0 +1,85 @@
+"""The aiogram 3 runtime: aiogram's Bot and HTTP session reach the Bot API; the handler layer does the rest.
+
+aiogram's Dispatcher is not on the hot path. The inbox has already read each update once, from the JSON
+it stored, into the handler layer's model; going through the Dispatcher would parse the same JSON again
+into aiogram's pydantic models and walk its routers and filters to reach the one catch-all handler that
+calls the layer — measured in benchmarks/README.md ("Runtimes") — and an update aiogram's models reject
+(a field newer than the library) would be lost to a validation error that the layer does not have.
+So `deliver_to` hands the parsed update straight to the dispatch. aiogram's Bot is what talks to
+Telegram: getMe, getUpdates and the webhook calls as raw JSON over its aiohttp session (one bad update
+must not make a getUpdates batch unreadable), the outbox over the same session (`BotApiTransport`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+from aiogram import Bot
+
+from bot.batch import Deliver
+from bot.handlers.routing import Dispatch
+from bot.runtime import BotApiError, BotApiUnreachable
+from bot.telegram import BotApiTransport, make_bot
+from scheduler.transport import Transport
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class AiogramRuntime:
+    name = "aiogram"
+
+    def __init__(self, token: str, api_url: str) -> None:
+        self.bot: Bot = make_bot(token, api_url)
+
+    async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
+        url = self.bot.session.api.api_url(token=self.bot.token, method=method)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            session = await self.bot.session.create_session()
+            async with session.post(
+                url, data=body, headers=_JSON, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as resp:
+                status, raw = resp.status, await resp.read()
+        except TimeoutError:
+            raise BotApiUnreachable("timeout: no answer from the Bot API") from None
+        except aiohttp.ClientError as exc:
+            raise BotApiUnreachable(f"network: {type(exc).__name__}: {exc}") from None
+        return answer_of(status, raw)
+
+    def transport(self) -> Transport:
+        return BotApiTransport(self.bot)
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
+        payload: dict[str, Any] = {"callback_query_id": query_id, "show_alert": alert}
+        if text:
+            payload["text"] = text
+        await self.request("answerCallbackQuery", payload, timeout=10)
+
+    def deliver_to(self, dispatch: Dispatch) -> Deliver:
+        return dispatch
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+
+def answer_of(status: int, raw: bytes) -> Any:
+    """The Bot API's `result`, or its error as BotApiError (BotApiUnreachable for a server error or an answer
+    that is not the API's)."""
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        raise BotApiUnreachable(f"HTTP {status}: the answer is not JSON") from None
+    if not isinstance(answer, dict):
+        raise BotApiUnreachable(f"HTTP {status}: the answer is not a JSON object")
+    if answer.get("ok"):
+        return answer.get("result")
+    parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
+    retry = parameters.get("retry_after")
+    code = int(answer.get("error_code") or status)
+    if code >= 500:  # Telegram's servers (or a proxy before them) failing: try again later
+        raise BotApiUnreachable(f"HTTP {code}: {answer.get('description') or 'server error'}")
+    raise BotApiError(
+        code, str(answer.get("description") or f"HTTP {status}"), retry_after=float(retry) if retry else None
+    )

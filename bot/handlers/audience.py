@@ -1,0 +1,29 @@
+"""Who may use a route: checked by the dispatch on every update, from AGENT_IDS and the chat it came from.
+
+Button data and commands can be typed or forged by anyone, so the check never trusts the update's
+content, only who sent it and where. Anonymous admins and channels have no sender and match no audience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.handlers.context import HandlerContext
+
+
+@dataclass(frozen=True)
+class Audience:
+    name: str
+    admits: Callable[[HandlerContext], bool]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: an agent (AGENT_IDS) in a private chat with the bot or in the staff chat
+AGENT = Audience("agent", lambda ctx: ctx.is_agent and (ctx.is_private or ctx.in_staff_chat))
+#: an agent in the staff chat (replies to ticket messages there go to the customer)
+STAFF_AGENT = Audience("agent in the staff chat", lambda ctx: ctx.is_agent and ctx.in_staff_chat)
+#: anyone in a private chat with the bot (agents too: they can file a request like anyone else)
+CUSTOMER = Audience("customer", lambda ctx: ctx.is_private and ctx.person is not None)

@@ -1,0 +1,169 @@
+"""Customers in a private chat: the start menu, help, language, their tickets and status, and every
+message that is not a command (the next intake answer, a message about an open ticket, or a new request).
+"""
+
+from __future__ import annotations
+
+from bot.handlers.context import HandlerContext
+from bot.handlers.inputs import input_of
+from bot.handlers.intake import intake
+from bot.handlers.replies import menu, send, send_coalescing
+from bot.handlers.ticket_messages import continue_ticket_conversation
+from bot.handlers.update import ButtonPress, MemberChange, Message
+from dialogs.intake_service import IntakeService, Reply, Result
+from helpdesk import callbacks, people, tickets, views
+from helpdesk.callbacks import Callback
+from helpdesk.i18n import LANGUAGES, t
+from helpdesk.people import customer_display_name
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+async def start(ctx: HandlerContext, message: Message) -> None:
+    customer = await ctx.customer()
+    lang = await ctx.lang()
+    service = await intake(ctx)
+    if await service.has_draft():
+        result = await service.current()
+        send(ctx, result.replies if result else [])
+        return
+    known = await tickets.customer_tickets(ctx.session, customer, ctx.policy)
+    key = "start.welcome_back" if any(known) else "start.welcome"
+    ctx.reply(t(lang, key, name=customer_display_name(customer)), buttons=menu(lang))
+
+
+async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
+    lang = await ctx.lang()
+    text = t(lang, "help.customer")
+    if ctx.is_agent:
+        text += t(lang, "help.agent")
+    ctx.reply(text)
+
+
+async def lang(ctx: HandlerContext, message: Message) -> None:
+    wanted = (message.command.args if message.command else "").strip().lower()[:2]
+    if wanted in LANGUAGES:
+        await set_language(ctx, wanted)
+        return
+    current = await ctx.lang()
+    ctx.reply(
+        t(current, "lang.prompt"),
+        buttons=[[(t(code, "lang.name"), callbacks.make(callbacks.LANG, code)) for code in LANGUAGES]],
+    )
+
+
+async def set_language(ctx: HandlerContext, lang: str) -> None:
+    customer = await ctx.customer()
+    customer.language = lang
+    ctx.session.add(customer)
+    ctx.set_lang(lang)
+    ctx.reply(t(lang, "lang.changed"))
+    result = await (await intake(ctx)).current()
+    if result is not None:
+        send(ctx, result.replies)
+
+
+async def my(ctx: HandlerContext, message: Message | None = None) -> None:
+    lang = await ctx.lang()
+    open_, closed = await tickets.customer_tickets(ctx.session, await ctx.customer(), ctx.policy)
+    text, buttons = views.my_list(lang, open_, closed)
+    ctx.reply(text, buttons=buttons)
+
+
+async def status(ctx: HandlerContext, message: Message) -> None:
+    """`/status NUMBER`: the customer's own ticket; anyone else's number reads exactly like an unknown one."""
+    lang = await ctx.lang()
+    number = (message.command.args if message.command else "").strip()
+    if not number:
+        ctx.reply(t(lang, "status.usage"))
+        return
+    ticket = await tickets.find_for_customer(ctx.session, await ctx.customer(), number)
+    if ticket is None:
+        ctx.reply(t(lang, "status.not_found", number=number[:40]))
+        return
+    ctx.reply(await views.status_text(ctx.session, ticket, lang), buttons=views.status_button(ticket, lang))
+
+
+def is_slash_text(message: Message) -> bool:
+    return message.starts_with_slash
+
+
+async def unknown_command(ctx: HandlerContext, message: Message) -> None:
+    """An unknown command; with an intake open, the current question comes with the answer."""
+    lang = await ctx.lang()
+    unknown = t(lang, "errors.unknown_command")
+    current = await (await intake(ctx)).current()
+    if current is None:
+        send(ctx, [Reply(unknown)])
+    else:
+        first, *rest = current.replies
+        send(ctx, [Reply(unknown + "\n\n" + first.text, prompt=first.prompt, buttons=first.buttons), *rest])
+    ctx.outcome = "unknown_command"
+
+
+# -- free messages -------------------------------------------------------------------------------------
+
+
+async def free_message(ctx: HandlerContext, message: Message) -> None:
+    """Any message outside a command: the next intake answer, or the start of a new request."""
+    service = await intake(ctx)
+    result = await service.handle(input_of(message))
+    if result is None:
+        result = await route_free_message(ctx, message, service)
+    if result is not None:
+        await send_coalescing(ctx, result.replies)
+
+
+async def route_free_message(ctx: HandlerContext, message: Message, service: IntakeService) -> Result | None:
+    """No intake open: a message about an open ticket goes there; otherwise a text or a file starts an intake."""
+    if await continue_ticket_conversation(ctx, message):
+        return None
+    if message.text is not None:
+        return await service.start(description=message.text)
+    if message.file is not None:
+        return await service.start(first_file=message.file)
+    lang = await ctx.lang()
+    hint = t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description")
+    return Result([Reply(hint, buttons=menu(lang))])
+
+
+# -- buttons -------------------------------------------------------------------------------------------
+
+
+async def menu_button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
+    ctx.answer_button()
+    action = button.args[0] if button.args else ""
+    if action == "new":
+        send(ctx, (await (await intake(ctx)).start()).replies)
+    elif action == "my":
+        await my(ctx)
+    else:
+        await help_(ctx)
+
+
+async def lang_button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
+    ctx.answer_button()
+    wanted = button.args[0] if button.args else ""
+    if wanted in LANGUAGES:
+        await set_language(ctx, wanted)
+
+
+async def status_button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
+    lang = await ctx.lang()
+    ticket_id = button.int_arg(0)
+    customer = await ctx.customer()
+    ticket = await tickets.ticket_for_customer(ctx.session, customer, ticket_id) if ticket_id else None
+    if ticket is None:
+        ctx.answer_button(t(lang, "status.not_found", number="?"), alert=True)
+        return
+    ctx.answer_button()
+    ctx.reply(await views.status_text(ctx.session, ticket, lang), buttons=views.status_button(ticket, lang))
+
+
+# -- blocking and unblocking ---------------------------------------------------------------------------
+
+
+async def blocked_or_unblocked(ctx: HandlerContext, member: MemberChange) -> None:
+    """Telegram tells us when a customer blocks the bot: stop queueing for them until they come back."""
+    await people.set_reachable(ctx.session, member.chat_id, reachable=member.status not in ("kicked", "left"))
+    ctx.outcome = f"chat_member:{member.status}"

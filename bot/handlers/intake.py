@@ -1,0 +1,50 @@
+"""The intake form in a private chat: starting it, its buttons, /new and /cancel (the form itself is
+`dialogs/`: steps, prompts, validation; this module only feeds it and sends what it answers)."""
+
+from __future__ import annotations
+
+from bot.handlers.context import HandlerContext
+from bot.handlers.replies import send
+from bot.handlers.update import ButtonPress, Message
+from dialogs.intake import UserInput
+from dialogs.intake_service import IntakeService, Result
+from helpdesk.callbacks import Callback
+from helpdesk.content import Content
+from helpdesk.i18n import t
+
+
+async def intake(ctx: HandlerContext) -> IntakeService:
+    return IntakeService(ctx.session, await ctx.customer(), await ctx.lang(), ctx.triage, ctx.policy)
+
+
+async def start_with(ctx: HandlerContext, content: Content | None) -> Result:
+    """A new intake whose description (or first attachment) is what the customer already wrote."""
+    service = await intake(ctx)
+    if content is not None and content.text:
+        return await service.start(description=content.text)
+    if content is not None and content.file:
+        return await service.start(first_file=content.file)
+    return await service.start()
+
+
+async def new(ctx: HandlerContext, message: Message) -> None:
+    send(ctx, (await (await intake(ctx)).start()).replies)
+
+
+async def cancel(ctx: HandlerContext, message: Message) -> None:
+    send(ctx, (await (await intake(ctx)).cancel()).replies)
+
+
+async def button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
+    """An answer chosen with a button (`i:<token>:<value>`); the token tells an old question's buttons apart."""
+    lang = await ctx.lang()
+    if len(button.args) != 2:
+        ctx.answer_button(t(lang, "hint.stale_button"))
+        return
+    token, value = button.args
+    result = await (await intake(ctx)).handle(UserInput.of_choice(value, token))
+    if result is None:  # the form was finished or cancelled: this button is from an old message
+        ctx.answer_button(t(lang, "hint.stale_button"))
+        return
+    ctx.answer_button(t(lang, "hint.stale_button") if result.stale else None)
+    send(ctx, result.replies)

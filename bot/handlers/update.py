@@ -1,0 +1,268 @@
+"""What an update says, framework-free: parsed once from the Bot API's JSON (the payload the inbox stores).
+
+Both runtimes hand the handler layer this model, so a command or a button means the same under aiogram
+and python-telegram-bot. Only what the desk reads is kept; anything else in the payload is ignored, so an
+update with a field newer than either framework still reads (an unreadable one raises `UnreadableUpdate`
+and is parked alone by the inbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from helpdesk.people import Person
+
+#: the attachments the desk keeps, in the order they are looked for (a photo comes as several sizes)
+FILE_KINDS = ("document", "video", "audio", "animation")
+
+
+class UnreadableUpdate(ValueError):
+    """The payload is not an update the desk can read (no retry can fix it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """`/name@mention args`: `name` as typed, `args` the rest of the text ("" when none)."""
+
+    name: str
+    mention: str | None
+    args: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message (or an edited one): where it was written, what it carries and what it answers."""
+
+    chat_id: int
+    chat_type: str
+    message_id: int
+    text: str | None = None
+    caption: str | None = None
+    #: the text's (or caption's) formatting, as Telegram sent it (`bot.handlers.formatting` renders it)
+    entities: tuple[dict[str, Any], ...] = ()
+    #: an attachment as plain data: kind, file_id, file_unique_id, file_size, … (see `_file_of`)
+    file: dict[str, Any] | None = None
+    phone: str | None = None
+    reply_to: int | None = None
+    #: the forum topic it was written in (None outside topics)
+    thread_id: int | None = None
+    command: Command | None = None
+
+    @property
+    def words(self) -> str | None:
+        """The text, or the caption of an attachment."""
+        return self.text if self.text is not None else self.caption
+
+    @property
+    def starts_with_slash(self) -> bool:
+        return bool(self.text and self.text.startswith("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """A press on an inline button; `message_id` is None when Telegram no longer shows the message."""
+
+    query_id: str
+    data: str | None
+    chat_id: int | None
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """The bot's own membership changed in a chat (a customer blocked or unblocked it)."""
+
+    chat_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One update: its kind, who sent it, the chat it belongs to, and its content."""
+
+    update_id: int
+    kind: str  # message | edited_message | callback_query | my_chat_member | any other Bot API kind
+    chat_key: int  # the chat whose updates are handled in order (0: none)
+    chat_id: int | None
+    chat_type: str | None
+    sender: Person | None  # None: a bot, a channel, an anonymous admin (never an agent, never a customer)
+    message: Message | None = None  # message and edited_message
+    press: ButtonPress | None = None
+    member: MemberChange | None = None
+
+
+def update_kind(payload: dict[str, Any]) -> str:
+    return next((k for k in payload if k != "update_id"), "unknown")
+
+
+#: update kinds whose body has a `chat` (its id is the ordering key); others key on the sender
+_CHAT_KINDS = frozenset(
+    {
+        "message", "edited_message", "channel_post", "edited_channel_post", "business_message",
+        "edited_business_message", "my_chat_member", "chat_member", "chat_join_request", "message_reaction",
+        "message_reaction_count", "chat_boost", "removed_chat_boost",
+    }
+)  # fmt: skip
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def chat_key_of(payload: dict[str, Any]) -> int:
+    """The chat an update belongs to (its ordering key); 0 for updates without a chat."""
+    kind = update_kind(payload)
+    body = payload.get(kind)
+    if not isinstance(body, dict):
+        return 0
+    if kind == "callback_query":
+        chat = _dict(_dict(body.get("message")).get("chat")).get("id")
+        return _int(chat) or _int(_dict(body.get("from")).get("id")) or 0
+    if kind in _CHAT_KINDS:
+        return _int(_dict(body.get("chat")).get("id")) or 0
+    return _int(_dict(body.get("from") or body.get("user")).get("id")) or 0
+
+
+def parse_update(payload: dict[str, Any]) -> Update:
+    """The update as the desk reads it; raises `UnreadableUpdate` for a payload that is not one."""
+    update_id = _int(payload.get("update_id"))
+    if update_id is None:
+        raise UnreadableUpdate("no update_id")
+    kind = update_kind(payload)
+    body = payload.get(kind)
+    if not isinstance(body, dict):
+        raise UnreadableUpdate(f"{kind} is not an object")
+    chat_key = chat_key_of(payload)
+    if kind == "callback_query":
+        return _press(update_id, body, chat_key)
+    chat = _dict(body.get("chat"))
+    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    sender = _person(body, chat_id)
+    if kind in ("message", "edited_message"):
+        message = _message(body, chat_id, str(chat_type or ""))
+        return Update(update_id, kind, chat_key, chat_id, message.chat_type, sender, message=message)
+    if kind == "my_chat_member" and chat_id is not None:
+        status = str(_dict(body.get("new_chat_member")).get("status") or "")
+        return Update(update_id, kind, chat_key, chat_id, chat_type, sender, member=MemberChange(chat_id, status))
+    return Update(update_id, kind, chat_key, chat_id, chat_type, sender)
+
+
+def sender_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str | None]:
+    """Who sent an update, and the chat id and type to answer in: read leniently, for any payload (an
+    update being parked because it cannot be read still gets its apology where possible)."""
+    kind = update_kind(payload)
+    body = _dict(payload.get(kind))
+    chat = _dict(_dict(body.get("message")).get("chat") if kind == "callback_query" else body.get("chat"))
+    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    sender = _person(body, chat_id)
+    if kind == "callback_query" and chat_id is None and sender is not None:
+        chat_id, chat_type = sender.user_id, "private"
+    return sender, chat_id, chat_type
+
+
+def _person(body: dict[str, Any], chat_id: int | None) -> Person | None:
+    """The sender, unless a bot, or someone speaking as a chat (anonymous admins, channels)."""
+    user = body.get("from") or body.get("user")
+    if not isinstance(user, dict) or user.get("is_bot") or body.get("sender_chat"):
+        return None
+    user_id = _int(user.get("id"))
+    if user_id is None:
+        return None
+    return Person(
+        user_id=user_id,
+        chat_id=chat_id if chat_id is not None else user_id,
+        first_name=str(user.get("first_name") or ""),
+        last_name=user.get("last_name"),
+        username=user.get("username"),
+        language_code=user.get("language_code"),
+    )
+
+
+def _press(update_id: int, body: dict[str, Any], chat_key: int) -> Update:
+    query_id = body.get("id")
+    if not isinstance(query_id, str):
+        raise UnreadableUpdate("callback_query without an id")
+    message = _dict(body.get("message"))
+    chat = _dict(message.get("chat"))
+    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    sender = _person(body, chat_id)
+    if chat_id is None and sender is not None:  # a button under a message Telegram no longer shows us:
+        chat_id, chat_type = sender.user_id, "private"  # answer the presser privately
+    # an inaccessible message has date 0 (Bot API 7.0): its id is no use for edits
+    message_id = _int(message.get("message_id")) if message.get("date") else None
+    data = body.get("data") if isinstance(body.get("data"), str) else None
+    press = ButtonPress(query_id, data, chat_id, message_id)
+    return Update(update_id, "callback_query", chat_key, chat_id, chat_type, sender, press=press)
+
+
+def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Message:
+    message_id = _int(body.get("message_id"))
+    if chat_id is None or message_id is None:
+        raise UnreadableUpdate("a message without its chat or id")
+    text = body.get("text") if isinstance(body.get("text"), str) else None
+    caption = body.get("caption") if isinstance(body.get("caption"), str) else None
+    entities = body.get("entities") if text is not None else body.get("caption_entities")
+    reply = _dict(body.get("reply_to_message"))
+    contact = _dict(body.get("contact"))
+    return Message(
+        chat_id=chat_id,
+        chat_type=chat_type,
+        message_id=message_id,
+        text=text,
+        caption=caption,
+        entities=tuple(e for e in entities if isinstance(e, dict)) if isinstance(entities, list) else (),
+        file=_file_of(body, chat_id, message_id, caption),
+        phone=str(contact["phone_number"]) if contact.get("phone_number") else None,
+        reply_to=_int(reply.get("message_id")),
+        thread_id=_int(body.get("message_thread_id")) if body.get("is_topic_message") else None,
+        command=_command(text if text is not None else caption),
+    )
+
+
+def _file_of(body: dict[str, Any], chat_id: int, message_id: int, caption: str | None) -> dict[str, Any] | None:
+    """The attachment a message carries (photo, document, video, audio, animation), as plain data."""
+    base = {"chat_id": chat_id, "message_id": message_id, "caption": caption}
+    photo = body.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        largest = photo[-1]  # Telegram lists the sizes smallest first
+        return {
+            **base,
+            "kind": "photo",
+            "file_id": largest["file_id"],
+            "file_unique_id": largest.get("file_unique_id"),
+            "file_size": largest.get("file_size"),
+        }
+    for kind in FILE_KINDS:
+        media = body.get(kind)
+        if isinstance(media, dict) and media.get("file_id"):
+            return {
+                **base,
+                "kind": kind,
+                "file_id": media["file_id"],
+                "file_unique_id": media.get("file_unique_id"),
+                "file_size": media.get("file_size"),
+                "file_name": media.get("file_name"),
+                "mime_type": media.get("mime_type"),
+            }
+    return None
+
+
+def _command(text: str | None) -> Command | None:
+    """`/name@mention args` at the start of a text or caption (as aiogram's and ptb's command filters read it)."""
+    if not text or text[0] != "/":
+        return None
+    head, *rest = text.split(maxsplit=1)
+    name, _, mention = head[1:].partition("@")
+    if not name:
+        return None
+    return Command(name, mention or None, rest[0] if rest else "")

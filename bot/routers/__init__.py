@@ -1,1 +1,0 @@
-"""Routers: thin handlers that translate Telegram updates into dialog and domain calls."""

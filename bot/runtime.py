@@ -1,0 +1,69 @@
+"""What a Telegram runtime (aiogram or python-telegram-bot, chosen by BOT_RUNTIME) provides to the bot.
+
+Everything else — the durable inbox, the handler layer, the outbox and its delivery, polling, the webhook
+server, /healthz and /metrics — is shared, so both runtimes run the same product on the same data. A
+runtime gives: the Bot API reached through its own HTTP client (`request`, for getMe, getUpdates,
+setWebhook…, and a delivery `transport`), the answer to a button press, and the way a stored update
+reaches the handler layer (`deliver_to`). Errors come back in the vocabulary below, whatever the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from bot.batch import Deliver
+from bot.handlers.routing import Dispatch
+from scheduler.transport import Transport
+
+RUNTIMES = ("aiogram", "ptb")
+
+
+class BotApiError(Exception):
+    """The Bot API answered with an error (`code` as Telegram gives it: 400, 401, 403, 409, 429…)."""
+
+    def __init__(self, code: int, description: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{code} {description}")
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+
+class BotApiUnreachable(Exception):
+    """No usable answer: the network, a timeout, or a server error that is not the Bot API's own."""
+
+
+class Runtime(Protocol):
+    name: str
+
+    async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
+        """One Bot API call with the framework's HTTP client; the `result`, or BotApiError/BotApiUnreachable."""
+        ...
+
+    def transport(self) -> Transport:
+        """What the outbox delivery sends with."""
+        ...
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None: ...
+
+    def deliver_to(self, dispatch: Dispatch) -> Deliver:
+        """How an update parsed by the inbox reaches the handler layer under this runtime."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def make_runtime(name: str, token: str, api_url: str) -> Runtime:
+    """The runtime BOT_RUNTIME names; only that framework is imported (each costs start-up time and memory)."""
+    if name == "aiogram":
+        from bot.bindings.aiogram3 import AiogramRuntime
+
+        return AiogramRuntime(token, api_url)
+    raise ValueError(f"BOT_RUNTIME must be one of {', '.join(RUNTIMES)}, got {name!r}")
+
+
+async def bot_username(runtime: Runtime) -> str:
+    """getMe: the bot's @username (its id when it has none); BotApiError 401 for a rejected token."""
+    me = await runtime.request("getMe", {}, timeout=15)
+    if not isinstance(me, dict):
+        raise BotApiUnreachable("getMe: the answer is not a user")
+    return str(me.get("username") or me.get("id"))
