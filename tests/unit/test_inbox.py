@@ -1,8 +1,8 @@
 """UpdateInbox on a real database: durable, once, in order per chat, bounded retries, parked with notice.
 
-The dispatcher here is a plain aiogram Dispatcher with test routers, so a handler can be made to fail,
-hang or record what it saw; effects are outbox rows written through `ctx.reply` in the handler's
-transaction, exactly as the product's handlers do.
+The handler layer here is a scripted `deliver` function, so a handler can be made to fail, hang or record
+what it saw; effects are outbox rows written through `ctx.reply` in the handler's transaction, exactly as
+the product's handlers do.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from aiogram import Bot, Dispatcher, Router
-from aiogram.types import CallbackQuery, Message
 from sqlmodel import col, func, select
 
-from bot.context import HandlerContext
-from bot.inbox import UpdateInbox, chat_key_of, person_of, pg_lock_key
+from bot.batch import pg_lock_key
+from bot.handlers.context import HandlerContext
+from bot.handlers.update import Update, chat_key_of, sender_of
+from bot.inbox import UpdateInbox
 from helpdesk import outbox
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
@@ -28,7 +28,6 @@ from storage.repos import dialect_insert
 
 STAFF = -100123
 POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=STAFF)
-TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz0123"
 _ids = iter(range(1_000, 10**9))
 
 
@@ -47,7 +46,7 @@ def message(chat_id: int, text: str, *, update_id: int | None = None, chat_type:
 
 
 class Recorder:
-    """A router whose behaviour per text is scripted: 'ok', 'fail', 'fail-once', 'hang', 'slow'."""
+    """A handler layer whose behaviour per text is scripted: 'ok', 'fail', 'fail-once', 'hang', 'slow'."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, str]] = []
@@ -56,13 +55,20 @@ class Recorder:
         self.max_active_per_chat = 0
         self.max_active_total = 0
         self._total = 0
-        self.router = Router()
-        self.router.message()(self.on_message)
-        self.router.callback_query()(self.on_callback)
 
-    async def on_message(self, message: Message, ctx: HandlerContext) -> None:
-        chat = message.chat.id
-        text = message.text or ""
+    async def __call__(self, update: Update, ctx: HandlerContext) -> bool:
+        if update.press is not None:
+            self.calls.append((ctx.person.user_id if ctx.person else 0, update.press.data or ""))
+            raise RuntimeError("button handler broken")
+        if update.message is None:
+            return False
+        await self.on_message(update, ctx)
+        return True
+
+    async def on_message(self, update: Update, ctx: HandlerContext) -> None:
+        assert update.message is not None
+        chat = update.message.chat_id
+        text = update.message.text or ""
         self.calls.append((chat, text))
         self.active[chat] += 1
         self._total += 1
@@ -89,23 +95,21 @@ class Recorder:
             self.active[chat] -= 1
             self._total -= 1
 
-    async def on_callback(self, query: CallbackQuery, ctx: HandlerContext) -> None:
-        self.calls.append((query.from_user.id, query.data or ""))
-        raise RuntimeError("button handler broken")
+class Answers:
+    """Button answers go nowhere (these handlers never answer buttons)."""
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
+        return None
 
 
 @pytest.fixture
-async def bot():
-    b = Bot(token=TOKEN)
-    yield b
-    await b.session.close()
+def bot() -> Answers:
+    return Answers()
 
 
-def make_inbox(db: Database, bot: Bot, recorder: Recorder, **kw: Any) -> UpdateInbox:
-    dp = Dispatcher()
-    dp.include_router(recorder.router)
+def make_inbox(db: Database, bot: Any, recorder: Recorder, **kw: Any) -> UpdateInbox:
     kw.setdefault("retry_delays", (0.01,))
-    return UpdateInbox(db, dp, bot, POLICY, triage=None, **kw)
+    return UpdateInbox(db, recorder, bot, POLICY, triage=None, **kw)
 
 
 async def outbox_texts(db: Database, chat_id: int | None = None) -> list[str]:
@@ -129,20 +133,20 @@ def test_chat_key_and_person_of_every_kind() -> None:
     assert chat_key_of(message(-100777, "x", chat_type="supergroup", user=9)) == -100777
     query = {"update_id": 1, "callback_query": {"id": "q", "from": {"id": 42, "is_bot": False, "first_name": "A"}}}
     assert chat_key_of(query) == 42  # a button without its message: the presser's private chat
-    person, chat_id, chat_type = person_of(query)
+    person, chat_id, chat_type = sender_of(query)
     assert person is not None and person.user_id == 42 and chat_id == 42 and chat_type == "private"
     assert chat_key_of({"update_id": 2, "poll": {"id": "p"}}) == 0
     assert chat_key_of({"update_id": 3, "message": "garbage"}) == 0
     channel = {"update_id": 4, "channel_post": {"chat": {"id": -1001, "type": "channel"}, "sender_chat": {}}}
     assert chat_key_of(channel) == -1001
-    assert person_of(channel)[0] is None
+    assert sender_of(channel)[0] is None
     assert -(2**31) <= pg_lock_key(-1001234567890) < 2**31
 
 
 # -- durable and once ------------------------------------------------------------------------------
 
 
-async def test_each_update_is_handled_once_even_when_stored_again(db: Database, bot: Bot) -> None:
+async def test_each_update_is_handled_once_even_when_stored_again(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec)
     updates = [message(10, f"hello {i}") for i in range(5)]
@@ -159,7 +163,7 @@ async def test_each_update_is_handled_once_even_when_stored_again(db: Database, 
     assert inbox.stats.processed == 5 and inbox.stats.duplicates == 3 + 5 + 1
 
 
-async def test_updates_arriving_together_are_stored_in_one_transaction(db: Database, bot: Bot) -> None:
+async def test_updates_arriving_together_are_stored_in_one_transaction(db: Database, bot: Any) -> None:
     """Webhook requests at the same moment: one group commit, each caller told about its own updates."""
     rec = Recorder()
     inbox = make_inbox(db, bot, rec)
@@ -171,7 +175,7 @@ async def test_updates_arriving_together_are_stored_in_one_transaction(db: Datab
     assert sorted(t for _, t in rec.calls) == sorted(f"hook {i}" for i in range(20))
 
 
-async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Database, bot: Bot) -> None:
+async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Database, bot: Any) -> None:
     """A crash after storing and before handling: the next process's recover() handles them, once."""
     first = make_inbox(db, bot, Recorder())
     updates = [message(20, "one"), message(21, "two"), message(20, "three")]
@@ -191,7 +195,7 @@ async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Datab
     assert sorted(await outbox_texts(db)) == ["echo one", "echo three", "echo two"]
 
 
-async def test_a_redelivered_update_that_was_stored_but_not_handled_is_handled_at_once(db: Database, bot: Bot) -> None:
+async def test_a_redelivered_update_that_was_stored_but_not_handled_is_handled_at_once(db: Database, bot: Any) -> None:
     """The process that stored it died; Telegram resends it to this one: no waiting for the recovery pass."""
     update = message(25, "stored by a process that died")
     async with db.session() as s:
@@ -206,7 +210,7 @@ async def test_a_redelivered_update_that_was_stored_but_not_handled_is_handled_a
     assert await outbox_texts(db) == ["echo stored by a process that died"]
 
 
-async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database, bot: Bot) -> None:
+async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database, bot: Any) -> None:
     """Two processes (or a second start) receiving the same updates: one handling each."""
     rec_a, rec_b = Recorder(), Recorder()
     other_db = Database(db.url)
@@ -234,7 +238,7 @@ async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database,
 # -- order and parallelism -------------------------------------------------------------------------
 
 
-async def test_one_chat_in_order_one_at_a_time_different_chats_in_parallel(db: Database, bot: Bot) -> None:
+async def test_one_chat_in_order_one_at_a_time_different_chats_in_parallel(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, concurrency=8)
     updates = [message(40 + i % 3, f"slow {i}") for i in range(18)]
@@ -249,7 +253,7 @@ async def test_one_chat_in_order_one_at_a_time_different_chats_in_parallel(db: D
         assert rec.max_active_total > 1
 
 
-async def test_an_update_stored_while_its_chat_drains_is_not_left_behind(db: Database, bot: Bot) -> None:
+async def test_an_update_stored_while_its_chat_drains_is_not_left_behind(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec)
     for i in range(30):
@@ -264,7 +268,7 @@ async def test_an_update_stored_while_its_chat_drains_is_not_left_behind(db: Dat
 # -- batches: the next update of many chats in one transaction ------------------------------------------
 
 
-async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_update(db: Database, bot: Bot) -> None:
+async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_update(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=3, concurrency=2)  # PostgreSQL: two transactions share the chats
     updates = [message(200 + i, f"hello {i}" if i != 7 else "fail-once seven") for i in range(20)]
@@ -278,7 +282,7 @@ async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_upda
     assert {r.status for r in (await inbox_rows(db)).values()} == {"done"}
 
 
-async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot: Bot) -> None:
+async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot: Any) -> None:
     """Private senders new to the desk are created together; a group stranger is not a customer."""
     from storage.models import Customer
 
@@ -293,7 +297,7 @@ async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot
     assert people == [400, 401, 402, 403, 404, 405]  # the rolled-back batch left no half-made customer
 
 
-async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_update(db: Database, bot: Bot) -> None:
+async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_update(db: Database, bot: Any) -> None:
     """Two chats' effects that cannot both be committed: the batch is split, one wins, the other is parked."""
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=2)
@@ -313,7 +317,7 @@ async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_updat
 # -- failures --------------------------------------------------------------------------------------
 
 
-async def test_a_transient_failure_is_retried_and_its_effects_happen_once(db: Database, bot: Bot) -> None:
+async def test_a_transient_failure_is_retried_and_its_effects_happen_once(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=3)
     await inbox.store([message(60, "fail-once a"), message(60, "after")])
@@ -326,7 +330,7 @@ async def test_a_transient_failure_is_retried_and_its_effects_happen_once(db: Da
     assert inbox.stats.failed_attempts == 1 and inbox.stats.parked == 0
 
 
-async def test_a_failing_handler_is_parked_staff_told_customer_apologised(db: Database, bot: Bot) -> None:
+async def test_a_failing_handler_is_parked_staff_told_customer_apologised(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=3)
     update = message(70, "fail-always")
@@ -351,7 +355,7 @@ async def test_a_failing_handler_is_parked_staff_told_customer_apologised(db: Da
     assert rec.failures["fail-always"] == 3
 
 
-async def test_parked_notice_names_the_customers_open_ticket(db: Database, bot: Bot) -> None:
+async def test_parked_notice_names_the_customers_open_ticket(db: Database, bot: Any) -> None:
     from tests.unit.test_tickets import register
 
     async with db.session() as s:
@@ -364,7 +368,7 @@ async def test_parked_notice_names_the_customers_open_ticket(db: Database, bot: 
     assert len(staff) == 1 and ticket.number in staff[0]
 
 
-async def test_a_hanging_handler_times_out_and_is_parked(db: Database, bot: Bot) -> None:
+async def test_a_hanging_handler_times_out_and_is_parked(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=2, handler_timeout=0.2)
     started = time.monotonic()
@@ -376,7 +380,7 @@ async def test_a_hanging_handler_times_out_and_is_parked(db: Database, bot: Bot)
     assert "echo other chat" in await outbox_texts(db, 81)
 
 
-async def test_failed_attempts_survive_a_restart(db: Database, bot: Bot) -> None:
+async def test_failed_attempts_survive_a_restart(db: Database, bot: Any) -> None:
     """The attempt count is stored: a crash loop cannot retry an update for ever."""
     rec = Recorder()
     update = message(90, "fail-always")
@@ -398,7 +402,7 @@ async def test_failed_attempts_survive_a_restart(db: Database, bot: Bot) -> None
     assert len(await outbox_texts(db, 91)) == 1  # the apology
 
 
-async def test_a_failing_group_update_tells_the_staff_but_writes_nothing_to_the_group(db: Database, bot: Bot) -> None:
+async def test_a_failing_group_update_tells_the_staff_but_writes_nothing_to_the_group(db: Database, bot: Any) -> None:
     inbox = make_inbox(db, bot, Recorder(), attempts=1)
     await inbox.store([message(-100555, "fail-always", chat_type="supergroup", user=5)])
     await inbox.idle(10)
@@ -406,7 +410,7 @@ async def test_a_failing_group_update_tells_the_staff_but_writes_nothing_to_the_
     assert await outbox_texts(db, -100555) == []
 
 
-async def test_a_failing_button_is_parked_with_an_apology(db: Database, bot: Bot) -> None:
+async def test_a_failing_button_is_parked_with_an_apology(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=2)
     query = {
@@ -425,7 +429,7 @@ async def test_a_failing_button_is_parked_with_an_apology(db: Database, bot: Bot
     assert len(await outbox_texts(db, 95)) == 1 and len(await outbox_texts(db, STAFF)) == 1
 
 
-async def test_the_log_has_one_line_per_update_with_outcome_and_latency(db: Database, bot: Bot, caplog) -> None:
+async def test_the_log_has_one_line_per_update_with_outcome_and_latency(db: Database, bot: Any, caplog) -> None:
     caplog.set_level("INFO", logger="bot.updates")
     inbox = make_inbox(db, bot, Recorder(), attempts=2)
     await inbox.store([message(99, "fine"), message(98, "fail-always")])
@@ -439,7 +443,7 @@ async def test_the_log_has_one_line_per_update_with_outcome_and_latency(db: Data
     assert all("latency_ms" in r.fields for r in lines if r.fields["outcome"] != "parked")
 
 
-async def test_rows_count_matches(db: Database, bot: Bot) -> None:
+async def test_rows_count_matches(db: Database, bot: Any) -> None:
     inbox = make_inbox(db, bot, Recorder())
     await inbox.store([message(100 + i, "hi there") for i in range(10)])
     await inbox.idle(10)

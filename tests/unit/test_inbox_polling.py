@@ -6,19 +6,18 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiogram import Bot, Dispatcher
 from sqlmodel import select
 
+from bot.bindings.aiogram3 import AiogramRuntime
 from bot.inbox import UpdateInbox
 from bot.polling import Poller
-from bot.telegram import make_bot
 from helpdesk.policy import DeskPolicy
 from storage import migrate
 from storage.db import Database
 from storage.models import InboxUpdate, OutboxMessage
 from tests.support.botapi import FakeBotAPI
 from tests.support.botproc import DEFAULT_TOKEN
-from tests.unit.test_inbox import Recorder
+from tests.unit.test_inbox import Answers, Recorder
 
 STAFF = -100123
 BAD_POLL = {"id": "1", "question": "?", "options": [{"text": "a", "voter_count": 0}], "total_voter_count": 0}
@@ -48,9 +47,9 @@ async def api():
 
 @pytest.fixture
 async def bot(api: FakeBotAPI):
-    b = make_bot(DEFAULT_TOKEN, api.base_url)
-    yield b
-    await b.session.close()
+    runtime = AiogramRuntime(DEFAULT_TOKEN, api.base_url)
+    yield runtime
+    await runtime.close()
 
 
 async def run_poller(poller: Poller, until, timeout: float = 10.0) -> None:
@@ -68,7 +67,9 @@ async def run_poller(poller: Poller, until, timeout: float = 10.0) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_updates_are_confirmed_only_after_they_are_stored(api: FakeBotAPI, bot: Bot, monkeypatch) -> None:
+async def test_updates_are_confirmed_only_after_they_are_stored(
+    api: FakeBotAPI, bot: AiogramRuntime, monkeypatch
+) -> None:
     monkeypatch.setattr("bot.polling._backoff", lambda failures: 0.05)
     monkeypatch.setattr("bot.polling._sleep", lambda stop, s: asyncio.sleep(0.05))
     user = api.user(11, "Ann")
@@ -90,37 +91,37 @@ async def test_updates_are_confirmed_only_after_they_are_stored(api: FakeBotAPI,
     assert api.is_confirmed(ids[0]) and api.is_confirmed(ids[1])
 
 
-async def test_an_update_aiogram_cannot_parse_blocks_nothing(api: FakeBotAPI, bot: Bot, database_url: str) -> None:
-    """A field newer than the library (here: a poll without the fields aiogram requires) must not stop polling."""
+async def test_an_unreadable_update_blocks_nothing(api: FakeBotAPI, bot: AiogramRuntime, database_url: str) -> None:
+    """A field newer than a framework (here: a poll without the fields aiogram requires) is read like any
+    message; a payload that is no update at all (a message without its id) is parked alone."""
     db = Database(database_url)
     await migrate.upgrade(db)
     try:
         rec = Recorder()
-        dp = Dispatcher()
-        dp.include_router(rec.router)
-        inbox = UpdateInbox(db, dp, bot, DeskPolicy(staff_chat_id=STAFF), None, retry_delays=(0.01,))
+        inbox = UpdateInbox(db, rec, Answers(), DeskPolicy(staff_chat_id=STAFF), None, retry_delays=(0.01,))
         user = api.user(12, "Bo")
         await user.send("before")
+        api.enqueue("message", {"from": user.data, "chat": {"id": 12, "type": "private"}, "date": 1, "text": "?"})
         api.post_incoming(user.id, {"poll": BAD_POLL}, sender=user.data)
         await user.send("after")
         ids = [u["update_id"] for u in api.updates]
         poller = Poller(bot, inbox, timeout=0)
-        await run_poller(poller, lambda: len(rec.calls) == 2)
+        await run_poller(poller, lambda: len(rec.calls) == 3)
         await inbox.idle(10)
-        assert [t for _, t in rec.calls] == ["before", "after"]
+        assert [t for _, t in rec.calls] == ["before", "", "after"]
         async with db.read() as s:
             rows = {r.update_id: r for r in (await s.exec(select(InboxUpdate))).all()}
             out = (await s.exec(select(OutboxMessage))).all()
         assert rows[ids[1]].status == "parked" and "unparseable" in (rows[ids[1]].last_error or "")
-        assert rows[ids[0]].status == rows[ids[2]].status == "done"
+        assert rows[ids[0]].status == rows[ids[2]].status == rows[ids[3]].status == "done"
         assert sum(1 for o in out if o.chat_id == STAFF) == 1  # the staff are told
         assert sum(1 for o in out if o.chat_id == 12 and "Sorry" in o.payload["text"]) == 1  # never silence
-        await run_poller(poller, lambda: api.is_confirmed(ids[2]))
+        await run_poller(poller, lambda: api.is_confirmed(ids[3]))
     finally:
         await db.dispose()
 
 
-async def test_polling_survives_server_errors(api: FakeBotAPI, bot: Bot, monkeypatch) -> None:
+async def test_polling_survives_server_errors(api: FakeBotAPI, bot: AiogramRuntime, monkeypatch) -> None:
     monkeypatch.setattr("bot.polling._backoff", lambda failures: 0.01)
     store = FlakyStore(fail=0)
     poller = Poller(bot, store, timeout=0)  # type: ignore[arg-type]
@@ -134,10 +135,10 @@ async def test_polling_survives_server_errors(api: FakeBotAPI, bot: Bot, monkeyp
 
 
 async def test_polling_stops_when_the_token_is_refused(api: FakeBotAPI) -> None:
-    bad = make_bot("123456:WRONG-token-abcdefghijklmnopqrstuvwxyz", api.base_url)
+    bad = AiogramRuntime("123456:WRONG-token-abcdefghijklmnopqrstuvwxyz", api.base_url)
     try:
         stop = asyncio.Event()
         await asyncio.wait_for(Poller(bad, FlakyStore(0), timeout=0).run(stop), 5)  # type: ignore[arg-type]
         assert stop.is_set()
     finally:
-        await bad.session.close()
+        await bad.close()
