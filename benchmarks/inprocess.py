@@ -1,4 +1,4 @@
-"""CPU cost per update inside the bot process, without HTTP: inbox + dispatcher + handlers, then delivery.
+"""CPU cost per update inside the bot process, without HTTP: inbox + handler layer, then delivery.
 
     python benchmarks/inprocess.py [--updates N] [--users M] [--profile out.prof]
 
@@ -22,12 +22,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aiogram import Bot  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
-from bot.app import settle_heap  # noqa: E402
-from bot.dispatcher import build_dispatcher  # noqa: E402
+from bot.handlers.routes import build_dispatch  # noqa: E402
 from bot.inbox import UpdateInbox  # noqa: E402
+from bot.runtime import make_runtime  # noqa: E402
+from bot.startup import settle_heap  # noqa: E402
 from helpdesk.policy import DeskPolicy  # noqa: E402
 from helpdesk.triage import get_triage  # noqa: E402
 from scheduler.delivery import DeliveryLimits, OutboxDelivery  # noqa: E402
@@ -85,6 +85,7 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100, help="updates per store() call (one getUpdates)")
     parser.add_argument("--profile", help="write a cProfile of both phases here")
+    parser.add_argument("--runtime", choices=("aiogram", "ptb"), default="aiogram", help="how updates reach handlers")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-inproc-") as tmp:
@@ -97,11 +98,11 @@ async def main() -> None:
             nonlocal statements
             statements += 1
 
-        bot = Bot(token=TOKEN)
+        runtime = make_runtime(args.runtime, TOKEN, "http://127.0.0.1:9")  # no HTTP: nothing calls it
         policy = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
         triage = get_triage()
         triage.classify("warm up the model")
-        inbox = UpdateInbox(db, build_dispatcher(), bot, policy, triage)
+        inbox = UpdateInbox(db, runtime.deliver_to(build_dispatch("bench_bot")), runtime, policy, triage)
         relaxed = DeliveryLimits(per_second=1_000_000, private_interval=0, group_per_minute=1_000_000)
         transport = InstantTransport()
         delivery = OutboxDelivery(db, transport, policy, relaxed)
@@ -137,7 +138,7 @@ async def main() -> None:
         print(line("inbox+handlers:", cpu1 - cpu0, st1 - st0, wall1 - wall0))
         print(line("delivery:", cpu2 - cpu1, st2 - st1, wall2 - wall1))
         print(f"{'total:':<16}{(cpu2 - cpu0) / n * 1000:6.2f} ms CPU/update")
-        await bot.session.close()
+        await runtime.close()
         await db.dispose()
 
 

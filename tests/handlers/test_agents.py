@@ -1,0 +1,174 @@
+"""Agents work tickets, in-process: cards and their buttons, replies to ticket messages, agent commands
+(usage, arguments, refusals), and strangers, who get nothing more than a customer would."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.handlers.desk import STAFF, Desk
+from tests.handlers.test_customers import register
+
+UNKNOWN = "I don't know that command"
+AGENT_COMMANDS = ("queue", "stats", "ticket", "take", "assign", "reply", "ask", "resolve", "close", "reopen",
+                  "retype", "priority")  # fmt: skip
+
+
+async def test_card_take_ask_answer_reply_resolve_confirm(desk: Desk) -> None:
+    agent = desk.agent()
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    card = desk.card(number)
+    assert "New" in card.text
+
+    answer = await agent.press(card, "🙋 Take")
+    assert number in answer["text"]
+    assert "Agent1" in card.text and "In progress" in card.text and "🙋 Take" not in card.buttons
+    assert "Agent1" in ann.last.text
+
+    await agent.press(card, "❓ Ask for info")
+    prompt = desk.staff.find("reply to this message with your question")
+    assert prompt.reply_markup["force_reply"] is True
+    await agent.reply(prompt, "Which printer model is it?")
+    question = ann.chat.find("Which printer model")
+    assert number in question.text and "✍️ Reply" in question.buttons and "Waiting" in card.text
+
+    await ann.reply(question, "HP LaserJet 400, error 13.20")
+    assert "added to" in ann.last.text
+    relay = desk.staff.find("HP LaserJet 400")
+    assert relay.reply_to == card.message_id and "Ann" in relay.text and "In progress" in card.text
+
+    await agent.reply(card, "We are sending a technician with a new fuser.")
+    assert f"{number} · Support" in ann.last.text and "new fuser" in ann.last.text
+    ack = desk.staff.find("Sent to the customer")
+    await agent.reply(ack, "He will be there before noon.")  # replying to the acknowledgement works too
+    assert "before noon" in ann.last.text
+
+    await agent.press(card, "✅ Resolve")
+    await agent.reply(desk.staff.find("closing report"), "The fuser was worn out; replaced it and printed a test page.")
+    resolved = ann.chat.find("is resolved")
+    assert "fuser was worn out" in resolved.text and "Resolved" in card.text
+    await ann.press(resolved, "👍 Yes, it's fixed")
+    assert "is closed" in ann.chat.find("is closed").text and "Closed" in card.text
+    assert resolved.buttons == []
+
+    await agent.send(f"/ticket {number}")
+    details = agent.chat.find("History")
+    for fragment in ("new → in_progress", "question", "answer", "resolved → closed", "Closing report"):
+        assert fragment in details.text, fragment
+
+
+async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk: Desk) -> None:
+    agent1, agent2 = desk.agent(7001), desk.agent(7002)
+    ann, bob = desk.person(501, "Ann"), desk.person(502, "Bob")
+    a = await register(ann, "My laptop screen flickers and goes black every few minutes")
+    b = await register(bob, "I need access to the shared finance folder on the file server")
+    await agent2.send(f"/ask {a} When did the flickering start?")
+    assert "Question sent" in agent2.last.text
+    await agent2.send(f"/ask {b} Which folder exactly, and who approves it?")
+    await bob.reply(bob.chat.find("Which folder exactly"), "Finance/2024, approved by Carol")
+    await ann.reply(ann.chat.find("When did the flickering"), "Since Monday morning")
+    relay_b, relay_a = desk.staff.find("Finance/2024"), desk.staff.find("Since Monday morning")
+    assert b in relay_b.text and relay_b.reply_to == desk.card(b).message_id
+    assert a in relay_a.text and relay_a.reply_to == desk.card(a).message_id
+    await agent1.reply(relay_b, "Access granted, please log out and in again.")
+    assert "Access granted" in bob.last.text
+    assert not any(b in text or "Finance" in text or "Access granted" in text for text in ann.chat.texts())
+
+    for args, reason in (
+        (f"{a} closed", "Only a resolved ticket can be closed"),
+        (f"{a} new", "in_progress → new is not allowed"),
+        (f"{a} sleeping", "Unknown state sleeping"),
+        ("INC-999999 closed", "There is no ticket INC-999999"),
+    ):
+        await agent1.send(f"/status {args}")
+        assert reason in agent1.last.text, args
+    await agent1.send(f"/resolve {a} done")
+    assert "closing report is needed" in agent1.last.text
+    await agent1.send(f"/reopen {a}")
+    assert "nothing to reopen" in agent1.last.text
+    await agent1.send(f"/status {a}")
+    assert a in agent1.last.text and "In progress" in agent1.last.text
+    assert "❓ Ask for info" not in agent1.last.buttons  # asking prompts in the staff chat only
+
+    await agent1.send(f"/retype {a} software")
+    assert "→ software" in agent1.last.text
+    await agent1.send(f"/retype {a} gardening")
+    assert "Unknown category gardening" in agent1.last.text
+    await agent1.send(f"/priority {a} P1")
+    assert "P1" in agent1.last.text and "P1 · critical" in desk.card(a).text
+    await agent1.send(f"/priority {a} P9")
+    assert "Priority must be P1, P2, P3 or P4" in agent1.last.text
+    await agent2.send(f"/assign {a} @agent1")
+    assert "now assigned to Agent1" in agent2.last.text and "Agent1 from the support team" in ann.last.text
+    await agent2.send(f"/assign {a} @nobody")
+    assert "@nobody is not an agent" in agent2.last.text
+
+    await agent1.send(f"/resolve {a} Display cable was loose; reseated it and tested for ten minutes.")
+    resolved = ann.chat.find("is resolved")
+    await ann.press(resolved, "👎 Still a problem")
+    assert "back in progress" in ann.last.text and "says it is still a problem" in desk.staff.last.text
+    answer = await ann.press_data(resolved, resolved.data_of("👍 Yes, it's fixed") if resolved.buttons else "fx:1:y")
+    assert "out of date" in answer["text"]
+
+    await agent1.send("/queue")
+    queue = agent1.last
+    assert a in queue.text and b in queue.text
+    await agent1.press(queue, next(label for label in queue.buttons if a in label))
+    assert "still a problem" in agent1.chat.find("History").text
+    await agent1.send("/stats")
+    assert "By state: in_progress 2" in agent1.last.text
+
+
+#: a valid rest of the line for each ticket command
+VALID_REST = {"ticket": "", "take": "", "assign": "7002", "reply": "hi", "ask": "why?", "resolve": "", "close": "",
+              "reopen": "", "retype": "software", "priority": "P1", "status": "resolved"}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", VALID_REST)
+async def test_every_ticket_command_explains_its_usage_and_unknown_numbers(desk: Desk, command: str) -> None:
+    agent = desk.agent()
+    await agent.send(f"/{command}")
+    usage = agent.last.text
+    assert f"/{command}" in usage
+    await agent.send(f"/{command} INC-424242 {VALID_REST[command]}")
+    assert "There is no ticket INC-424242" in agent.last.text
+    await agent.send_in(STAFF, f"/{command}")  # in the staff chat: the same, as a reply to the agent
+    assert desk.staff.last.text == usage and desk.staff.last.reply_to is not None
+
+
+async def test_strangers_get_nothing_more_than_a_customer_would(desk: Desk) -> None:
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve", username="eve")
+    number = await register(ann, "The projector in meeting room 3 does not turn on")
+    card = desk.card(number)
+    tid = int(card.data_of("📄 Details").split(":")[2])
+    original, staff_before = card.text, len(desk.staff.from_bot)
+
+    for command in AGENT_COMMANDS:
+        await eve.send(f"/{command} {number} hi")
+        assert UNKNOWN in eve.last.text, command
+    await eve.send(f"/status {number}")  # the customer's /status: her own tickets only
+    assert "can't find" in eve.last.text
+    for command in AGENT_COMMANDS[:6]:
+        await eve.send_in(STAFF, f"/{command} {number}")
+    await eve.reply(card, "Eve writes to the customer")
+    for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}"):
+        assert (await eve.press_data(card, data))["text"], data
+    for data in (f"fx:{tid}:y", f"fx:{tid}:n", f"an:{tid}", f"ft:{tid}", "ft:new", f"rt:{tid}:5", "ag:take:999999"):
+        answer = await eve.press_data(eve.last, data)
+        assert "out of date" in answer["text"] or "earlier message" in answer["text"] or "no longer" in answer["text"]
+
+    assert len(desk.staff.from_bot) == staff_before and card.text == original and "🙋 Take" in card.buttons
+    assert not any("Eve" in text or "hi" == text for text in ann.chat.texts())
+
+
+async def test_anonymous_admins_and_channels_are_never_agents(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The scanner on floor 4 shows a paper jam error all the time")
+    card = desk.card(number)
+    staff_before = len(desk.staff.from_bot)
+    admin = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+    anonymous = {"sender_chat": {"id": STAFF, "type": "supergroup", "title": "Support staff"}, "from": admin}
+    agent = desk.agent()  # the message's "from" is the anonymous admin bot, as Telegram sends it
+    await agent.write({"text": f"/take {number}", **anonymous}, chat=STAFF)
+    await agent.write({"text": "Anonymous reply", **anonymous}, chat=STAFF, reply_to=card)
+    assert len(desk.staff.from_bot) == staff_before and "🙋 Take" in card.buttons

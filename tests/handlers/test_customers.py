@@ -1,0 +1,167 @@
+"""Customers in a private chat, in-process: the menu, the intake, status, language, odd input, blocking."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from storage import repos
+from storage.models import Customer
+from tests.handlers.desk import Desk, Person
+
+NUMBER = re.compile(r"\b(?:INC|REQ)-\d{6}\b")
+
+
+async def register(person: Person, description: str) -> str:
+    """Walk the intake with the first offered answers; returns the ticket number."""
+    await person.send(description)
+    for _ in range(12):
+        question = person.last
+        if "Registered" in question.text or "Зарегистрирована" in question.text:
+            return NUMBER.search(question.text).group(0)
+        if "✅ Confirm" in question.buttons:
+            await person.press(question, "✅ Confirm")
+        elif "Skip" in question.buttons:
+            await person.press(question, "Skip")
+        elif question.reply_markup and "keyboard" in question.reply_markup:
+            await person.send("Skip")
+        else:
+            await person.press(question, question.buttons[0])
+    raise AssertionError(f"the intake did not finish: {person.last.text[:200]}")
+
+
+async def test_start_menu_then_an_english_intake_to_a_numbered_ticket(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("/start")
+    assert "Hello, Ann" in ann.last.text and ann.last.buttons[0] == "📝 New request"
+    await ann.press(ann.last, "📝 New request")
+    assert "What happened" in ann.last.text
+    await ann.send("The label printer in the warehouse is jammed and prints nothing at all")
+    assert "Which service or device is affected?" in ann.last.text
+    await ann.press(ann.last, "Printer or scanner")
+    assert "Who is affected?" in ann.last.text
+    await ann.press(ann.last, "My team or department")
+    await ann.press(ann.last, "Work has stopped")
+    assert "screenshots, photos or documents" in ann.last.text
+    await ann.send_photo(caption="the jam")
+    assert "Received: 1 file" in ann.last.text
+    await ann.press(ann.last, "✅ Done")
+    assert "call back" in ann.last.text and ann.last.reply_markup["keyboard"][0][0]["request_contact"] is True
+    await ann.write({"contact": {"phone_number": "+44 20 7946 0000", "first_name": "Ann", "user_id": 501}})
+    summary = ann.last
+    assert "Please check your request" in summary.text and "Work has stopped" in summary.text
+    await ann.press(summary, "✅ Confirm")
+    done = ann.last
+    number = NUMBER.search(done.text).group(0)
+    assert number.startswith("INC-") and "Priority: P2" in done.text and "First response: within 30 min" in done.text
+    assert "🙋 Take" in desk.card(number).buttons
+    assert any(m.kind == "copy" or m.kind == "photo" for m in desk.staff.from_bot)  # the photo under the card
+
+    await ann.press(done, f"🔎 Status {number}")
+    assert number in ann.last.text and "State: New" in ann.last.text
+    await ann.send(f"/status {number.lower()}")
+    assert "Priority: P2" in ann.last.text
+    await ann.send("/my")
+    assert number in ann.last.text and "Open" in ann.last.text
+
+
+async def test_a_russian_request_and_a_foreign_number_that_reads_like_an_unknown_one(desk: Desk) -> None:
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("/new")
+    assert "Что случилось" in olga.last.text
+    number = await register(olga, "хочу чтобы мне поставили фотошоп на рабочий комп")
+    assert number.startswith("REQ-") and "Первый ответ" in olga.last.text
+
+    bob = desk.person(602, "Bob")
+    await bob.send(f"/status {number}")
+    foreign = bob.last.text
+    await bob.send("/status REQ-999999")
+    assert foreign.replace(number, "N") == bob.last.text.replace("REQ-999999", "N")
+    answer = await bob.press_data(bob.last, "st:1")  # Olga's ticket is the first of a fresh database
+    assert answer["show_alert"] and number not in answer["text"]
+
+
+async def test_odd_input_at_every_step_keeps_the_conversation(desk: Desk) -> None:
+    kim = desk.person(701, "Kim")
+    await kim.write({"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1}})
+    assert "can't use this kind of message" in kim.last.text
+    await kim.send("Wi-Fi keeps dropping in the meeting room since this morning")
+    service = kim.last
+    await kim.write({"voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}})
+    assert "can't use this kind of message" in kim.last.text and "Which service or device" in kim.last.text
+    await kim.press(kim.last, "Wi-Fi")
+    who = kim.last
+    await kim.write({"document": {"file_id": "d", "file_unique_id": "d", "file_name": "log.txt"}})
+    assert "choose one of the buttons" in kim.last.text and "Who is affected?" in kim.last.text
+    answer = await kim.press(service, "Internet")  # a button of an earlier question
+    assert "earlier message" in answer["text"] and "Who is affected?" in kim.last.text
+    await kim.press_data(who, "i:zzzzzz:organization")  # forged
+    await kim.send("/frobnicate")
+    assert "don't know that command" in kim.last.text and "Who is affected?" in kim.last.text
+    await kim.send("<b>bold</b> & <script>alert(1)</script>")  # free text at a button step, escaped back
+    assert "Who is affected?" in kim.last.text
+    await kim.press(kim.last, "Only me")
+    await kim.press(kim.last, "Work has stopped")
+    await kim.press(kim.last, "Skip")
+    await kim.send("x" * 10_000)
+    assert "shorter" in kim.last.text.lower() or "under" in kim.last.text
+    await kim.send("Skip")
+    assert "Please check your request" in kim.last.text and "Only me" in kim.last.text
+
+
+async def test_restart_in_the_middle_of_an_intake_continues_where_it_stopped(desk: Desk) -> None:
+    lee = desk.person(801, "Lee")
+    await lee.send("My laptop does not turn on, the power light stays off")
+    await lee.press(lee.last, "Computer or laptop")
+    await lee.press(lee.last, "Only me")
+    desk.restart()  # a new process on the same database
+    await lee.press(lee.last, "Work has stopped")
+    assert "screenshots" in lee.last.text
+    await lee.send("/new")
+    assert "unfinished request" in lee.last.text
+
+
+async def test_language_switch_and_help(desk: Desk) -> None:
+    max_ = desk.person(901, "Max", lang="de")
+    await max_.send("/start")
+    assert "Hello, Max" in max_.last.text  # an unsupported Telegram language: DEFAULT_LANGUAGE
+    await max_.send("/lang")
+    await max_.press(max_.last, "Русский")
+    assert "русский" in max_.last.text
+    await max_.send("/help")
+    assert "/status" in max_.last.text and "Команды агента" not in max_.last.text
+    await max_.send("/lang en")
+    assert "English" in max_.last.text or "language" in max_.last.text.lower()
+
+
+async def test_blocking_the_bot_marks_the_customer_unreachable_until_they_write(desk: Desk) -> None:
+    zoe = desk.person(951, "Zoe")
+    await zoe.send("/start")
+
+    async def unreachable() -> bool:
+        async with desk.db.read() as session:
+            customer = await repos.customer_by_telegram_id(session, zoe.id)
+            return customer is not None and customer.unreachable_since is not None
+
+    await zoe.blocks_the_bot()
+    assert await unreachable()
+    await zoe.blocks_the_bot(blocked=False)
+    assert not await unreachable()
+    await zoe.blocks_the_bot()
+    await zoe.send("/my")
+    assert "no tickets" in zoe.last.text and not await unreachable()
+
+
+async def test_commands_for_another_bot_and_group_chatter_are_ignored(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send_in(-100900, "/new@otherbot")
+    await ann.send_in(-100900, "/new")
+    await ann.send_in(-100900, "hello everyone")
+    assert desk.telegram.chat(-100900).from_bot == []
+    await ann.send("/new@intake_test_bot")
+    assert "What happened" in ann.last.text
+    await ann.send("/start@otherbot")
+    assert "don't know that command" in ann.last.text
+    async with desk.db.read() as session:
+        assert [c.telegram_id for c in (await session.exec(select(Customer))).all()] == [501]
