@@ -181,31 +181,10 @@ async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bo
     assert not any(b in m.content or "Bob" in m.content or "Finance" in m.content for m in ann.messages)
     assert not any(a in m.content or "Monday" in m.content for m in bob.messages)
 
-    # invalid transitions get a clear reason; the ticket does not change
-    for args, reason in (
-        (f"{a} closed", "Only a resolved ticket can be closed"),
-        (f"{a} new", "in_progress → new is not allowed"),
-        (f"{a} sleeping", "Unknown state sleeping"),
-    ):
-        await agent1.command("status", args)
-        assert reason in (await agent1.next_message()).text
-    await agent1.command("resolve", f"{a} done")
-    assert "closing report is needed" in (await agent1.next_message()).text
-    await agent1.command("reopen", a)
-    assert "nothing to reopen" in (await agent1.next_message()).text
-    await agent1.command("status", a)
-    view = await agent1.next_message()
-    assert a in view.text and "In progress" in view.text
-
-    # corrections: the number stays, the card follows
-    await agent1.command("retype", f"{a} software")
-    assert "→ software" in (await agent1.next_message()).text
+    # refusals, corrections and every command's usage: tests/handlers/test_agents.py (in-process)
     await agent1.command("priority", f"{a} P1")
     assert "P1" in (await agent1.next_message()).text
-    await staff.wait_edit(card_a, "P1 · critical", predicate=lambda m: "Software" in m.text and a in m.text)
-    await agent2.command("assign", f"{a} @agent1")
-    await agent2.wait_for("now assigned to Agent1")
-    await ann.wait_for("Agent1 from the support team")
+    await staff.wait_edit(card_a, "P1 · critical", predicate=lambda m: a in m.text)
 
     # resolved, then "Still a problem": back in progress, the staff are told, the next message is kept
     await agent1.command("resolve", f"{a} Display cable was loose; reseated it and tested for ten minutes.")

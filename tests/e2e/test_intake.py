@@ -1,4 +1,8 @@
-"""Customer intake end to end: the real bot process, the Bot API stand-in, SQLite and PostgreSQL."""
+"""Customer intake end to end: the real bot process, the Bot API stand-in, SQLite and PostgreSQL.
+
+What the handlers answer to odd input, /lang, /help and blocking is checked in-process
+(tests/handlers/test_customers.py); here is what needs the process: polling, delivery, restarts.
+"""
 
 from __future__ import annotations
 
@@ -111,57 +115,6 @@ async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_
     assert number not in (answered.get("text") or "")
 
 
-async def test_unexpected_content_at_every_step_keeps_the_conversation(bot_api, bot_factory):
-    await bot_factory.start(env=FAST)
-    kim = bot_api.user(701, "Kim", language_code="en")
-    await kim.send_sticker()
-    hint = await kim.next_message(timeout=30)
-    assert "can't use this kind of message" in hint.text
-    await kim.send("Wi-Fi keeps dropping in the meeting room since this morning")
-    service = await kim.next_message()
-    assert "Which service or device" in service.text
-    await kim.send_voice()
-    again = await kim.next_message()
-    assert "can't use this kind of message" in again.text and "Which service or device" in again.text
-    await answer(kim, again, "Wi-Fi")
-    await kim.send_document("log.txt", "text/plain")
-    again = await kim.next_message()
-    assert "choose one of the buttons" in again.text and "Who is affected?" in again.text
-    # a button from an older message
-    stale = await kim.press(service, "Internet")
-    answered = await stale.answer()
-    assert "earlier message" in answered.get("text", "")
-    current = await kim.next_message()
-    assert "earlier message" in current.text and "Who is affected?" in current.text
-    # forged data
-    forged = await kim.press_data(current, "i:zzzzzz:organization")
-    await forged.answer()
-    await kim.next_message()
-    urgency = await answer(kim, current, "Only me")
-    assert "How much does it block your work?" in urgency.text
-    await kim.send("an unexpected text at a button step")
-    again = await kim.next_message()
-    assert "How much does it block your work?" in again.text
-    await kim.send("/frobnicate")
-    unknown = await kim.next_message()
-    assert "don't know that command" in unknown.text and "How much does it block" in unknown.text
-    await answer(kim, again, "Work has stopped")
-    await kim.send_location()
-    again = await kim.next_message()
-    assert "Done or Skip" in again.text or "can't use" in again.text
-    contact = await answer(kim, again, "Skip")
-    await kim.send_sticker()
-    again = await kim.next_message()
-    assert "call back" in again.text
-    await kim.send("x" * 10_000)
-    summary = await kim.next_message()
-    assert "shorter" in summary.text.lower() or "under" in summary.text
-    await kim.press_reply_button("Skip")
-    summary = await kim.next_message()
-    assert "Please check your request" in summary.text and "Only me" in summary.text
-    assert contact is not None
-
-
 async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot_factory, database_url):
     bot = await bot_factory.start(database_url, env=FAST)
     lee = bot_api.user(801, "Lee", language_code="en")
@@ -190,51 +143,6 @@ async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot
         assert expected in summary.text
     done = await answer(lee, summary, "✅ Confirm")
     assert NUMBER.search(done.text)
-
-
-async def test_language_switch_and_help(bot_api, bot_factory):
-    await bot_factory.start(env=FAST)
-    max_ = bot_api.user(901, "Max", language_code="de")
-    await max_.start()
-    welcome = await max_.next_message(timeout=30)
-    assert "Hello, Max" in welcome.text  # unsupported Telegram language → DEFAULT_LANGUAGE
-    await max_.command("lang")
-    choose = await max_.next_message()
-    changed = await answer(max_, choose, "Русский")
-    assert "русский" in changed.text
-    await max_.command("help")
-    help_text = await max_.next_message()
-    assert "/status" in help_text.text and "Команды агента" not in help_text.text
-
-
-async def test_blocking_the_bot_marks_the_customer_unreachable(bot_api, bot_factory):
-    from storage import repos
-    from storage.db import Database
-
-    await bot_factory.start(env=FAST)
-    zoe = bot_api.user(951, "Zoe", language_code="en")
-    await zoe.start()
-    await zoe.next_message(timeout=30)
-    db = Database(bot_factory.default_database_url)
-    try:
-        zoe.block_bot()
-
-        async def unreachable() -> bool:
-            async with db.read() as session:
-                customer = await repos.customer_by_telegram_id(session, zoe.id)
-                return customer is not None and customer.unreachable_since is not None
-
-        for _ in range(100):
-            if await unreachable():
-                break
-            await asyncio.sleep(0.1)
-        assert await unreachable()
-        bot_api.unblock(zoe.id)
-        await zoe.send("/my")
-        assert "no tickets" in (await zoe.next_message()).text
-        assert not await unreachable()
-    finally:
-        await db.dispose()
 
 
 async def test_an_album_of_photos_is_acknowledged_once_not_per_photo(bot_api, bot_factory):

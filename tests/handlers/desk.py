@@ -236,10 +236,14 @@ class Person:
             return {"id": chat.id, "type": "private", "first_name": self.name}
         return {"id": chat.id, "type": chat.type, "title": "Support staff"}
 
-    async def write(self, fields: dict[str, Any], *, chat: int | None = None, reply_to: Sent | int | None = None) -> Sent:
+    async def write(
+        self, fields: dict[str, Any], *, chat: int | None = None, reply_to: Sent | int | None = None
+    ) -> Sent:
         """A message with any fields (text, photo, sticker…); returns it as the chat shows it."""
         where = self.desk.telegram.chat(chat if chat is not None else self.id)
-        message = Sent(where.id, where.take_id(), str(fields.get("text") or fields.get("caption") or ""), from_bot=False)
+        message = Sent(
+            where.id, where.take_id(), str(fields.get("text") or fields.get("caption") or ""), from_bot=False
+        )
         body: dict[str, Any] = {
             "message_id": message.message_id,
             "date": int(time.time()),
@@ -297,7 +301,12 @@ class Person:
             "from": dict(self.data),
             "chat_instance": "1",
             "data": data,
-            "message": {"message_id": message.message_id, "date": 1, "chat": self._chat_json(where), "text": message.text},
+            "message": {
+                "message_id": message.message_id,
+                "date": 1,
+                "chat": self._chat_json(where),
+                "text": message.text,
+            },
         }
         await self.desk.feed("callback_query", body)
         answer = self.desk.telegram.button_answers.get(query_id)

@@ -158,7 +158,7 @@ async def test_strangers_get_nothing_more_than_a_customer_would(desk: Desk) -> N
         assert "out of date" in answer["text"] or "earlier message" in answer["text"] or "no longer" in answer["text"]
 
     assert len(desk.staff.from_bot) == staff_before and card.text == original and "🙋 Take" in card.buttons
-    assert not any("Eve" in text or "hi" == text for text in ann.chat.texts())
+    assert not any("Eve" in text or text == "hi" for text in ann.chat.texts())
 
 
 async def test_anonymous_admins_and_channels_are_never_agents(desk: Desk) -> None:

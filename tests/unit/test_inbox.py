@@ -95,6 +95,7 @@ class Recorder:
             self.active[chat] -= 1
             self._total -= 1
 
+
 class Answers:
     """Button answers go nowhere (these handlers never answer buttons)."""
 
