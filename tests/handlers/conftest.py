@@ -19,7 +19,7 @@ from bot.handlers.context import ButtonAnswers
 from helpdesk.triage import get_triage
 from storage import migrate
 from storage.db import Database
-from tests.handlers.desk import Desk
+from tests.handlers.harness import Desk
 from tests.support.databases import sqlite_url
 
 RUNTIMES = ["aiogram"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.handlers.desk import STAFF, Desk
+from tests.handlers.harness import STAFF, Desk
 from tests.handlers.test_customers import register
 
 UNKNOWN = "I don't know that command"

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from storage import repos
 from storage.models import Customer
-from tests.handlers.desk import Desk, Person
+from tests.handlers.harness import Desk, Person
 
 NUMBER = re.compile(r"\b(?:INC|REQ)-\d{6}\b")
 
