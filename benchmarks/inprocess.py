@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import event  # noqa: E402
 
+from bot.app import delivery_hooks  # noqa: E402
 from bot.handlers.routes import build_dispatch  # noqa: E402
 from bot.inbox import UpdateInbox  # noqa: E402
 from bot.runtime import make_runtime  # noqa: E402
@@ -105,7 +106,7 @@ async def main() -> None:
         inbox = UpdateInbox(db, runtime.deliver_to(build_dispatch("bench_bot")), runtime, policy, triage)
         relaxed = DeliveryLimits(per_second=1_000_000, private_interval=0, group_per_minute=1_000_000)
         transport = InstantTransport()
-        delivery = OutboxDelivery(db, transport, policy, relaxed)
+        delivery = OutboxDelivery(db, transport, relaxed, hooks=delivery_hooks(policy))
         await delivery.startup()
         batch = updates(args.updates, args.users)
         settle_heap()  # as the bot does once started

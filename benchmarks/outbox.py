@@ -125,12 +125,13 @@ async def _fill(url: str, messages: int, chats: int) -> None:
 
 
 async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[str, Any]:
+    from bot.app import delivery_hooks
     from bot.config import Settings
     from bot.telegram import BotApiTransport, make_bot
-    from helpdesk.outbox import bell
     from helpdesk.policy import DeskPolicy
     from scheduler.delivery import DeliveryLimits, OutboxDelivery
     from storage.db import Database
+    from storage.outbox_rows import bell
 
     bell.reset()
     settings = Settings(_env_file=None)
@@ -144,7 +145,8 @@ async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[st
     dbs = [Database(url) for _ in range(workers)]
     bots = [make_bot(TOKEN, api_url) for _ in range(workers)]
     senders = [
-        OutboxDelivery(db, BotApiTransport(bot), DeskPolicy(), limits) for db, bot in zip(dbs, bots, strict=True)
+        OutboxDelivery(db, BotApiTransport(bot), limits, hooks=delivery_hooks(DeskPolicy()))
+        for db, bot in zip(dbs, bots, strict=True)
     ]
     stop = asyncio.Event()
     started = time.perf_counter()
@@ -155,7 +157,7 @@ async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[st
     finally:
         wall = time.perf_counter() - started
         stop.set()
-        from helpdesk.outbox import bell as _bell
+        from storage.outbox_rows import bell as _bell
 
         _bell.ring()
         await asyncio.gather(*tasks, return_exceptions=True)

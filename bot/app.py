@@ -8,6 +8,8 @@ import signal
 import time
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.config import Settings
 from bot.handlers.routes import build_dispatch
 from bot.health import Liveness, serve_health
@@ -17,15 +19,17 @@ from bot.polling import Poller
 from bot.runtime import BotApiError, BotApiUnreachable, Runtime, bot_username, make_runtime
 from bot.startup import StartupError, settle_heap
 from bot.webhook import check_settings, serve_webhook
+from helpdesk import metrics, undelivered
 from helpdesk.formatting import set_display_timezone
-from helpdesk.outbox import bell
 from helpdesk.policy import DeskPolicy
 from helpdesk.triage import get_triage
-from scheduler.delivery import DeliveryLimits, OutboxDelivery
-from scheduler.jobs import Jobs
-from scheduler.sweeps import register_sweeps
+from scheduler.delivery import DeliveryHooks, DeliveryLimits, OutboxDelivery
+from scheduler.periodic import Jobs
+from scheduler.schedule import register_sweeps
 from storage import migrate
 from storage.db import Database
+from storage.models import Customer, OutboxMessage
+from storage.outbox_rows import bell
 
 log = logging.getLogger("bot")
 
@@ -39,6 +43,24 @@ def delivery_limits(settings: Settings) -> DeliveryLimits:
         group_per_minute=settings.outbox_group_per_minute,
         max_attempts=settings.outbox_max_attempts,
         poll_every=settings.outbox_poll_every.total_seconds(),
+    )
+
+
+def delivery_hooks(policy: DeskPolicy) -> DeliveryHooks:
+    """What delivery's outcomes mean to the desk (events and card notes for the staff) and to the metrics."""
+
+    async def failed(session: AsyncSession, row: OutboxMessage, error: str) -> None:
+        await undelivered.delivery_failed(session, row, error, policy)
+
+    async def blocked(session: AsyncSession, row: OutboxMessage, customer: Customer) -> None:
+        await undelivered.customer_blocked(session, row, customer, policy)
+
+    return DeliveryHooks(
+        failed=failed,
+        uncertain=undelivered.delivery_uncertain,
+        customer_blocked=blocked,
+        call_succeeded=metrics.record_outbox_sent,
+        call_failed=metrics.outbox_error,
     )
 
 
@@ -95,7 +117,9 @@ class Application:
                 attempts=settings.handler_attempts,
                 concurrency=settings.update_workers,
             )
-            delivery = OutboxDelivery(db, runtime.transport(), self.policy, delivery_limits(settings))
+            delivery = OutboxDelivery(
+                db, runtime.transport(), delivery_limits(settings), hooks=delivery_hooks(self.policy)
+            )
             jobs = Jobs()
             jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
             register_sweeps(jobs, db, self.policy, settings)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bot.batch import Deliver
 from bot.handlers.routing import Dispatch
-from scheduler.transport import Transport
+from scheduler.delivery.transport import Transport
 
 RUNTIMES = ("aiogram", "ptb")
 

@@ -10,7 +10,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 
 
 def make_bot(token: str, api_url: str, *, timeout: float = 60.0) -> Bot:

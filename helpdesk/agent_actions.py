@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, followups, tickets
+from helpdesk import cards, customer_notices, due_times, tickets
 from helpdesk.clock import now_utc
 from helpdesk.content import Content, cut
 from helpdesk.formatting import when
@@ -113,7 +113,7 @@ def _require_open(ticket: Ticket) -> None:
 
 
 def _responded(ticket: Ticket, now: datetime) -> None:
-    followups.on_first_response(ticket, now)
+    due_times.on_first_response(ticket, now)
     ticket.updated_at = now
 
 
@@ -155,7 +155,7 @@ async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, assignee: 
     if ticket.state == State.NEW.value:
         _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
     else:
-        followups.on_public_update(ticket, policy, now)
+        due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
     await customer_notices.assigned(session, ticket, assignee.name, policy)
     await cards.refresh_card(session, ticket, policy)
@@ -169,32 +169,48 @@ async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, assignee: 
 # -- talking to the customer -----------------------------------------------------------------------------
 
 
-async def _record_agent_content(
-    session: AsyncSession, ticket: Ticket, kind: str, actor: Actor, content: Content, now: datetime
-) -> TicketEvent:
-    return await tickets.record_content(
+async def _write_to_customer(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    content: Content,
+    policy: DeskPolicy,
+    *,
+    kind: str,
+    header_key: str,
+    empty_key: str,
+    answer_button: bool = False,
+) -> datetime:
+    """The agent's words or file for the customer, headed with the ticket number, recorded on the ticket
+    as `kind`; a first response. Returns the moment."""
+    if content.is_empty:
+        raise Refusal(empty_key, number=ticket.number)
+    customer, lang = await customer_notices.recipient(session, ticket, policy)
+    if customer is None:
+        raise Refusal("agents.error.no_customer", number=ticket.number)
+    now = now_utc()
+    buttons = customer_notices.answer_button(ticket, lang) if answer_button else None
+    customer_notices.relay(session, ticket, customer, content, header_key, lang, buttons=buttons)
+    await tickets.record_content(
         session, ticket, kind, content, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
     )
+    _responded(ticket, now)
+    return now
 
 
 async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
     """Send the agent's text or file to the customer, headed with the ticket number."""
     if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
         raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
-    if content.is_empty:
-        raise Refusal("agents.error.empty_reply", number=ticket.number)
-    customer, lang = await customer_notices.recipient(session, ticket, policy)
-    if customer is None:
-        raise Refusal("agents.error.no_customer", number=ticket.number)
-    now = now_utc()
-    customer_notices.relay(session, ticket, customer, content, "agents.customer.reply", lang)
-    await _record_agent_content(session, ticket, "reply", actor, content, now)
-    _responded(ticket, now)
+    now = await _write_to_customer(
+        session, ticket, actor, content, policy,
+        kind="reply", header_key="agents.customer.reply", empty_key="agents.error.empty_reply",
+    )  # fmt: skip
     if ticket.state == State.NEW.value:
         _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
         await cards.refresh_card(session, ticket, policy)
     else:
-        followups.on_public_update(ticket, policy, now)
+        due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
     return Notice("agents.done.replied", {"number": ticket.number})
 
@@ -202,19 +218,14 @@ async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Co
 async def ask(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
     """Ask the customer for information: the question with a Reply button; the ticket waits for them."""
     _require_open(ticket)
-    if content.is_empty:
-        raise Refusal("agents.error.empty_question", number=ticket.number)
-    customer, lang = await customer_notices.recipient(session, ticket, policy)
-    if customer is None:
-        raise Refusal("agents.error.no_customer", number=ticket.number)
-    now = now_utc()
-    buttons = customer_notices.answer_button(ticket, lang)
-    customer_notices.relay(session, ticket, customer, content, "agents.customer.question", lang, buttons=buttons)
-    await _record_agent_content(session, ticket, "question", actor, content, now)
-    _responded(ticket, now)
+    now = await _write_to_customer(
+        session, ticket, actor, content, policy,
+        kind="question", header_key="agents.customer.question", empty_key="agents.error.empty_question",
+        answer_button=True,
+    )  # fmt: skip
     if ticket.state == State.WAITING_CUSTOMER.value:
-        followups.on_public_update(ticket, policy, now)
-        followups.on_waiting_customer(ticket, policy, now)  # a new question restarts the reminders
+        due_times.on_public_update(ticket, policy, now)
+        due_times.on_waiting_customer(ticket, policy, now)  # a new question restarts the reminders
     else:
         _transition(session, ticket, State.WAITING_CUSTOMER, actor, policy, now)
     session.add(ticket)
@@ -283,8 +294,26 @@ async def reopen(
 # -- triage corrections ----------------------------------------------------------------------------------
 
 
-def _label(session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
-    """The corrected labels as a training example (`python -m bot export-labels`)."""
+async def _triage_corrected(
+    session: AsyncSession,
+    ticket: Ticket,
+    actor: Actor,
+    policy: DeskPolicy,
+    now: datetime,
+    kind: str,
+    *,
+    note: str,
+    data: dict[str, Any],
+) -> None:
+    """After an agent corrected the type, category or priority: SLA recomputed, the event, the corrected
+    labels kept as a training example (`python -m bot export-labels`), the card refreshed."""
+    ticket.updated_at = now
+    due_times.on_priority_changed(ticket, policy, now)
+    session.add(ticket)
+    tickets.record_event(
+        session, ticket, kind, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name, note=note, data=data,
+        at=now,
+    )  # fmt: skip
     session.add(
         LabelledExample(
             ticket_id=ticket.id,
@@ -293,9 +322,10 @@ def _label(session: AsyncSession, ticket: Ticket, actor: Actor) -> None:
             category=ticket.category,
             priority=ticket.priority,
             actor_id=actor.user_id,
-            created_at=now_utc(),
+            created_at=now,
         )
     )
+    await cards.refresh_card(session, ticket, policy)
 
 
 async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: Category, policy: DeskPolicy) -> Notice:
@@ -308,25 +338,19 @@ async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: 
     ticket.ticket_type = category.ticket_type.value
     if category == Category.SECURITY and Priority(ticket.priority).rank > 2:
         ticket.priority = Priority.P2.value  # a security incident is never below P2
-    ticket.updated_at = now
-    followups.on_priority_changed(ticket, policy, now)
-    session.add(ticket)
-    tickets.record_event(
+    await _triage_corrected(
         session,
         ticket,
+        actor,
+        policy,
+        now,
         "retype",
-        actor_kind="agent",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
         note=f"{before['category']} → {ticket.category}",
         data={
             "from": before,
             "to": {"type": ticket.ticket_type, "category": ticket.category, "priority": ticket.priority},
         },
-        at=now,
     )
-    _label(session, ticket, actor)
-    await cards.refresh_card(session, ticket, policy)
     return Notice(
         "agents.done.retyped",
         {
@@ -348,22 +372,16 @@ async def set_priority(
     now = now_utc()
     before = ticket.priority
     ticket.priority = priority.value
-    ticket.updated_at = now
-    followups.on_priority_changed(ticket, policy, now)
-    session.add(ticket)
-    tickets.record_event(
+    await _triage_corrected(
         session,
         ticket,
+        actor,
+        policy,
+        now,
         "priority",
-        actor_kind="agent",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
         note=f"{before} → {priority.value}",
         data={"from": before, "to": priority.value},
-        at=now,
     )
-    _label(session, ticket, actor)
-    await cards.refresh_card(session, ticket, policy)
     return Notice(
         "agents.done.priority",
         {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, outbox
@@ -17,8 +16,8 @@ from helpdesk.formatting import shorten, when
 from helpdesk.i18n import t
 from helpdesk.people import customer_display_name
 from helpdesk.policy import DeskPolicy
-from storage import repos
-from storage.models import Customer, OutboxMessage, Ticket
+from storage import outbox_rows, repos
+from storage.models import Customer, Ticket
 
 STATE_ICONS = {
     "new": "🆕",
@@ -32,6 +31,11 @@ CARD_DESCRIPTION_LIMIT = 2500
 TOPIC_RETRY_AFTER = timedelta(hours=1)
 log = logging.getLogger("helpdesk.cards")
 _topics_refusal_logged = False
+
+
+def staff_chat_of(ticket: Ticket, policy: DeskPolicy) -> int | None:
+    """Where the staff hear about the ticket: the chat its card is in, else the staff chat."""
+    return ticket.staff_chat_id or policy.staff_chat_id
 
 
 def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None) -> str:
@@ -120,14 +124,7 @@ async def topics_usable(session: AsyncSession, chat_id: int) -> bool:
     tried again (the operator may have fixed the chat). The fallback is logged once per process.
     """
     global _topics_refusal_logged
-    last = (
-        await session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.method == "createForumTopic")
-            .order_by(col(OutboxMessage.id).desc())
-            .limit(1)
-        )
-    ).first()
+    last = await outbox_rows.latest_call(session, chat_id, "createForumTopic")
     if last is None or last.status != "failed" or now_utc() - last.created_at > TOPIC_RETRY_AFTER:
         return True
     if not _topics_refusal_logged:
@@ -146,16 +143,7 @@ async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Custome
         return
     lang = policy.default_language
     if policy.staff_topics and await topics_usable(session, policy.staff_chat_id):
-        outbox.enqueue(
-            session,
-            outbox.new_row(
-                chat_id=policy.staff_chat_id,
-                method="createForumTopic",
-                payload={"chat_id": policy.staff_chat_id, "name": topic_name(ticket)},
-                ticket_id=ticket.id,
-                link_kind="topic",  # delivery stores the topic as ticket.staff_thread_id
-            ),
-        )
+        outbox.create_topic(session, policy.staff_chat_id, topic_name(ticket), ticket_id=ticket.id)
     outbox.send_text(
         session,
         policy.staff_chat_id,

@@ -84,10 +84,6 @@ def _pending(customer: Customer, key: str, now: datetime) -> Any:
     return pending[key] if now - at <= PENDING_TTL else None
 
 
-async def open_tickets(session: AsyncSession, customer: Customer) -> list[Ticket]:
-    return list(await repos.tickets_of_customer(session, customer.id, open_only=True))
-
-
 async def own_ticket(session: AsyncSession, customer: Customer, ticket_id: int | None) -> Ticket | None:
     """The customer's own ticket (locked); anyone else's looks like a missing one."""
     if not ticket_id:
@@ -105,15 +101,11 @@ async def linked_ticket(session: AsyncSession, customer: Customer, chat_id: int,
 # -- attaching a message to a ticket ---------------------------------------------------------------------
 
 
-def _staff_chat(ticket: Ticket, policy: DeskPolicy) -> int | None:
-    return ticket.staff_chat_id or policy.staff_chat_id
-
-
 def relay_to_staff(
     session: AsyncSession, ticket: Ticket, policy: DeskPolicy, header_key: str, content: Content | None, **values: Any
 ) -> None:
     """Post under the ticket's card (text, or a copy of the file with a header caption)."""
-    staff = _staff_chat(ticket, policy)
+    staff = cards.staff_chat_of(ticket, policy)
     if staff is None:
         return
     lang = policy.default_language
@@ -224,7 +216,7 @@ async def route(
         ticket = await own_ticket(session, customer, int(answering))
         if ticket is not None and ticket.state not in (State.CLOSED.value, State.CANCELLED.value):
             return Routed(True, await add_message(session, customer, ticket, content, policy))
-    open_ = await open_tickets(session, customer)
+    open_ = list(await repos.tickets_of_customer(session, customer.id, open_only=True))
     if not open_:
         return Routed(False)
     waiting = [ticket for ticket in open_ if ticket.state == State.WAITING_CUSTOMER.value]
@@ -316,16 +308,6 @@ async def confirm_fix(
     session.add(customer)
     return Answer(
         t(lang, "agents.conv.still_problem", number=ticket.number), reply_markup=FORCE_REPLY, ticket_id=ticket.id
-    )
-
-
-def drop_buttons(session: AsyncSession, chat_id: int, message_id: int) -> None:
-    """Take the buttons off a message once they have been used."""
-    outbox.enqueue(
-        session,
-        outbox.new_row(
-            chat_id=chat_id, method="editMessageReplyMarkup", payload={"chat_id": chat_id, "message_id": message_id}
-        ),
     )
 
 

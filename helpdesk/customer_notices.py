@@ -9,7 +9,9 @@ it); each notice returns whether it was queued, so the caller can record it or t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -112,45 +114,63 @@ def answer_button(ticket: Ticket, lang: str) -> outbox.Buttons:
     return [[(t(lang, "agents.customer.answer_button"), callbacks.make(callbacks.ANSWER, ticket.id))]]
 
 
-def _in_time(lang: str, delta: timedelta) -> str:
-    return t(lang, "scheduler.common.in_time", duration=human_duration(lang, delta))
+def _in_time(delta: timedelta) -> Callable[[str], str]:
+    return lambda lang: t(lang, "scheduler.common.in_time", duration=human_duration(lang, delta))
+
+
+def _duration(delta: timedelta) -> Callable[[str], str]:
+    return lambda lang: human_duration(lang, delta)
+
+
+def _state_name(state: State) -> Callable[[str], str]:
+    return lambda lang: t(lang, f"state.{state.value}")
+
+
+def _fixed(ticket: Ticket) -> Callable[[str], outbox.Buttons]:
+    return lambda lang: fixed_buttons(ticket, lang)
+
+
+async def _notify(
+    session: AsyncSession,
+    ticket: Ticket,
+    policy: DeskPolicy,
+    key: str,
+    *,
+    buttons: Callable[[str], outbox.Buttons] | None = None,
+    **values: Any,
+) -> bool:
+    """`tell` the text `key` (with the ticket's number); values and buttons that depend on the language are
+    given as functions of it."""
+    customer, lang = await recipient(session, ticket, policy)
+    localised = {name: value(lang) if callable(value) else value for name, value in values.items()}
+    text = t(lang, key, number=ticket.number, **localised)
+    return tell(session, ticket, customer, text, buttons=buttons(lang) if buttons else None)
 
 
 # -- agents' actions -------------------------------------------------------------------------------------
 
 
 async def assigned(session: AsyncSession, ticket: Ticket, agent_name: str, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    return tell(session, ticket, customer, t(lang, "agents.customer.taken", number=ticket.number, agent=agent_name))
+    return await _notify(session, ticket, policy, "agents.customer.taken", agent=agent_name)
 
 
 async def state_changed(session: AsyncSession, ticket: Ticket, target: State, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    state = t(lang, f"state.{target.value}")
-    return tell(session, ticket, customer, t(lang, "agents.customer.state", number=ticket.number, state=state))
+    return await _notify(session, ticket, policy, "agents.customer.state", state=_state_name(target))
 
 
 async def resolved(session: AsyncSession, ticket: Ticket, report: str, policy: DeskPolicy) -> bool:
     """Resolved by an agent: the report, when it closes by itself, and the confirm buttons."""
-    customer, lang = await recipient(session, ticket, policy)
-    text = t(
-        lang,
-        "agents.customer.resolved",
-        number=ticket.number,
-        report=report,
-        auto_close=human_duration(lang, policy.resolved_auto_close_after),
-    )
-    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+    auto_close = _duration(policy.resolved_auto_close_after)
+    key = "agents.customer.resolved"
+    return await _notify(session, ticket, policy, key, report=report, auto_close=auto_close, buttons=_fixed(ticket))
 
 
 async def closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    return tell(session, ticket, customer, t(lang, "agents.customer.closed", number=ticket.number))
+    return await _notify(session, ticket, policy, "agents.customer.closed")
 
 
 async def reopened(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    return tell(session, ticket, customer, t(lang, "agents.customer.reopened", number=ticket.number))
+    return await _notify(session, ticket, policy, "agents.customer.reopened")
 
 
 # -- the desk's own follow-ups ---------------------------------------------------------------------------
@@ -164,33 +184,28 @@ async def reminder(session: AsyncSession, ticket: Ticket, number: int, left: tim
     question = await repos.last_event_note(session, ticket.id, "question")
     quoted = t(lang, "scheduler.reminder.question", text=shorten(question, 300)) if question else ""
     key = "scheduler.reminder.first" if number == 1 else "scheduler.reminder.second"
-    text = t(lang, key, number=ticket.number, question=Safe(quoted), when=_in_time(lang, left))
+    text = t(lang, key, number=ticket.number, question=Safe(quoted), when=_in_time(left)(lang))
     return tell(session, ticket, customer, text, buttons=answer_button(ticket, lang))
 
 
 async def auto_resolved(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
     """Resolved because the customer did not answer: it closes unless they say it is not fixed."""
-    customer, lang = await recipient(session, ticket, policy)
-    when = _in_time(lang, policy.resolved_auto_close_after)
-    text = t(lang, "scheduler.waiting.auto_resolved", number=ticket.number, when=when)
-    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+    when = _in_time(policy.resolved_auto_close_after)
+    return await _notify(session, ticket, policy, "scheduler.waiting.auto_resolved", when=when, buttons=_fixed(ticket))
 
 
 async def close_warning(session: AsyncSession, ticket: Ticket, left: timedelta, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    text = t(lang, "scheduler.closing.warning", number=ticket.number, when=_in_time(lang, left))
-    return tell(session, ticket, customer, text, buttons=fixed_buttons(ticket, lang))
+    when = _in_time(left)
+    return await _notify(session, ticket, policy, "scheduler.closing.warning", when=when, buttons=_fixed(ticket))
 
 
 async def auto_closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
-    customer, lang = await recipient(session, ticket, policy)
-    return tell(session, ticket, customer, t(lang, "scheduler.closing.closed", number=ticket.number))
+    return await _notify(session, ticket, policy, "scheduler.closing.closed")
 
 
 async def work_continues(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
     """A progress update for an urgent incident nobody has written about for a while."""
-    customer, lang = await recipient(session, ticket, policy)
-    return tell(session, ticket, customer, t(lang, "scheduler.progress.customer", number=ticket.number))
+    return await _notify(session, ticket, policy, "scheduler.progress.customer")
 
 
 async def satisfaction_survey(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:

@@ -1,21 +1,27 @@
 """Bot texts in Russian and English, kept in TOML catalogs (helpdesk/texts/<lang>/*.toml).
 
-Templates are Telegram HTML. Every value substituted into a template is escaped here, so user text can
-never be read as markup; a value that is already safe HTML is passed wrapped in `Safe`.
+Templates are Telegram HTML (`to_plain` turns them back into plain text). Every value substituted into
+a template is escaped here, so user text can never be read as markup; a value that is already safe
+HTML is passed wrapped in `Safe`.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from storage.outbox_rows import plain_text
+
 TEXTS_DIR = Path(__file__).parent / "texts"
 LANGUAGES: tuple[str, ...] = ("en", "ru")
 FALLBACK = "en"
+
+#: Telegram HTML back to the text a reader sees (the console chat, short alerts); one implementation,
+#: shared with delivery's plain-text fallbacks
+to_plain = plain_text
 
 
 class Safe(str):
@@ -81,11 +87,3 @@ def t_list(lang: str, key: str) -> list[str]:
 
 def has(lang: str, key: str) -> bool:
     return key in catalog(lang if lang in LANGUAGES else FALLBACK)
-
-
-_TAG = re.compile(r"<[^>]+>")
-
-
-def to_plain(text: str) -> str:
-    """Telegram HTML to plain text (the console chat, logs, fallbacks when markup is refused)."""
-    return html.unescape(_TAG.sub("", text))

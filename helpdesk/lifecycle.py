@@ -5,7 +5,7 @@ Service request: new → in_progress → resolved (fulfilled) → closed. Either
 
 `apply_transition` is how every state change happens, whoever makes it (an agent's command, the
 customer's "Yes, it's fixed", a sweep that auto-closes): the rule is checked, the clocks move
-(`helpdesk.followups.on_transition`) and the change is recorded as an event, the ticket's audit trail.
+(`helpdesk.due_times.on_transition`) and the change is recorded as an event, the ticket's audit trail.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import followups
+from helpdesk import due_times
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import record_event
 from helpdesk.vocabulary import State
@@ -76,7 +76,7 @@ def apply_transition(
     current = State(ticket.state)
     check_transition(current, target, has_report=has_report)
     ticket.state = target.value
-    followups.on_transition(ticket, current, target, policy, now)
+    due_times.on_transition(ticket, current, target, policy, now)
     session.add(ticket)
     return record_event(
         session,

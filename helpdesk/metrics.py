@@ -7,7 +7,7 @@ Recording is one call at the spot where the thing happens:
 
 - `update_done(kind, outcome, seconds)` / `update_failed(kind)` — bot/inbox.py
 - `ticket_created(session, ticket)` — helpdesk/tickets.py; counted only when the transaction commits
-- `outbox_sent(method)` / `outbox_error(reason)` — scheduler/delivery.py
+- `record_outbox_sent(method)` / `outbox_error(reason)` — outbox delivery, through the hooks bot/app.py gives it
 - `sla_breached(session)` — the SLA watch, once per breach it announces (or `sla_breaches.inc()`)
 - `personal_data_erased.inc(n)` — the retention sweep
 """

@@ -1,121 +1,30 @@
-"""Writing to the outbox: messages for other people, as rows in the caller's transaction.
+"""Messages for other people, as Bot API calls queued in the caller's transaction (the outbox).
 
-Rows are plain Bot API calls (method + JSON parameters) so delivery needs no knowledge of the domain;
-what the domain needs back (the card's message id, links for replies) is named by `link_kind`.
+Handlers and domain operations call these to message anyone but the sender of the update being
+handled (the customer when an agent acts, the staff chat when a customer writes). Each builds the Bot
+API parameters (Telegram HTML, inline keyboards) and queues one row through `storage.outbox_rows`; delivery
+(`scheduler/delivery/`) sends it after the commit. What the domain needs back (the card's message id,
+links for replies) is named by `link_kind`, so delivery needs no knowledge of the domain.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.deferred import queue_insert
-from storage.models import OutboxMessage
-from storage.types import utcnow
+from storage import outbox_rows as rows
+from storage.outbox_rows import OutboxRow
 
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
-
-
-class Bell:
-    """Wakes the delivery loop when a transaction that wrote outbox rows commits."""
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-
-    def _get(self) -> asyncio.Event:
-        if self._event is None:
-            self._event = asyncio.Event()
-        return self._event
-
-    def ring(self) -> None:
-        try:
-            self._get().set()
-        except RuntimeError:  # pragma: no cover - no loop (CLI use)
-            pass
-
-    async def wait(self, timeout: float) -> bool:
-        ev = self._get()
-        try:
-            await asyncio.wait_for(ev.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            ev.clear()
-
-    def reset(self) -> None:
-        self._event = None
-
-
-bell = Bell()
-
-
-@event.listens_for(Session, "after_commit")
-def _ring_after_commit(session: Session) -> None:
-    if session.info.pop("outbox_dirty", False):
-        bell.ring()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop("outbox_dirty", None)
 
 
 def inline_keyboard(buttons: Buttons) -> dict[str, Any]:
     return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
 
 
-#: an outbox row before it is written: the table's columns as a dict (see storage/deferred.py)
-OutboxRow = dict[str, Any]
-_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-
-
-def new_row(
-    *,
-    chat_id: int,
-    method: str,
-    payload: dict[str, Any],
-    ticket_id: int | None = None,
-    link_kind: str | None = None,
-    reply_to_card: bool = False,
-    edits_card: bool = False,
-    dedupe_key: str | None = None,
-) -> OutboxRow:
-    """A new pending outbox row, every column given (they are inserted together, in one statement)."""
-    now = utcnow()
-    return {
-        "created_at": now,
-        "chat_id": chat_id,
-        "method": method,
-        "payload": payload,
-        "ticket_id": ticket_id,
-        "link_kind": link_kind,
-        "reply_to_card": reply_to_card,
-        "edits_card": edits_card,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "sent_at": None,
-        "result_message_id": None,
-        "last_error": None,
-        "dedupe_key": dedupe_key,
-        "locked_until": None,
-        "locked_by": None,
-    }
-
-
-def enqueue(session: AsyncSession, row: OutboxRow) -> OutboxRow:
-    """Queue the row in the caller's transaction: written before its next query or at its commit."""
-    if not isinstance(row, dict):
-        raise TypeError(f"an outbox row is built with new_row(), not {type(row).__name__}")
-    queue_insert(session, _OUTBOX, row)
-    session.sync_session.info["outbox_dirty"] = True
-    return row
+def _queue(session: AsyncSession, chat_id: int, method: str, payload: dict[str, Any], **columns: Any) -> OutboxRow:
+    return rows.enqueue(session, rows.new_row(chat_id=chat_id, method=method, payload=payload, **columns))
 
 
 def send_text(
@@ -142,17 +51,15 @@ def send_text(
         payload["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
     if thread_id:
         payload["message_thread_id"] = thread_id
-    return enqueue(
+    return _queue(
         session,
-        new_row(
-            chat_id=chat_id,
-            method="sendMessage",
-            payload=payload,
-            ticket_id=ticket_id,
-            link_kind=link_kind,
-            reply_to_card=reply_to_card,
-            dedupe_key=dedupe_key,
-        ),
+        chat_id,
+        "sendMessage",
+        payload,
+        ticket_id=ticket_id,
+        link_kind=link_kind,
+        reply_to_card=reply_to_card,
+        dedupe_key=dedupe_key,
     )
 
 
@@ -169,27 +76,15 @@ async def send_or_update_pending(
     A customer sending an album of ten photos gets one up-to-date "received: 10 files" instead of ten
     messages trickling out at one per second.
     """
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.chat_id == chat_id,
-            OutboxMessage.status == "pending",
-            col(OutboxMessage.locked_until).is_(None),
-            OutboxMessage.attempts == 0,
-        )
-        .order_by(col(OutboxMessage.id).desc())
-        .with_for_update(skip_locked=True)
-    )
-    for row in (await session.exec(stmt)).all():
-        if row.payload.get("_coalesce") == key:
-            payload = {**row.payload, "text": text}
-            if buttons:
-                payload["reply_markup"] = inline_keyboard(buttons)
-            row.payload = payload
-            session.add(row)
-            session.sync_session.info["outbox_dirty"] = True
-            return
-        break  # only the newest pending message may be rewritten, or the order would change
+    row = await rows.newest_unstarted(session, chat_id)
+    if row is not None and row.payload.get("_coalesce") == key:  # only the newest, or the order would change
+        payload = {**row.payload, "text": text}
+        if buttons:
+            payload["reply_markup"] = inline_keyboard(buttons)
+        row.payload = payload
+        session.add(row)
+        rows.mark_written(session)
+        return
     new = send_text(session, chat_id, text, buttons=buttons)
     new["payload"] = {**new["payload"], "_coalesce": key}
 
@@ -215,16 +110,8 @@ def copy_message(
         payload["reply_markup"] = inline_keyboard(buttons)
     if thread_id:
         payload["message_thread_id"] = thread_id
-    return enqueue(
-        session,
-        new_row(
-            chat_id=chat_id,
-            method="copyMessage",
-            payload=payload,
-            ticket_id=ticket_id,
-            link_kind=link_kind,
-            reply_to_card=reply_to_card,
-        ),
+    return _queue(
+        session, chat_id, "copyMessage", payload, ticket_id=ticket_id, link_kind=link_kind, reply_to_card=reply_to_card
     )
 
 
@@ -257,16 +144,8 @@ def send_file(
         payload["parse_mode"] = "HTML"
     if thread_id:
         payload["message_thread_id"] = thread_id
-    return enqueue(
-        session,
-        new_row(
-            chat_id=chat_id,
-            method=method,
-            payload=payload,
-            ticket_id=ticket_id,
-            link_kind=link_kind,
-            reply_to_card=reply_to_card,
-        ),
+    return _queue(
+        session, chat_id, method, payload, ticket_id=ticket_id, link_kind=link_kind, reply_to_card=reply_to_card
     )
 
 
@@ -286,7 +165,17 @@ def edit_text(
         payload["message_id"] = message_id
     if buttons is not None:
         payload["reply_markup"] = inline_keyboard(buttons)
-    return enqueue(
-        session,
-        new_row(chat_id=chat_id, method="editMessageText", payload=payload, ticket_id=ticket_id, edits_card=edits_card),
+    return _queue(session, chat_id, "editMessageText", payload, ticket_id=ticket_id, edits_card=edits_card)
+
+
+def drop_buttons(session: AsyncSession, chat_id: int, message_id: int) -> OutboxRow:
+    """Take the buttons off a message (once they have been used)."""
+    payload = {"chat_id": chat_id, "message_id": message_id}
+    return _queue(session, chat_id, "editMessageReplyMarkup", payload)
+
+
+def create_topic(session: AsyncSession, chat_id: int, name: str, *, ticket_id: int) -> OutboxRow:
+    """A forum topic for a ticket; delivery stores the topic as the ticket's `staff_thread_id`."""
+    return _queue(
+        session, chat_id, "createForumTopic", {"chat_id": chat_id, "name": name}, ticket_id=ticket_id, link_kind="topic"
     )

@@ -26,24 +26,14 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk.clock import now_utc
-from storage.models import (
-    Attachment,
-    Customer,
-    Draft,
-    InboxUpdate,
-    LabelledExample,
-    MessageLink,
-    OutboxMessage,
-    Ticket,
-    TicketEvent,
-)
+from storage import personal_data, repos
+from storage.models import Customer, Ticket
+from storage.personal_data import FINISHED_STATES
 
-FINISHED_STATES = ("closed", "cancelled")
 #: event kinds whose note the system wrote itself (triage explanation, "P3 → P2"…): kept
 SYSTEM_NOTES = frozenset({"created", "retype", "priority", "customer_unreachable", "sla_warning", "sla_breach"})
 #: keys of TicketEvent.data that hold or point at a person's words
@@ -77,19 +67,7 @@ class Erasure:
 
 async def erase_finished_tickets(session: AsyncSession, cutoff: datetime, *, limit: int = 100) -> Erasure:
     """Erase one batch of tickets closed or cancelled before `cutoff`; `.tickets < limit` means done."""
-    finished_at = func.coalesce(Ticket.closed_at, Ticket.updated_at)
-    stmt = (
-        select(Ticket)
-        .where(
-            col(Ticket.state).in_(FINISHED_STATES),
-            col(Ticket.personal_data_erased_at).is_(None),
-            finished_at < cutoff,
-        )
-        .order_by(col(Ticket.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    batch = (await session.exec(stmt)).all()
+    batch = await personal_data.finished_tickets_to_erase(session, cutoff, limit)
     result = Erasure()
     now = now_utc()
     for ticket in batch:
@@ -109,8 +87,7 @@ async def erase_ticket(session: AsyncSession, ticket: Ticket, now: datetime | No
     session.add(ticket)
 
     customer_actor = {"customer"}
-    events = (await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).all()
-    for event in events:
+    for event in await repos.events_of(session, ticket.id):
         changed = False
         if event.note is not None and event.kind not in SYSTEM_NOTES:
             event.note = None
@@ -126,8 +103,7 @@ async def erase_ticket(session: AsyncSession, ticket: Ticket, now: datetime | No
         if changed:
             session.add(event)
 
-    attachments = (await session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id))).all()
-    for attachment in attachments:
+    for attachment in await repos.attachments_of(session, ticket.id):
         attachment.file_id = ""
         attachment.file_unique_id = None
         attachment.file_name = None
@@ -137,11 +113,8 @@ async def erase_ticket(session: AsyncSession, ticket: Ticket, now: datetime | No
         session.add(attachment)
 
     # outbox rows of the ticket carry the texts that were sent (card, relays): delete the finished ones
-    await session.execute(
-        delete(OutboxMessage).where(col(OutboxMessage.ticket_id) == ticket.id, col(OutboxMessage.status) != "pending")
-    )
-    labels = await session.execute(delete(LabelledExample).where(col(LabelledExample.ticket_id) == ticket.id))
-    return int(labels.rowcount or 0)
+    await personal_data.delete_finished_messages_of_ticket(session, ticket.id)
+    return await personal_data.delete_labels_of_ticket(session, ticket.id)
 
 
 def _forget_person(session: AsyncSession, customer: Customer) -> None:
@@ -156,25 +129,7 @@ def _forget_person(session: AsyncSession, customer: Customer) -> None:
 
 async def erase_idle_customers(session: AsyncSession, cutoff: datetime, *, limit: int = 500) -> int:
     """Blank the name, username and phone of customers silent since `cutoff` whose tickets are all erased."""
-    last_contact = func.coalesce(Customer.last_seen_at, Customer.created_at)
-    keeps_data = exists().where(col(Ticket.customer_id) == Customer.id, col(Ticket.personal_data_erased_at).is_(None))
-    stmt = (
-        select(Customer)
-        .where(
-            last_contact < cutoff,
-            ~keeps_data,
-            or_(
-                col(Customer.first_name) != "",
-                col(Customer.last_name).is_not(None),
-                col(Customer.username).is_not(None),
-                col(Customer.phone).is_not(None),
-            ),
-        )
-        .order_by(col(Customer.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    customers = (await session.exec(stmt)).all()
+    customers = await personal_data.idle_customers_to_forget(session, cutoff, limit)
     for customer in customers:
         _forget_person(session, customer)
     return len(customers)
@@ -182,14 +137,8 @@ async def erase_idle_customers(session: AsyncSession, cutoff: datetime, *, limit
 
 async def erase_old_traces(session: AsyncSession, cutoff: datetime) -> Erasure:
     """Drafts, handled inbox updates and finished outbox rows older than `cutoff` (they hold raw texts)."""
-    drafts = await session.execute(delete(Draft).where(col(Draft.updated_at) < cutoff))
-    inbox = await session.execute(
-        delete(InboxUpdate).where(col(InboxUpdate.status) != "pending", col(InboxUpdate.received_at) < cutoff)
-    )
-    outbox = await session.execute(
-        delete(OutboxMessage).where(col(OutboxMessage.status) != "pending", col(OutboxMessage.created_at) < cutoff)
-    )
-    return Erasure(drafts=int(drafts.rowcount or 0), inbox=int(inbox.rowcount or 0), outbox=int(outbox.rowcount or 0))
+    drafts, inbox, outbox = await personal_data.delete_old_traces(session, cutoff)
+    return Erasure(drafts=drafts, inbox=inbox, outbox=outbox)
 
 
 @dataclass
@@ -207,12 +156,9 @@ async def erase_customer(session: AsyncSession, telegram_id: int, *, apply: bool
     updates they sent and the messages queued or sent to their chat. Their Telegram id and the tickets'
     statistics stay. Refused while a ticket is still open (an agent may be working on it); `apply=False`
     only counts."""
-    customer = (await session.exec(select(Customer).where(Customer.telegram_id == telegram_id))).first()
+    customer, tickets = await personal_data.customer_with_tickets(session, telegram_id)
     if customer is None:
         return CustomerErasure(False, [], Erasure())
-    tickets = (
-        await session.exec(select(Ticket).where(Ticket.customer_id == customer.id).order_by(col(Ticket.id)))
-    ).all()
     open_numbers = [t.number for t in tickets if t.state not in FINISHED_STATES]
     result = Erasure(tickets=sum(1 for t in tickets if t.personal_data_erased_at is None))
     if open_numbers or not apply:
@@ -223,14 +169,7 @@ async def erase_customer(session: AsyncSession, telegram_id: int, *, apply: bool
             result.labels += await erase_ticket(session, ticket, now)
     _forget_person(session, customer)
     result.customers = 1
-    drafts = await session.execute(delete(Draft).where(col(Draft.customer_id) == customer.id))
-    inbox = await session.execute(
-        delete(InboxUpdate).where(col(InboxUpdate.chat_key) == customer.chat_id, col(InboxUpdate.status) != "pending")
-    )
-    outbox = await session.execute(delete(OutboxMessage).where(col(OutboxMessage.chat_id) == customer.chat_id))
-    result.drafts = int(drafts.rowcount or 0)
-    result.inbox = int(inbox.rowcount or 0)
-    result.outbox = int(outbox.rowcount or 0)
+    result.drafts, result.inbox, result.outbox = await personal_data.delete_traces_of_customer(session, customer)
     return CustomerErasure(True, [], result)
 
 
@@ -258,27 +197,14 @@ async def export_customer(session: AsyncSession, telegram_id: int) -> dict[str, 
     Tickets come with their events, attachments and message links; plus the intake draft, the messages
     we queued for their chat and the updates they sent that we still keep.
     """
-    customer = (await session.exec(select(Customer).where(Customer.telegram_id == telegram_id))).first()
+    customer, tickets = await personal_data.customer_with_tickets(session, telegram_id)
     if customer is None:
         return None
-    tickets = (
-        await session.exec(select(Ticket).where(Ticket.customer_id == customer.id).order_by(col(Ticket.id)))
-    ).all()
     exported_tickets = []
     for ticket in tickets:
-        events = (
-            await session.exec(
-                select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id))
-            )
-        ).all()
-        attachments = (
-            await session.exec(select(Attachment).where(Attachment.ticket_id == ticket.id).order_by(col(Attachment.id)))
-        ).all()
-        links = (
-            await session.exec(
-                select(MessageLink).where(MessageLink.ticket_id == ticket.id).order_by(col(MessageLink.id))
-            )
-        ).all()
+        events = await repos.events_of(session, ticket.id)
+        attachments = await repos.attachments_of(session, ticket.id)
+        links = await repos.links_of_ticket(session, ticket.id)
         exported_tickets.append(
             {
                 **row_dict(ticket),
@@ -287,17 +213,9 @@ async def export_customer(session: AsyncSession, telegram_id: int) -> dict[str, 
                 "message_links": [row_dict(link) for link in links],
             }
         )
-    draft = await session.get(Draft, customer.id)
-    outbox = (
-        await session.exec(
-            select(OutboxMessage).where(OutboxMessage.chat_id == customer.chat_id).order_by(col(OutboxMessage.id))
-        )
-    ).all()
-    inbox = (
-        await session.exec(
-            select(InboxUpdate).where(InboxUpdate.chat_key == customer.chat_id).order_by(col(InboxUpdate.update_id))
-        )
-    ).all()
+    draft = await repos.draft_of(session, customer.id)
+    outbox = await personal_data.messages_to_chat(session, customer.chat_id)
+    inbox = await personal_data.updates_from_chat(session, customer.chat_id)
     return {
         "format": "intake-bot customer export",
         "version": 1,

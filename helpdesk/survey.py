@@ -86,7 +86,7 @@ async def rate(
     customer.pending = {**(customer.pending or {}), PENDING_TICKET: ticket.id, PENDING_SINCE: now.isoformat()}
     session.add(customer)
     lang = policy.default_language
-    staff = ticket.staff_chat_id or policy.staff_chat_id
+    staff = cards.staff_chat_of(ticket, policy)
     if rating <= LOW_RATING and staff is not None:
         outbox.send_text(
             session,

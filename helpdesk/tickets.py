@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, followups, metrics
+from helpdesk import cards, due_times, metrics
 from helpdesk.clock import now_utc
 from helpdesk.content import Content
 from helpdesk.numbering import format_number, parse_number
@@ -172,7 +172,7 @@ async def register(session: AsyncSession, customer: Customer, new: NewTicket, po
         resolution_due=policy.due(now, target.resolution),
         staff_chat_id=policy.staff_chat_id,
     )
-    followups.on_public_update(ticket, policy, now)
+    due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
     if new.phone and not customer.phone:
         customer.phone = new.phone

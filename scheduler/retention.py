@@ -1,6 +1,6 @@
 """The daily retention sweep: erase personal data older than RETENTION_DAYS (see helpdesk/privacy.py).
 
-Registered by `scheduler.sweeps.register_sweeps` only when RETENTION_DAYS is set. Each batch is its own
+Registered by `scheduler.schedule.register_sweeps` only when RETENTION_DAYS is set. Each batch is its own
 transaction, claimed with FOR UPDATE SKIP LOCKED, so every bot process may run the sweep at the same
 time without erasing twice or waiting on each other.
 """

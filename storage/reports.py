@@ -5,7 +5,7 @@ desk of 100,000 tickets answers in a fraction of a second and only a few hundred
 Buckets are given as UTC edges (see helpdesk/report_period.py); a row's bucket is found by a balanced
 CASE over those edges, which both backends evaluate with a handful of comparisons and no time zones.
 
-Whether an SLA clock was met is decided exactly as the SLA watch (scheduler/followup_jobs.py) decides
+Whether an SLA clock was met is decided exactly as the SLA watch (scheduler/followup_sweeps.py) decides
 a breach, from the due time stored on the ticket: the due times already count working time
 (BUSINESS_HOURS) and move on by every pause, so nothing is recomputed here. A clock is
 

@@ -22,7 +22,7 @@ from bot.batch import Deliver
 from bot.handlers.routing import Dispatch
 from bot.runtime import BotApiError, BotApiUnreachable
 from bot.telegram import BotApiTransport, make_bot
-from scheduler.transport import Transport
+from scheduler.delivery.transport import Transport
 
 _JSON = {"Content-Type": "application/json"}
 

@@ -12,7 +12,7 @@ from bot.handlers.inputs import content_of
 from bot.handlers.intake import start_with
 from bot.handlers.replies import send, send_answers
 from bot.handlers.update import ButtonPress, Message
-from helpdesk import customer_messages, survey
+from helpdesk import customer_messages, outbox, survey
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t
 
@@ -39,7 +39,7 @@ async def outdated(ctx: HandlerContext) -> None:
 def drop_buttons(ctx: HandlerContext, press: ButtonPress) -> None:
     """The pressed message keeps its text and loses its buttons (they were answered)."""
     if press.chat_id is not None and press.message_id is not None:
-        customer_messages.drop_buttons(ctx.session, press.chat_id, press.message_id)
+        outbox.drop_buttons(ctx.session, press.chat_id, press.message_id)
 
 
 async def for_ticket(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:

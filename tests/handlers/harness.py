@@ -19,15 +19,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.app import delivery_hooks
 from bot.handlers.context import ButtonAnswers
 from bot.handlers.routes import build_dispatch
 from bot.handlers.routing import Dispatch
 from bot.inbox import UpdateInbox
 from helpdesk.i18n import to_plain
-from helpdesk.outbox import bell
 from helpdesk.policy import DeskPolicy
 from scheduler.delivery import DeliveryLimits, OutboxDelivery
 from storage.db import Database
+from storage.outbox_rows import bell
 
 STAFF = -100123
 AGENTS = (7001, 7002)
@@ -182,7 +183,7 @@ class Desk:
         answers = self._answers or self.telegram
         deliver = self._deliver_to(self.dispatch)
         self.inbox = UpdateInbox(self.db, deliver, answers, self.policy, self._triage, retry_delays=(0.0,))
-        self.delivery = OutboxDelivery(self.db, self.telegram, self.policy, RELAXED)
+        self.delivery = OutboxDelivery(self.db, self.telegram, RELAXED, hooks=delivery_hooks(self.policy))
 
     def card(self, number: str) -> Sent:
         """The ticket's card in the staff chat (as it reads now)."""

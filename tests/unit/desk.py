@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from helpdesk import followups
+from bot.app import delivery_hooks
+from helpdesk import due_times
 from helpdesk.clock import now_utc
 from helpdesk.lifecycle import apply_transition
 from helpdesk.people import Actor, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import Classification, NewTicket, record_event, register
 from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, Urgency
+from scheduler.delivery import DeliveryLimits, OutboxDelivery
 from storage import migrate, repos
 from storage.db import Database
 from storage.models import Customer, OutboxMessage, Ticket, TicketEvent
@@ -32,6 +34,20 @@ POLICY = DeskPolicy(agent_ids=frozenset({7001, 7002}), staff_chat_id=STAFF)
 
 def policy(**changes: Any) -> DeskPolicy:
     return replace(POLICY, **changes)
+
+
+H = timedelta(hours=1)
+#: follow-ups hours apart, so a test walks a day in a few steps: a reminder after an hour, a second two
+#: hours later, resolved after five hours without an answer, closed three hours after the resolution
+#: (warned an hour before), the survey at once
+HOURLY = policy(
+    info_reminder_after=H,
+    info_second_reminder_after=2 * H,
+    waiting_auto_close_after=5 * H,
+    resolved_auto_close_after=3 * H,
+    resolved_close_warning_before=H,
+    survey_after=timedelta(0),
+)
 
 
 async def migrated(url: str) -> Database:
@@ -71,7 +87,7 @@ async def new_ticket(
             ticket.created_at = ticket.updated_at = ticket.last_public_update_at = created_at
             ticket.first_response_due = policy.due(created_at, target.first_response)
             ticket.resolution_due = policy.due(created_at, target.resolution)
-            followups.on_public_update(ticket, policy, created_at)
+            due_times.on_public_update(ticket, policy, created_at)
         if assignee is not None:
             ticket.assignee_id, ticket.assignee_name = assignee
             _transition(session, ticket, State.IN_PROGRESS, policy, created_at or ticket.created_at)
@@ -108,10 +124,10 @@ async def ask(db: Database, policy: DeskPolicy, ticket_id: int, question: str, n
     async with db.session() as session:
         ticket = await session.get(Ticket, ticket_id)
         record_event(session, ticket, "question", actor_kind="agent", actor_id=AGENT_ID, note=question, at=now)
-        followups.on_first_response(ticket, now)
+        due_times.on_first_response(ticket, now)
         if ticket.state == State.WAITING_CUSTOMER.value:
-            followups.on_public_update(ticket, policy, now)
-            followups.on_waiting_customer(ticket, policy, now)
+            due_times.on_public_update(ticket, policy, now)
+            due_times.on_waiting_customer(ticket, policy, now)
             session.add(ticket)
         else:
             _transition(session, ticket, State.WAITING_CUSTOMER, policy, now)
@@ -134,7 +150,7 @@ async def set_state(
         ticket = await session.get(Ticket, ticket_id)
         if target == State.RESOLVED:
             ticket.resolution_report = "Restarted the service; works again."
-            followups.on_first_response(ticket, now)
+            due_times.on_first_response(ticket, now)
         _transition(session, ticket, target, policy, now)
 
 
@@ -245,3 +261,8 @@ async def fresh(db: Database, ticket: Ticket) -> Ticket:
 
 def text_of(row: OutboxMessage) -> str:
     return row.payload.get("text") or row.payload.get("caption") or ""
+
+
+def delivery(db: Database, transport: Any, limits: DeliveryLimits | None = None, **kw: Any) -> OutboxDelivery:
+    """The outbox delivery as the bot assembles it (the desk's hooks from bot/app.py), on any transport."""
+    return OutboxDelivery(db, transport, limits, hooks=delivery_hooks(POLICY), **kw)

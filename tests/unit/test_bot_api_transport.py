@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from bot.telegram import BotApiTransport, make_bot
-from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 from tests.support.http import local_server
 
 TOKEN = "123456:TRANSPORT-token-abcdefghijklmnopqrstuvwxyz"

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from helpdesk import outbox
 from helpdesk.people import Person, ensure_customer
+from storage import outbox_rows
 from storage.db import Database
 from storage.deferred import queued, write_queued
 from storage.models import OutboxMessage
@@ -111,4 +112,4 @@ async def test_a_new_customer_in_a_transaction_with_queued_rows(db: Database) ->
 
 def test_an_outbox_row_is_built_with_new_row() -> None:
     with pytest.raises(TypeError, match="new_row"):
-        outbox.enqueue(None, OutboxMessage(chat_id=1, method="sendMessage", payload={}))  # type: ignore[arg-type]
+        outbox_rows.enqueue(None, OutboxMessage(chat_id=1, method="sendMessage", payload={}))  # type: ignore[arg-type]

@@ -17,24 +17,20 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-import scheduler.delivery as delivery_module
+import scheduler.delivery.sender as sender_module
 from helpdesk import outbox
 from helpdesk.clock import now_utc
-from helpdesk.outbox import bell
 from scheduler.delivery import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
-    ChatPacer,
     DeliveryLimits,
     OutboxDelivery,
-    RateLimiter,
-    calls_for,
-    split_plain,
     utf16_len,
 )
-from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 from storage.db import Database
 from storage.models import Customer, MessageLink, OutboxMessage, Ticket
+from storage.outbox_rows import bell
 from tests.unit import desk
 from tests.unit.desk import STAFF
 
@@ -80,7 +76,7 @@ class SimulatedCrash(BaseException):
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     bell.reset()
-    monkeypatch.setattr(delivery_module, "_backoff", lambda attempt: timedelta(milliseconds=30))
+    monkeypatch.setattr(sender_module, "backoff", lambda attempt: timedelta(milliseconds=30))
 
 
 @pytest.fixture
@@ -114,7 +110,7 @@ async def row(db: Database, row_id: int) -> OutboxMessage:
 
 
 def sender(db: Database, transport: FakeTransport, limits: DeliveryLimits = FAST, **kw: Any) -> OutboxDelivery:
-    return OutboxDelivery(db, transport, desk.POLICY, limits, **kw)
+    return desk.delivery(db, transport, limits, **kw)
 
 
 async def ticket_with_card(db: Database, user_id: int = 501) -> tuple[int, FakeTransport]:
@@ -124,68 +120,6 @@ async def ticket_with_card(db: Database, user_id: int = 501) -> tuple[int, FakeT
     await sender(db, transport).drain(until_empty=True)
     assert (await desk.ticket(db, tid)).staff_message_id is not None
     return tid, transport
-
-
-# -- pure helpers ----------------------------------------------------------------------------------------
-
-
-def test_split_counts_utf16_and_prefers_boundaries() -> None:
-    text = ("😀😀 word " * 900).strip()  # emoji count twice in UTF-16: 2 parts by code points, 3 by Telegram's count
-    assert len(text) < TEXT_LIMIT * 2 < utf16_len(text)
-    parts = split_plain(text)
-    assert all(utf16_len(p) <= TEXT_LIMIT for p in parts) and len(parts) == 3
-    assert " ".join(parts).split() == text.split()  # cut between words, nothing lost
-    assert split_plain("x" * 5000) == ["x" * 4096, "x" * 904]
-    assert split_plain("short") == ["short"]
-
-
-def test_calls_for_long_html_text_and_caption() -> None:
-    payload = {
-        "chat_id": 5,
-        "text": "<b>Report</b>\n" + "a &amp; b " * 800,
-        "parse_mode": "HTML",
-        "reply_markup": {"inline_keyboard": [[{"text": "ok", "callback_data": "x"}]]},
-        "reply_parameters": {"message_id": 9},
-    }
-    calls = calls_for("sendMessage", payload)
-    assert len(calls) == 2 and all("parse_mode" not in p for _, p in calls)
-    assert calls[0][1]["text"].startswith("Report\na & b")  # the visible text of the HTML
-    assert "reply_markup" not in calls[0][1] and "reply_markup" in calls[1][1]
-    assert "reply_parameters" in calls[0][1] and "reply_parameters" not in calls[1][1]
-    short = {"chat_id": 5, "text": "<b>x</b>" * 1000, "parse_mode": "HTML"}  # 8000 characters of HTML, 1000 visible
-    assert calls_for("sendMessage", short) == [("sendMessage", short)]
-    caption = {"chat_id": -1, "photo": "F", "caption": "word " * 500, "message_thread_id": 3}
-    head, *rest = calls_for("sendPhoto", caption)
-    assert head[0] == "sendPhoto" and utf16_len(head[1]["caption"]) <= CAPTION_LIMIT
-    assert [m for m, _ in rest] == ["sendMessage"] and rest[0][1]["message_thread_id"] == 3
-    assert (head[1]["caption"] + " " + rest[0][1]["text"]).split() == caption["caption"].split()
-
-
-def test_pacer_private_interval_and_group_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr(delivery_module.time, "monotonic", lambda: clock[0])
-    pacer = ChatPacer(DeliveryLimits(private_interval=1.0, group_per_minute=3))
-    pacer.record(42)
-    assert pacer.ready_at(42) == 1001.0
-    pacer.defer(42, 5)  # 429 retry_after
-    pacer.record(42)  # the failed call is recorded after the defer: the longer wait must win
-    assert pacer.ready_at(42) == 1005.0
-    for _ in range(3):
-        pacer.record(-100)
-        clock[0] += 10
-    assert pacer.ready_at(-100) == 1060.0  # the fourth in a minute waits for the first to leave the window
-    clock[0] = 1061.0
-    assert pacer.ready_at(-100) <= clock[0]
-
-
-async def test_rate_limiter_spaces_calls_evenly() -> None:
-    limiter = RateLimiter(50)
-    stamps = []
-    for _ in range(60):
-        await limiter.acquire()
-        stamps.append(time.monotonic())
-    window = max(sum(1 for s in stamps if a <= s < a + 1.0) for a in stamps)
-    assert window <= 49 and stamps[-1] - stamps[0] >= 59 / 50 - 0.02  # one below the limit, evenly spaced
 
 
 # -- order and exactly once ------------------------------------------------------------------------------
@@ -229,7 +163,7 @@ async def test_retry_after_holds_the_chat_and_its_later_rows(db: Database) -> No
 
 
 async def test_an_older_row_in_backoff_blocks_the_later_ones(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery_module, "_backoff", lambda attempt: timedelta(milliseconds=400))
+    monkeypatch.setattr(sender_module, "backoff", lambda attempt: timedelta(milliseconds=400))
     transport = FakeTransport()
     fails = iter([True])
     transport.before.append(
@@ -509,13 +443,7 @@ async def test_topic_then_card_then_reply_in_order(db: Database) -> None:
     tid = await desk.new_ticket(db, desk.policy(staff_chat_id=None), 501)  # no card queued by registration
     await desk.change(db, tid, staff_chat_id=STAFF)
     async with db.session() as session:
-        outbox.enqueue(
-            session,
-            outbox.new_row(
-                chat_id=STAFF, method="createForumTopic", payload={"chat_id": STAFF, "name": "INC"}, ticket_id=tid,
-                link_kind="topic",
-            ),
-        )  # fmt: skip
+        outbox.create_topic(session, STAFF, "INC", ticket_id=tid)
         outbox.send_text(session, STAFF, "the card", ticket_id=tid, link_kind="card")
         outbox.send_text(session, STAFF, "a reply under the card", ticket_id=tid, reply_to_card=True)
     transport = FakeTransport()

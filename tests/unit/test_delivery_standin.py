@@ -15,10 +15,10 @@ from sqlmodel import select
 
 from bot.telegram import BotApiTransport, make_bot
 from helpdesk import outbox
-from helpdesk.outbox import bell
-from scheduler.delivery import DeliveryLimits, OutboxDelivery, utf16_len
+from scheduler.delivery import DeliveryLimits, utf16_len
 from storage.db import Database
 from storage.models import OutboxMessage
+from storage.outbox_rows import bell
 from tests.support.botapi import FakeBotAPI
 from tests.unit import desk
 from tests.unit.desk import STAFF
@@ -86,10 +86,10 @@ async def test_300_notifications_through_429s_and_502s(
                 await queue(db, user, expected[user][n])
         api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 3, 1, 7
         limits = DeliveryLimits(per_second=50, private_interval=1.0, poll_every=0.1)
-        workers = [OutboxDelivery(db, transports.make(), desk.POLICY, limits)]
+        workers = [desk.delivery(db, transports.make(), limits)]
         if not db.is_sqlite:
             others.append(Database(database_url))
-            workers.append(OutboxDelivery(others[0], transports.make(), desk.POLICY, limits))
+            workers.append(desk.delivery(others[0], transports.make(), limits))
         await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
         assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
         report = api.exact_once_report()
@@ -114,7 +114,7 @@ async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_
     db = await desk.migrated(sqlite_database_url)
     try:
         tid = await desk.new_ticket(db, desk.POLICY, 2001)
-        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
+        delivery = desk.delivery(db, transports.make(), DeliveryLimits(poll_every=0.1))
         await delivery.drain(until_empty=True)
         card = api.chat(STAFF).bot_messages[0]
         api.block(2001)
@@ -141,7 +141,7 @@ async def test_long_texts_and_captions_are_split(
         async with db.session() as session:
             api.register_file("photo", None)
             outbox.send_file(session, STAFF, "photo", _photo_id(api), caption="<i>Screen</i> " + "details " * 300)
-        await OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1)).drain(until_empty=True)
+        await desk.delivery(db, transports.make(), DeliveryLimits(poll_every=0.1)).drain(until_empty=True)
         parts = bot_texts(api, 2001)
         assert len(parts) == 3 and all(utf16_len(p) <= 4096 for p in parts)
         assert (
@@ -165,7 +165,7 @@ async def test_refused_markup_is_sent_as_plain_text(
     db = await desk.migrated(sqlite_database_url)
     try:
         await queue(db, 2001, "Printer <b>on floor <i>2</b></i> is fixed")  # wrongly nested: Telegram refuses
-        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
+        delivery = desk.delivery(db, transports.make(), DeliveryLimits(poll_every=0.1))
         await delivery.drain(until_empty=True)
         assert bot_texts(api, 2001) == ["Printer on floor 2 is fixed"]
         assert delivery.stats.plain_fallbacks == 1 and "can't parse entities" in api.errors(2001)[0].description
@@ -180,7 +180,7 @@ async def test_lost_answers_are_counted(api: FakeBotAPI, transports: Transports,
         for user in list(USERS)[:20]:
             await queue(db, user, f"Hello {user}")
         api.faults.every_nth_lost = 5
-        delivery = OutboxDelivery(db, transports.make(), desk.POLICY, DeliveryLimits(poll_every=0.1))
+        delivery = desk.delivery(db, transports.make(), DeliveryLimits(poll_every=0.1))
         await delivery.drain(timeout=60, until_empty=True)
         duplicates = api.duplicate_sends()
         assert api.faults.lost == 4 and delivery.stats.unknown_outcome == 4

@@ -15,9 +15,9 @@ from helpdesk.clock import now_utc
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, Urgency
-from scheduler.jobs import Jobs
+from scheduler.periodic import Jobs
 from scheduler.retention import retention_sweep
-from scheduler.sweeps import register_sweeps
+from scheduler.schedule import register_sweeps
 from storage import migrate
 from storage.db import Database
 from storage.models import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from helpdesk import followups, report_period, stats, tickets
+from helpdesk import due_times, report_period, stats, tickets
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, Urgency
@@ -156,9 +156,9 @@ async def test_sla_met_uses_the_due_times_the_desk_computed(db: Database) -> Non
     await make(db, created_at=friday, first_response_due=due, first_response_at=due - timedelta(minutes=5))
 
     ticket = await make(db, created_at=friday, first_response_due=friday + timedelta(minutes=30))
-    followups.on_waiting_customer(ticket, POLICY, friday + timedelta(minutes=20))  # asked, 10 minutes left
-    followups.on_customer_answered(ticket, POLICY, friday + 2 * HOUR)  # due moves on by the pause
-    followups.on_first_response(ticket, friday + 2 * HOUR + timedelta(minutes=5))
+    due_times.on_waiting_customer(ticket, POLICY, friday + timedelta(minutes=20))  # asked, 10 minutes left
+    due_times.on_customer_answered(ticket, POLICY, friday + 2 * HOUR)  # due moves on by the pause
+    due_times.on_first_response(ticket, friday + 2 * HOUR + timedelta(minutes=5))
     async with db.session() as session:
         session.add(ticket)
 

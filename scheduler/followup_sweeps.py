@@ -1,6 +1,6 @@
 """The follow-up sweeps: reminders, auto-resolve and auto-close, SLA watch, progress updates, surveys.
 
-Every sweep reads due times from the tickets (set by `helpdesk.followups`) and acts on what is due.
+Every sweep reads due times from the tickets (set by `helpdesk.due_times`) and acts on what is due.
 Each ticket is handled in its own transaction that
 
 1. claims it: `SELECT … WHERE id = :id AND <still due> FOR UPDATE SKIP LOCKED` (on PostgreSQL a second
@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, followups, metrics, outbox
+from helpdesk import cards, customer_notices, due_times, metrics, outbox
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration, when
 from helpdesk.i18n import Safe, escape, t
@@ -55,7 +55,7 @@ def _flag(key: str) -> ColumnElement[Any]:
     return col(Ticket.sla_flags)[key].as_string()
 
 
-class FollowupJobs:
+class FollowupSweeps:
     """All follow-up sweeps of one process; `run()` is what the scheduler calls every SWEEP_EVERY."""
 
     def __init__(self, db: Database, policy: DeskPolicy, *, batch: int = 100, max_batches: int = 20) -> None:
@@ -130,9 +130,6 @@ class FollowupJobs:
         )
 
     # -- shared pieces -------------------------------------------------------------------------------
-
-    def _staff_chat(self, ticket: Ticket) -> int | None:
-        return ticket.staff_chat_id or self.policy.staff_chat_id
 
     def _who(self, ticket: Ticket) -> str:
         who = mention(ticket)
@@ -252,7 +249,7 @@ class FollowupJobs:
                     )
                 )
         return [
-            col(Ticket.state).in_(followups.WORKING_STATES),
+            col(Ticket.state).in_(due_times.WORKING_STATES),
             col(Ticket.sla_paused_at).is_(None),
             or_(*cells),
         ]
@@ -311,7 +308,7 @@ class FollowupJobs:
             )
             if kind == "breach":
                 metrics.sla_breached(session)  # helpdesk_sla_breaches_total, counted on commit
-        staff = self._staff_chat(ticket)
+        staff = cards.staff_chat_of(ticket, self.policy)
         if staff is not None:
             text = "\n".join(lines) + "\n" + self._who(ticket)
             outbox.send_text(session, staff, text, ticket_id=ticket.id, reply_to_card=True)
@@ -325,14 +322,14 @@ class FollowupJobs:
         return await self._each_due("progress", where, col(Ticket.progress_due_at), self._progress, now)
 
     async def _progress(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
-        every = followups.progress_interval(ticket, self.policy)
-        if ticket.state not in followups.WORKING_STATES or every is None:
+        every = due_times.progress_interval(ticket, self.policy)
+        if ticket.state not in due_times.WORKING_STATES or every is None:
             ticket.progress_due_at = None
             session.add(ticket)
             return False
         if ticket.progress_stage == 0:
             silence = now - (ticket.last_public_update_at or ticket.created_at)
-            staff = self._staff_chat(ticket)
+            staff = cards.staff_chat_of(ticket, self.policy)
             if staff is not None:
                 text = t(
                     self.lang,
@@ -349,7 +346,7 @@ class FollowupJobs:
             record_event(session, ticket, "progress_prompt", actor_kind="system", at=now)
             return True
         if await customer_notices.work_continues(session, ticket, self.policy):
-            followups.on_public_update(ticket, self.policy, now)  # that is an update the customer saw
+            due_times.on_public_update(ticket, self.policy, now)  # that is an update the customer saw
             record_event(session, ticket, "progress_notice", actor_kind="system", at=now)
         else:  # nobody to tell: keep prompting the staff
             ticket.progress_stage = 0

@@ -1,4 +1,5 @@
-"""Follow-up sweeps over due times: reminders, auto-resolve, auto-close, SLA watch, progress, surveys.
+"""The follow-up sweeps (scheduler.followup_sweeps): reminders, auto-resolve, auto-close, SLA watch,
+progress, surveys.
 
 Time is simulated: the hooks and the sweeps take `now`, so a day passes in a line. Each sweep is run
 twice at every step to prove it acts once; PostgreSQL variants run two sweepers at once.
@@ -15,15 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from helpdesk import cards, followups
+from helpdesk import cards, due_times
 from helpdesk.clock import now_utc
-from helpdesk.outbox import bell
 from helpdesk.vocabulary import Priority, State, TicketType
 from helpdesk.worktime import WorkCalendar
-from scheduler.followup_jobs import FollowupJobs
-from scheduler.jobs import Jobs
+from scheduler.followup_sweeps import FollowupSweeps
 from storage.db import Database
 from storage.models import Customer, Ticket
+from storage.outbox_rows import bell
 from tests.unit import desk
 from tests.unit.desk import STAFF, minutes
 
@@ -50,17 +50,10 @@ async def any_db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-POLICY = desk.policy(
-    info_reminder_after=H,
-    info_second_reminder_after=2 * H,
-    waiting_auto_close_after=5 * H,
-    resolved_auto_close_after=3 * H,
-    resolved_close_warning_before=H,
-    survey_after=timedelta(0),
-)
+POLICY = desk.HOURLY
 
 
-async def twice(jobs: FollowupJobs, now: datetime) -> dict[str, int]:
+async def twice(jobs: FollowupSweeps, now: datetime) -> dict[str, int]:
     """Run all sweeps twice at the same moment: the second pass must find nothing to do."""
     first = await jobs.run(now)
     again = await jobs.run(now)
@@ -72,110 +65,11 @@ async def customer_texts(db: Database) -> list[str]:
     return desk.texts(await desk.rows(db, ANN))
 
 
-# -- hooks -----------------------------------------------------------------------------------------------
-
-
-def bare_ticket(**fields: object) -> Ticket:
-    base = dict(
-        number="INC-000001", seq=1, customer_id=1, ticket_type="incident", category="software", priority="P1",
-        impact="team", urgency="blocked", explanation="", description="x", state="in_progress",
-    )  # fmt: skip
-    base.update(fields)
-    return Ticket(**base)
-
-
-def test_waiting_pauses_sla_and_answer_resumes_by_working_time() -> None:
-    office = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin")
-    policy = desk.policy(calendar=office, info_reminder_after=H, waiting_auto_close_after=5 * H)
-    berlin = ZoneInfo("Europe/Berlin")
-    asked = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)  # Friday 17:00
-    answered = datetime(2026, 1, 12, 10, 0, tzinfo=berlin)  # Monday 10:00: 2 working hours later
-    due = datetime(2026, 1, 12, 12, 0, tzinfo=berlin)
-    ticket = bare_ticket(first_response_due=due, resolution_due=due + 24 * H)
-    followups.on_waiting_customer(ticket, policy, asked)
-    assert ticket.sla_paused_at == asked and ticket.reminder_due_at == asked + H
-    assert ticket.auto_close_due_at == asked + 5 * H and ticket.progress_due_at is None
-    followups.on_customer_answered(ticket, policy, answered)
-    assert ticket.sla_paused_at is None and ticket.reminder_due_at is None and ticket.auto_close_due_at is None
-    assert ticket.first_response_due == datetime(2026, 1, 12, 14, 0, tzinfo=berlin)  # + 2 working hours
-    assert ticket.progress_due_at == answered + policy.progress_update_p1  # P1 incident: the clock is back
-
-
-def test_resume_without_policy_counts_every_hour() -> None:
-    start = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket(first_response_due=start + H, sla_paused_at=start)
-    followups.resume_sla(ticket, start + 3 * H)
-    assert ticket.first_response_due == start + 4 * H
-
-
-def test_a_second_question_restarts_the_reminders_but_not_the_pause() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket()
-    followups.on_waiting_customer(ticket, POLICY, t0)
-    ticket.reminders_sent = 1
-    followups.on_waiting_customer(ticket, POLICY, t0 + 2 * H)
-    assert ticket.sla_paused_at == t0
-    assert ticket.reminders_sent == 0 and ticket.reminder_due_at == t0 + 3 * H
-    assert ticket.auto_close_due_at == t0 + 7 * H
-
-
-def test_answer_on_a_resolved_ticket_keeps_its_close() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket()
-    followups.on_resolved(ticket, POLICY, t0)
-    followups.on_customer_answered(ticket, POLICY, t0 + H)
-    assert ticket.auto_close_due_at == t0 + 3 * H
-
-
-def test_reopen_does_not_count_the_resolved_time() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket(first_response_at=t0, resolution_due=t0 + 4 * H)
-    followups.on_resolved(ticket, POLICY, t0 + H)
-    followups.on_reopened(ticket, POLICY, t0 + 3 * H)
-    assert ticket.resolution_due == t0 + 6 * H
-    assert ticket.resolved_at is None and ticket.auto_close_due_at is None
-    assert ticket.progress_due_at == t0 + 3 * H + POLICY.progress_update_p1
-
-
-def test_close_schedules_the_survey_unless_rated() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket(state="closed")
-    followups.on_closed(ticket, desk.policy(survey_after=minutes(5)), t0)
-    assert ticket.survey_due_at == t0 + minutes(5)
-    rated = bare_ticket(state="closed", rating=4)
-    followups.on_closed(rated, POLICY, t0)
-    assert rated.survey_due_at is None
-
-
-def test_priority_change_keeps_the_pauses() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    ticket = bare_ticket(priority="P3", created_at=t0, first_response_due=t0 + 4 * H, resolution_due=t0 + 72 * H)
-    followups.on_public_update(ticket, POLICY, t0)  # remembers the target the due times were made for
-    followups.on_waiting_customer(ticket, POLICY, t0 + H)
-    followups.on_customer_answered(ticket, POLICY, t0 + 3 * H)  # a 2-hour pause
-    assert ticket.first_response_due == t0 + 6 * H
-    ticket.priority = "P1"
-    followups.on_priority_changed(ticket, POLICY, t0 + 4 * H)
-    assert ticket.first_response_due == t0 + minutes(15) + 2 * H  # new target, same pause
-    assert ticket.resolution_due == t0 + 4 * H + 2 * H
-    assert set(ticket.sla_flags) == {"_target"}
-
-
-def test_zero_durations_switch_follow_ups_off() -> None:
-    t0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-    policy = desk.policy(info_reminder_after=timedelta(0), progress_update_p1=timedelta(0))
-    ticket = bare_ticket()
-    followups.on_public_update(ticket, policy, t0)
-    assert ticket.progress_due_at is None
-    followups.on_waiting_customer(ticket, policy, t0)
-    assert ticket.reminder_due_at is None and ticket.auto_close_due_at is not None
-
-
 # -- info requests ---------------------------------------------------------------------------------------
 
 
 async def test_reminders_then_auto_resolve(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
     t0 = now_utc()
     await desk.ask(db, POLICY, tid, "Which version of the app do you use?", t0)
@@ -214,7 +108,7 @@ async def test_reminders_then_auto_resolve(db: Database) -> None:
 
 
 async def test_the_answer_stops_the_clock(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
     await desk.ask(db, POLICY, tid, "Screenshot, please?", t0)
@@ -226,7 +120,7 @@ async def test_the_answer_stops_the_clock(db: Database) -> None:
 
 
 async def test_everything_due_during_downtime_runs_once_and_only_the_last_step(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
     await desk.ask(db, POLICY, tid, "Which printer?", t0)
@@ -237,7 +131,7 @@ async def test_everything_due_during_downtime_runs_once_and_only_the_last_step(d
 
 
 async def test_a_new_question_restarts_reminders(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
     await desk.ask(db, POLICY, tid, "First question?", t0)
@@ -255,7 +149,7 @@ async def test_a_new_question_restarts_reminders(db: Database) -> None:
 
 
 async def test_resolved_warning_then_close_then_survey(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN, assignee=(7001, "Agent1"))
     t0 = now_utc()
     await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
@@ -283,7 +177,7 @@ async def test_resolved_warning_then_close_then_survey(db: Database) -> None:
 
 
 async def test_reopened_before_the_close_stays_open(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
     await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
@@ -294,7 +188,7 @@ async def test_reopened_before_the_close_stays_open(db: Database) -> None:
 
 
 async def test_close_due_during_downtime_closes_without_a_late_warning(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     tid = await desk.new_ticket(db, POLICY, ANN)
     t0 = now_utc()
     await desk.set_state(db, POLICY, tid, State.RESOLVED, t0)
@@ -305,7 +199,7 @@ async def test_close_due_during_downtime_closes_without_a_late_warning(db: Datab
 
 async def test_no_close_warning_when_it_would_come_with_the_resolution(db: Database) -> None:
     policy = desk.policy(resolved_auto_close_after=H, resolved_close_warning_before=2 * H, survey_after=timedelta(0))
-    jobs = FollowupJobs(db, policy)
+    jobs = FollowupSweeps(db, policy)
     tid = await desk.new_ticket(db, policy, ANN)
     t0 = now_utc()
     await desk.set_state(db, policy, tid, State.RESOLVED, t0)
@@ -327,7 +221,7 @@ async def sla_texts(db: Database) -> list[str]:
 
 async def test_sla_warning_and_breach_once_each(any_db: Database) -> None:
     db = any_db
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", assignee=(7001, "Agent <One>"), created_at=t0)
     await desk.mark_sent(db)
@@ -361,7 +255,7 @@ async def test_sla_warning_and_breach_once_each(any_db: Database) -> None:
 
 async def test_sla_notes_stay_on_the_card_until_the_clock_is_met(db: Database) -> None:
     """A later edit of the card (assignee, priority...) keeps the overdue line; meeting the clock removes it."""
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
     assert (await twice(jobs, t0 + minutes(16)))["sla"] == 1
@@ -383,7 +277,7 @@ async def test_sla_notes_stay_on_the_card_until_the_clock_is_met(db: Database) -
 
 
 async def test_sla_missed_while_down_is_one_breach_message(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
     assert (await twice(jobs, t0 + minutes(20)))["sla"] == 1
@@ -392,7 +286,7 @@ async def test_sla_missed_while_down_is_one_breach_message(db: Database) -> None
 
 
 async def test_sla_clock_pauses_while_waiting(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     tid = await desk.new_ticket(db, POLICY, ANN, priority="P1", created_at=t0)
     await desk.ask(db, POLICY, tid, "Is it all users?", t0 + minutes(5))  # first response given
@@ -407,7 +301,7 @@ async def test_sla_clock_pauses_while_waiting(db: Database) -> None:
 async def test_sla_with_business_hours(db: Database) -> None:
     berlin = ZoneInfo("Europe/Berlin")
     policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
-    jobs = FollowupJobs(db, policy)
+    jobs = FollowupSweeps(db, policy)
     friday = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)
     tid = await desk.new_ticket(db, policy, ANN, priority="P3", created_at=friday)  # 4 h first response
     assert (await desk.ticket(db, tid)).first_response_due == datetime(2026, 1, 12, 12, 0, tzinfo=berlin)
@@ -422,7 +316,7 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
     db = any_db
     rnd = random.Random(7)
     policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
-    jobs = FollowupJobs(db, policy)
+    jobs = FollowupSweeps(db, policy)
     now = datetime(2026, 1, 13, 11, 0, tzinfo=UTC)
     ids = []
     for n in range(40):
@@ -457,7 +351,7 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
 
 async def test_progress_prompt_then_customer_update(db: Database) -> None:
     policy = desk.policy(progress_update_p1=H, sla_warning_ratio=0.99)
-    jobs = FollowupJobs(db, policy)
+    jobs = FollowupSweeps(db, policy)
     t0 = now_utc()
     tid = await desk.new_ticket(db, policy, ANN, priority="P1", assignee=(7002, "Bob"), created_at=t0)
     await desk.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
@@ -476,21 +370,21 @@ async def test_progress_prompt_then_customer_update(db: Database) -> None:
 
 
 async def test_a_public_update_resets_the_progress_clock(db: Database) -> None:
-    jobs = FollowupJobs(db, desk.policy(progress_update_p2=4 * H, sla_warning_ratio=0.99))
+    jobs = FollowupSweeps(db, desk.policy(progress_update_p2=4 * H, sla_warning_ratio=0.99))
     t0 = now_utc()
     tid = await desk.new_ticket(db, POLICY, ANN, priority="P2", created_at=t0)
     await desk.change(db, tid, sla_flags={"first_response_breach": "x", "resolution_breach": "x"})
     await twice(jobs, t0 + 4 * H)  # prompt
     async with db.session() as session:
         ticket = await session.get(Ticket, tid)
-        followups.on_public_update(ticket, POLICY, t0 + 5 * H)  # an agent replied
+        due_times.on_public_update(ticket, POLICY, t0 + 5 * H)  # an agent replied
         session.add(ticket)
     assert (await twice(jobs, t0 + 8 * H + minutes(59)))["progress"] == 0
     assert await customer_texts(db) == []
 
 
 async def test_no_progress_updates_for_p3_or_requests(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     await desk.new_ticket(db, POLICY, ANN, priority="P3", created_at=t0)
     await desk.new_ticket(db, POLICY, 502, priority="P1", ticket_type=TicketType.SERVICE_REQUEST, created_at=t0)
@@ -501,7 +395,7 @@ async def test_no_progress_updates_for_p3_or_requests(db: Database) -> None:
 
 
 async def test_unreachable_customers_get_nothing_queued(db: Database) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     waiting = await desk.new_ticket(db, POLICY, ANN)
     await desk.ask(db, POLICY, waiting, "Which floor?", t0)
@@ -541,7 +435,7 @@ async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
             await desk.ask(first, POLICY, tid, f"Question {n}?", t0 + minutes(1))
             tid = await desk.new_ticket(first, POLICY, 800 + n, created_at=t0)
             await desk.set_state(first, POLICY, tid, State.RESOLVED, t0)
-        a, b = FollowupJobs(first, POLICY, batch=4), FollowupJobs(second, POLICY, batch=4)
+        a, b = FollowupSweeps(first, POLICY, batch=4), FollowupSweeps(second, POLICY, batch=4)
         for after in (
             minutes(61),
             2 * H,
@@ -565,7 +459,7 @@ async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
 
 
 async def test_a_failing_ticket_does_not_block_the_others(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    jobs = FollowupJobs(db, POLICY)
+    jobs = FollowupSweeps(db, POLICY)
     t0 = now_utc()
     bad = await desk.new_ticket(db, POLICY, ANN)
     good = await desk.new_ticket(db, POLICY, 502)
@@ -590,7 +484,7 @@ async def test_a_failing_ticket_does_not_block_the_others(db: Database, monkeypa
 
 
 async def test_poison_tickets_do_not_starve_the_rest(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    jobs = FollowupJobs(db, POLICY, batch=2)
+    jobs = FollowupSweeps(db, POLICY, batch=2)
     t0 = now_utc()
     ids = []
     for n in range(5):
@@ -615,7 +509,7 @@ async def test_tickets_another_process_holds_are_skipped_not_waited_for(postgres
     db = await desk.migrated(postgres_database_url)
     other = Database(postgres_database_url)
     try:
-        jobs = FollowupJobs(db, POLICY, batch=2)
+        jobs = FollowupSweeps(db, POLICY, batch=2)
         t0 = now_utc()
         ids = []
         for n in range(5):
@@ -631,58 +525,3 @@ async def test_tickets_another_process_holds_are_skipped_not_waited_for(postgres
     finally:
         await other.dispose()
         await db.dispose()
-
-
-async def test_jobs_run_at_start_and_added_later() -> None:
-    jobs = Jobs()
-    ran: list[str] = []
-
-    async def first() -> None:
-        ran.append("first")
-
-    async def later() -> None:
-        ran.append("later")
-
-    jobs.every("first", timedelta(hours=1), first)
-    jobs.start()
-    try:
-        jobs.every("later", timedelta(hours=1), later)
-        for _ in range(50):
-            if len(ran) >= 2:
-                break
-            await asyncio.sleep(0.05)
-        assert sorted(ran) == ["first", "later"]
-        assert all(job.misfire_grace_time is None and job.coalesce for job in jobs.scheduler.get_jobs())
-    finally:
-        jobs.shutdown()
-
-
-async def test_stopping_lets_a_running_sweep_finish_and_interrupts_a_stuck_one_quietly(caplog) -> None:
-    jobs = Jobs()
-    finished: list[str] = []
-    started = {"slow": asyncio.Event(), "stuck": asyncio.Event()}
-
-    async def slow() -> None:
-        started["slow"].set()
-        await asyncio.sleep(0.3)
-        finished.append("slow")
-
-    async def stuck() -> None:
-        started["stuck"].set()
-        await asyncio.sleep(3600)
-
-    jobs.every("slow", timedelta(hours=1), slow)
-    jobs.start()
-    await asyncio.wait_for(started["slow"].wait(), 5)
-    assert await jobs.stop(timeout=5) is True
-    assert finished == ["slow"]
-
-    jobs = Jobs()
-    jobs.every("stuck", timedelta(hours=1), stuck)
-    jobs.start()
-    await asyncio.wait_for(started["stuck"].wait(), 5)
-    caplog.set_level("INFO")
-    assert await jobs.stop(timeout=0.2) is False
-    await asyncio.sleep(0.1)  # the executor's cancellation reaches the job
-    assert "interrupted by shutdown" in caplog.text
-    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]

@@ -1,4 +1,8 @@
-"""The periodic sweeps the bot runs; each reads due times from rows and acts on what is due."""
+"""The schedule: which sweeps the bot runs and how often (registered at start by bot/app.py).
+
+Each sweep reads due times from rows and acts on what is due: the follow-ups (scheduler/followup_sweeps.py)
+every SWEEP_EVERY, housekeeping hourly, retention daily (when RETENTION_DAYS is set), the daily digest.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from helpdesk.clock import now_utc
 from helpdesk.digest import parse_clock
 from helpdesk.policy import DeskPolicy
 from scheduler.digest_job import DailyDigest
-from scheduler.followup_jobs import FollowupJobs
-from scheduler.jobs import Jobs
+from scheduler.followup_sweeps import FollowupSweeps
+from scheduler.periodic import Jobs
+from scheduler.retention import retention_sweep
 from storage.db import Database
 from storage.models import InboxUpdate, OutboxMessage
 
@@ -35,16 +40,14 @@ async def housekeeping(db: Database) -> None:
         )
 
 
-def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupJobs:
+def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupSweeps:
     """Reminders, auto-resolve/close, SLA watch, progress updates, surveys and the daily digest (when
     DIGEST_AT is set) every SWEEP_EVERY."""
-    followups = FollowupJobs(db, policy)
+    followups = FollowupSweeps(db, policy)
     every = getattr(settings, "sweep_every", None) or timedelta(seconds=5)
     jobs.every("followups", every, followups.run)
     jobs.every("housekeeping", timedelta(hours=1), lambda: housekeeping(db))
     if getattr(settings, "retention_days", None):  # unset: personal data is kept forever
-        from scheduler.retention import retention_sweep
-
         jobs.every("retention", timedelta(days=1), lambda: retention_sweep(db, settings.retention_days))
     digest_at = parse_clock(getattr(settings, "digest_at", None))
     if digest_at is not None and policy.staff_chat_id is not None:  # DIGEST_AT unset: no digest

@@ -1,7 +1,8 @@
 """Due times for the scheduler, set at the moments of a ticket's life that start or stop a clock.
 
-Operations call these hooks (they only change fields on the ticket); the scheduler's sweeps
-(`scheduler/followup_jobs.py`) then act on whatever is due, and re-check the ticket's state when they
+Every state change calls `on_transition` (through `helpdesk.lifecycle.apply_transition`), other moments
+call their hook (they only change fields on the ticket); the scheduler's sweeps
+(`scheduler/followup_sweeps.py`) then act on whatever is due, and re-check the ticket's state when they
 do, so a due time left behind by an unusual path is harmless. The rules for every clock are here:
 
 - progress (`progress_due_at`, `progress_stage`): an open P1/P2 incident without a customer-visible

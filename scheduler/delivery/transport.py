@@ -1,6 +1,7 @@
 """How delivery talks to the messenger, without knowing which library does it.
 
-The bot layer supplies a Transport backed by aiogram; tests and benchmarks may supply their own.
+The bot layer supplies the Transport (`bot/telegram.py`: `BotApiTransport`, JSON over the bot's HTTP
+session); tests and benchmarks supply their own. A transport maps Telegram's answers to these errors.
 """
 
 from __future__ import annotations

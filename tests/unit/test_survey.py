@@ -10,10 +10,10 @@ from sqlmodel import select
 
 from helpdesk import survey
 from helpdesk.clock import now_utc
-from helpdesk.outbox import bell
 from helpdesk.vocabulary import State
 from storage.db import Database
 from storage.models import Customer
+from storage.outbox_rows import bell
 from tests.unit import desk
 from tests.unit.desk import STAFF
 
