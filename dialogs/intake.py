@@ -2,7 +2,8 @@
 
 Steps are data (question, expected input, validation, buttons); `IntakeDialog.handle` is a pure
 function of the draft and one input, so the Telegram bot, the console chat and the tests drive the
-very same conversation, and the draft can be stored after every step.
+very same conversation, and the draft can be stored after every step. Between the first description
+and the form, offers may come first (dialogs/offers.py: a known outage, self-help articles).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from dialogs.form_data import Action, Choice, DraftState, InputKind, Prompt, UserInput
+from dialogs.offers import QUEUE_KEY, OfferEvent, OfferStep, Verdict
 from dialogs.services import suggested_services
 from helpdesk.i18n import t
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
@@ -27,79 +30,14 @@ MAX_ATTACHMENTS = 20
 NO_IMPACT_QUESTIONS = frozenset({Category.CONSULTATION, Category.INFORMATION})
 
 
-class Action(StrEnum):
-    """Button values with a meaning of their own, valid at any step that shows them."""
-
-    BACK = "back"
-    CANCEL = "cancel"
-    SKIP = "skip"
-    DONE = "done"
-    OTHER = "other"
-    CONFIRM = "confirm"
-    EDIT = "edit"
-    SUMMARY = "summary"
-
-
-class InputKind(StrEnum):
-    TEXT = "text"
-    CHOICE = "choice"  # an inline button: value + the token of the prompt it was on
-    FILE = "file"  # photo, document, video… ; `file` holds its description
-    CONTACT = "contact"  # a shared phone number
-    UNSUPPORTED = "unsupported"  # sticker, voice, location, poll…
-
-
-@dataclass(frozen=True)
-class UserInput:
-    kind: InputKind
-    text: str = ""
-    value: str = ""
-    token: str = ""
-    file: dict[str, Any] | None = None
-    phone: str | None = None
-
-    @classmethod
-    def of_text(cls, text: str) -> UserInput:
-        return cls(InputKind.TEXT, text=text)
-
-    @classmethod
-    def of_choice(cls, value: str, token: str) -> UserInput:
-        return cls(InputKind.CHOICE, value=value, token=token)
-
-
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A question as data: HTML text, inline choices (rows), and an optional share-phone keyboard."""
-
-    step: str
-    token: str
-    text: str
-    choices: tuple[tuple[Choice, ...], ...] = ()
-    share_phone_label: str | None = None  # render a reply keyboard asking for the contact
-    reply_labels: tuple[str, ...] = ()  # extra reply-keyboard buttons that send their label as text
-
-
-@dataclass
-class DraftState:
-    """Everything the conversation has collected so far (stored in the database after each step)."""
-
-    step: str
-    token: str
-    answers: dict[str, Any] = field(default_factory=dict)
-    attachments: list[dict[str, Any]] = field(default_factory=list)
-    history: list[str] = field(default_factory=list)
-    editing: bool = False
+__all__ = ["Action", "Choice", "DraftState", "InputKind", "IntakeDialog", "Outcome", "Prompt", "Turn", "UserInput"]
 
 
 class Outcome(StrEnum):
-    ASK = "ask"  # show `notes`, then `prompt`
+    ASK = "ask"  # show `messages`, then `notes` with `prompt`
     CONFIRMED = "confirmed"  # register the ticket from the draft
     CANCELLED = "cancelled"
+    SETTLED = "settled"  # an offer before the form answered the customer: nothing to register
 
 
 @dataclass
@@ -110,6 +48,8 @@ class Turn:
     notes: list[str] = field(default_factory=list)
     stale: bool = False  # the input was a button from an older message
     receipt: bool = False  # only acknowledges a file: may replace an unsent acknowledgement
+    messages: list[str] = field(default_factory=list)  # whole messages before the question (an article)
+    events: list[OfferEvent] = field(default_factory=list)  # what was done with an offer, to record
 
 
 class TriageLike(Protocol):
@@ -156,6 +96,7 @@ def _needs_impact(draft: DraftState) -> bool:
 
 STEPS: tuple[Step, ...] = (
     Step("description", frozenset({InputKind.TEXT, InputKind.FILE})),
+    Step("offer", frozenset({InputKind.CHOICE, InputKind.FILE}), applies=lambda d: bool(d.answers.get(QUEUE_KEY))),
     Step("doubt", frozenset({InputKind.CHOICE}), applies=lambda d: bool(d.answers.get("doubtful"))),
     Step("service", frozenset({InputKind.CHOICE, InputKind.TEXT})),
     Step("service_other", frozenset({InputKind.TEXT}), entered_explicitly=True),
@@ -178,9 +119,10 @@ def new_token() -> str:
 class IntakeDialog:
     """Drives the intake form; pure apart from the triage it consults."""
 
-    def __init__(self, triage: TriageLike, lang: str) -> None:
+    def __init__(self, triage: TriageLike, lang: str, offers: OfferStep | None = None) -> None:
         self.triage = triage
         self.lang = lang
+        self.offers = offers or OfferStep()
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -193,9 +135,13 @@ class IntakeDialog:
 
     def resume(self, draft: DraftState) -> Turn:
         """The current question again (after a restart, /new with a draft open, or a stale button)."""
+        if draft.step == "offer":
+            return self._offer_shown(draft, events=False)
         return self._ask(draft)
 
     def handle(self, draft: DraftState, event: UserInput) -> Turn:
+        if draft.step == "offer" and self.offers.current(draft, self.lang) is None:
+            return self._advance(draft)  # the offer is gone (e.g. its article removed since): on with the form
         step = STEP_BY_NAME.get(draft.step) or STEP_BY_NAME["description"]
         if event.kind == InputKind.CHOICE:
             if event.token != draft.token:
@@ -272,8 +218,43 @@ class IntakeDialog:
         if len(text) < DESCRIPTION_MIN_CHARS or sum(ch.isalpha() for ch in text) < 3:
             return self._ask(draft, [t(self.lang, "intake.description_too_short")])
         draft.answers["description"] = event.text.strip()
-        self._triage(draft, forced_type=None)
-        return self._advance(draft)
+        result = self._triage(draft, forced_type=None)
+        if draft.editing or not self.offers:
+            return self._advance(draft)
+        self.offers.propose(draft, draft.answers["description"], result, self.lang)
+        turn = self._advance(draft)
+        return self._offer_shown(draft) if draft.step == "offer" else turn
+
+    def _on_offer(self, draft: DraftState, event: UserInput) -> Turn:
+        if event.kind == InputKind.FILE:
+            self._keep_file(draft, event)
+            return self._ask(draft, [t(self.lang, "offers.file_kept")])
+        decision, done = self.offers.choose(draft, event.value, self.lang)
+        events = [done] if done else []
+        notes = [decision.note] if decision.note else []
+        if decision.verdict == Verdict.INVALID:
+            return self._ask(draft, [t(self.lang, "hint.stale_button")], stale=True)
+        if decision.verdict == Verdict.ACCEPTED:
+            return Turn(Outcome.SETTLED, draft, notes=notes, events=events)
+        if decision.verdict == Verdict.SHOW or draft.answers.get(QUEUE_KEY):
+            draft.token = new_token()  # a new screen: the buttons of the previous one are outdated
+            turn = self._offer_shown(draft, notes, events=decision.verdict == Verdict.DECLINED)
+            turn.events[:0] = events
+            return turn
+        turn = self._advance(draft, notes)
+        turn.events = events
+        return turn
+
+    def _offer_shown(self, draft: DraftState, notes: list[str] | None = None, *, events: bool = True) -> Turn:
+        """The offer first in the queue, with its messages; `events`: it is shown for the first time."""
+        found = self.offers.current(draft, self.lang)
+        if found is None:
+            return self._advance(draft, notes)
+        turn = self._ask(draft, notes)
+        turn.messages = list(found[2].messages)
+        shown = self.offers.shown(draft, self.lang) if events else None
+        turn.events = [shown] if shown else []
+        return turn
 
     def _on_doubt(self, draft: DraftState, event: UserInput) -> Turn:
         if event.value not in (TicketType.INCIDENT, TicketType.SERVICE_REQUEST):
@@ -428,6 +409,9 @@ class IntakeDialog:
             text = t(lang, "intake.ask_description")
             rows.append(self._nav_row(back=False))
             return Prompt(step, draft.token, text, tuple(rows))
+        if step == "offer" and (found := self.offers.current(draft, lang)) is not None:
+            view = found[2]
+            return Prompt(step, draft.token, view.text, (*view.choices, self._nav_row(back=view.back)))
         if step == "doubt":
             text = t(lang, "intake.ask_doubt")
             rows.append((Choice(TicketType.INCIDENT, t(lang, "button.broken")),))

@@ -5,6 +5,7 @@ Transport-free: returns `Reply` objects that the Telegram bot and the console re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,13 +13,13 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.intake import DraftState, InputKind, IntakeDialog, Outcome, Prompt, Turn, UserInput
-from helpdesk import tickets, views
+from dialogs.offers import OfferProvider, OfferStep
+from helpdesk import promise, tickets, views
 from helpdesk.clock import now_utc
-from helpdesk.formatting import human_duration
 from helpdesk.i18n import t
 from helpdesk.outbox import Buttons
 from helpdesk.policy import DeskPolicy
-from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
+from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
 from storage import repos
 from storage.models import Customer, Draft, Ticket
 
@@ -83,14 +84,33 @@ _UNREAD = object()
 class IntakeService:
     """One customer's intake, step by step, persisted after every step."""
 
-    def __init__(self, session: AsyncSession, customer: Customer, lang: str, triage: Any, policy: DeskPolicy) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        customer: Customer,
+        lang: str,
+        triage: Any,
+        policy: DeskPolicy,
+        offers: Sequence[OfferProvider] = (),
+    ) -> None:
         self.session = session
         self.customer = customer
         self.lang = lang
         self.triage = triage
         self.policy = policy
-        self.dialog = IntakeDialog(triage, lang)
+        self.providers = {provider.name: provider for provider in offers}
+        self.dialog = IntakeDialog(triage, lang, OfferStep(offers))
+        self._prepared = not offers
         self._row: Any = _UNREAD  # the draft row, read once per update (None: there is none)
+
+    async def _prepare_offers(self, draft: DraftState | None) -> None:
+        """Let the offer providers read what they need, when this update may judge a first description."""
+        if self._prepared or (draft is not None and draft.step != "description"):
+            return
+        providers = list(self.providers.values())
+        contexts = {provider.name: await provider.prepare(self.session) for provider in providers}
+        self.dialog.offers = OfferStep(providers, contexts)
+        self._prepared = True
 
     async def _draft_row(self) -> Draft | None:
         if self._row is _UNREAD:
@@ -115,16 +135,22 @@ class IntakeService:
             turn = self.dialog.resume(existing)
             turn.notes.insert(0, t(self.lang, "intake.continue_draft"))
             return await self._apply(turn)
+        await self._prepare_offers(None)
         if first_file is not None:
-            draft = self.dialog.begin().draft
-            return await self._apply(self.dialog.handle(draft, UserInput(InputKind.FILE, file=first_file)))
-        return await self._apply(self.dialog.begin(description))
+            turn = self.dialog.handle(self.dialog.begin().draft, UserInput(InputKind.FILE, file=first_file))
+        else:
+            turn = self.dialog.begin(description)
+        closed = promise.closed_notice(self.customer, self.policy, self.lang, now_utc())
+        if closed:
+            turn.notes.insert(0, closed)
+        return await self._apply(turn)
 
     async def handle(self, event: UserInput) -> Result | None:
         """Apply one input to the open draft; None when there is no draft."""
         draft = await self._load()
         if draft is None:
             return None
+        await self._prepare_offers(draft)
         return await self._apply(self.dialog.handle(draft, event))
 
     async def current(self) -> Result | None:
@@ -138,6 +164,11 @@ class IntakeService:
         return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
 
     async def _apply(self, turn: Turn) -> Result:
+        for event in turn.events:
+            await self.providers[event.provider].record(self.session, self.customer, event)
+        if turn.outcome == Outcome.SETTLED:
+            await self._delete()
+            return Result([Reply("\n\n".join(turn.notes), remove_keyboard=True)], finished=True)
         if turn.outcome == Outcome.CANCELLED:
             await self._delete()
             return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
@@ -151,7 +182,8 @@ class IntakeService:
             self.session.add(self._row)
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
         coalesce = f"intake-receipt:{turn.draft.token}" if turn.receipt else None
-        return Result([Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)
+        shown = [Reply(message) for message in turn.messages]
+        return Result([*shown, Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)
 
     async def _register(self, draft: DraftState) -> Ticket:
         a = draft.answers
@@ -175,7 +207,6 @@ class IntakeService:
         return await tickets.register(self.session, self.customer, new, self.policy)
 
     def _registered(self, ticket: Ticket) -> Reply:
-        target = self.policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
         text = t(
             self.lang,
             "intake.registered",
@@ -183,6 +214,6 @@ class IntakeService:
             type=t(self.lang, f"type.{ticket.ticket_type}"),
             category=t(self.lang, f"category.{ticket.category}"),
             priority=t(self.lang, f"priority.{ticket.priority}"),
-            response=human_duration(self.lang, target.first_response),
+            response=promise.first_response(ticket, self.policy, self.lang),
         )
         return Reply(text, buttons=views.status_button(ticket, self.lang), remove_keyboard=False)

@@ -2,7 +2,8 @@
 
 Figures: tickets created per bucket by type (and by category and priority over the period), first
 response and resolution (median time, SLA met in %, per bucket and overall), satisfaction per bucket,
-and every ticket by its current state (the backlog). The database does the counting
+self-help (articles offered, deflections: "This solved it" with no ticket), and every ticket by its
+current state (the backlog). The database does the counting
 (storage/reports.py); this module only arranges the few rows it returns and writes them as text.
 """
 
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import report_period
+from helpdesk import report_period, self_help
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration
 from helpdesk.i18n import t
@@ -54,6 +55,7 @@ class DeskReport:
     resolution: ClockFigures = ClockFigures()
     ratings: tuple[tuple[int, int], ...] = ()  # per bucket: (sum of ratings, ratings)
     by_state: dict[str, int] = field(default_factory=dict)  # every ticket, by its state now
+    self_help: dict[str, int] = field(default_factory=dict)  # self-help events of the period, by kind
 
     @property
     def created_total(self) -> int:
@@ -82,6 +84,7 @@ class DeskReport:
             or self.resolution.decided
             or self.resolution.stopped
             or self.rating[1]
+            or any(self.self_help.values())
         )
 
 
@@ -138,6 +141,7 @@ async def build(session: AsyncSession, period: Period, now: datetime) -> DeskRep
         resolution=await _clock(session, "resolution", period, now),
         ratings=tuple(ratings),
         by_state=await reports.state_counts(session),
+        self_help=await reports.self_help_counts(session, period.start, period.end),
     )
 
 
@@ -198,7 +202,23 @@ def render_body(report: DeskReport, lang: str) -> list[str]:
     rating, ratings = report.rating
     if rating is not None:
         lines.append(t(lang, "reports.rating", rating=f"{rating:.1f}", count=ratings))
+    if any(report.self_help.values()):
+        lines.append(_self_help_line(lang, report.self_help))
     return [*lines, "", *render_now(report, lang)]
+
+
+def _self_help_line(lang: str, counts: dict[str, int]) -> str:
+    """Articles offered before the form, how often they solved it (deflections), and the rest."""
+    offered, solved = counts.get(self_help.OFFERED, 0), counts.get(self_help.SOLVED, 0)
+    return t(
+        lang,
+        "reports.self_help",
+        offered=offered,
+        solved=solved,
+        percent=f"{100 * solved / offered:.0f}" if offered else "—",
+        still=counts.get(self_help.STILL_NEEDED, 0),
+        sent=counts.get(self_help.SENT, 0),
+    )
 
 
 def render_now(report: DeskReport, lang: str) -> list[str]:

@@ -118,6 +118,31 @@ class WorkCalendar:
         window = self.window(moment.astimezone(self.zone).date())
         return window is not None and window[0] <= moment < window[1]
 
+    def next_opening(self, moment: datetime) -> datetime | None:
+        """When the desk is next open at or after `moment` (`moment` itself while open); None when every
+        hour counts."""
+        if self.days is None:
+            return None
+        day = moment.astimezone(self.zone).date() - timedelta(days=1)
+        for _ in range(9):  # every working day comes round within a week
+            window = self.window(day)
+            if window is not None and moment < window[1]:
+                return max(moment, window[0])
+            day += timedelta(days=1)
+        return None
+
+    def last_closing(self, moment: datetime) -> datetime | None:
+        """When the desk last closed at or before `moment`; None when every hour counts."""
+        if self.days is None:
+            return None
+        day = moment.astimezone(self.zone).date() + timedelta(days=1)
+        for _ in range(9):
+            window = self.window(day)
+            if window is not None and window[1] <= moment:
+                return window[1]
+            day -= timedelta(days=1)
+        return None
+
     def add(self, start: datetime, delta: timedelta) -> datetime:
         """The moment when `delta` of working time has passed after `start` (`start` itself for zero).
 

@@ -55,6 +55,7 @@ class Customer(SQLModel, table=True):
     phone: str | None = None
     unreachable_since: datetime | None = _ts()  # the customer blocked the bot (403)
     pending: dict[str, Any] = _json_dict()  # what the next free message answers (ticket id, action)
+    closed_notice_at: datetime | None = _ts()  # last told that the desk is closed (once per closed spell)
     created_at: datetime = _created()
     last_seen_at: datetime | None = _ts()
 
@@ -280,3 +281,17 @@ class ReportSchedule(SQLModel, table=True):
     next_due_at: datetime | None = _ts()
     covered_day: str | None = None  # the last local day reported (ISO date), never reported twice
     sent_at: datetime | None = _ts()
+
+
+class SelfHelpEvent(SQLModel, table=True):
+    """What customers did with self-help: articles offered before the form, opened, "This solved it"
+    (a deflection: no ticket), "I still need help", and articles agents sent with /kb. No person is
+    named: the rows only count (for /stats and `python -m bot report`)."""
+
+    __tablename__ = "self_help_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    kind: str  # offered | opened | solved | still_needed | sent
+    article: str | None = None  # the article's name (none for an offer of several)
+    language: str | None = None

@@ -35,7 +35,7 @@ from sqlalchemy.types import Float
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ReportSchedule, Ticket
+from storage.models import ReportSchedule, SelfHelpEvent, Ticket
 from storage.repos import dialect_insert
 from storage.types import UTCDateTime
 
@@ -178,6 +178,16 @@ async def state_counts(session: AsyncSession) -> dict[str, int]:
     """Every ticket ever registered, by its current state (the index on state answers it)."""
     stmt = select(col(Ticket.state), func.count()).group_by(col(Ticket.state))
     return {str(state): int(count) for state, count in (await session.execute(stmt)).all()}
+
+
+async def self_help_counts(session: AsyncSession, start: datetime, end: datetime) -> dict[str, int]:
+    """Self-help events in [start, end) by kind (offered, opened, solved, still_needed, sent)."""
+    stmt = (
+        select(col(SelfHelpEvent.kind), func.count())
+        .where(_within(col(SelfHelpEvent.at), start, end))
+        .group_by(col(SelfHelpEvent.kind))
+    )
+    return {str(kind): int(count) for kind, count in (await session.execute(stmt)).all()}
 
 
 # -- the digest's breaches -------------------------------------------------------------------------
