@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.form_data import Choice
-from dialogs.offers import SHOWN, Decision, OfferEvent, OfferRequest, OfferView, Verdict
+from dialogs.offers import SHOWN, Decision, OfferEvent, OfferRequest, OfferView, Settlement, Verdict
 from helpdesk import self_help
 from helpdesk.i18n import t
 from helpdesk.knowledge import Article, ArticleMatcher
@@ -76,8 +76,9 @@ class ArticleOffers:
             return Decision(Verdict.SHOW, {**state, "open": None})
         return Decision(Verdict.INVALID)
 
-    async def record(self, session: AsyncSession, customer: Customer, event: OfferEvent) -> None:
+    async def record(self, session: AsyncSession, customer: Customer, event: OfferEvent) -> Settlement | None:
         if event.kind == SHOWN:
             self_help.record(session, self_help.OFFERED, lang=event.lang)
         else:
             self_help.record(session, event.kind, article=event.state.get("open"), lang=event.lang)
+        return None  # "This solved it" ends with the decision's note: nothing is registered

@@ -164,11 +164,12 @@ class IntakeService:
         return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
 
     async def _apply(self, turn: Turn) -> Result:
-        for event in turn.events:
-            await self.providers[event.provider].record(self.session, self.customer, event)
+        settled = [await self.providers[e.provider].record(self.session, self.customer, e) for e in turn.events]
         if turn.outcome == Outcome.SETTLED:
             await self._delete()
-            return Result([Reply("\n\n".join(turn.notes), remove_keyboard=True)], finished=True)
+            messages = [*turn.notes, *(text for s in settled if s is not None for text in s.messages)]
+            ticket = next((s.ticket for s in settled if s is not None and s.ticket is not None), None)
+            return Result([Reply(text, remove_keyboard=True) for text in messages], ticket=ticket, finished=True)
         if turn.outcome == Outcome.CANCELLED:
             await self._delete()
             return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)

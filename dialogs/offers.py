@@ -5,7 +5,8 @@ the intake asks an ordered list of offer providers what they have for it. Every 
 something is queued, in the order of the list, and the first in the queue is shown as the intake's
 `offer` step. The customer then
 
-- accepts it: the intake ends there with nothing registered ("This solved it");
+- accepts it: the intake ends there ("This solved it": nothing registered; a provider may register a
+  ticket for the record when it acts on the acceptance, e.g. a report linked to a known outage);
 - declines it: the next offer in the queue is shown, and after the last the form goes on with
   everything already typed ("I still need help");
 - or moves within it (opens one of the offered articles, goes back to the list).
@@ -24,14 +25,14 @@ one of the engine's `Action`s.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.form_data import Choice, DraftState
-from storage.models import Customer
+from storage.models import Customer, Ticket
 
 #: the draft's queue of offers: [{"provider": name, "state": {...}}, …], the first one shown
 QUEUE_KEY = "offers"
@@ -78,12 +79,24 @@ class Decision:
 @dataclass(frozen=True)
 class OfferEvent:
     """Something the customer did with an offer, for its provider to record; `state` is the offer's state
-    after it (an opened article's name is in it)."""
+    after it (an opened article's name is in it), `answers` and `attachments` what the intake knows so far
+    (the description, its triage: enough to register a ticket for the record)."""
 
     provider: str
     kind: str
     state: dict[str, Any]
     lang: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Settlement:
+    """What a provider's acting on an accepted offer came to: messages for the customer after the
+    decision's note, and a ticket it registered for the record (a report linked to an outage), if any."""
+
+    messages: list[str] = field(default_factory=list)
+    ticket: Ticket | None = None
 
 
 class OfferProvider(Protocol):
@@ -107,8 +120,9 @@ class OfferProvider(Protocol):
         """What pressing the button `value` on the screen of `state` does."""
         ...
 
-    async def record(self, session: AsyncSession, customer: Customer, event: OfferEvent) -> None:
-        """Do what `event` means for the desk, in the update's transaction."""
+    async def record(self, session: AsyncSession, customer: Customer, event: OfferEvent) -> Settlement | None:
+        """Do what `event` means for the desk, in the update's transaction; for the event of an accepted
+        offer, what it came to (None: the decision's note says it all)."""
         ...
 
 
@@ -162,7 +176,7 @@ class OfferStep:
         if found is None:
             return None
         provider, state, _view = found
-        return OfferEvent(provider.name, SHOWN, state, lang)
+        return OfferEvent(provider.name, SHOWN, state, lang, dict(draft.answers), list(draft.attachments))
 
     def choose(self, draft: DraftState, value: str, lang: str) -> tuple[Decision, OfferEvent | None]:
         """Apply a button press to the offer on show; the queue moves on when it is declined."""
@@ -172,7 +186,9 @@ class OfferStep:
         provider, state, _view = found
         decision = provider.choose(state, value, lang)
         after = decision.state if decision.verdict == Verdict.SHOW and decision.state is not None else state
-        event = OfferEvent(provider.name, decision.event, after, lang) if decision.event else None
+        event = None
+        if decision.event:
+            event = OfferEvent(provider.name, decision.event, after, lang, dict(draft.answers), list(draft.attachments))
         queue = list(draft.answers[QUEUE_KEY])
         if decision.verdict == Verdict.SHOW and decision.state is not None:
             queue[0] = {"provider": provider.name, "state": decision.state}

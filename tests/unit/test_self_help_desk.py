@@ -10,8 +10,10 @@ import pytest
 from sqlmodel import col, select
 
 from dialogs.article_offers import ArticleOffers
+from dialogs.form_data import Choice
 from dialogs.intake import UserInput
 from dialogs.intake_service import IntakeService, Result
+from dialogs.offers import Decision, OfferEvent, OfferRequest, OfferView, Settlement, Verdict
 from helpdesk import agent_articles, self_help, stats, tickets
 from helpdesk.agent_actions import Refusal
 from helpdesk.knowledge import ArticleMatcher, KnowledgeBase, load_knowledge_base
@@ -166,3 +168,48 @@ async def test_kb_refuses_an_unknown_article_a_closed_ticket_and_an_empty_knowle
         found = await tickets.find_by_number(session, ticket.number)
         assert found is not None and found.state == State.CANCELLED.value
     assert self_help.KINDS == ("offered", "opened", "solved", "still_needed", "sent")
+
+
+class Subscribe:
+    """Another provider (as a known outage would be): accepting it is acted on, with a message of its own."""
+
+    name = "outage"
+
+    async def prepare(self, session) -> str:
+        return "the VPN is down"
+
+    def propose(self, request: OfferRequest) -> dict | None:
+        return {"outage": request.context}
+
+    def view(self, state: dict, lang: str) -> OfferView:
+        return OfferView(f"Is it this? {state['outage']}", ((Choice("yes", "Yes, keep me informed"),),))
+
+    def choose(self, state: dict, value: str, lang: str) -> Decision:
+        return (
+            Decision(Verdict.ACCEPTED, event="subscribed", note="Noted.")
+            if value == "yes"
+            else Decision(Verdict.INVALID)
+        )
+
+    async def record(self, session, customer, event: OfferEvent) -> Settlement | None:
+        if event.kind != "subscribed":
+            return None
+        assert event.answers["description"] == WIFI  # what was typed is there to register for the record
+        return Settlement(messages=[f"We will tell you when {event.state['outage']} is over."])
+
+
+async def test_an_accepted_offer_is_acted_on_by_its_provider(
+    db: Database, triage: Triage, articles: ArticleOffers
+) -> None:
+    async with db.session() as session:
+        customer = await ensure_customer(session, Person(user_id=605, chat_id=605, first_name="C"))
+        service = IntakeService(session, customer, "en", triage, POLICY, offers=[Subscribe(), articles])
+        shown = await service.start(description=WIFI)
+        prompt = shown.replies[-1].prompt
+        assert prompt.text == "Is it this? the VPN is down"  # the first provider's offer comes first
+        done = await service.handle(UserInput.of_choice("yes", prompt.token))
+    assert done.finished and [r.text for r in done.replies] == [
+        "Noted.",
+        "We will tell you when the VPN is down is over.",
+    ]
+    assert await counted(db) == []  # the articles were never shown
