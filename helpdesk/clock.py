@@ -1,9 +1,11 @@
-"""The one place that reads the time, so tests and business-hours calendars can reason about it."""
+"""The time, as the domain reads it: timezone-aware UTC, from the one clock the layers share.
+
+`storage.types.utcnow` is that clock (the layers below the domain, delivery included, read it there);
+tests and business-hours calendars reason about one time source.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from storage.types import utcnow
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+now_utc = utcnow

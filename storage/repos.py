@@ -307,12 +307,6 @@ async def attachments_of(session: AsyncSession, ticket_id: int) -> Sequence[Atta
     return (await session.exec(stmt)).all()
 
 
-async def tickets_due(session: AsyncSession, column: Any, now: datetime, limit: int = 100) -> Sequence[Ticket]:
-    """Tickets whose due-time `column` has passed (scheduler sweeps)."""
-    stmt = select(Ticket).where(column.is_not(None), column <= now).order_by(column).limit(limit)
-    return (await session.exec(stmt)).all()
-
-
 # -- drafts ------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
+    """The one place that reads the wall clock (the domain calls it `helpdesk.clock.now_utc`)."""
     return datetime.now(UTC)
 
 
