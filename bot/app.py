@@ -16,7 +16,7 @@ from bot.health import Liveness, serve_health
 from bot.inbox import UpdateInbox
 from bot.logs import register_secret
 from bot.polling import Poller
-from bot.runtime import BotApiError, BotApiUnreachable, Runtime, bot_username, make_runtime
+from bot.runtime import BotApiError, BotApiUnreachable, Runtime, make_runtime
 from bot.startup import StartupError, settle_heap
 from bot.webhook import check_settings, serve_webhook
 from helpdesk import metrics, undelivered
@@ -67,7 +67,7 @@ def delivery_hooks(policy: DeskPolicy) -> DeliveryHooks:
 async def check_bot(runtime: Runtime, api_url: str) -> str:
     """getMe with a clear one-line failure for a wrong token or an unreachable API."""
     try:
-        return await bot_username(runtime)
+        return await runtime.start()
     except BotApiError as exc:
         if exc.code in (401, 404):  # 404: a token of the wrong shape for this server
             raise StartupError("the Bot API rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token") from None
@@ -103,7 +103,7 @@ class Application:
             raise StartupError(
                 f"cannot prepare the database ({db.url.split('@')[-1]}): {type(exc).__name__}: {exc}"
             ) from None
-        runtime = make_runtime(getattr(settings, "bot_runtime", "aiogram"), self.token, settings.telegram_api_url)
+        runtime = make_runtime(settings.bot_runtime, self.token, settings.telegram_api_url)
         try:
             username = await check_bot(runtime, settings.telegram_api_url)
             triage = get_triage()

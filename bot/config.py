@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Telegram
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    #: the framework that runs the bot: aiogram or python-telegram-bot (the same product and data either way)
+    bot_runtime: Literal["aiogram", "ptb"] = "aiogram"
     agent_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     staff_chat_id: int | None = None
     staff_topics: bool = False
@@ -126,6 +128,11 @@ class Settings(BaseSettings):
     def _digest_at(cls, value: str | None) -> str | None:
         clock = parse_clock(value)
         return f"{clock:%H:%M}" if clock else None
+
+    @field_validator("bot_runtime", mode="before")
+    @classmethod
+    def _runtime(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("default_language")
     @classmethod

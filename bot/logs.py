@@ -98,5 +98,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     logging.captureWarnings(True)
     _install_excepthooks()
-    for noisy in ("aiogram.event", "apscheduler", "aiosqlite", "asyncio", "alembic"):
+    # httpx (python-telegram-bot's client) logs every request at INFO
+    for noisy in ("aiogram.event", "apscheduler", "aiosqlite", "asyncio", "alembic", "httpx", "telegram.ext"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

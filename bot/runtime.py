@@ -21,11 +21,14 @@ RUNTIMES = ("aiogram", "ptb")
 class BotApiError(Exception):
     """The Bot API answered with an error (`code` as Telegram gives it: 400, 401, 403, 409, 429…)."""
 
-    def __init__(self, code: int, description: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, *, retry_after: float | None = None, migrate_to: int | None = None
+    ) -> None:
         super().__init__(f"{code} {description}")
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to = migrate_to  # a group that became a supergroup: its new chat id
 
 
 class BotApiUnreachable(Exception):
@@ -34,6 +37,10 @@ class BotApiUnreachable(Exception):
 
 class Runtime(Protocol):
     name: str
+
+    async def start(self) -> str:
+        """getMe (and whatever the framework needs before it handles updates); the bot's @username."""
+        ...
 
     async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
         """One Bot API call with the framework's HTTP client; the `result`, or BotApiError/BotApiUnreachable."""
@@ -58,6 +65,10 @@ def make_runtime(name: str, token: str, api_url: str) -> Runtime:
         from bot.bindings.aiogram3 import AiogramRuntime
 
         return AiogramRuntime(token, api_url)
+    if name == "ptb":
+        from bot.bindings.ptb import PtbRuntime
+
+        return PtbRuntime(token, api_url)
     raise ValueError(f"BOT_RUNTIME must be one of {', '.join(RUNTIMES)}, got {name!r}")
 
 

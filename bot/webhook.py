@@ -194,7 +194,7 @@ async def _register_logged(runtime: Runtime, settings: Any, stop: asyncio.Event)
 async def _cli_call(settings: Any, action: str, call: Callable[[Runtime], Awaitable[object]]) -> int:
     """Run one Bot API call for the CLI; a failure is one `error:` line and the exit code to use."""
     try:
-        runtime = make_runtime(getattr(settings, "bot_runtime", "aiogram"), settings.token(), settings.telegram_api_url)
+        runtime = make_runtime(settings.bot_runtime, settings.token(), settings.telegram_api_url)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

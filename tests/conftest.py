@@ -81,11 +81,31 @@ async def postgres_database_url() -> AsyncIterator[str]:
         yield url
 
 
+#: the Telegram frameworks the bot runs on (BOT_RUNTIME); tests that prove a runtime run on each
+RUNTIMES = ("aiogram", "ptb")
+#: for an end-to-end test: each runtime, the default one on both databases (python-telegram-bot on SQLite)
+ON_EACH_RUNTIME = pytest.mark.parametrize("bot_runtime", RUNTIMES)
+ON_EACH_RUNTIME_AND_DATABASE = pytest.mark.parametrize(
+    ("database_url", "bot_runtime"),
+    [("sqlite", "aiogram"), pytest.param("postgres", "aiogram", marks=pytest.mark.postgres), ("sqlite", "ptb")],
+    indirect=["database_url"],
+)
+#: the HTTP client each runtime's calls come from, as the Bot API sees it (User-Agent)
+USER_AGENTS = {"aiogram": "aiohttp", "ptb": "python-telegram-bot"}
+
+
 @pytest.fixture
-async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[BotFactory]:
+def bot_runtime() -> str:
+    """BOT_RUNTIME of the bots a test starts: aiogram, unless the test is parametrized over ``RUNTIMES``
+    (``@pytest.mark.parametrize("bot_runtime", RUNTIMES)``)."""
+    return "aiogram"
+
+
+@pytest.fixture
+async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path, bot_runtime: str) -> AsyncIterator[BotFactory]:
     """``bot_factory(database_url=None, env=None)`` → BotProcess; ``await bot_factory.start(...)`` waits until
     it polls. Agents 7001/7002 and the staff group -100123 are registered on ``bot_api``."""
-    factory = BotFactory(bot_api, tmp_path / "bots")
+    factory = BotFactory(bot_api, tmp_path / "bots", runtime=bot_runtime)
     try:
         yield factory
     finally:

@@ -20,7 +20,7 @@ from aiogram import Bot
 
 from bot.batch import Deliver
 from bot.handlers.routing import Dispatch
-from bot.runtime import BotApiError, BotApiUnreachable
+from bot.runtime import BotApiError, BotApiUnreachable, bot_username
 from bot.telegram import BotApiTransport, make_bot
 from scheduler.delivery.transport import Transport
 
@@ -32,6 +32,9 @@ class AiogramRuntime:
 
     def __init__(self, token: str, api_url: str) -> None:
         self.bot: Bot = make_bot(token, api_url)
+
+    async def start(self) -> str:
+        return await bot_username(self)
 
     async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
         url = self.bot.session.api.api_url(token=self.bot.token, method=method)
@@ -76,10 +79,13 @@ def answer_of(status: int, raw: bytes) -> Any:
     if answer.get("ok"):
         return answer.get("result")
     parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
-    retry = parameters.get("retry_after")
+    retry, migrate_to = parameters.get("retry_after"), parameters.get("migrate_to_chat_id")
     code = int(answer.get("error_code") or status)
     if code >= 500:  # Telegram's servers (or a proxy before them) failing: try again later
         raise BotApiUnreachable(f"HTTP {code}: {answer.get('description') or 'server error'}")
     raise BotApiError(
-        code, str(answer.get("description") or f"HTTP {status}"), retry_after=float(retry) if retry else None
+        code,
+        str(answer.get("description") or f"HTTP {status}"),
+        retry_after=float(retry) if retry else None,
+        migrate_to=int(migrate_to) if migrate_to else None,
     )

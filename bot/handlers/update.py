@@ -8,7 +8,7 @@ and is parked alone by the inbox).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from helpdesk.people import Person
@@ -90,6 +90,8 @@ class Update:
     message: Message | None = None  # message and edited_message
     press: ButtonPress | None = None
     member: MemberChange | None = None
+    #: the Bot API JSON it was read from (a runtime that dispatches through its framework needs it)
+    payload: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def update_kind(payload: dict[str, Any]) -> str:
@@ -144,17 +146,18 @@ def parse_update(payload: dict[str, Any]) -> Update:
         raise UnreadableUpdate(f"{kind} is not an object")
     chat_key = chat_key_of(payload)
     if kind == "callback_query":
-        return _press(update_id, body, chat_key)
+        return _press(update_id, body, chat_key, payload)
     chat = _dict(body.get("chat"))
     chat_id, chat_type = _int(chat.get("id")), chat.get("type")
     sender = _person(body, chat_id)
     if kind in ("message", "edited_message"):
         message = _message(body, chat_id, str(chat_type or ""))
-        return Update(update_id, kind, chat_key, chat_id, message.chat_type, sender, message=message)
+        return Update(update_id, kind, chat_key, chat_id, message.chat_type, sender, message=message, payload=payload)
     if kind == "my_chat_member" and chat_id is not None:
         status = str(_dict(body.get("new_chat_member")).get("status") or "")
-        return Update(update_id, kind, chat_key, chat_id, chat_type, sender, member=MemberChange(chat_id, status))
-    return Update(update_id, kind, chat_key, chat_id, chat_type, sender)
+        member = MemberChange(chat_id, status)
+        return Update(update_id, kind, chat_key, chat_id, chat_type, sender, member=member, payload=payload)
+    return Update(update_id, kind, chat_key, chat_id, chat_type, sender, payload=payload)
 
 
 def sender_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str | None]:
@@ -188,7 +191,7 @@ def _person(body: dict[str, Any], chat_id: int | None) -> Person | None:
     )
 
 
-def _press(update_id: int, body: dict[str, Any], chat_key: int) -> Update:
+def _press(update_id: int, body: dict[str, Any], chat_key: int, payload: dict[str, Any]) -> Update:
     query_id = body.get("id")
     if not isinstance(query_id, str):
         raise UnreadableUpdate("callback_query without an id")
@@ -202,7 +205,7 @@ def _press(update_id: int, body: dict[str, Any], chat_key: int) -> Update:
     message_id = _int(message.get("message_id")) if message.get("date") else None
     data = body.get("data") if isinstance(body.get("data"), str) else None
     press = ButtonPress(query_id, data, chat_id, message_id)
-    return Update(update_id, "callback_query", chat_key, chat_id, chat_type, sender, press=press)
+    return Update(update_id, "callback_query", chat_key, chat_id, chat_type, sender, press=press, payload=payload)
 
 
 def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Message:

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tests.conftest import ON_EACH_RUNTIME
+
 pytestmark = pytest.mark.e2e
 
 FAST = {"OUTBOX_PRIVATE_INTERVAL": "50ms", "OUTBOX_GROUP_PER_MINUTE": "1000"}
@@ -44,7 +46,8 @@ async def card_of(staff, number: str):
     return await staff.wait_for(number, predicate=lambda m: "📄 Details" in m.buttons, timeout=15, include_seen=True)
 
 
-async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory):
+@ON_EACH_RUNTIME
+async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory, bot_runtime):
     await bot_factory.start(env=FAST)
     staff = bot_factory.staff
     agent = bot_api.user(7001)
@@ -216,7 +219,8 @@ async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bo
     assert "Last 7 days" in stats.text and "First response, median" in stats.text
 
 
-async def test_non_agents_get_nothing(bot_api, bot_factory):
+@ON_EACH_RUNTIME
+async def test_non_agents_get_nothing(bot_api, bot_factory, bot_runtime):
     await bot_factory.start(env=FAST)
     staff = bot_factory.staff
     ann = bot_api.user(501, "Ann", language_code="en")

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import ON_EACH_RUNTIME
 from tests.support.botapi import Msg, utf16_len
 from tests.support.users import auto_entities
 
@@ -183,7 +184,8 @@ def post(api, users, spec, rng: random.Random) -> None:
         api.post_incoming(GROUP, {field: value}, sender=user.data)
 
 
-async def test_generated_hostile_updates_never_break_the_bot(bot_api, bot_factory):
+@ON_EACH_RUNTIME
+async def test_generated_hostile_updates_never_break_the_bot(bot_api, bot_factory, bot_runtime):
     # A thousand updates make a backlog of seconds; a button answered that late is refused by Telegram
     # ("query is too old") and the spinner simply stops. That is expected here, not a rendering error.
     bot_api.callback_max_age = 600

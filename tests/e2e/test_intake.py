@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from tests.conftest import ON_EACH_RUNTIME_AND_DATABASE, USER_AGENTS
+
 pytestmark = pytest.mark.e2e
 
 FAST = {"OUTBOX_PRIVATE_INTERVAL": "20ms"}
@@ -50,7 +52,8 @@ async def run_english_intake(user, *, with_photo: bool = True):
     return done
 
 
-async def test_english_intake_with_attachment_then_status(bot_api, bot_factory, database_url):
+@ON_EACH_RUNTIME_AND_DATABASE
+async def test_english_intake_with_attachment_then_status(bot_api, bot_factory, database_url, bot_runtime):
     await bot_factory.start(database_url, env=FAST)
     ann = bot_api.user(501, "Ann", username="ann", language_code="en")
     done = await run_english_intake(ann)
@@ -75,9 +78,13 @@ async def test_english_intake_with_attachment_then_status(bot_api, bot_factory, 
     await ann.command("my")
     listing = await ann.next_message()
     assert number in listing.text and "Open" in listing.text
+    # the runtime's own HTTP client fetched the updates and sent the answers
+    polls = [c for c in bot_api.calls if c.method in ("getUpdates", "sendMessage")]
+    assert polls and all(USER_AGENTS[bot_runtime] in (c.user_agent or "") for c in polls)
 
 
-async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_url):
+@ON_EACH_RUNTIME_AND_DATABASE
+async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_url, bot_runtime):
     await bot_factory.start(database_url, env=FAST)
     olga = bot_api.user(601, "Ольга", language_code="ru")
     await olga.send("/new")
@@ -115,7 +122,8 @@ async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_
     assert number not in (answered.get("text") or "")
 
 
-async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot_factory, database_url):
+@ON_EACH_RUNTIME_AND_DATABASE
+async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot_factory, database_url, bot_runtime):
     bot = await bot_factory.start(database_url, env=FAST)
     lee = bot_api.user(801, "Lee", language_code="en")
     await lee.send("My laptop does not turn on, the power light stays off")

@@ -8,21 +8,25 @@ locks, advisory locks, a second process).
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.request import BaseRequest
 
+from bot.bindings.aiogram3 import AiogramRuntime
+from bot.bindings.ptb import PtbRuntime
 from bot.handlers.context import ButtonAnswers
 from helpdesk.triage import get_triage
 from storage import migrate
 from storage.db import Database
-from tests.handlers.harness import Desk
+from tests.conftest import RUNTIMES
+from tests.handlers.harness import BOT_USERNAME, Desk
 from tests.support.databases import sqlite_url
 
-RUNTIMES = ["aiogram"]
 TOKEN = "123456:HANDLERS-token-abcdefghijklmnopqrstuvwxyz"
 
 
@@ -45,14 +49,33 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def runtime_delivery(name: str) -> tuple[Callable[[Any], Any], ButtonAnswers | None]:
-    """How the named runtime hands an update to the handler layer (and answers buttons, None: the desk's)."""
-    if name == "aiogram":
-        from bot.bindings.aiogram3 import AiogramRuntime
+class LocalRequest(BaseRequest):
+    """python-telegram-bot's HTTP client, in-process: getMe answers; nothing else is called in this tier."""
 
-        runtime = AiogramRuntime(TOKEN, "http://127.0.0.1:9")  # never called: no HTTP in this tier
-        return runtime.deliver_to, None
-    raise ValueError(name)
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, **_timeouts: Any) -> tuple[int, bytes]:
+        result: Any = True
+        if url.endswith("/getMe"):
+            result = {"id": 1, "is_bot": True, "first_name": "Desk", "username": BOT_USERNAME}
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+async def runtime_delivery(name: str) -> tuple[Callable[[Any], Any], ButtonAnswers | None]:
+    """How the named runtime hands an update to the handler layer (button answers: the desk's own)."""
+    if name == "aiogram":
+        return AiogramRuntime(TOKEN, "http://127.0.0.1:9").deliver_to, None  # its HTTP is never used here
+    runtime = PtbRuntime(TOKEN, "http://127.0.0.1:9", request=LocalRequest())
+    await runtime.start()
+    return runtime.deliver_to, None
 
 
 @pytest.fixture(params=RUNTIMES)
@@ -65,7 +88,7 @@ async def desk(runtime: str, migrated_sqlite: Path, tmp_path: Path, triage: Any)
     path = tmp_path / "desk.db"
     shutil.copyfile(migrated_sqlite, path)
     db = Database(sqlite_url(path))
-    deliver_to, answers = runtime_delivery(runtime)
+    deliver_to, answers = await runtime_delivery(runtime)
     yield Desk(db, deliver_to, answers, triage)
     await db.dispose()
 
@@ -74,6 +97,6 @@ async def desk(runtime: str, migrated_sqlite: Path, tmp_path: Path, triage: Any)
 async def pg_desk(runtime: str, postgres_database_url: str, triage: Any) -> AsyncIterator[Desk]:
     db = Database(postgres_database_url)
     await migrate.upgrade(db)
-    deliver_to, answers = runtime_delivery(runtime)
+    deliver_to, answers = await runtime_delivery(runtime)
     yield Desk(db, deliver_to, answers, triage)
     await db.dispose()

@@ -483,6 +483,7 @@ class Call:
     injected: str | None = None  # "429" / "5xx" / "lost" / "queued" when a fault answered it
     via_webhook_reply: bool = False
     content_type: str | None = None  # how the client encoded the request
+    user_agent: str | None = None  # the client library that made the call (aiogram's, python-telegram-bot's)
 
     @property
     def ok(self) -> bool:
@@ -1437,6 +1438,7 @@ class FakeBotAPI:
         self._notify()
         lost = False
         call.content_type = request.content_type if request.can_read_body else None
+        call.user_agent = request.headers.get("User-Agent")
         try:
             params, files = await self._decode(request)
             call.params, call.files = params, {k: v[0] for k, v in files.items()}

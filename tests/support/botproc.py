@@ -404,8 +404,10 @@ class BotFactory:
         *,
         agent_ids: Iterable[int] = DEFAULT_AGENT_IDS,
         staff_chat_id: int = DEFAULT_STAFF_CHAT_ID,
+        runtime: str = "aiogram",
     ) -> None:
         self.api = api
+        self.runtime = runtime  # BOT_RUNTIME of the bots built here
         self.workdir = Path(workdir)
         self.agent_ids = tuple(agent_ids)
         self.staff_chat_id = staff_chat_id
@@ -432,6 +434,7 @@ class BotFactory:
             "DATABASE_URL": database_url or self.default_database_url,
             "AGENT_IDS": ",".join(str(a) for a in self.agent_ids),
             "STAFF_CHAT_ID": str(self.staff_chat_id),
+            "BOT_RUNTIME": self.runtime,
             **TEST_ENV_DEFAULTS,
         }
         if self.api.chat(self.staff_chat_id).is_forum:
