@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import event  # noqa: E402
 
 from bot.app import delivery_hooks  # noqa: E402
+from bot.bindings.ptb import PtbRuntime  # noqa: E402
 from bot.handlers.routes import build_dispatch  # noqa: E402
 from bot.inbox import UpdateInbox  # noqa: E402
 from bot.runtime import make_runtime  # noqa: E402
@@ -34,6 +35,7 @@ from helpdesk.triage import get_triage  # noqa: E402
 from scheduler.delivery import DeliveryLimits, OutboxDelivery  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
+from tests.handlers.harness import LocalRequest  # noqa: E402
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstuvwxyz0123"
 TEXTS = (
@@ -99,7 +101,11 @@ async def main() -> None:
             nonlocal statements
             statements += 1
 
-        runtime = make_runtime(args.runtime, TOKEN, "http://127.0.0.1:9")  # no HTTP: nothing calls it
+        if args.runtime == "ptb":  # ptb's Application needs its getMe: answered in-process
+            runtime = PtbRuntime(TOKEN, "http://127.0.0.1:9", request=LocalRequest())
+            await runtime.start()
+        else:
+            runtime = make_runtime(args.runtime, TOKEN, "http://127.0.0.1:9")  # no HTTP: nothing calls it
         policy = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=-100123)
         triage = get_triage()
         triage.classify("warm up the model")

@@ -1,13 +1,18 @@
 """Throughput and latency of the whole bot against a bare aiogram echo bot, through the Bot API stand-in.
 
     python benchmarks/throughput.py [--updates N] [--users M] [--db sqlite|postgres] [--processes 1|2]
-                                    [--limits relaxed|telegram|both]
+                                    [--limits relaxed|telegram|both] [--runtime aiogram|ptb|both]
 
 N text updates from M simulated customers are queued at the stand-in (tests/support/botapi.py) at once.
 Each bot under test long-polls them and answers every one:
-- echo:  benchmarks/echo_bot.py, aiogram's Dispatcher + start_polling, `message.answer(text)`;
-- ours:  `python -m bot`, the full stack: durable inbox, the intake dialog (triage on the first text),
-         the database, and the reply through the outbox and its delivery loop.
+- echo:  the bare bot of the runtime measured: benchmarks/echo_bot.py (aiogram's Dispatcher +
+         start_polling, `message.answer(text)`) or benchmarks/echo_ptb.py (python-telegram-bot's
+         Application + run_polling, `message.reply_text(text)`);
+- ours:  `python -m bot` with BOT_RUNTIME set to that runtime, the full stack: durable inbox, the intake
+         dialog (triage on the first text), the database, and the reply through the outbox and its
+         delivery loop.
+`--runtime ptb` measures our bot on python-telegram-bot against the ptb echo bot, `both` measures each
+runtime against its own echo bot in the same run and prints them side by side.
 Reported: updates/s (N / time from the first update queued to the last reply seen), the ratio, and
 p50/p99 latency per update (queued at the stand-in → the bot's reply to that chat arrives at the
 stand-in, k-th update of a chat paired with its k-th reply).
@@ -149,7 +154,10 @@ async def drive(
     return Result("", min(len(got), n_updates), end - start, latencies, note, cpu_used, peak_rss_mb(pids))
 
 
-async def run_echo(args: argparse.Namespace) -> Result:
+ECHO_BOTS = {"aiogram": "echo_bot.py", "ptb": "echo_ptb.py"}
+
+
+async def run_echo(args: argparse.Namespace, runtime: str) -> Result:
     async with FakeBotAPI(token=DEFAULT_TOKEN) as api, contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-echo-")))
         proc = BotProcess(
@@ -158,7 +166,7 @@ async def run_echo(args: argparse.Namespace) -> Result:
             "unused",
             workdir=workdir,
             name="echo",
-            command=[sys.executable, str(REPO / "benchmarks" / "echo_bot.py")],
+            command=[sys.executable, str(REPO / "benchmarks" / ECHO_BOTS[runtime])],
         )
         proc.start()
         try:
@@ -166,7 +174,7 @@ async def run_echo(args: argparse.Namespace) -> Result:
             result = await drive(api, args.updates, args.users, args.timeout, [proc.proc.pid] if proc.proc else [])
         finally:
             await proc.terminate(5)
-    result.name = "aiogram echo bot (no database)"
+    result.name = f"{runtime} echo bot (no database)"
     return result
 
 
@@ -221,9 +229,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_ours(args: argparse.Namespace, limits: str) -> Result:
+async def run_ours(args: argparse.Namespace, limits: str, runtime: str) -> Result:
     env = dict(RELAXED if limits == "relaxed" else TELEGRAM)
-    env.update(LOG_LEVEL="WARNING", POLL_TIMEOUT="10")
+    env.update(LOG_LEVEL="WARNING", POLL_TIMEOUT="10", BOT_RUNTIME=runtime)
     async with FakeBotAPI(token=DEFAULT_TOKEN) as api, contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-bot-")))
         if args.db == "postgres":
@@ -262,7 +270,7 @@ async def run_ours(args: argparse.Namespace, limits: str) -> Result:
     where = "SQLite" if args.db == "sqlite" else "PostgreSQL"
     mode = "" if args.processes == 1 else f", {args.processes} processes (webhook)"
     pacing = "relaxed limits" if limits == "relaxed" else "Telegram limits 30/s, 1 s/chat"
-    result.name = f"intake bot ({where}{mode}; {pacing})"
+    result.name = f"intake bot on {runtime} ({where}{mode}; {pacing})"
     return result
 
 
@@ -274,21 +282,26 @@ async def main() -> int:
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1)
     parser.add_argument("--limits", choices=("relaxed", "telegram", "both"), default="relaxed")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all replies")
+    parser.add_argument("--runtime", choices=("aiogram", "ptb", "both"), default="aiogram", help="BOT_RUNTIME")
     parser.add_argument("--keep-log", action="store_true", help="print the bot log tail")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
     print(f"workload: {args.updates} text updates from {args.users} users, queued at once")
-    echo = await run_echo(args)
-    print(echo.line())
-    results = []
-    for limits in ("relaxed", "telegram") if args.limits == "both" else (args.limits,):
-        ours = await run_ours(args, limits)
-        print(ours.line())
-        results.append(ours)
-    for ours in results:
+    ratios: list[tuple[str, Result, Result]] = []
+    for runtime in ("aiogram", "ptb") if args.runtime == "both" else (args.runtime,):
+        echo = await run_echo(args, runtime)
+        print(echo.line())
+        for limits in ("relaxed", "telegram") if args.limits == "both" else (args.limits,):
+            ours = await run_ours(args, limits, runtime)
+            print(ours.line())
+            ratios.append((runtime, echo, ours))
+    print()
+    print(f"{'runtime':<10}{'echo updates/s':>16}{'ours updates/s':>16}{'ratio':>8}{'CPU/update echo / ours':>26}")
+    for runtime, echo, ours in ratios:
         ratio = ours.rate / echo.rate if echo.rate else 0.0
-        print(f"ratio {ours.name} / echo: {ratio:.2f}")
+        cpu = f"{echo.cpu_per_update:.2f} / {ours.cpu_per_update:.2f} ms"
+        print(f"{runtime:<10}{echo.rate:>16.1f}{ours.rate:>16.1f}{ratio:>8.2f}{cpu:>26}")
     return 0
 
 

@@ -8,14 +8,12 @@ locks, advisory locks, a second process).
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.request import BaseRequest
 
 from bot.bindings.aiogram3 import AiogramRuntime
 from bot.bindings.ptb import PtbRuntime
@@ -24,7 +22,7 @@ from helpdesk.triage import get_triage
 from storage import migrate
 from storage.db import Database
 from tests.conftest import RUNTIMES
-from tests.handlers.harness import BOT_USERNAME, Desk
+from tests.handlers.harness import Desk, LocalRequest
 from tests.support.databases import sqlite_url
 
 TOKEN = "123456:HANDLERS-token-abcdefghijklmnopqrstuvwxyz"
@@ -47,26 +45,6 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     asyncio.run(build())
     return path
-
-
-class LocalRequest(BaseRequest):
-    """python-telegram-bot's HTTP client, in-process: getMe answers; nothing else is called in this tier."""
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def do_request(self, url: str, method: str, request_data: Any = None, **_timeouts: Any) -> tuple[int, bytes]:
-        result: Any = True
-        if url.endswith("/getMe"):
-            result = {"id": 1, "is_bot": True, "first_name": "Desk", "username": BOT_USERNAME}
-        return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
 async def runtime_delivery(name: str) -> tuple[Callable[[Any], Any], ButtonAnswers | None]:

@@ -15,9 +15,12 @@ replies to the bot's messages link back to tickets exactly as in production. Eac
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from telegram.request import BaseRequest
 
 from bot.app import delivery_hooks
 from bot.handlers.context import ButtonAnswers
@@ -324,3 +327,23 @@ class Person:
             "new_chat_member": {"status": status, "user": {"id": 1, "is_bot": True}},
         }
         await self.desk.feed("my_chat_member", body)
+
+
+class LocalRequest(BaseRequest):
+    """python-telegram-bot's HTTP client, in-process: getMe answers; nothing else is called in this tier."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(self, url: str, method: str, request_data: Any = None, **_timeouts: Any) -> tuple[int, bytes]:
+        result: Any = True
+        if url.endswith("/getMe"):
+            result = {"id": 1, "is_bot": True, "first_name": "Desk", "username": BOT_USERNAME}
+        return 200, json.dumps({"ok": True, "result": result}).encode()
