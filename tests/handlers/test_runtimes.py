@@ -1,0 +1,72 @@
+"""What each runtime adds on the way to the handler layer: nothing that changes an answer, nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+from telegram.ext import TypeHandler
+
+from bot.bindings.ptb import PtbRuntime
+from storage.db import Database
+from tests.handlers.harness import Desk, LocalRequest
+from tests.handlers.test_customers import register
+from tests.support.databases import sqlite_url
+
+
+async def test_a_failing_handler_is_retried_then_parked_with_an_apology(desk: Desk, monkeypatch) -> None:
+    """Neither framework may swallow a handler's exception: the inbox must see it to retry and park."""
+    calls = 0
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("bot.handlers.customer.tickets.customer_tickets", broken)
+    desk.parking_expected = True
+    ann = desk.person(501, "Ann")
+    await ann.send("/start")
+    assert calls == 3 and desk.inbox.stats.parked == 1  # HANDLER_ATTEMPTS, then parked
+    assert "Sorry" in ann.last.text and "parked" not in ann.last.text
+    assert "Ann" in desk.staff.last.text  # the staff are told
+
+
+async def test_ptb_handlers_added_by_a_developer_see_the_desks_updates(migrated_sqlite, tmp_path, triage) -> None:
+    """Under ptb the update goes through its Application: a handler in another group sees it too."""
+    path = tmp_path / "desk.db"
+    shutil.copyfile(migrated_sqlite, path)
+    db = Database(sqlite_url(path))
+    runtime = PtbRuntime(
+        "123456:HANDLERS-token-abcdefghijklmnopqrstuvwxyz", "http://127.0.0.1:9", request=LocalRequest()
+    )
+    await runtime.start()
+    seen: list[int] = []
+
+    async def audit(update: Any, _context: Any) -> None:
+        seen.append(update.update_id)
+
+    runtime.application.add_handler(TypeHandler(object, audit), group=-1)
+    try:
+        desk = Desk(db, runtime.deliver_to, None, triage)
+        ann = desk.person(501, "Ann")
+        await ann.send("/start")
+        await ann.press(ann.last, "📝 New request")
+        assert seen == [1, 2] and "What happened" in ann.last.text
+    finally:
+        await runtime.close()
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_an_agent_conversation_on_postgresql(pg_desk: Desk) -> None:
+    """Row locks and the batch's advisory locks, per runtime."""
+    agent, ann = pg_desk.agent(), pg_desk.person(501, "Ann")
+    number = await register(ann, "The VPN drops every ten minutes since this morning")
+    await agent.press(pg_desk.card(number), "🙋 Take")
+    await agent.send(f"/reply {number} Please reinstall the VPN client")
+    assert "reinstall the VPN client" in ann.last.text
+    await agent.send(f"/resolve {number} Reinstalled the client; the tunnel has been stable for an hour.")
+    await ann.press(ann.chat.find("is resolved"), "👍 Yes, it's fixed")
+    assert "is closed" in ann.last.text
