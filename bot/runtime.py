@@ -59,6 +59,19 @@ class Runtime(Protocol):
     async def close(self) -> None: ...
 
 
+class AnswersButtons:
+    """answerCallbackQuery through the runtime's own `request` (mixed into each runtime)."""
+
+    async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
+        raise NotImplementedError
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
+        payload: dict[str, Any] = {"callback_query_id": query_id, "show_alert": alert}
+        if text:
+            payload["text"] = text
+        await self.request("answerCallbackQuery", payload, timeout=10)
+
+
 def make_runtime(name: str, token: str, api_url: str) -> Runtime:
     """The runtime BOT_RUNTIME names; only that framework is imported (each costs start-up time and memory)."""
     if name == "aiogram":

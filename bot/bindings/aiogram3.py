@@ -20,14 +20,14 @@ from aiogram import Bot
 
 from bot.batch import Deliver
 from bot.handlers.routing import Dispatch
-from bot.runtime import BotApiError, BotApiUnreachable, bot_username
+from bot.runtime import AnswersButtons, BotApiError, BotApiUnreachable, bot_username
 from bot.telegram import BotApiTransport, make_bot
 from scheduler.delivery.transport import Transport
 
 _JSON = {"Content-Type": "application/json"}
 
 
-class AiogramRuntime:
+class AiogramRuntime(AnswersButtons):
     name = "aiogram"
 
     def __init__(self, token: str, api_url: str) -> None:
@@ -53,12 +53,6 @@ class AiogramRuntime:
 
     def transport(self) -> Transport:
         return BotApiTransport(self.bot)
-
-    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
-        payload: dict[str, Any] = {"callback_query_id": query_id, "show_alert": alert}
-        if text:
-            payload["text"] = text
-        await self.request("answerCallbackQuery", payload, timeout=10)
 
     def deliver_to(self, dispatch: Dispatch) -> Deliver:
         return dispatch

@@ -49,7 +49,7 @@ from bot.batch import Deliver
 from bot.handlers.context import HandlerContext
 from bot.handlers.routing import Dispatch
 from bot.handlers.update import Update
-from bot.runtime import BotApiError, BotApiUnreachable
+from bot.runtime import AnswersButtons, BotApiError, BotApiUnreachable
 from scheduler.transport import Transport
 
 log = logging.getLogger("bot.ptb")
@@ -61,7 +61,7 @@ warnings.filterwarnings("ignore", message="Please use 'Bot.", category=PTBUserWa
 warnings.filterwarnings("ignore", message=".*retry_after.*", category=PTBDeprecationWarning)
 
 
-class PtbRuntime:
+class PtbRuntime(AnswersButtons):
     name = "ptb"
 
     def __init__(self, token: str, api_url: str, *, request: BaseRequest | None = None) -> None:
@@ -100,12 +100,6 @@ class PtbRuntime:
 
     def transport(self) -> Transport:
         return ApiTransport(self)
-
-    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
-        payload: dict[str, Any] = {"callback_query_id": query_id, "show_alert": alert}
-        if text:
-            payload["text"] = text
-        await self.request("answerCallbackQuery", payload, timeout=10)
 
     def deliver_to(self, dispatch: Dispatch) -> Deliver:
         """ptb's handlers, one per update type, hand the inbox's update to the layer's dispatch."""
