@@ -1,7 +1,7 @@
 """Delivery's calls through a runtime's Bot API client, its answers mapped to delivery's vocabulary.
 
 Outbox rows already are Bot API parameters, so they go as they are (`Runtime.request`); the errors come
-back in the runtime's vocabulary (bot/runtime.py) and are read here the way the Bot API documents them:
+back in the runtime's vocabulary (bot/bot_api.py) and are read here the way the Bot API documents them:
 429 waits `retry_after`, a migrated group is refused (its rows would go to a chat that no longer
 exists), 403 means the person blocked the bot, 400/404 will never succeed, anything else may later.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.runtime import BotApiError, BotApiUnreachable, Runtime
-from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from bot.bot_api import BotApiError, BotApiUnreachable, Runtime
+from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 
 
 class ApiTransport:

@@ -10,13 +10,14 @@ from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.bot_api import BotApiError, BotApiUnreachable, Runtime
 from bot.config import Settings
 from bot.handlers.routes import build_dispatch
 from bot.health import Liveness, serve_health
 from bot.inbox import UpdateInbox
 from bot.logs import register_secret
 from bot.polling import Poller
-from bot.runtime import BotApiError, BotApiUnreachable, Runtime, make_runtime
+from bot.runtime import make_runtime
 from bot.startup import StartupError, settle_heap
 from bot.webhook import check_settings, serve_webhook
 from helpdesk import metrics, undelivered

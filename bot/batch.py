@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import bindparam, text, update
 from sqlmodel import select
 
-from bot.attempts import Attempts, Seen
 from bot.handlers.context import ButtonAnswers, HandlerContext
 from bot.handlers.update import UnreadableUpdate, Update, parse_update, update_kind
+from bot.update_attempts import Attempts, Seen
 from helpdesk.clock import now_utc
 from helpdesk.people import prefetch_people
 from helpdesk.policy import DeskPolicy

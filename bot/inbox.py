@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.attempts import Attempts, InboxStats, Seen, log_outcome
 from bot.batch import Batches, Blamed, Deliver
 from bot.handlers.context import ButtonAnswers
 from bot.handlers.update import chat_key_of
+from bot.update_attempts import Attempts, InboxStats, Seen, log_outcome
 from helpdesk import metrics
 from helpdesk.clock import now_utc
 from helpdesk.policy import DeskPolicy

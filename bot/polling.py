@@ -21,8 +21,8 @@ import logging
 import time
 from typing import Any
 
+from bot.bot_api import BotApiError, Runtime
 from bot.inbox import UpdateInbox
-from bot.runtime import BotApiError, Runtime
 
 log = logging.getLogger("bot.polling")
 

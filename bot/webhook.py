@@ -26,10 +26,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
+from bot.bot_api import BotApiError, BotApiUnreachable, Runtime
 from bot.health import Liveness, add_health_routes, run_site
 from bot.inbox import UpdateInbox
 from bot.polling import ALLOWED_UPDATES
-from bot.runtime import BotApiError, BotApiUnreachable, Runtime, make_runtime
+from bot.runtime import make_runtime
 from helpdesk import metrics
 
 log = logging.getLogger("bot.webhook")

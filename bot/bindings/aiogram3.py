@@ -19,8 +19,8 @@ import aiohttp
 from aiogram import Bot
 
 from bot.batch import Deliver
+from bot.bot_api import AnswersButtons, BotApiError, BotApiUnreachable, bot_username
 from bot.handlers.routing import Dispatch
-from bot.runtime import AnswersButtons, BotApiError, BotApiUnreachable, bot_username
 from bot.telegram import BotApiTransport, make_bot
 from scheduler.delivery.transport import Transport
 

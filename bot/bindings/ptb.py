@@ -46,11 +46,11 @@ from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.api_transport import ApiTransport
 from bot.batch import Deliver
+from bot.bot_api import AnswersButtons, BotApiError, BotApiUnreachable
 from bot.handlers.context import HandlerContext
 from bot.handlers.routing import Dispatch
 from bot.handlers.update import Update
-from bot.runtime import AnswersButtons, BotApiError, BotApiUnreachable
-from scheduler.transport import Transport
+from scheduler.delivery.transport import Transport
 
 log = logging.getLogger("bot.ptb")
 
@@ -152,7 +152,7 @@ class PtbRuntime(AnswersButtons):
 
 
 def _mapped(exc: BaseException) -> BaseException:
-    """ptb's errors in the runtime vocabulary (bot/runtime.py)."""
+    """ptb's errors in the runtime vocabulary (bot/bot_api.py)."""
     if isinstance(exc, RetryAfter):
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers.formatting import entities_html
+from bot.handlers.entities import entities_html
 from bot.handlers.update import Message
 from dialogs.intake import InputKind, UserInput
 from helpdesk.content import Content

@@ -39,7 +39,7 @@ class Message:
     message_id: int
     text: str | None = None
     caption: str | None = None
-    #: the text's (or caption's) formatting, as Telegram sent it (`bot.handlers.formatting` renders it)
+    #: the text's (or caption's) formatting, as Telegram sent it (`bot.handlers.entities` renders it)
     entities: tuple[dict[str, Any], ...] = ()
     #: an attachment as plain data: kind, file_id, file_unique_id, file_size, … (see `_file_of`)
     file: dict[str, Any] | None = None

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from bot.api_transport import ApiTransport
 from bot.bindings.ptb import PtbRuntime
-from bot.runtime import BotApiError, BotApiUnreachable
-from scheduler.transport import Rejected, RetryLater, Transient, Unreachable
+from bot.bot_api import BotApiError, BotApiUnreachable
+from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 from tests.support.http import local_server
 from tests.unit.test_bot_api_transport import ANSWERS, TOKEN
 

@@ -8,7 +8,7 @@ from aiogram.utils.text_decorations import html_decoration
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.handlers.formatting import entities_html
+from bot.handlers.entities import entities_html
 from bot.handlers.update import Command, UnreadableUpdate, chat_key_of, parse_update, sender_of
 
 USER = {"id": 42, "is_bot": False, "first_name": "Ann", "language_code": "en"}
