@@ -434,7 +434,7 @@ async def test_the_log_has_one_line_per_update_with_outcome_and_latency(db: Data
     caplog.set_level("INFO", logger="bot.updates")
     inbox = make_inbox(db, bot, Recorder(), attempts=2)
     await inbox.store([message(99, "fine"), message(98, "fail-always")])
-    await inbox.idle(10)
+    assert await inbox.idle(30)
     lines = [r for r in caplog.records if r.name == "bot.updates" and getattr(r, "fields", None)]
     outcomes = sorted(r.fields["outcome"] for r in lines)
     assert outcomes == ["error", "error", "handled", "parked"]
