@@ -26,10 +26,8 @@ DATA_MODULES = frozenset({"helpdesk.triage.lexicons", "helpdesk.triage.normalize
 
 # Known exceptions, each with its owner. An entry that no longer applies fails the tests below, so it is
 # removed together with the problem.
-#: import cycles behind a function-level import, each with its owner: bot/runtime.py imports the chosen
-#: binding lazily and bindings/aiogram3.py imports bot.runtime's errors back (the `handlers` engineer:
-#: the errors in a module of their own would end it)
-KNOWN_CYCLES = frozenset({frozenset({"bot.bindings.aiogram3", "bot.runtime"})})
+#: import cycles behind a function-level import, each with its owner (none left)
+KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
 #: modules over MAX_LINES still to be split (none left)
 KNOWN_OVERSIZE: frozenset[str] = frozenset()
 #: domain modules that still build queries (none left)
@@ -39,14 +37,13 @@ QUERY_BUILDERS = frozenset({"select", "update", "delete", "insert", "text", "exi
 #: module names used by two modules, each the same kind of thing in two layers
 SHARED_NAMES = {
     "__init__": "packages",
-    "survey": "the satisfaction survey's domain (helpdesk) and its Telegram handlers (bot/routers)",
+    "survey": "the satisfaction survey's domain (helpdesk) and its Telegram handlers (bot/handlers)",
     "services": "the service catalogue as the intake offers it (dialogs) and as outage grouping reads it",
     "intake": "the intake form (dialogs) and its handlers (bot/handlers)",
     "evaluation": "quality on a labelled file, of outage grouping and of self-help offers",
 }
-#: names two modules share with two meanings, to be renamed by their owner: bot/handlers/formatting.py
-#: (message entities → HTML) beside helpdesk/formatting.py (times, durations) — the `handlers` engineer
-KNOWN_NAME_CLASHES = frozenset({"formatting"})
+#: names two modules share with two meanings, to be renamed by their owner (none left)
+KNOWN_NAME_CLASHES: frozenset[str] = frozenset()
 
 
 @dataclass
