@@ -125,9 +125,10 @@ async def _fill(url: str, messages: int, chats: int) -> None:
 
 
 async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[str, Any]:
+    from bot.api_transport import ApiTransport
     from bot.app import delivery_hooks
+    from bot.bindings.aiogram3 import AiogramRuntime
     from bot.config import Settings
-    from bot.telegram import BotApiTransport, make_bot
     from helpdesk.policy import DeskPolicy
     from scheduler.delivery import DeliveryLimits, OutboxDelivery
     from storage.db import Database
@@ -143,9 +144,9 @@ async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[st
         poll_every=settings.outbox_poll_every.total_seconds(),
     )
     dbs = [Database(url) for _ in range(workers)]
-    bots = [make_bot(TOKEN, api_url) for _ in range(workers)]
+    bots = [AiogramRuntime(TOKEN, api_url) for _ in range(workers)]
     senders = [
-        OutboxDelivery(db, BotApiTransport(bot), limits, hooks=delivery_hooks(DeskPolicy()))
+        OutboxDelivery(db, ApiTransport(bot), limits, hooks=delivery_hooks(DeskPolicy()))
         for db, bot in zip(dbs, bots, strict=True)
     ]
     stop = asyncio.Event()
@@ -162,7 +163,7 @@ async def _deliver(url: str, api_url: str, rate: float, workers: int) -> dict[st
         _bell.ring()
         await asyncio.gather(*tasks, return_exceptions=True)
         for bot in bots:
-            await bot.session.close()
+            await bot.close()
         for db in dbs:
             await db.dispose()
     stats = [s.stats for s in senders]

@@ -6,8 +6,10 @@ into aiogram's pydantic models and walk its routers and filters to reach the one
 calls the layer — measured in benchmarks/README.md ("Runtimes") — and an update aiogram's models reject
 (a field newer than the library) would be lost to a validation error that the layer does not have.
 So `deliver_to` hands the parsed update straight to the dispatch. aiogram's Bot is what talks to
-Telegram: getMe, getUpdates and the webhook calls as raw JSON over its aiohttp session (one bad update
-must not make a getUpdates batch unreadable), the outbox over the same session (`BotApiTransport`).
+Telegram: getMe, getUpdates, the webhook calls and the outbox as raw JSON over its aiohttp session (one
+bad update must not make a getUpdates batch unreadable; outbox rows already are Bot API parameters, and
+aiogram's method models would validate each into a model and encode it as a multipart form, several
+times the cost of the call itself).
 """
 
 from __future__ import annotations
@@ -17,21 +19,29 @@ from typing import Any
 
 import aiohttp
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 
+from bot.api_transport import ApiTransport
 from bot.batch import Deliver
 from bot.bot_api import AnswersButtons, BotApiError, BotApiUnreachable, bot_username
 from bot.handlers.routing import Dispatch
-from bot.telegram import BotApiTransport, make_bot
 from scheduler.delivery.transport import Transport
 
 _JSON = {"Content-Type": "application/json"}
 
 
+def make_bot(token: str, api_url: str, *, timeout: float = 60.0) -> Bot:
+    """aiogram's Bot for our Bot API server (TELEGRAM_API_URL)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+    return Bot(token=token, session=session)
+
+
 class AiogramRuntime(AnswersButtons):
     name = "aiogram"
 
-    def __init__(self, token: str, api_url: str) -> None:
-        self.bot: Bot = make_bot(token, api_url)
+    def __init__(self, token: str, api_url: str, *, timeout: float = 60.0) -> None:
+        self.bot: Bot = make_bot(token, api_url, timeout=timeout)
 
     async def start(self) -> str:
         return await bot_username(self)
@@ -52,7 +62,7 @@ class AiogramRuntime(AnswersButtons):
         return answer_of(status, raw)
 
     def transport(self) -> Transport:
-        return BotApiTransport(self.bot)
+        return ApiTransport(self)
 
     def deliver_to(self, dispatch: Dispatch) -> Deliver:
         return dispatch

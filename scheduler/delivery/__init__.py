@@ -9,7 +9,7 @@ Its parts, each replaceable on its own:
 - `row_attempts` what an attempt does to its row: begin under a lock, record the outcome, count the unknown
 - `journal`    group commit: the row transactions of many chats' senders, shared
 - `sender`     the loop (`OutboxDelivery`): claim, one sender per chat, call through the `transport`
-- `transport`  the protocol a messenger library implements (`bot/telegram.py`), and its errors
+- `transport`  the protocol a messenger library implements (`bot/api_transport.py`), and its errors
 - `hooks`      what delivery tells the rest of the bot (failures for the staff, metrics), given by bot/app.py
 
 Delivery depends on storage only: the domain's reactions come in as `DeliveryHooks` at the composition

@@ -1,6 +1,6 @@
 """How delivery talks to the messenger, without knowing which library does it.
 
-The bot layer supplies the Transport (`bot/telegram.py`: `BotApiTransport`, JSON over the bot's HTTP
+The bot layer supplies the Transport (`bot/api_transport.py`: `ApiTransport`, JSON over the runtime's HTTP
 session); tests and benchmarks supply their own. A transport maps Telegram's answers to these errors.
 """
 

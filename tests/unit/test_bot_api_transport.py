@@ -1,15 +1,15 @@
-"""BotApiTransport: outbox rows posted as JSON, the Bot API's answers mapped to delivery's vocabulary."""
+"""The outbox through the aiogram runtime: rows posted as JSON, the Bot API's answers in delivery's terms."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from bot.telegram import BotApiTransport, make_bot
+from bot.api_transport import ApiTransport
+from bot.bindings.aiogram3 import AiogramRuntime
 from scheduler.delivery.transport import Rejected, RetryLater, Transient, Unreachable
 from tests.support.http import local_server
 
@@ -54,15 +54,15 @@ async def server() -> AsyncIterator[tuple[str, list[tuple[str, Any, str]]]]:
 
 async def test_rows_go_as_json_and_the_result_comes_back(server: tuple[str, list[Any]]) -> None:
     url, seen = server
-    bot = make_bot(TOKEN, url)
+    runtime = AiogramRuntime(TOKEN, url)
     try:
-        transport = BotApiTransport(bot)
+        transport = ApiTransport(runtime)
         payload = {"chat_id": 1, "text": "<b>Привет</b> 🙂", "reply_markup": {"inline_keyboard": [[]]}}
         result = await transport.call("sendMessage", payload)
         assert result == {"message_id": 5, "chat": {"id": 1, "type": "private"}}
         assert seen == [("sendMessage", payload, "application/json")]
     finally:
-        await bot.session.close()
+        await runtime.close()
 
 
 @pytest.mark.parametrize(
@@ -80,27 +80,20 @@ async def test_answers_map_to_delivery_errors(
     server: tuple[str, list[Any]], method: str, error: type, detail: str
 ) -> None:
     url, _seen = server
-    bot = make_bot(TOKEN, url)
+    runtime = AiogramRuntime(TOKEN, url)
     try:
         with pytest.raises(error, match=detail) as caught:
-            await BotApiTransport(bot).call(method, {"chat_id": 1})
+            await ApiTransport(runtime).call(method, {"chat_id": 1})
         if method == "tooMany":
             assert caught.value.retry_after == 7
     finally:
-        await bot.session.close()
+        await runtime.close()
 
 
 async def test_an_unreachable_api_is_a_network_error_worth_retrying() -> None:
-    bot = make_bot(TOKEN, "http://127.0.0.1:9")  # nothing listens on the discard port
+    runtime = AiogramRuntime(TOKEN, "http://127.0.0.1:9")  # nothing listens on the discard port
     try:
         with pytest.raises(Transient, match=r"^network"):
-            await BotApiTransport(bot, request_timeout=5).call("sendMessage", {"chat_id": 1, "text": "x"})
+            await ApiTransport(runtime, request_timeout=5).call("sendMessage", {"chat_id": 1, "text": "x"})
     finally:
-        await bot.session.close()
-
-
-def test_the_payload_is_compact_utf8_json() -> None:
-    from bot.telegram import _dumps
-
-    assert json.loads(_dumps({"text": "Привет"})) == {"text": "Привет"}
-    assert "Привет".encode() in _dumps({"text": "Привет"})
+        await runtime.close()

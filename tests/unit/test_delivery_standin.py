@@ -1,4 +1,4 @@
-"""Outbox delivery through aiogram (bot/telegram.py's BotApiTransport) to the Bot API stand-in over HTTP.
+"""Outbox delivery through the aiogram runtime (bot/api_transport.py's ApiTransport) to the Bot API stand-in over HTTP.
 
 The stand-in records every call with its arrival time, so Telegram's limits are checked the way Telegram
 would see them: flood statistics, duplicates, per-chat order, fault injection (429, 502, lost answers).
@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.telegram import BotApiTransport, make_bot
+from bot.api_transport import ApiTransport
+from bot.bindings.aiogram3 import AiogramRuntime
 from helpdesk import outbox
 from scheduler.delivery import DeliveryLimits, utf16_len
 from storage.db import Database
@@ -47,20 +48,20 @@ async def transports(api: FakeBotAPI) -> AsyncIterator[Transports]:
 
 
 class Transports:
-    """BotApiTransports with real HTTP sessions to the stand-in; one per simulated process."""
+    """Transports with real HTTP sessions to the stand-in; one per simulated process."""
 
     def __init__(self, api: FakeBotAPI) -> None:
         self.api = api
-        self.bots: list[Any] = []
+        self.runtimes: list[AiogramRuntime] = []
 
-    def make(self) -> BotApiTransport:
-        bot = make_bot(self.api.token, self.api.base_url, timeout=10)
-        self.bots.append(bot)
-        return BotApiTransport(bot, request_timeout=10)
+    def make(self) -> ApiTransport:
+        runtime = AiogramRuntime(self.api.token, self.api.base_url, timeout=10)
+        self.runtimes.append(runtime)
+        return ApiTransport(runtime, request_timeout=10)
 
     async def close(self) -> None:
-        for bot in self.bots:
-            await bot.session.close()
+        for runtime in self.runtimes:
+            await runtime.close()
 
 
 async def queue(db: Database, chat_id: int, text: str, **kw: Any) -> None:
