@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import outbox_files
 from storage import outbox_rows as rows
 from storage.outbox_rows import OutboxRow
 
@@ -147,6 +148,37 @@ def send_file(
     return _queue(
         session, chat_id, method, payload, ticket_id=ticket_id, link_kind=link_kind, reply_to_card=reply_to_card
     )
+
+
+_UPLOAD_METHODS = {"photo": "sendPhoto", "document": "sendDocument"}
+
+
+async def send_upload(
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    data: bytes,
+    filename: str,
+    mime_type: str,
+    *,
+    caption: str | None = None,
+    reply_to_message_id: int | None = None,
+    thread_id: int | None = None,
+) -> OutboxRow:
+    """Queue a file the bot made (a chart, a CSV) as a photo or document: the bytes are stored in this
+    transaction, delivery uploads them (multipart) and deletes them once sent. `caption` is HTML."""
+    if kind not in _UPLOAD_METHODS:
+        raise ValueError(f"an upload is a photo or a document, not {kind!r}")
+    file_id = await outbox_files.add(session, data, filename, mime_type)
+    payload: dict[str, Any] = {"chat_id": chat_id, outbox_files.UPLOAD_KEY: {"file": file_id, "field": kind}}
+    if caption:
+        payload["caption"] = caption
+        payload["parse_mode"] = "HTML"
+    if reply_to_message_id:
+        payload["reply_parameters"] = {"message_id": reply_to_message_id, "allow_sending_without_reply": True}
+    if thread_id:
+        payload["message_thread_id"] = thread_id
+    return _queue(session, chat_id, _UPLOAD_METHODS[kind], payload)
 
 
 def edit_text(

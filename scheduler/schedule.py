@@ -19,15 +19,18 @@ from scheduler.digest_job import DailyDigest
 from scheduler.followup_sweeps import FollowupSweeps
 from scheduler.periodic import Jobs
 from scheduler.retention import retention_sweep
+from storage import outbox_files
 from storage.db import Database
 from storage.models import InboxUpdate, OutboxMessage
 
 INBOX_KEEP = timedelta(days=2)  # Telegram redelivers for up to a day; keep ids to recognise repeats
 OUTBOX_KEEP = timedelta(days=30)
+#: a generated file outlives its upload only when the row was dropped; a week covers every retry
+UPLOAD_KEEP = timedelta(days=7)
 
 
 async def housekeeping(db: Database) -> None:
-    """Forget finished inbox and outbox rows after they can no longer matter."""
+    """Forget finished inbox and outbox rows, and files no upload needs, after they can no longer matter."""
     now = now_utc()
     async with db.session() as session:
         await session.execute(
@@ -38,6 +41,7 @@ async def housekeeping(db: Database) -> None:
                 col(OutboxMessage.status).in_(("sent", "dropped")), col(OutboxMessage.created_at) < now - OUTBOX_KEEP
             )
         )
+        await outbox_files.forget_older_than(session, now - UPLOAD_KEEP)
 
 
 def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupSweeps:

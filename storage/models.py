@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -234,6 +234,19 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, unique=True)
     locked_until: datetime | None = _ts()
     locked_by: str | None = None
+
+
+class OutboxFile(SQLModel, table=True):
+    """A file the bot made (the /stats chart, an /export CSV), kept until the outbox row that uploads it is
+    sent: written in the same transaction as that row (its payload's `_upload`), deleted once delivered."""
+
+    __tablename__ = "outbox_files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    filename: str
+    mime_type: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class InboxUpdate(SQLModel, table=True):

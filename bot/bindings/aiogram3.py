@@ -26,7 +26,7 @@ from bot.api_transport import ApiTransport
 from bot.batch import Deliver
 from bot.bot_api import AnswersButtons, BotApiError, BotApiUnreachable, bot_username
 from bot.handlers.routing import Dispatch
-from scheduler.delivery.transport import Transport
+from scheduler.delivery.transport import FileUpload, Transport
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -48,11 +48,15 @@ class AiogramRuntime(AnswersButtons):
 
     async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
         url = self.bot.session.api.api_url(token=self.bot.token, method=method)
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        if any(isinstance(value, FileUpload) for value in payload.values()):
+            body: Any = _form(payload)  # a file the bot made (a chart, a CSV): multipart, as uploads go
+            headers = None
+        else:
+            body, headers = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), _JSON
         try:
             session = await self.bot.session.create_session()
             async with session.post(
-                url, data=body, headers=_JSON, timeout=aiohttp.ClientTimeout(total=timeout)
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as resp:
                 status, raw = resp.status, await resp.read()
         except TimeoutError:
@@ -69,6 +73,21 @@ class AiogramRuntime(AnswersButtons):
 
     async def close(self) -> None:
         await self.bot.session.close()
+
+
+def _form(payload: dict[str, Any]) -> aiohttp.FormData:
+    """The parameters as a multipart form: files as file parts, objects as JSON, the rest as text."""
+    form = aiohttp.FormData()
+    for key, value in payload.items():
+        if isinstance(value, FileUpload):
+            form.add_field(key, value.data, filename=value.filename, content_type=value.mime_type)
+        elif isinstance(value, bool):
+            form.add_field(key, "true" if value else "false")
+        elif isinstance(value, str | int | float):
+            form.add_field(key, str(value))
+        elif value is not None:
+            form.add_field(key, json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return form
 
 
 def answer_of(status: int, raw: bytes) -> Any:

@@ -20,6 +20,7 @@ import warnings
 from datetime import timedelta
 from typing import Any
 
+from telegram import InputFile
 from telegram import Update as PtbUpdate
 from telegram.error import (
     BadRequest,
@@ -50,7 +51,7 @@ from bot.bot_api import AnswersButtons, BotApiError, BotApiUnreachable
 from bot.handlers.context import HandlerContext
 from bot.handlers.routing import Dispatch
 from bot.handlers.update import Update
-from scheduler.delivery.transport import Transport
+from scheduler.delivery.transport import FileUpload, Transport
 
 log = logging.getLogger("bot.ptb")
 
@@ -93,7 +94,11 @@ class PtbRuntime(AnswersButtons):
     async def request(self, method: str, payload: dict[str, Any], *, timeout: float) -> Any:
         try:
             return await self.bot.do_api_request(
-                method, api_kwargs=payload, read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout
+                method,
+                api_kwargs=_with_input_files(payload),
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
             )
         except (TelegramError, OSError) as exc:
             raise _mapped(exc) from None
@@ -174,3 +179,13 @@ def _mapped(exc: BaseException) -> BaseException:
     if isinstance(exc, TelegramError):
         return BotApiUnreachable(exc.message)
     return exc
+
+
+def _with_input_files(payload: dict[str, Any]) -> dict[str, Any]:
+    """A file the bot made (a chart, a CSV) as ptb's InputFile, which ptb uploads as multipart."""
+    if not any(isinstance(value, FileUpload) for value in payload.values()):
+        return payload
+    return {
+        key: InputFile(value.data, filename=value.filename) if isinstance(value, FileUpload) else value
+        for key, value in payload.items()
+    }

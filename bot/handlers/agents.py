@@ -20,12 +20,11 @@ from bot.handlers.agent_command import (
 )
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Message
-from helpdesk import agent_actions, agent_views, callbacks, cards, outbox, stats
+from helpdesk import agent_actions, agent_views, callbacks, cards, outbox
 from helpdesk.agent_actions import Notice
 from helpdesk.content import Content
 from helpdesk.i18n import t
 from helpdesk.people import Actor
-from helpdesk.report_period import PeriodError
 from helpdesk.vocabulary import Category, Priority, State
 from storage import repos
 from storage.models import Ticket
@@ -37,18 +36,6 @@ from storage.models import Ticket
 async def queue(call: AgentCall) -> None:
     text, buttons = await agent_views.queue(call.session, call.lang)
     call.answer(text, buttons=buttons or None)
-
-
-async def show_stats(ctx: HandlerContext, message: Message) -> None:
-    """`/stats [period]`: the desk's figures for the period (the last 7 days by default)."""
-    call = await AgentCall.begin(ctx, message)
-    period = message.command.args if message.command else ""
-    try:
-        report = await stats.compute(ctx.session, period=period or None, zone=ctx.policy.calendar.tz)
-    except PeriodError:
-        call.answer(t(call.lang, "reports.usage"))
-        return
-    call.answer(stats.render_empty(report, call.lang) if report.empty else stats.render(report, call.lang))
 
 
 @ticket_command("agents.usage.ticket")

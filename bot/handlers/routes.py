@@ -9,7 +9,7 @@ no route admits is answered "outdated".
 
 from __future__ import annotations
 
-from bot.handlers import agents, customer, intake, staff, survey, ticket_messages
+from bot.handlers import agents, customer, intake, report_commands, staff, survey, ticket_messages
 from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT
 from bot.handlers.routing import Dispatch, OnButton, OnCommand, OnEdit, OnMemberChange, OnMessage, Route
 from helpdesk import callbacks
@@ -18,7 +18,8 @@ ROUTES: tuple[Route, ...] = (
     # -- agents --------------------------------------------------------------------------------------
     OnCommand("queue", agents.queue, AGENT),
     OnCommand("ticket", agents.ticket, AGENT),
-    OnCommand("stats", agents.show_stats, AGENT),
+    OnCommand("stats", report_commands.stats, AGENT),
+    OnCommand("export", report_commands.export, AGENT),
     OnCommand("take", agents.take, AGENT),
     OnCommand("assign", agents.assign, AGENT),
     OnCommand("reply", agents.reply, AGENT),

@@ -22,6 +22,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from scheduler.delivery import uploads
 from scheduler.delivery.calls import THREADED, public
 from scheduler.delivery.counters import DeliveryStats
 from scheduler.delivery.hooks import DeliveryHooks
@@ -113,6 +114,8 @@ class RowAttempts:
     async def _fill_in(self, session: AsyncSession, row: OutboxMessage, ticket: Ticket | None) -> Any:
         """What is known only at send time: the card's message id, its topic. None = wait; False = dropped."""
         payload = public(row.payload)
+        if not await uploads.attach(session, row, payload):
+            return self.drop(row, "the file to upload is gone")
         if row.edits_card:
             if ticket is None:
                 return self.drop(row, "no ticket")
@@ -179,6 +182,7 @@ class RowAttempts:
         row.result_message_id = message_ids[-1] if message_ids else None
         _release(row)
         row.payload = settled(row.payload)
+        await uploads.forget(session, row)
         if message_ids and row.ticket_id and row.link_kind:
             for message_id in message_ids:
                 await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
@@ -230,6 +234,7 @@ class RowAttempts:
             if count and row.attempts >= self.limits.max_attempts:
                 row.status = "failed"
                 row.payload = settled(row.payload)
+                await uploads.forget(session, row)
                 self.stats.failed += 1
                 log.warning(
                     "outbox row %s to chat %s gave up after %s tries: %s", row.id, row.chat_id, row.attempts, error
@@ -248,6 +253,7 @@ class RowAttempts:
             row.last_error = error[:500]
             _release(row)
             row.payload = settled(row.payload)
+            await uploads.forget(session, row)
             if row.chat_id < 0:
                 log.error("chat %s refuses the bot (%s): was it removed from the group?", row.chat_id, error)
                 return
@@ -273,6 +279,7 @@ class RowAttempts:
             row.last_error = description[:500]
             _release(row)
             row.payload = settled(row.payload)
+            await uploads.forget(session, row)
             if harmless:
                 self.stats.dropped += 1
             else:

@@ -6,6 +6,7 @@ session); tests and benchmarks supply their own. A transport maps Telegram's ans
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -37,7 +38,21 @@ class Rejected(SendError):
         self.description = description
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """A parameter whose value is a file to upload (a generated chart or CSV): the call goes as a
+    multipart form, this part with its file name and type, the other parameters as form fields."""
+
+    filename: str
+    data: bytes
+    mime_type: str
+
+    def __repr__(self) -> str:  # never the bytes in a log line
+        return f"FileUpload({self.filename!r}, {len(self.data)} bytes, {self.mime_type!r})"
+
+
 class Transport(Protocol):
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
-        """Call a Bot API method; returns the decoded `result` (a message dict, a message-id dict, True)."""
+        """Call a Bot API method; returns the decoded `result` (a message dict, a message-id dict, True).
+        A `FileUpload` value in `payload` is uploaded (multipart/form-data)."""
         ...
