@@ -211,12 +211,12 @@ async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bo
     details = await agent1.wait_for("History")
     assert "still a problem" in details.text
     await agent1.command("stats")
-    stats = await agent1.wait_for("Statistics")
-    assert "By state: in_progress 2" in stats.text and "By type: incident 1, service_request 1" in stats.text
+    stats = await agent1.wait_for("Statistics", predicate=lambda m: m.kind == "photo")  # the chart, figures below
+    assert "By state: in_progress 2" in stats.caption and "By type: incident 1, service_request 1" in stats.caption
 
     assert card_a.thread_id is None and card_b.thread_id is None
     assert bot.log_text().count("refused to create a forum topic") == 1
-    assert "Last 7 days" in stats.text and "First response, median" in stats.text
+    assert "Last 7 days" in stats.caption and "First response, median" in stats.caption
 
 
 @ON_EACH_RUNTIME
@@ -233,7 +233,7 @@ async def test_non_agents_get_nothing(bot_api, bot_factory, bot_runtime):
 
     # private chat: exactly the unknown-command reply (the customer's own /status finds nothing)
     commands = [
-        "queue", "stats", f"ticket {number}", f"take {number}", f"assign {number} 666", f"reply {number} hi",
+        "queue", "stats", "export", f"ticket {number}", f"take {number}", f"assign {number} 666", f"reply {number} hi",
         f"ask {number} why?", f"resolve {number} fixed it by myself today", f"close {number}", f"reopen {number}",
         f"retype {number} access", f"priority {number} P1",
     ]  # fmt: skip
