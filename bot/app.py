@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.bot_api import BotApiError, BotApiUnreachable, Runtime
 from bot.config import Settings
+from bot.database import open_database
 from bot.handlers.routes import build_dispatch
 from bot.health import Liveness, serve_health
 from bot.inbox import UpdateInbox
@@ -27,8 +28,6 @@ from helpdesk.triage import get_triage
 from scheduler.delivery import DeliveryHooks, DeliveryLimits, OutboxDelivery
 from scheduler.periodic import Jobs
 from scheduler.schedule import register_sweeps
-from storage import migrate
-from storage.db import Database
 from storage.models import Customer, OutboxMessage
 from storage.outbox_rows import bell
 
@@ -96,18 +95,11 @@ class Application:
 
     async def run(self) -> None:
         settings = self.settings
-        db = Database(settings.database_url)
-        try:
-            await migrate.upgrade(db)
-        except Exception as exc:
-            await db.dispose()
-            raise StartupError(
-                f"cannot prepare the database ({db.url.split('@')[-1]}): {type(exc).__name__}: {exc}"
-            ) from None
+        db = await open_database(settings)
         runtime = make_runtime(settings.bot_runtime, self.token, settings.telegram_api_url)
         try:
             username = await check_bot(runtime, settings.telegram_api_url)
-            triage = get_triage()
+            triage = get_triage(settings.triage_cache_dir)
             bell.reset()
             inbox = UpdateInbox(
                 db,

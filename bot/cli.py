@@ -1,145 +1,164 @@
-"""Command line: run the bot, migrate, console chat, classify, eval, eval-groups, eval-kb, export labels, reports,
-webhooks."""
+"""Command line: run the bot, migrate, console chat, classify, eval, eval-groups, eval-kb, exports, reports,
+webhooks.
+
+`main` is the one error path of every command: an `OperatorError` raised anywhere below becomes one
+`error:` line and its exit code (2: fix the configuration, 3: a service is unreachable), a bad
+argument too; an unexpected exception is a bug and keeps its traceback. A new command adds a `cmd_*`
+function and a parser entry, and raises instead of printing its failures. Each command imports what it
+needs when it runs, so that `--help` and the light commands do not load the Telegram runtime.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
+from bot.config import Settings
+from bot.operator_errors import ConfigError, OperatorError, settings_error
+from helpdesk.policy import LANGUAGES
 
-def _settings():
-    from bot.config import Settings
 
+def load_settings() -> Settings:
+    """Settings from the environment and `.env`; an invalid one is a `ConfigError` naming it."""
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())).upper() or "settings"
-        print(f"error: {field}: {first.get('msg')}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise settings_error(exc) from None
+
+
+def _triage(settings: Settings) -> None:
+    """Load the process-wide classifier from TRIAGE_CACHE_DIR before a command uses it."""
+    from helpdesk.triage import get_triage
+
+    get_triage(settings.triage_cache_dir)
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    from bot.app import Application, StartupError
+    from bot.app import Application
     from bot.logs import setup_logging
 
-    settings = _settings()
+    settings = load_settings()
+    try:
+        settings.token()  # before the Telegram runtime is even imported: the newcomer's first command
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     setup_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(Application(settings).run())
-    except StartupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
     except KeyboardInterrupt:
         return 0
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.database import database
     from storage import migrate
-    from storage.db import Database
 
-    settings = _settings()
+    settings = load_settings()
 
     async def run() -> str | None:
-        db = Database(settings.database_url)
-        try:
-            await migrate.upgrade(db, args.revision)
+        async with database(settings, args.revision) as db:
             return await migrate.current_revision(db)
-        finally:
-            await db.dispose()
 
-    try:
-        revision = asyncio.run(run())
-    except Exception as exc:
-        print(f"error: migration failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    print(f"database is at revision {revision}")
+    print(f"database is at revision {asyncio.run(run())}")
     return 0
 
 
 def cmd_console(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
-    return asyncio.run(run_console(_settings(), lang=args.lang, user_id=args.user_id))
+    return run_console(load_settings(), lang=args.lang, user_id=args.user_id)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from bot.cli_triage import classify_main
 
     if not args.text and not args.jsonl:
-        print("error: give a text or --jsonl FILE", file=sys.stderr)
-        return 2
+        raise ConfigError("give a text or --jsonl FILE")
+    _triage(load_settings())
     return classify_main(list(args.text), Path(args.jsonl) if args.jsonl else None)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.cli_triage import eval_main
 
+    _triage(load_settings())
     return eval_main(Path(args.file))
 
 
 def cmd_eval_groups(args: argparse.Namespace) -> int:
     from bot.cli_groups import eval_groups_main
 
+    _triage(load_settings())
     return eval_groups_main(Path(args.file), jsonl=args.jsonl)
 
 
 def cmd_eval_kb(args: argparse.Namespace) -> int:
     from bot.cli_kb import eval_kb_main
 
+    _triage(load_settings())
     return eval_kb_main(Path(args.file), Path(args.kb), as_jsonl=args.jsonl)
 
 
 def cmd_export_labels(args: argparse.Namespace) -> int:
     from bot.exports import export_labels
 
-    return asyncio.run(export_labels(_settings(), args.output))
+    return asyncio.run(export_labels(load_settings(), args.output))
 
 
 def cmd_export_customer(args: argparse.Namespace) -> int:
     from bot.exports import export_customer
 
-    return asyncio.run(export_customer(_settings(), args.telegram_id, args.output))
+    return asyncio.run(export_customer(load_settings(), args.telegram_id, args.output))
 
 
 def cmd_erase_customer(args: argparse.Namespace) -> int:
     from bot.exports import erase_customer
 
-    return asyncio.run(erase_customer(_settings(), args.telegram_id, apply=args.yes))
+    return asyncio.run(erase_customer(load_settings(), args.telegram_id, apply=args.yes))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bot.cli_report import report_main
 
-    return report_main(_settings(), args.since, args.format, args.output, args.lang)
+    return report_main(load_settings(), args.since, args.format, args.output, args.lang)
 
 
 def cmd_set_webhook(_args: argparse.Namespace) -> int:
     from bot.webhook import set_webhook
 
-    return asyncio.run(set_webhook(_settings()))
+    return asyncio.run(set_webhook(load_settings()))
 
 
 def cmd_delete_webhook(_args: argparse.Namespace) -> int:
     from bot.webhook import delete_webhook
 
-    return asyncio.run(delete_webhook(_settings()))
+    return asyncio.run(delete_webhook(load_settings()))
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one `error:` line and exit 2, like a bad setting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see: {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Service-desk intake bot for Telegram.")
-    sub = parser.add_subparsers(dest="command")
+    parser = _Parser(prog="python -m bot", description="Service-desk intake bot for Telegram.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("run", help="run the bot (default)").set_defaults(func=cmd_run)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("console", help="try the intake in a terminal, no Telegram needed")
-    p.add_argument("--lang", default=None, help="en or ru (default: DEFAULT_LANGUAGE)")
+    p.add_argument("--lang", choices=LANGUAGES, default=None, help="en or ru (default: DEFAULT_LANGUAGE)")
     p.add_argument("--user-id", type=int, default=1, help="the console customer's id (default 1)")
     p.set_defaults(func=cmd_console)
     p = sub.add_parser("classify", help="triage texts, one JSON object per text")
@@ -181,7 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", cmd_run)
-    return int(func(args) or 0)
+    """Run one command; its failures end here as one `error:` line and the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(getattr(args, "func", cmd_run)(args) or 0)
+    except OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader went away (`… | head`): stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

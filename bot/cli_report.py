@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
+from bot.database import database
+from bot.operator_errors import ConfigError
 from helpdesk import report_chart, report_csv, report_period, stats
 from helpdesk.clock import now_utc
 from helpdesk.i18n import LANGUAGES, to_plain
 from storage import reports
-from storage.db import Database
-from storage.migrate import upgrade
 
 FORMATS = ("text", "csv", "png")
 
@@ -35,8 +33,8 @@ class ReportRequest:
     lang: str
 
 
-class UsageError(ValueError):
-    """An option operators got wrong: printed as one `error:` line, exit 2."""
+class UsageError(ConfigError):
+    """An option operators got wrong: one `error:` line, exit 2 (printed by bot.cli.main)."""
 
 
 def parse_request(settings: Any, since: str, fmt: str, output: str, lang: str | None) -> ReportRequest:
@@ -52,10 +50,7 @@ def parse_request(settings: Any, since: str, fmt: str, output: str, lang: str | 
         raise UsageError(f"--since: {exc}") from None
     if fmt == "png" and output == "-" and sys.stdout.isatty():
         raise UsageError("--format png writes an image: give -o FILE.png (or redirect the output)")
-    try:
-        period = report_period.last(length, now_utc(), settings.timezone)
-    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
-        raise UsageError(f"TIMEZONE {settings.timezone!r} is not a time zone (e.g. Europe/Moscow, UTC)") from None
+    period = report_period.last(length, now_utc(), settings.timezone)  # TIMEZONE was checked with the settings
     return ReportRequest(period, fmt, output, lang)
 
 
@@ -73,18 +68,13 @@ def _binary_output(output: str) -> Iterator[BinaryIO]:
 
 async def _produce(settings: Any, request: ReportRequest) -> tuple[bytes | None, str]:
     """The file's bytes (None: nothing to write) and a line for the operator."""
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-        now = request.period.end
-        async with db.read() as session:
-            if request.format == "csv":
-                rows = await reports.export_rows(session, request.period.start, request.period.end, now)
-                data = report_csv.to_csv(rows, settings.timezone, bom=request.output != "-")
-                return data, f"{len(rows)} tickets written to {request.output}"
-            report = await stats.build(session, request.period, now)
-    finally:
-        await db.dispose()
+    now = request.period.end
+    async with database(settings) as db, db.read() as session:
+        if request.format == "csv":
+            rows = await reports.export_rows(session, request.period.start, request.period.end, now)
+            data = report_csv.to_csv(rows, settings.timezone, bom=request.output != "-")
+            return data, f"{len(rows)} tickets written to {request.output}"
+        report = await stats.build(session, request.period, now)
     if report.empty:
         empty = to_plain(stats.render_empty(report, request.lang))
         return (empty.encode() + b"\n", "") if request.format == "text" else (None, empty)
@@ -94,17 +84,9 @@ async def _produce(settings: Any, request: ReportRequest) -> tuple[bytes | None,
 
 
 def report_main(settings: Any, since: str, fmt: str, output: str, lang: str | None) -> int:
-    try:
-        request = parse_request(settings, since, fmt, output, lang)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        data, note = asyncio.run(_produce(settings, request))
-    except (OSError, OperationalError, DBAPIError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"error: cannot reach the database: {reason}", file=sys.stderr)
-        return 3
+    """Write the report; a bad option or an unreachable database raises an `OperatorError` (bot.cli)."""
+    request = parse_request(settings, since, fmt, output, lang)
+    data, note = asyncio.run(_produce(settings, request))
     if data is None:  # an empty period: no image rather than a chart of nothing
         print(note, file=sys.stderr)
         return 1
@@ -112,8 +94,7 @@ def report_main(settings: Any, since: str, fmt: str, output: str, lang: str | No
         with _binary_output(request.output) as out:
             out.write(data)
     except OSError as exc:
-        print(f"error: -o {request.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"-o {request.output}: {exc.strerror or exc}") from None
     if note and request.output != "-":
         print(note, file=sys.stderr)
     return 0

@@ -1,83 +1,73 @@
-"""Settings from the environment or `.env` (pydantic-settings); see `.env.example` for every one."""
+"""Settings from the environment or `.env` (pydantic-settings); `.env.example` explains every one.
+
+A setting is declared once, as a field: the desk's rules in `helpdesk.policy.DeskPolicy` (inherited
+here, so the domain gets them without a mapping), everything about running the process below. An empty
+value (`STAFF_CHAT_ID=`) means "not set". Adding a setting: docs/internals.md, "Settings".
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from helpdesk.digest import parse_clock
-from helpdesk.durations import parse_duration
-from helpdesk.policy import DeskPolicy
-from helpdesk.sla import SlaPolicy
-from helpdesk.worktime import WorkCalendar
-from storage.db import DEFAULT_DATABASE_URL
+from helpdesk.policy import DeskPolicy, Duration
+from scheduler.delivery import DeliveryLimits
+from storage.db import DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE, normalise_url
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LIMITS = DeliveryLimits()
 
 
-def _env_file() -> str | None:
-    """`.env` by default; BOT_ENV_FILE names another file, or disables it when empty (tests)."""
+def env_file() -> str | None:
+    """`.env` by default; BOT_ENV_FILE names another file, or none when empty (tests do that)."""
     value = os.environ.get("BOT_ENV_FILE", ".env")
     return value or None
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=_env_file(), env_file_encoding="utf-8", extra="ignore")
+class Settings(BaseSettings, DeskPolicy):
+    model_config = SettingsConfigDict(
+        env_file=env_file(),
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `STAFF_CHAT_ID=` in .env means unset, as .env.example ships it
+        enable_decoding=False,  # AGENT_IDS=1,2 is a list written by people, not JSON
+        str_strip_whitespace=True,  # `TIMEZONE=Europe/Moscow ` is Europe/Moscow
+        extra="ignore",
+        frozen=True,
+    )
 
     # Telegram
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     #: the framework that runs the bot: aiogram or python-telegram-bot (the same product and data either way)
     bot_runtime: Literal["aiogram", "ptb"] = "aiogram"
-    agent_ids: Annotated[frozenset[int], NoDecode] = frozenset()
-    staff_chat_id: int | None = None
-    staff_topics: bool = False
-    default_language: str = "en"
 
     # storage
     database_url: str = DEFAULT_DATABASE_URL
+    db_pool_size: int = Field(DEFAULT_POOL_SIZE, ge=1)
+    triage_cache_dir: Path | None = None  # unset: ./data/cache
 
-    # SLA and time
-    timezone: str = "UTC"
-    business_hours: str | None = None
-    sla_incident_p1: str | None = None
-    sla_incident_p2: str | None = None
-    sla_incident_p3: str | None = None
-    sla_incident_p4: str | None = None
-    sla_request_p1: str | None = None
-    sla_request_p2: str | None = None
-    sla_request_p3: str | None = None
-    sla_request_p4: str | None = None
-    sla_warning_ratio: float = Field(0.8, gt=0, lt=1)
-
-    # follow-ups (scheduler)
-    info_reminder_after: Duration = timedelta(hours=24)
-    info_second_reminder_after: Duration = timedelta(hours=24)
-    waiting_auto_close_after: Duration = timedelta(days=3)
-    resolved_auto_close_after: Duration = timedelta(days=3)
-    resolved_close_warning_before: Duration = timedelta(days=1)
-    progress_update_p1: Duration = timedelta(hours=1)
-    progress_update_p2: Duration = timedelta(hours=4)
-    #: both at once: `2h` for P1 and P2, or `1h/4h` (P1/P2); PROGRESS_UPDATE_P1/P2 take precedence
-    progress_update_every: str | None = None
-    survey_after: Duration = timedelta(seconds=0)
+    # scheduler
     sweep_every: Duration = timedelta(seconds=5)
 
     # reports
     digest_at: str | None = None  # HH:MM in TIMEZONE: yesterday's digest to the staff chat; unset: none
 
-    # outbox delivery
-    outbox_rate_per_second: float = Field(30.0, gt=0)
-    outbox_private_interval: Duration = timedelta(seconds=1)
-    outbox_group_per_minute: int = Field(20, gt=0)
-    outbox_max_attempts: int = Field(8, ge=1)
-    outbox_poll_every: Duration = timedelta(seconds=1)
+    # outbox delivery (the defaults are Telegram's limits, kept with the sender)
+    outbox_rate_per_second: float = Field(_LIMITS.per_second, gt=0)
+    outbox_private_interval: Duration = timedelta(seconds=_LIMITS.private_interval)
+    outbox_group_per_minute: int = Field(_LIMITS.group_per_minute, gt=0)
+    outbox_max_attempts: int = Field(_LIMITS.max_attempts, ge=1)
+    outbox_poll_every: Duration = timedelta(seconds=_LIMITS.poll_every)
 
     # update handling
     poll_timeout: int = Field(25, ge=0, le=50)
@@ -88,40 +78,27 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
-    webhook_port: int = 8080
+    webhook_port: int = Field(8080, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
 
     # operations
     health_host: str = "127.0.0.1"
-    health_port: int | None = None
+    health_port: int | None = Field(None, ge=1, le=65535)
     retention_days: int | None = Field(None, ge=1)  # unset: keep personal data forever
     log_level: str = "INFO"
     log_format: str = "text"
 
-    @field_validator("agent_ids", mode="before")
+    @field_validator("telegram_api_url")
     @classmethod
-    def _split_ids(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            parts = [p for p in re.split(r"[,\s;]+", value) if p]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError:
-                raise ValueError("AGENT_IDS must be Telegram user ids separated by commas") from None
-        return value
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s):// address")
+        return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _progress_every(self) -> Settings:
-        if not self.progress_update_every or not self.progress_update_every.strip():
-            return self
-        parts = [p.strip() for p in self.progress_update_every.split("/")]
-        if len(parts) > 2 or not all(parts):
-            raise ValueError("PROGRESS_UPDATE_EVERY must be one duration (e.g. 2h) or two, for P1/P2 (e.g. 1h/4h)")
-        p1, p2 = parse_duration(parts[0]), parse_duration(parts[-1])
-        if "progress_update_p1" not in self.model_fields_set:
-            self.progress_update_p1 = p1
-        if "progress_update_p2" not in self.model_fields_set:
-            self.progress_update_p2 = p2
-        return self
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
 
     @field_validator("digest_at")
     @classmethod
@@ -134,18 +111,19 @@ class Settings(BaseSettings):
     def _runtime(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("default_language")
+    @field_validator("log_level")
     @classmethod
-    def _language(cls, value: str) -> str:
-        value = value.strip().lower()[:2]
-        if value not in ("en", "ru"):
-            raise ValueError("DEFAULT_LANGUAGE must be en or ru")
-        return value
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level ({', '.join(LOG_LEVELS)})")
+        return value.upper()
 
-    @field_validator("telegram_api_url")
+    @field_validator("log_format")
     @classmethod
-    def _api_url(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError(f"{value!r} is not a log format (text or json)")
+        return value.lower()
 
     def token(self) -> str:
         """The bot token, checked for shape; raises ValueError with a one-line reason."""
@@ -156,32 +134,32 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN is malformed (expected digits:letters, as @BotFather gives it)")
         return token
 
-    def sla_policy(self) -> SlaPolicy:
-        overrides = {
-            name.removeprefix("sla_"): getattr(self, name)
-            for name in type(self).model_fields
-            if name.startswith("sla_") and name != "sla_warning_ratio" and getattr(self, name)
-        }
-        return SlaPolicy.from_overrides(overrides)
-
     def policy(self) -> DeskPolicy:
-        return DeskPolicy(
-            agent_ids=self.agent_ids,
-            staff_chat_id=self.staff_chat_id,
-            staff_topics=self.staff_topics,
-            default_language=self.default_language,
-            sla=self.sla_policy(),
-            calendar=WorkCalendar.parse(self.business_hours, self.timezone),
-            info_reminder_after=self.info_reminder_after,
-            info_second_reminder_after=self.info_second_reminder_after,
-            waiting_auto_close_after=self.waiting_auto_close_after,
-            resolved_auto_close_after=self.resolved_auto_close_after,
-            resolved_close_warning_before=self.resolved_close_warning_before,
-            progress_update_p1=self.progress_update_p1,
-            progress_update_p2=self.progress_update_p2,
-            survey_after=self.survey_after,
-            sla_warning_ratio=self.sla_warning_ratio,
-        )
+        """The desk's rules alone (no token, no URLs): what the domain is handed."""
+        return DeskPolicy.model_validate({name: getattr(self, name) for name in DeskPolicy.model_fields})
+
+
+def check_database_url(value: str) -> str:
+    """A URL the bot can open: SQLite or PostgreSQL with an async driver. Raises ValueError, never echoing
+    a password. (Whether a SQLite file's directory exists is checked when the database is opened.)"""
+    try:
+        url = make_url(normalise_url(value))
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL (e.g. sqlite:///./data/bot.db or postgresql://user:password@host:5432/dbname)"
+        ) from None
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"{shown}: only SQLite and PostgreSQL are supported")
+    try:
+        dialect = url.get_dialect()
+        dialect.import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        reason = f"{shown}: unknown database driver {url.drivername!r} (use sqlite:// or postgresql://)"
+        raise ValueError(reason) from None
+    if not dialect.is_async:
+        raise ValueError(f"{shown}: driver {url.drivername!r} is not asynchronous (use sqlite:// or postgresql://)")
+    return value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,62 +1,28 @@
-"""`python -m bot console`: the same intake in a terminal, registering a real ticket, no Telegram needed.
+"""`python -m bot console`: a customer's chat with the desk in a terminal, registering real tickets in the
+configured database, no Telegram and no token needed (the conversation itself: bot/console_chat.py).
 
-Choices are numbered; type the number (or the text where free text is accepted). `/cancel`, `/back`
-and `/quit` work at every step; a path to an existing file attaches it at the attachments step.
+Typing a number presses the button shown with it; any other line is a message or a command (/help).
+/quit, Ctrl-D and Ctrl-C leave without a traceback; an unfinished request is kept for next time.
+Lines are read outside the event loop, so Ctrl-C always interrupts at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TextIO
 
 from bot.config import Settings
-from dialogs.intake import Action, InputKind, UserInput
-from dialogs.intake_service import IntakeService, Reply
-from helpdesk.i18n import pick_language, t, to_plain
-from helpdesk.people import Person, ensure_customer
-from storage import migrate
-from storage.db import Database
+from bot.console_chat import ConsoleChat
+from bot.database import open_database
+from helpdesk.triage import get_triage
+
+QUIT = ("/quit", "/exit")
 
 
-def _render(reply: Reply, out: TextIO) -> list[str]:
-    """Print a reply; returns the values of its numbered choices."""
-    print(to_plain(reply.text), file=out)
-    values: list[str] = []
-    if reply.prompt is not None:
-        for row in reply.prompt.choices:
-            for choice in row:
-                values.append(choice.value)
-                print(f"  [{len(values)}] {to_plain(choice.label)}", file=out)
-        if reply.prompt.share_phone_label:
-            print("  (type a phone number or contact, or 'skip')", file=out)
-    print(file=out)
-    return values
-
-
-def _to_input(line: str, values: list[str], token: str | None) -> UserInput:
-    text = line.strip()
-    if text.isdigit() and values and 1 <= int(text) <= len(values) and token:
-        return UserInput.of_choice(values[int(text) - 1], token)
-    if text.lower() in ("/back", "back") and token:
-        return UserInput.of_choice(Action.BACK, token)
-    if text.lower() in ("skip", "/skip") and token:
-        return UserInput.of_choice(Action.SKIP, token)
-    path = Path(text).expanduser()
-    if text and len(text) < 4096 and path.is_file():
-        return UserInput(
-            InputKind.FILE,
-            file={
-                "kind": "document",
-                "file_id": f"console:{path.resolve()}",
-                "file_name": path.name,
-                "file_size": path.stat().st_size,
-            },
-        )
-    return UserInput.of_text(line.rstrip("\n"))
-
-
-async def run_console(
+def run_console(
     settings: Settings,
     *,
     lang: str | None = None,
@@ -64,46 +30,50 @@ async def run_console(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    from helpdesk.triage import get_triage
-
-    stdin = stdin or sys.stdin
-    out = stdout or sys.stdout
-    language = pick_language(lang, default=settings.default_language)
-    policy = settings.policy()
-    db = Database(settings.database_url)
-    await migrate.upgrade(db)
-    triage = get_triage()
-    person = Person(user_id=user_id, chat_id=user_id, first_name="Console", language_code=language)
-    print(t(language, "start.welcome", name="Console").replace("<b>", "").replace("</b>", ""), file=out)
-    print("(/quit to leave)\n", file=out)
-    values: list[str] = []
-    token: str | None = None
-    try:
-        async with db.session() as session:
-            customer = await ensure_customer(session, person)
-            customer.language = language
-            result = await IntakeService(session, customer, language, triage, policy).start()
-        for reply in result.replies:
-            values = _render(reply, out)
-            token = reply.prompt.token if reply.prompt else token
-        for line in stdin:
-            if line.strip() in ("/quit", "/exit"):
-                break
-            async with db.session() as session:
-                customer = await ensure_customer(session, person)
-                service = IntakeService(session, customer, language, triage, policy)
-                if line.strip() == "/cancel":
-                    result = await service.cancel()
-                elif line.strip() == "/new" or not await service.has_draft():
-                    result = await service.start(None if line.strip() == "/new" else line.strip() or None)
-                else:
-                    result = await service.handle(_to_input(line, values, token)) or await service.start()
-            values = []
-            for reply in result.replies:
-                values = _render(reply, out)
-                token = reply.prompt.token if reply.prompt else None
-            if result.ticket is not None:
-                print(f"ticket {result.ticket.number} registered in {db.url.split('@')[-1]}\n", file=out)
-    finally:
-        await db.dispose()
+    """Talk until /quit, the end of the input or Ctrl-C; exit code 0."""
+    stdin, out = stdin or sys.stdin, stdout or sys.stdout
+    _tolerate_any_text(stdin, out)
+    with asyncio.Runner() as runner:
+        db = runner.run(open_database(settings))
+        chat = ConsoleChat(db, settings.policy(), get_triage(settings.triage_cache_dir), user_id, lang)
+        try:
+            _show(out, runner.run(chat.welcome()))
+            for line in _lines(stdin, out):
+                if line.strip().lower() in QUIT:
+                    break
+                _show(out, runner.run(chat.say(line)))
+        except KeyboardInterrupt:
+            print(file=out)  # end the line the ^C was typed on
+        finally:
+            try:
+                _show(out, runner.run(chat.farewell()))
+            finally:
+                runner.run(db.dispose())
     return 0
+
+
+def _lines(stdin: TextIO, out: TextIO) -> Iterator[str]:
+    """Typed lines: with line editing and a prompt in a terminal, plain lines from a pipe or a file."""
+    if stdin is not sys.stdin or not stdin.isatty():
+        yield from stdin
+        return
+    import readline  # noqa: F401  (arrow keys and history for input(); only in a terminal)
+
+    while True:
+        try:
+            yield input("› ")
+        except EOFError:  # Ctrl-D
+            print(file=out)
+            return
+
+
+def _show(out: TextIO, text: str) -> None:
+    if text.strip():
+        print(text, file=out, flush=True)
+
+
+def _tolerate_any_text(*streams: TextIO) -> None:
+    """Bytes that are not valid in the terminal's encoding become replacement marks, never an error."""
+    for stream in streams:
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.config import Settings
+from bot.database import database
+from bot.operator_errors import ConfigError, OperatorError
 from storage import repos
-from storage.db import Database
-from storage.migrate import upgrade
 
 
 @contextmanager
@@ -23,29 +24,22 @@ def _output(output: str | Path | None) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with handle:
         yield handle
 
 
-@asynccontextmanager
-async def _database(settings: Any) -> AsyncIterator[Database]:
-    """The configured database, migrated (a command may run before the bot ever started), then closed."""
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-        yield db
-    finally:
-        await db.dispose()
-
-
-async def export_labels(settings: Any, output: str | Path | None = "-") -> int:
+async def export_labels(settings: Settings, output: str | Path | None = "-") -> int:
     """Write the agents' corrections as JSONL {"text", "type", "category", "priority"}; returns exit code 0.
 
     The format is the labelled sample's, so `python -m bot eval` and training read it unchanged. When a
     ticket was corrected several times, only its latest labels are written.
     """
-    async with _database(settings) as db, db.read() as session:
+    async with database(settings) as db, db.read() as session:
         examples = list(await repos.labelled_examples(session))
     latest: dict[Any, Any] = {}
     for example in examples:  # oldest first: later corrections of a ticket replace earlier ones
@@ -63,7 +57,7 @@ async def export_labels(settings: Any, output: str | Path | None = "-") -> int:
     return 0
 
 
-async def export_customer(settings: Any, telegram_id: int, output: str | Path | None = "-") -> int:
+async def export_customer(settings: Settings, telegram_id: int, output: str | Path | None = "-") -> int:
     """Everything stored about one customer as one JSON document (see `helpdesk.privacy.export_customer`):
     their row, tickets with events, attachments and message links, the intake draft, the messages queued
     for them and the updates they sent that are still kept.
@@ -72,11 +66,10 @@ async def export_customer(settings: Any, telegram_id: int, output: str | Path | 
     """
     from helpdesk import privacy
 
-    async with _database(settings) as db, db.read() as session:
+    async with database(settings) as db, db.read() as session:
         document = await privacy.export_customer(session, telegram_id)
     if document is None:
-        print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
-        return 1
+        raise OperatorError(f"no customer with Telegram id {telegram_id}", code=1)
     with _output(output) as out:
         out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     if output not in (None, "-"):
@@ -84,22 +77,18 @@ async def export_customer(settings: Any, telegram_id: int, output: str | Path | 
     return 0
 
 
-async def erase_customer(settings: Any, telegram_id: int, *, apply: bool) -> int:
+async def erase_customer(settings: Settings, telegram_id: int, *, apply: bool) -> int:
     """Erase one customer's personal data on request (see `helpdesk.privacy.erase_customer`); without
     `apply` only says what would go. Exit code 0, or 1 (unknown id, or tickets still open)."""
     from helpdesk import privacy
 
-    async with _database(settings) as db, db.session() as session:
+    async with database(settings) as db, db.session() as session:
         done = await privacy.erase_customer(session, telegram_id, apply=apply)
     if not done.found:
-        print(f"error: no customer with Telegram id {telegram_id}", file=sys.stderr)
-        return 1
+        raise OperatorError(f"no customer with Telegram id {telegram_id}", code=1)
     if done.open_tickets:
         numbers = ", ".join(done.open_tickets)
-        print(
-            f"error: customer {telegram_id} has open tickets ({numbers}); close or cancel them first", file=sys.stderr
-        )
-        return 1
+        raise OperatorError(f"customer {telegram_id} has open tickets ({numbers}); close or cancel them first", code=1)
     e = done.erasure
     if not apply:
         print(

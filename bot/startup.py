@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 
+from bot.operator_errors import OperatorError
 
-class StartupError(Exception):
-    """A problem the operator must fix; printed as one line, exit code `code`."""
 
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+class StartupError(OperatorError):
+    """A problem the operator must fix; printed as one line by bot.cli, exit code `code` (2 unless given)."""
+
+    code = 2
 
 
 def settle_heap() -> None:

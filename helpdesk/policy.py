@@ -1,36 +1,143 @@
-"""The desk's rules that operators tune: who the agents are, SLA targets, follow-up timings.
+"""The desk's rules that operators tune: who the agents are, SLA targets, working hours, follow-up timings.
 
-Built by the bot's configuration from settings and handed to every domain operation, so the domain
-never reads the environment itself.
+Each tunable is declared here once — name, type, default, validation — and nowhere else: the bot's
+`Settings` (bot/config.py) inherits these fields, so `INFO_REMINDER_AFTER=45s` in `.env` arrives here
+already checked, and the domain never reads the environment itself. Plain pydantic, no settings machinery.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
 from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from helpdesk.durations import parse_duration
 from helpdesk.sla import SlaPolicy
 from helpdesk.worktime import WorkCalendar
 
+#: a duration as operators write it: `45s`, `15m`, `4h`, `3d`, `1h30m`
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+LANGUAGES = ("en", "ru")
+SLA_CELLS = tuple(f"sla_{kind}_p{n}" for kind in ("incident", "request") for n in range(1, 5))
 
-@dataclass(frozen=True)
-class DeskPolicy:
+
+class DeskPolicy(BaseModel):
+    """What the domain needs to know about this desk; handed to every operation and job."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid")  # a misspelt rule fails
+
+    # people and chats
     agent_ids: frozenset[int] = frozenset()
     staff_chat_id: int | None = None
     staff_topics: bool = False
     default_language: str = "en"
-    sla: SlaPolicy = field(default_factory=SlaPolicy)
-    calendar: WorkCalendar = field(default_factory=WorkCalendar.always)
-    info_reminder_after: timedelta = timedelta(hours=24)
-    info_second_reminder_after: timedelta = timedelta(hours=24)
-    waiting_auto_close_after: timedelta = timedelta(days=3)
-    resolved_auto_close_after: timedelta = timedelta(days=3)
-    resolved_close_warning_before: timedelta = timedelta(days=1)
-    progress_update_p1: timedelta = timedelta(hours=1)
-    progress_update_p2: timedelta = timedelta(hours=4)
-    survey_after: timedelta = timedelta(seconds=0)
-    sla_warning_ratio: float = 0.8
-    recently_closed: timedelta = timedelta(days=14)
+
+    # SLA and working time
+    timezone: str = "UTC"
+    business_hours: str | None = None
+    sla_incident_p1: str | None = None
+    sla_incident_p2: str | None = None
+    sla_incident_p3: str | None = None
+    sla_incident_p4: str | None = None
+    sla_request_p1: str | None = None
+    sla_request_p2: str | None = None
+    sla_request_p3: str | None = None
+    sla_request_p4: str | None = None
+    sla_warning_ratio: float = Field(0.8, gt=0, lt=1)
+
+    # follow-ups
+    info_reminder_after: Duration = timedelta(hours=24)
+    info_second_reminder_after: Duration = timedelta(hours=24)
+    waiting_auto_close_after: Duration = timedelta(days=3)
+    resolved_auto_close_after: Duration = timedelta(days=3)
+    resolved_close_warning_before: Duration = timedelta(days=1)
+    progress_update_p1: Duration = timedelta(hours=1)
+    progress_update_p2: Duration = timedelta(hours=4)
+    #: both at once: `2h` for P1 and P2, or `1h/4h` (P1/P2); PROGRESS_UPDATE_P1/P2 take precedence
+    progress_update_every: str | None = None
+    survey_after: Duration = timedelta(seconds=0)
+
+    #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
+    recently_closed: ClassVar[timedelta] = timedelta(days=14)
+
+    _sla: SlaPolicy = PrivateAttr()
+    _calendar: WorkCalendar = PrivateAttr()
+
+    @field_validator("agent_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,;\s]+", value) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a list of Telegram user ids separated by commas") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        code = value.strip().lower()[:2]
+        if code not in LANGUAGES:
+            raise ValueError(f"{value!r} is not a supported language (en or ru)")
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"{value!r} is not a time zone (an IANA name such as Europe/Moscow, or UTC)") from None
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        WorkCalendar.parse(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator(*SLA_CELLS)
+    @classmethod
+    def _sla_cell(cls, value: str | None, info: Any) -> str | None:
+        try:
+            SlaPolicy.from_overrides({info.field_name.removeprefix("sla_"): value})
+        except ValueError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _progress_every(cls, data: Any) -> Any:
+        """PROGRESS_UPDATE_EVERY fills PROGRESS_UPDATE_P1/P2 that are not given themselves."""
+        if not isinstance(data, dict) or not str(data.get("progress_update_every") or "").strip():
+            return data
+        parts = [p.strip() for p in str(data["progress_update_every"]).split("/")]
+        if len(parts) > 2 or not all(parts):
+            raise ValueError("PROGRESS_UPDATE_EVERY must be one duration (e.g. 2h) or two, for P1/P2 (e.g. 1h/4h)")
+        try:
+            p1, p2 = parse_duration(parts[0]), parse_duration(parts[-1])
+        except ValueError as exc:
+            raise ValueError(f"PROGRESS_UPDATE_EVERY: {exc}") from None
+        return {"progress_update_p1": p1, "progress_update_p2": p2, **data}
+
+    def model_post_init(self, _context: Any) -> None:
+        overrides = {name.removeprefix("sla_"): getattr(self, name) for name in SLA_CELLS}
+        self._sla = SlaPolicy.from_overrides(overrides)
+        self._calendar = WorkCalendar.parse(self.business_hours, self.timezone)
+
+    @property
+    def sla(self) -> SlaPolicy:
+        """SLA targets: the defaults with the SLA_* cells that are set."""
+        return self._sla
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        """Working time for SLA clocks: BUSINESS_HOURS in TIMEZONE (every hour when unset)."""
+        return self._calendar
 
     def is_agent(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.agent_ids

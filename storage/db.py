@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.orm.session import Session as SyncSession
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+#: PostgreSQL connections kept open per process (DB_POOL_SIZE); up to as many again on demand
+DEFAULT_POOL_SIZE = 10
 #: how long a statement waits for another connection's write lock before it fails (as busy_timeout did)
 SQLITE_BUSY_WAIT = 30.0
 
@@ -36,7 +37,9 @@ def normalise_url(url: str) -> str:
 class Database:
     """One engine per process; sessions are short and never held across network calls."""
 
-    def __init__(self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str = DEFAULT_DATABASE_URL, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE
+    ) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -51,7 +54,7 @@ class Database:
             if not parsed.query:  # plain file (or :memory:): statements run on the event loop's thread
                 kwargs["async_creator"] = _in_loop_creator(database or ":memory:")
         else:
-            kwargs.update(pool_size=int(os.environ.get("DB_POOL_SIZE", "10")), max_overflow=10, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
         #: connections kept open: more transactions at once than this would only queue for one
         self.pool_size: int = kwargs["pool_size"]
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -63,9 +64,9 @@ class Triage:
         self.model = model
 
     @classmethod
-    def load(cls, *, use_cache: bool = True) -> Triage:
+    def load(cls, *, use_cache: bool = True, cache_dir: Path | None = None) -> Triage:
         """Trained model from the cache (or the corpus, then cached)."""
-        return cls(load_model(use_cache=use_cache))
+        return cls(load_model(use_cache=use_cache, directory=cache_dir))
 
     # ------------------------------------------------------------------------------------------
     def _informative(self, a: Analysis) -> bool:
@@ -193,11 +194,11 @@ _instance: Triage | None = None
 _lock = threading.Lock()
 
 
-def get_triage() -> Triage:
-    """The process-wide Triage, loaded on first use."""
+def get_triage(cache_dir: Path | None = None) -> Triage:
+    """The process-wide Triage, loaded on first use (the model cached in `cache_dir`: TRIAGE_CACHE_DIR)."""
     global _instance
     if _instance is None:
         with _lock:
             if _instance is None:
-                _instance = Triage.load()
+                _instance = Triage.load(cache_dir=cache_dir)
     return _instance

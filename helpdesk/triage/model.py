@@ -156,6 +156,7 @@ class LinearModel:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+        os.fchmod(fd, 0o644)  # mkstemp makes it 0600: trained as root at build, it must load as the bot's user
         os.close(fd)
         try:
             np.savez(
@@ -204,11 +205,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TRIAGE_CACHE_DIR") or Path("data") / "cache")
 
 
-def load_model(use_cache: bool = True) -> LinearModel:
-    """The cached model if it matches the corpus and code, else a freshly trained one (then cached)."""
+def load_model(use_cache: bool = True, directory: Path | None = None) -> LinearModel:
+    """The cached model (in `directory`, default `cache_dir()`) if it matches the corpus and code, else a
+    freshly trained one (then cached)."""
     if not use_cache:
         return LinearModel.train(load_corpus())
-    path = cache_dir() / f"triage-{cache_key()}.npz"
+    path = (directory or cache_dir()) / f"triage-{cache_key()}.npz"
     if path.exists():
         try:
             return LinearModel.load(path)

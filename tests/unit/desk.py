@@ -7,7 +7,6 @@ event), so the sweeps and delivery are tested on tickets exactly as agents leave
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +32,8 @@ POLICY = DeskPolicy(agent_ids=frozenset({7001, 7002}), staff_chat_id=STAFF)
 
 
 def policy(**changes: Any) -> DeskPolicy:
-    return replace(POLICY, **changes)
+    """POLICY with some tunables changed (validated like settings: `business_hours="Mon-Fri 09:00-18:00"`)."""
+    return DeskPolicy.model_validate({**POLICY.model_dump(), **changes})
 
 
 H = timedelta(hours=1)

@@ -4,11 +4,11 @@ customer is told, what is refused and why."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from sqlmodel import col, select
 
+from bot.config import Settings
 from bot.exports import export_labels
 from helpdesk import agent_actions, customer_messages
 from helpdesk.agent_actions import Refusal
@@ -250,7 +250,7 @@ async def test_priority_recomputes_sla_and_export_labels_prints_jsonl(db: Databa
     assert raised.priority == "P1" and raised.first_response_due < before.first_response_due
     assert [e.kind for e in await events_of(db, ticket)][-1] == "priority"
     await act(db, ticket, agent_actions.retype, AGENT, Category.SOFTWARE)
-    assert await export_labels(SimpleNamespace(database_url=database_url), "-") == 0
+    assert await export_labels(Settings(_env_file=None, database_url=database_url), "-") == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines == [
         {"text": "The printer <jams> & prints nothing", "type": "incident", "category": "software", "priority": "P1"}

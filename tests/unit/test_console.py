@@ -1,58 +1,195 @@
-"""`python -m bot console`: the same intake in a terminal registers a real ticket, no token needed."""
+"""`python -m bot console`: a customer's chat in a terminal, as good as the Telegram chat — real tickets,
+/status, /my, /help, /cancel, any text, both languages, no buttons it cannot press, a clean exit."""
 
 from __future__ import annotations
 
+import io
 import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.botproc import run_cli
+import pytest
+
+from bot.config import Settings
+from bot.console import run_console
+from dialogs.intake import DESCRIPTION_MAX_CHARS
+from helpdesk.i18n import catalog, t
+from storage.db import Database
+from storage.models import Draft
+from tests.support.botproc import REPO_ROOT, child_env, run_cli
 
 
-def test_console_registers_a_real_ticket(tmp_path: Path) -> None:
+@pytest.fixture
+def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    cache = tmp_path_factory.getbasetemp() / "triage-cache"
+    return Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'console.db'}", triage_cache_dir=cache)
+
+
+def talk(settings: Settings, *lines: str, lang: str | None = "en", user_id: int = 1) -> str:
+    """What the console prints for these typed lines (then the end of the input, like Ctrl-D)."""
+    out = io.StringIO()
+    assert (
+        run_console(
+            settings, lang=lang, user_id=user_id, stdin=io.StringIO("".join(f"{x}\n" for x in lines)), stdout=out
+        )
+        == 0
+    )
+    return out.getvalue()
+
+
+def drafts(settings: Settings) -> int:
+    import asyncio
+
+    from sqlmodel import func, select
+
+    async def count() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.read() as session:
+                return (await session.exec(select(func.count()).select_from(Draft))).one()
+        finally:
+            await db.dispose()
+
+    return asyncio.run(count())
+
+
+def number(text: str) -> str:
+    found = re.findall(r"(?:INC|REQ)-\d{6}", text)
+    assert found, text
+    return found[-1]
+
+
+# -- the whole intake, as a newcomer would type it -----------------------------------------------------
+
+
+LONG_RU = ("Принтер в бухгалтерии не печатает, на экране ошибка 0x80070005, перезагрузка не помогает. " * 4)[:300]
+
+
+def test_a_300_character_first_answer_attachment_and_contact_register_a_ticket(tmp_path: Path) -> None:
+    """The first release crashed with "File name too long" here: a line is never taken for a file name."""
     attachment = tmp_path / "screenshot.png"
     attachment.write_bytes(b"\x89PNG fake")
-    script = "\n".join(
-        [
-            "Принтер в бухгалтерии зажевал бумагу и не печатает",
-            "1",  # the printer (offered first because it was named)
-            "2",  # my team
-            "1",  # work stopped
-            str(attachment),
-            "1",  # done
-            "+7 900 000-00-00",
-            "1",  # confirm
-            "/quit",
-        ]
-    )
-    db = tmp_path / "console.db"
-    result = run_cli(
-        ["console", "--lang", "ru"],
-        {"DATABASE_URL": f"sqlite:///{db}"},
-        workdir=tmp_path,
-        input=script + "\n",
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    script = [LONG_RU, "1", "2", "1", str(attachment), "1", "+7 900 000-00-00", "1", "/quit"]
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}"}
+    result = run_cli(["console", "--lang", "ru"], env, workdir=tmp_path, input="\n".join(script) + "\n", timeout=120)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     out = result.stdout
     assert "Принтер или сканер" in out and "Получено файлов: 1" in out
-    number = re.search(r"ticket (INC-\d{6}) registered", out)
-    assert number, out
-    status = run_cli(
-        ["console", "--lang", "ru"], {"DATABASE_URL": f"sqlite:///{db}"}, workdir=tmp_path, input="/quit\n", timeout=60
-    )
-    assert status.returncode == 0
+    ticket = number(out)
+    assert f"Заявка {ticket} сохранена в {tmp_path / 'console.db'}." in out
+    again = run_cli(["console"], env, workdir=tmp_path, input=f"/status {ticket}\n/my\n", timeout=60)
+    assert again.returncode == 0 and "Traceback" not in again.stderr
+    assert "Принтер в бухгалтерии" in again.stdout  # the customer's language was kept, and the ticket found
+    assert f"{ticket} · Новая" in again.stdout
 
 
-def test_console_cancel_and_bad_input(tmp_path: Path) -> None:
-    script = "\n".join(["hi", "The VPN disconnects every five minutes from home", "99", "/cancel", "/quit"])
-    result = run_cli(
-        ["console"],
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"},
-        workdir=tmp_path,
-        input=script + "\n",
-        timeout=120,
+def test_ctrl_c_while_waiting_for_a_line_leaves_cleanly(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console"],
+        cwd=REPO_ROOT,
+        env=child_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert result.returncode == 0, result.stderr
-    assert "a bit short" in result.stdout
-    assert "Request cancelled" in result.stdout
-    assert "Traceback" not in result.stderr
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("The VPN drops every five minutes when I work from home\n")
+        proc.stdin.flush()
+        seen = ""
+        while "✖ Cancel" not in seen:  # the intake's first question: the line was read and answered
+            line = proc.stdout.readline()
+            assert line, f"the console ended early: {seen}"
+            seen += line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Bye! Your unfinished request is kept" in out
+
+
+def test_the_end_of_the_input_and_an_interrupt_leave_cleanly(settings: Settings) -> None:
+    assert talk(settings, "The VPN drops every five minutes").rstrip().endswith(t("en", "console.bye_draft"))
+
+    class Interrupted(io.StringIO):
+        def __iter__(self) -> Iterator[str]:
+            yield "/my\n"
+            raise KeyboardInterrupt
+
+    out = io.StringIO()
+    assert run_console(settings, lang="en", stdin=Interrupted(), stdout=out) == 0
+    assert out.getvalue().rstrip().endswith(t("en", "console.bye_draft"))
+
+
+def test_quitting_at_once_leaves_no_draft(settings: Settings) -> None:
+    out = talk(settings, "/quit")
+    assert t("en", "start.welcome", name="Console")[:20] in out and out.rstrip().endswith("Bye!")
+    assert drafts(settings) == 0
+    talk(settings, "/my", "/help")
+    assert drafts(settings) == 0
+
+
+# -- any text ----------------------------------------------------------------------------------------
+
+
+def test_any_length_script_and_bytes_are_answered_politely(settings: Settings) -> None:
+    typed = "🖨️💥 <b>принтер</b> & сканер 打印机 не работают, всё стоит с утра /etc/passwd"
+    out = talk(settings, "x" * 10_000, "/" + "z" * 400, typed, *["1"] * 8, "/my")
+    assert t("en", "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS) in out
+    assert t("en", "errors.unknown_command") in out
+    assert number(out) and "<b>принтер</b> & сканер 打印机" in out  # shown as typed: nothing read as markup
+    typed_bytes = b"Printer \xff\xfe broken since the morning, nothing prints\n" + b"1\n" * 8 + b"/my\n"
+    raw = io.TextIOWrapper(io.BytesIO(typed_bytes), encoding="utf-8")
+    printed = io.StringIO()
+    assert run_console(settings, lang="en", user_id=3, stdin=raw, stdout=printed) == 0
+    assert "Printer \ufffd\ufffd broken" in printed.getvalue()
+
+
+# -- the chat's commands -----------------------------------------------------------------------------
+
+
+def test_status_my_help_and_cancel_work_as_in_the_chat(settings: Settings) -> None:
+    out = talk(settings, "The office printer is jammed and prints nothing", "/cancel", "/cancel")
+    assert t("en", "intake.cancelled") in out and t("en", "intake.nothing_to_cancel") in out
+    registered = talk(settings, "The office printer is jammed and prints nothing", *["1"] * 8)
+    ticket = number(registered)
+    out = talk(settings, f"/status {ticket}", "/status", "/my", "/help", "1")
+    assert f"{ticket} · Incident" in out and t("en", "status.usage") in out
+    assert t("en", "status.my_title").replace("<b>", "").replace("</b>", "") in out
+    assert "/attach PATH" in out  # the console's own commands are in /help
+    # someone else's ticket number reads exactly like a number that does not exist
+    foreign = talk(settings, f"/status {ticket}", user_id=2)
+    unknown = talk(settings, "/status INC-999999", user_id=2)
+    assert t("en", "status.not_found", number=ticket) in foreign
+    assert foreign.replace(ticket, "N") == unknown.replace("INC-999999", "N")
+
+
+def test_the_language_is_the_customers_and_can_be_changed(settings: Settings) -> None:
+    out = talk(settings, "/lang", "2", "/my", lang=None)
+    assert t("en", "lang.prompt") in out and t("ru", "lang.changed") in out
+    assert t("ru", "status.my_empty") in out
+    assert t("ru", "console.welcome_note") in talk(settings, "/help", lang=None)  # remembered
+    assert t("ru", "console.bye") in talk(settings, lang=None)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_no_buttons_the_console_cannot_press(settings: Settings, lang: str, tmp_path: Path) -> None:
+    """Every numbered choice does something; the texts that name Telegram's own things (the share-phone
+    button, sending files) are said the console's way."""
+    proof = tmp_path / "photo.jpg"
+    proof.write_bytes(b"jpeg")
+    text = "Принтер не печатает, горит красная лампа" if lang == "ru" else "The printer shows a red light and stops"
+    out = talk(settings, text, "1", "2", "1", f"/attach {proof}", "1", "/skip", "1", "1", lang=lang)
+    assert number(out)
+    assert t(lang, "button.share_phone") not in out
+    for key in (k for k in catalog(lang) if k.startswith("console.instead.")):
+        chat_text = t(lang, key.removeprefix("console.instead."))
+        assert chat_text.split("\n")[-1] not in out, key
+    assert "(/quit" not in out or lang == "en"  # the welcome note is in the customer's language
+    assert t(lang, "console.welcome_note") in out

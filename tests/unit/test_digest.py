@@ -12,16 +12,13 @@ from sqlmodel import select
 
 from helpdesk import digest
 from helpdesk.policy import DeskPolicy
-from helpdesk.worktime import WorkCalendar
 from scheduler.digest_job import DailyDigest
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.unit.test_stats import make
 
 STAFF = -100123
-POLICY = DeskPolicy(
-    agent_ids=frozenset({7001}), staff_chat_id=STAFF, calendar=WorkCalendar.parse(None, "Europe/Moscow")
-)
+POLICY = DeskPolicy(agent_ids=frozenset({7001}), staff_chat_id=STAFF, timezone="Europe/Moscow")
 NINE = time(9, 0)
 
 

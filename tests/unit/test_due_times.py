@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from helpdesk import due_times
-from helpdesk.worktime import WorkCalendar
 from storage.models import Ticket
 from tests.unit import desk
 from tests.unit.desk import minutes
@@ -28,8 +27,8 @@ def bare_ticket(**fields: object) -> Ticket:
 
 
 def test_waiting_pauses_sla_and_answer_resumes_by_working_time() -> None:
-    office = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin")
-    policy = desk.policy(calendar=office, info_reminder_after=H, waiting_auto_close_after=5 * H)
+    office = {"business_hours": "Mon-Fri 09:00-18:00", "timezone": "Europe/Berlin"}
+    policy = desk.policy(**office, info_reminder_after=H, waiting_auto_close_after=5 * H)
     berlin = ZoneInfo("Europe/Berlin")
     asked = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)  # Friday 17:00
     answered = datetime(2026, 1, 12, 10, 0, tzinfo=berlin)  # Monday 10:00: 2 working hours later

@@ -19,7 +19,6 @@ from sqlmodel import col, select
 from helpdesk import cards, due_times
 from helpdesk.clock import now_utc
 from helpdesk.vocabulary import Priority, State, TicketType
-from helpdesk.worktime import WorkCalendar
 from scheduler.followup_sweeps import FollowupSweeps
 from storage.db import Database
 from storage.models import Customer, Ticket
@@ -300,7 +299,7 @@ async def test_sla_clock_pauses_while_waiting(db: Database) -> None:
 
 async def test_sla_with_business_hours(db: Database) -> None:
     berlin = ZoneInfo("Europe/Berlin")
-    policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
+    policy = desk.policy(business_hours="Mon-Fri 09:00-18:00", timezone="Europe/Berlin")
     jobs = FollowupSweeps(db, policy)
     friday = datetime(2026, 1, 9, 17, 0, tzinfo=berlin)
     tid = await desk.new_ticket(db, policy, ANN, priority="P3", created_at=friday)  # 4 h first response
@@ -315,7 +314,7 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
     """The SQL horizon filter selects exactly the tickets the per-ticket rule would announce."""
     db = any_db
     rnd = random.Random(7)
-    policy = desk.policy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "Europe/Berlin"))
+    policy = desk.policy(business_hours="Mon-Fri 09:00-18:00", timezone="Europe/Berlin")
     jobs = FollowupSweeps(db, policy)
     now = datetime(2026, 1, 13, 11, 0, tzinfo=UTC)
     ids = []

@@ -10,7 +10,6 @@ from helpdesk import due_times, report_period, stats, tickets
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, Urgency
-from helpdesk.worktime import WorkCalendar
 from storage import reports
 from storage.db import Database
 from storage.models import Ticket
@@ -150,7 +149,7 @@ async def test_sla_met_is_decided_as_the_sla_watch_decides(db: Database) -> None
 
 async def test_sla_met_uses_the_due_times_the_desk_computed(db: Database) -> None:
     """Business hours and pauses are in the stored due times; the report compares against them."""
-    office = DeskPolicy(calendar=WorkCalendar.parse("Mon-Fri 09:00-18:00", "UTC"))
+    office = DeskPolicy(business_hours="Mon-Fri 09:00-18:00", timezone="UTC")
     friday = datetime(2026, 3, 27, 17, 55, tzinfo=UTC)
     due = office.due(friday, timedelta(minutes=15))  # Monday 09:10
     await make(db, created_at=friday, first_response_due=due, first_response_at=due - timedelta(minutes=5))
