@@ -17,7 +17,7 @@ HOURS = "Mon-Fri 09:00-18:00"
 
 
 def desk(hours: str | None = HOURS, zone: str = "UTC") -> DeskPolicy:
-    return DeskPolicy(calendar=WorkCalendar.parse(hours, zone))
+    return DeskPolicy(business_hours=hours, timezone=zone)
 
 
 def registered(policy: DeskPolicy, at: datetime, priority: Priority = Priority.P3) -> Ticket:
