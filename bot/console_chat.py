@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.database import location
 from dialogs.intake import Action, InputKind, UserInput
 from dialogs.intake_service import IntakeService, Reply, Result
+from dialogs.known_outage_offer import KnownOutageOffers
 from helpdesk import callbacks, tickets, views
 from helpdesk.i18n import LANGUAGES, catalog, t, to_plain
 from helpdesk.people import Person, customer_display_name, customer_language, ensure_customer
@@ -99,7 +100,8 @@ class ConsoleChat:
         if self.chosen_lang and customer.language != self.chosen_lang:
             customer.language = self.chosen_lang
         self.lang = customer_language(customer, self.policy.default_language)
-        return customer, IntakeService(session, customer, self.lang, self.triage, self.policy)
+        offers = [KnownOutageOffers(self.triage, self.policy)]  # as in the chat: a known outage first
+        return customer, IntakeService(session, customer, self.lang, self.triage, self.policy, offers=offers)
 
     async def _message(self, service: IntakeService, text: str) -> Result:
         """Free text: the open question's answer, or the start of a new request."""

@@ -12,11 +12,14 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dialogs import offers
 from dialogs.intake import DraftState, InputKind, IntakeDialog, Outcome, Prompt, Turn, UserInput
+from dialogs.known_outage_offer import KnownOutageOffers
 from dialogs.offers import OfferProvider, OfferStep
 from helpdesk import promise, tickets, views
 from helpdesk.clock import now_utc
 from helpdesk.i18n import t
+from helpdesk.major_incidents import detection as major_detection
 from helpdesk.outbox import Buttons
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
@@ -204,8 +207,12 @@ class IntakeService:
             phone=a.get("phone"),
             attachments=list(draft.attachments),
             language=self.lang,
+            service_key=a.get("service_id"),
         )
-        return await tickets.register(self.session, self.customer, new, self.policy)
+        ticket = await tickets.register(self.session, self.customer, new, self.policy)
+        declined = [str(state.get("ref")) for state in offers.declined_states(a, KnownOutageOffers.name)]
+        await major_detection.on_registered(self.session, ticket, self.policy, declined=declined)
+        return ticket
 
     def _registered(self, ticket: Ticket) -> Reply:
         text = t(

@@ -38,6 +38,9 @@ from storage.models import Customer, Ticket
 QUEUE_KEY = "offers"
 #: the event every provider gets when its offer is shown
 SHOWN = "offered"
+#: the offers the customer declined, [{"provider": name, "state": {...}}, …]: the rest of the intake (and
+#: registration) may respect the customer's "no" (a report not linked to the outage they said it is not)
+DECLINED_KEY = "declined_offers"
 
 
 @dataclass(frozen=True)
@@ -194,5 +197,14 @@ class OfferStep:
             queue[0] = {"provider": provider.name, "state": decision.state}
         elif decision.verdict in (Verdict.DECLINED, Verdict.ACCEPTED):
             queue.pop(0)
+        if decision.verdict == Verdict.DECLINED:
+            declined = list(draft.answers.get(DECLINED_KEY) or [])  # a new list: the stored draft sees the change
+            draft.answers[DECLINED_KEY] = [*declined, {"provider": provider.name, "state": state}]
         self._keep(draft, queue)
         return decision, event
+
+
+def declined_states(answers: Mapping[str, Any], provider: str) -> list[dict[str, Any]]:
+    """The states of `provider`'s offers the customer declined in this intake."""
+    found = answers.get(DECLINED_KEY) or []
+    return [d.get("state") or {} for d in found if isinstance(d, dict) and d.get("provider") == provider]

@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, due_times, tickets
+from helpdesk import cards, causes, customer_notices, due_times, tickets
 from helpdesk.clock import now_utc
 from helpdesk.content import Content, cut
 from helpdesk.formatting import when
-from helpdesk.i18n import t
-from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition
+from helpdesk.i18n import Safe, t
+from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
 from helpdesk.people import Actor
 from helpdesk.policy import DeskPolicy
-from helpdesk.vocabulary import Category, Priority, State
+from helpdesk.vocabulary import Category, Cause, Priority, State, TicketType
 from storage.models import LabelledExample, Ticket, TicketEvent
 
 REPORT_MIN_CHARS = 10
@@ -78,7 +78,7 @@ def transition_refusal(ticket: Ticket, exc: TransitionError) -> Refusal:
     )
 
 
-def _transition(
+async def _transition(
     session: AsyncSession,
     ticket: Ticket,
     target: State,
@@ -91,7 +91,7 @@ def _transition(
 ) -> TicketEvent:
     """`lifecycle.apply_transition` by an agent, a refusal worded for them."""
     try:
-        return apply_transition(
+        return await apply_transition(
             session,
             ticket,
             target,
@@ -153,7 +153,7 @@ async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, assignee: 
     )
     _responded(ticket, now)
     if ticket.state == State.NEW.value:
-        _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
+        await _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
     else:
         due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
@@ -185,12 +185,12 @@ async def _write_to_customer(
     as `kind`; a first response. Returns the moment."""
     if content.is_empty:
         raise Refusal(empty_key, number=ticket.number)
-    customer, lang = await customer_notices.recipient(session, ticket, policy)
+    customer, _lang = await customer_notices.recipient(session, ticket, policy)
     if customer is None:
         raise Refusal("agents.error.no_customer", number=ticket.number)
     now = now_utc()
-    buttons = customer_notices.answer_button(ticket, lang) if answer_button else None
-    customer_notices.relay(session, ticket, customer, content, header_key, lang, buttons=buttons)
+    buttons = customer_notices.answer_button if answer_button else None
+    await customer_notices.relay_to_audience(session, ticket, content, header_key, policy, buttons=buttons)
     await tickets.record_content(
         session, ticket, kind, content, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
     )
@@ -207,7 +207,7 @@ async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Co
         kind="reply", header_key="agents.customer.reply", empty_key="agents.error.empty_reply",
     )  # fmt: skip
     if ticket.state == State.NEW.value:
-        _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
+        await _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
         await cards.refresh_card(session, ticket, policy)
     else:
         due_times.on_public_update(ticket, policy, now)
@@ -227,7 +227,7 @@ async def ask(session: AsyncSession, ticket: Ticket, actor: Actor, content: Cont
         due_times.on_public_update(ticket, policy, now)
         due_times.on_waiting_customer(ticket, policy, now)  # a new question restarts the reminders
     else:
-        _transition(session, ticket, State.WAITING_CUSTOMER, actor, policy, now)
+        await _transition(session, ticket, State.WAITING_CUSTOMER, actor, policy, now)
     session.add(ticket)
     await cards.refresh_card(session, ticket, policy)
     return Notice("agents.done.asked", {"number": ticket.number})
@@ -248,22 +248,52 @@ async def change_state(
     if target == State.IN_PROGRESS and not current.is_open:
         return await reopen(session, ticket, actor, policy, note)
     now = now_utc()
-    _transition(session, ticket, target, actor, policy, now, note=note)
+    await _transition(session, ticket, target, actor, policy, now, note=note)
     _responded(ticket, now)
     await customer_notices.state_changed(session, ticket, target, policy)
     await cards.refresh_card(session, ticket, policy)
     return Notice("agents.done.state", {"number": ticket.number, "from_state": current.value, "to_state": target.value})
 
 
-async def resolve(session: AsyncSession, ticket: Ticket, actor: Actor, report: str, policy: DeskPolicy) -> Notice:
-    """Resolve with a closing report; the customer confirms the fix or says it is still a problem."""
+class CauseNeeded(Refusal):
+    """An incident's closing report without a known cause first: the causes are listed, and `report` is
+    kept so the cause can be given by a button (`keep_report`, `resolve_kept`)."""
+
+    def __init__(self, ticket: Ticket, report: str) -> None:
+        first = report.split()[0] if report.split() else ""
+        super().__init__("causes.needed", number=ticket.number, word=first[:40], causes=Safe(causes.listing("en")))
+        self.report = report
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.key, **{**self.values, "causes": Safe(causes.listing(lang))})
+
+
+async def resolve(
+    session: AsyncSession, ticket: Ticket, actor: Actor, report: str, policy: DeskPolicy, cause: Cause | None = None
+) -> Notice:
+    """Resolve with a closing report; the customer confirms the fix or says it is still a problem.
+
+    An incident's report carries its cause (the practice's fixed list, for the recurring-problem report):
+    `cause`, or the report's first words (`supplier …`, `сбой поставщика …`); without one, CauseNeeded."""
     report = (report or "").strip()
     if len(report) < REPORT_MIN_CHARS:
         raise Refusal("agents.error.report_needed", number=ticket.number)
+    try:
+        check_transition(State(ticket.state), State.RESOLVED, has_report=True)
+    except TransitionError as exc:
+        raise transition_refusal(ticket, exc) from None
+    if cause is None and ticket.ticket_type == TicketType.INCIDENT.value:
+        cause, actions = causes.split_cause(report)
+        if cause is None:
+            raise CauseNeeded(ticket, report)
+        if len(actions) < REPORT_MIN_CHARS:
+            raise Refusal("agents.error.report_needed", number=ticket.number)
+        report = actions
     report = cut(report)
     now = now_utc()
-    _transition(session, ticket, State.RESOLVED, actor, policy, now, note=report, has_report=True)
-    ticket.resolution_report = report
+    ticket.resolution_report = report  # before the change: linked tickets are resolved with it
+    ticket.cause = cause.value if cause else None
+    await _transition(session, ticket, State.RESOLVED, actor, policy, now, note=report, has_report=True)
     _responded(ticket, now)
     session.add(ticket)
     await customer_notices.resolved(session, ticket, report, policy)
@@ -273,7 +303,7 @@ async def resolve(session: AsyncSession, ticket: Ticket, actor: Actor, report: s
 
 async def close(session: AsyncSession, ticket: Ticket, actor: Actor, policy: DeskPolicy) -> Notice:
     now = now_utc()
-    _transition(session, ticket, State.CLOSED, actor, policy, now)
+    await _transition(session, ticket, State.CLOSED, actor, policy, now)
     await customer_notices.closed(session, ticket, policy)
     await cards.refresh_card(session, ticket, policy)
     return Notice("agents.done.closed", {"number": ticket.number})
@@ -285,7 +315,7 @@ async def reopen(
     if State(ticket.state).is_open:
         raise Refusal("agents.error.already_open", number=ticket.number, state=ticket.state)
     now = now_utc()
-    _transition(session, ticket, State.IN_PROGRESS, actor, policy, now, note=note)
+    await _transition(session, ticket, State.IN_PROGRESS, actor, policy, now, note=note)
     await customer_notices.reopened(session, ticket, policy)
     await cards.refresh_card(session, ticket, policy)
     return Notice("agents.done.reopened", {"number": ticket.number})
@@ -391,3 +421,32 @@ async def set_priority(
             "due": when(ticket.resolution_due),
         },
     )
+
+
+# -- the cause of an incident, given by a button ------------------------------------------------------
+
+
+async def keep_report(session: AsyncSession, ticket: Ticket, actor: Actor, report: str) -> int:
+    """A closing report waiting for its cause (CauseNeeded), kept on the ticket's trail: the id the cause
+    buttons name, so pressing one resolves with this very report."""
+    event = tickets.record_event(
+        session,
+        ticket,
+        "report_draft",
+        actor_kind="agent",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        note=cut(report),
+    )
+    await session.flush()
+    return int(event.id)
+
+
+async def resolve_kept(
+    session: AsyncSession, ticket: Ticket, actor: Actor, draft_id: int, cause: Cause, policy: DeskPolicy
+) -> Notice:
+    """A cause button under a kept report: resolve with that report and this cause."""
+    draft = await session.get(TicketEvent, draft_id)
+    if draft is None or draft.ticket_id != ticket.id or draft.kind != "report_draft" or not draft.note:
+        raise Refusal("causes.outdated", number=ticket.number)
+    return await resolve(session, ticket, actor, draft.note, policy, cause)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import callbacks, cards, outbox
+from helpdesk import callbacks, cards, causes, outbox
 from helpdesk.formatting import shorten, when
 from helpdesk.i18n import Safe, escape, t
 from storage import repos
@@ -37,10 +37,12 @@ async def details(session: AsyncSession, ticket: Ticket, lang: str) -> tuple[str
     if customer is None:
         head = t(lang, "agents.view.orphan", number=ticket.number)
     else:
-        head = cards.card_text(ticket, customer, lang)
+        head = cards.card_text(ticket, customer, lang, await cards.link_notes(session, ticket, lang))
     parts = [head]
     if ticket.resolution_report:
         parts.append(t(lang, "agents.view.report", report=ticket.resolution_report))
+    if ticket.cause:
+        parts.append(t(lang, "causes.view", cause=causes.name(ticket.cause, lang)))
     events = await repos.events_of(session, ticket.id)
     if events:
         parts.append(t(lang, "agents.view.history_title") + "\n" + "\n".join(event_line(lang, e) for e in events))

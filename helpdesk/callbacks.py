@@ -18,6 +18,8 @@ FOR_TICKET = "ft"  # ft:<ticket id|new>    which ticket a free message is for
 ANSWER = "an"  # an:<ticket id>            answer an agent's question
 LANG = "lg"  # lg:<en|ru>
 AGENT = "ag"  # ag:<action>:<ticket id>    agent buttons on cards and the queue
+MAJOR = "mj"  # mj:<m|n>:<proposal id>      "Merge into a major incident" / "Not related"
+CAUSE = "cz"  # cz:<ticket id>:<report id>:<cause>   the cause of a kept closing report
 
 AGENT_ACTIONS = frozenset({"take", "ask", "res", "det", "rt"})
 
@@ -47,6 +49,6 @@ def parse(data: str | None) -> Callback | None:
     if not data or len(data) > 64:
         return None
     prefix, *args = data.split(":")
-    if prefix not in {INTAKE, MENU, STATUS, FIXED, RATE, FOR_TICKET, ANSWER, LANG, AGENT}:
+    if prefix not in {INTAKE, MENU, STATUS, FIXED, RATE, FOR_TICKET, ANSWER, LANG, AGENT, MAJOR, CAUSE}:
         return None
     return Callback(prefix, tuple(args))

@@ -16,7 +16,7 @@ from helpdesk.formatting import shorten, when
 from helpdesk.i18n import t
 from helpdesk.people import customer_display_name
 from helpdesk.policy import DeskPolicy
-from storage import outbox_rows, repos
+from storage import major_incidents, outbox_rows, repos
 from storage.models import Customer, Ticket
 
 STATE_ICONS = {
@@ -92,6 +92,26 @@ def sla_notes(ticket: Ticket, lang: str) -> list[str]:
     return lines
 
 
+#: linked tickets named on a major incident's card (the rest are counted)
+LINKED_SHOWN = 10
+
+
+async def link_notes(session: AsyncSession, ticket: Ticket, lang: str) -> list[str]:
+    """The links both ways: a major incident's linked tickets, or the major incident a ticket follows."""
+    if ticket.is_major:
+        numbers, count = await major_incidents.linked_numbers(session, ticket.id, LINKED_SHOWN)
+        if not count:
+            return [t(lang, "major.card.parent_alone")]
+        shown = ", ".join(numbers) + (
+            t(lang, "major.card.more", count=count - len(numbers)) if count > len(numbers) else ""
+        )
+        return [t(lang, "major.card.parent", count=count, numbers=shown)]
+    if ticket.parent_id is not None:
+        parent = await repos.ticket_by_id(session, ticket.parent_id)
+        return [t(lang, "major.card.child", parent=parent.number if parent else "?")]
+    return []
+
+
 def card_buttons(ticket: Ticket, lang: str) -> outbox.Buttons:
     tid = ticket.id
     rows: outbox.Buttons = []
@@ -147,7 +167,7 @@ async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Custome
     outbox.send_text(
         session,
         policy.staff_chat_id,
-        card_text(ticket, customer, lang),
+        card_text(ticket, customer, lang, await link_notes(session, ticket, lang)),
         buttons=card_buttons(ticket, lang),
         ticket_id=ticket.id,
         link_kind="card",
@@ -179,6 +199,7 @@ async def refresh_card(
     lang = policy.default_language
     ticket.card_version += 1
     session.add(ticket)
+    notes = [*await link_notes(session, ticket, lang), *(notes or [])]
     outbox.edit_text(
         session,
         ticket.staff_chat_id,

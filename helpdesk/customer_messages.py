@@ -21,6 +21,7 @@ from helpdesk.content import Content, cut
 from helpdesk.formatting import shorten
 from helpdesk.i18n import t
 from helpdesk.lifecycle import TransitionError, apply_transition
+from helpdesk.major_incidents import linking
 from helpdesk.people import customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
@@ -101,17 +102,29 @@ async def linked_ticket(session: AsyncSession, customer: Customer, chat_id: int,
 # -- attaching a message to a ticket ---------------------------------------------------------------------
 
 
-def relay_to_staff(
+async def relay_to_staff(
     session: AsyncSession, ticket: Ticket, policy: DeskPolicy, header_key: str, content: Content | None, **values: Any
 ) -> None:
-    """Post under the ticket's card (text, or a copy of the file with a header caption)."""
-    staff = cards.staff_chat_of(ticket, policy)
+    """Post under the ticket's card (text, or a copy of the file with a header caption). For a ticket
+    linked under a major incident: under the major incident's card, naming the ticket, and linked to it
+    (an agent's reply to it answers that one customer)."""
+    lang = policy.default_language
+    parent = await repos.ticket_by_id(session, ticket.parent_id) if ticket.parent_id is not None else None
+    where = parent if parent is not None else ticket
+    staff = cards.staff_chat_of(where, policy)
     if staff is None:
         return
-    lang = policy.default_language
+    number = (
+        ticket.number
+        if parent is None
+        else t(lang, "major.staff.child_number", own=ticket.number, parent=parent.number)
+    )
+    placed: dict[str, Any] = {"reply_to_card": True}
+    if parent is not None:  # under another ticket's card: its message id and topic, as far as known now
+        placed = {"reply_to_message_id": parent.staff_message_id, "thread_id": parent.staff_thread_id}
     words = content.words if content is not None else ""
     if content is not None and content.is_copyable_file:
-        caption = t(lang, header_key, number=ticket.number, text=shorten(words, 900) if words else "", **values)
+        caption = t(lang, header_key, number=number, text=shorten(words, 900) if words else "", **values)
         outbox.copy_message(
             session,
             staff,
@@ -120,11 +133,12 @@ def relay_to_staff(
             caption=caption.strip(),
             ticket_id=ticket.id,
             link_kind="relay",
-            reply_to_card=True,
+            thread_id=placed.get("thread_id"),
+            reply_to_card=parent is None,
         )
         return
-    text = t(lang, header_key, number=ticket.number, text=cut(words), **values)
-    outbox.send_text(session, staff, text, ticket_id=ticket.id, link_kind="relay", reply_to_card=True)
+    text = t(lang, header_key, number=number, text=cut(words), **values)
+    outbox.send_text(session, staff, text, ticket_id=ticket.id, link_kind="relay", **placed)
 
 
 async def add_message(
@@ -148,10 +162,10 @@ async def add_message(
     if content.chat_id is not None and content.message_id is not None:
         await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
     header = "agents.staff.answer" if kind == "answer" else "agents.staff.message"
-    relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
+    await relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
     ticket.updated_at = now
-    if state == State.WAITING_CUSTOMER:
-        apply_transition(
+    if state == State.WAITING_CUSTOMER and ticket.parent_id is None:  # a linked one follows its major incident
+        await apply_transition(
             session,
             ticket,
             State.IN_PROGRESS,
@@ -285,8 +299,10 @@ async def confirm_fix(
     now = now_utc()
     name = customer_display_name(customer)
     target = State.CLOSED if fixed else State.IN_PROGRESS
+    if not fixed and ticket.parent_id is not None:  # their own problem after all: on its own, with its own card
+        await linking.unlink(session, ticket, None, policy, tell_customer=False)
     try:
-        apply_transition(
+        await apply_transition(
             session,
             ticket,
             target,
@@ -303,7 +319,7 @@ async def confirm_fix(
     await cards.refresh_card(session, ticket, policy)
     if fixed:
         return Answer(t(lang, "agents.conv.fixed_thanks", number=ticket.number))
-    relay_to_staff(session, ticket, policy, "agents.staff.still_problem", None, name=name)
+    await relay_to_staff(session, ticket, policy, "agents.staff.still_problem", None, name=name)
     _set_pending(customer, {"answer": ticket.id, "at": now.isoformat()})
     session.add(customer)
     return Answer(
@@ -333,7 +349,7 @@ async def relay_edit(
         note=new_text,
         data={"message": [chat_id, message_id]},
     )
-    relay_to_staff(
+    await relay_to_staff(
         session, ticket, policy, "agents.staff.edited", Content(text=new_text), name=customer_display_name(customer)
     )
     return Answer(t(lang, "agents.conv.edit_relayed", number=ticket.number))

@@ -5,11 +5,16 @@ auto-resolve, the close warning, progress, the survey) all tell the customer thr
 queued in the caller's transaction, in the customer's language, linked to the ticket so that a reply to
 it finds its way back. Nothing is queued for a customer who blocked the bot (delivery would only drop
 it); each notice returns whether it was queued, so the caller can record it or tell the staff instead.
+
+One voice (docs/major-incidents.md): what is said on a major incident reaches its `audience`, the
+customer of every ticket linked under it too, each once, in their own language, linked to their own
+ticket (so their reply reaches the staff under the major incident, naming their ticket).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +27,7 @@ from helpdesk.i18n import Safe, t
 from helpdesk.people import customer_language
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
-from storage import repos
+from storage import major_incidents, repos
 from storage.models import Customer, Ticket
 
 #: a file's caption holds at most 1024 characters; the header takes the rest
@@ -33,6 +38,35 @@ async def recipient(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -
     """The ticket's customer and the language to speak to them in."""
     customer = await repos.customer_by_id(session, ticket.customer_id)
     return customer, customer_language(customer, ticket.language or policy.default_language)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone who hears about a ticket: through their own `ticket` (a reply to the message is about it),
+    in `lang`, the ticket named to them as `number`."""
+
+    ticket: Ticket
+    customer: Customer | None
+    lang: str
+    number: str
+
+
+async def audience(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> list[Recipient]:
+    """The ticket's customer and, for a major incident, the customer of each ticket linked under it, each
+    person once (the first of their tickets), each in their own language."""
+    customer, lang = await recipient(session, ticket, policy)
+    found = [Recipient(ticket, customer, lang, ticket.number)]
+    if not ticket.is_major:
+        return found
+    seen = {ticket.customer_id}
+    for linked, person in await major_incidents.linked_with_customers(session, ticket.id):
+        if linked.customer_id in seen:
+            continue
+        seen.add(linked.customer_id)
+        own = customer_language(person, linked.language or policy.default_language)
+        number = t(own, "major.customer.number", parent=ticket.number, own=linked.number)
+        found.append(Recipient(linked, person, own, number))
+    return found
 
 
 def reachable(customer: Customer | None) -> bool:
@@ -75,12 +109,15 @@ def relay(
     lang: str,
     *,
     buttons: outbox.Buttons | None = None,
+    number: str | None = None,
 ) -> bool:
-    """An agent's words or file for the customer, headed with the ticket number (`header_key`)."""
+    """An agent's words or file for the customer, headed with the ticket number (`header_key`; `number`:
+    how the ticket is named to them, see `Recipient`)."""
     if not reachable(customer):
         return False
+    number = number or ticket.number
     if content.is_copyable_file:
-        caption = t(lang, header_key, number=ticket.number, text=content.formatted(CAPTION_TEXT_LIMIT)).strip()
+        caption = t(lang, header_key, number=number, text=content.formatted(CAPTION_TEXT_LIMIT)).strip()
         outbox.copy_message(
             session,
             customer.chat_id,
@@ -92,8 +129,33 @@ def relay(
             link_kind="to_customer",
         )
         return True
-    text = t(lang, header_key, number=ticket.number, text=content.formatted(TEXT_LIMIT))
+    text = t(lang, header_key, number=number, text=content.formatted(TEXT_LIMIT))
     return tell(session, ticket, customer, text, buttons=buttons)
+
+
+#: buttons for one recipient: (their own ticket, their language) → rows
+ButtonsFor = Callable[[Ticket, str], outbox.Buttons]
+
+
+async def relay_to_audience(
+    session: AsyncSession,
+    ticket: Ticket,
+    content: Content,
+    header_key: str,
+    policy: DeskPolicy,
+    *,
+    buttons: ButtonsFor | None = None,
+) -> bool:
+    """An agent's words or file for everyone who hears about the ticket (`audience`); whether the ticket's
+    own customer got it."""
+    told = []
+    for r in await audience(session, ticket, policy):
+        extra = buttons(r.ticket, r.lang) if buttons else None
+        queued = r.customer is not None and relay(
+            session, r.ticket, r.customer, content, header_key, r.lang, buttons=extra, number=r.number
+        )
+        told.append(queued)
+    return told[0]
 
 
 # -- buttons ---------------------------------------------------------------------------------------------
@@ -126,25 +188,27 @@ def _state_name(state: State) -> Callable[[str], str]:
     return lambda lang: t(lang, f"state.{state.value}")
 
 
-def _fixed(ticket: Ticket) -> Callable[[str], outbox.Buttons]:
-    return lambda lang: fixed_buttons(ticket, lang)
-
-
 async def _notify(
     session: AsyncSession,
     ticket: Ticket,
     policy: DeskPolicy,
     key: str,
     *,
-    buttons: Callable[[str], outbox.Buttons] | None = None,
+    buttons: ButtonsFor | None = None,
+    everyone: bool = True,
     **values: Any,
 ) -> bool:
-    """`tell` the text `key` (with the ticket's number); values and buttons that depend on the language are
-    given as functions of it."""
-    customer, lang = await recipient(session, ticket, policy)
-    localised = {name: value(lang) if callable(value) else value for name, value in values.items()}
-    text = t(lang, key, number=ticket.number, **localised)
-    return tell(session, ticket, customer, text, buttons=buttons(lang) if buttons else None)
+    """`tell` the text `key`, with the ticket named as each reader knows it, to everyone who hears about the
+    ticket (`audience`; `everyone=False`: its own customer only); values that depend on the language are
+    given as functions of it, buttons as a function of the reader's ticket and language. Whether the
+    ticket's own customer was told."""
+    readers = await audience(session, ticket, policy)
+    told = []
+    for r in readers if everyone else readers[:1]:
+        localised = {name: value(r.lang) if callable(value) else value for name, value in values.items()}
+        text = t(r.lang, key, number=r.number, **localised)
+        told.append(tell(session, r.ticket, r.customer, text, buttons=buttons(r.ticket, r.lang) if buttons else None))
+    return told[0]
 
 
 # -- agents' actions -------------------------------------------------------------------------------------
@@ -162,7 +226,7 @@ async def resolved(session: AsyncSession, ticket: Ticket, report: str, policy: D
     """Resolved by an agent: the report, when it closes by itself, and the confirm buttons."""
     auto_close = _duration(policy.resolved_auto_close_after)
     key = "agents.customer.resolved"
-    return await _notify(session, ticket, policy, key, report=report, auto_close=auto_close, buttons=_fixed(ticket))
+    return await _notify(session, ticket, policy, key, report=report, auto_close=auto_close, buttons=fixed_buttons)
 
 
 async def closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
@@ -191,12 +255,13 @@ async def reminder(session: AsyncSession, ticket: Ticket, number: int, left: tim
 async def auto_resolved(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
     """Resolved because the customer did not answer: it closes unless they say it is not fixed."""
     when = _in_time(policy.resolved_auto_close_after)
-    return await _notify(session, ticket, policy, "scheduler.waiting.auto_resolved", when=when, buttons=_fixed(ticket))
+    return await _notify(session, ticket, policy, "scheduler.waiting.auto_resolved", when=when, buttons=fixed_buttons)
 
 
 async def close_warning(session: AsyncSession, ticket: Ticket, left: timedelta, policy: DeskPolicy) -> bool:
     when = _in_time(left)
-    return await _notify(session, ticket, policy, "scheduler.closing.warning", when=when, buttons=_fixed(ticket))
+    key = "scheduler.closing.warning"  # its own customer's: linked tickets close with their major incident
+    return await _notify(session, ticket, policy, key, when=when, buttons=fixed_buttons, everyone=False)
 
 
 async def auto_closed(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> bool:
@@ -212,3 +277,27 @@ async def satisfaction_survey(session: AsyncSession, ticket: Ticket, policy: Des
     """The satisfaction survey (not linked: a reply to it may be the rating's comment, see `helpdesk.survey`)."""
     customer, lang = await recipient(session, ticket, policy)
     return tell(session, ticket, customer, survey.question(lang, ticket), buttons=survey.buttons(ticket), linked=False)
+
+
+# -- major incidents and declared outages ----------------------------------------------------------------
+
+
+async def linked(session: AsyncSession, ticket: Ticket, parent: Ticket, policy: DeskPolicy) -> bool:
+    """The ticket is now part of a major incident: its customer hears that incident's updates from now on."""
+    customer, lang = await recipient(session, ticket, policy)
+    text = t(lang, "major.customer.linked", own=ticket.number, parent=parent.number)
+    return tell(session, ticket, customer, text)
+
+
+async def unlinked(session: AsyncSession, ticket: Ticket, parent: Ticket, policy: DeskPolicy) -> bool:
+    customer, lang = await recipient(session, ticket, policy)
+    text = t(lang, "major.customer.unlinked", own=ticket.number, parent=parent.number)
+    return tell(session, ticket, customer, text)
+
+
+def follower_told(session: AsyncSession, customer: Customer, text: str) -> bool:
+    """A follower of a declared outage (no ticket of theirs is involved): an update or its end."""
+    if not reachable(customer):
+        return False
+    outbox.send_text(session, customer.chat_id, text)
+    return True

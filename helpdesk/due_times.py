@@ -17,6 +17,9 @@ do, so a due time left behind by an unusual path is harmless. The rules for ever
   (BUSINESS_HOURS), stand still while the ticket waits on the customer or stays resolved, and each
   warning (SLA_WARNING_RATIO of the target) and breach is announced once.
 - satisfaction (`survey_due_at`): SURVEY_AFTER after closing, unless the customer already rated.
+- linked under a major incident (`on_linked`, `on_unlinked`): the ticket follows its parent, whose clocks
+  speak for all, so its own stand still (no SLA alert, reminder, progress prompt or auto-close of its
+  own); unlinked, they run again from where they stood.
 
 A zero duration switches a follow-up off (no reminder, no progress prompt), except the closes, where
 zero means "at once".
@@ -43,7 +46,7 @@ def progress_interval(ticket: Ticket, policy: DeskPolicy) -> timedelta | None:
 
 
 def _progress_due(ticket: Ticket, policy: DeskPolicy, now: datetime) -> datetime | None:
-    if ticket.state not in WORKING_STATES:
+    if ticket.state not in WORKING_STATES or ticket.parent_id is not None:  # a linked one: its parent's speaks
         return None
     every = progress_interval(ticket, policy)
     return now + every if every else None
@@ -187,6 +190,34 @@ def on_cancelled(ticket: Ticket, now: datetime) -> None:
     ticket.progress_due_at = None
     ticket.survey_due_at = None
     ticket.sla_paused_at = None
+
+
+def on_linked(ticket: Ticket, now: datetime) -> None:
+    """Linked under a major incident (or following its change): its own clocks stand still while the
+    parent's speak for all; the customer being told it is part of a known incident is a first response."""
+    on_first_response(ticket, now)
+    if State(ticket.state).is_open and ticket.sla_paused_at is None:
+        ticket.sla_paused_at = now
+    ticket.reminder_due_at = None
+    ticket.reminders_sent = 0
+    ticket.auto_close_due_at = None
+    ticket.close_warning_sent = True
+    ticket.progress_due_at = None
+    ticket.progress_stage = 0
+
+
+def on_unlinked(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:
+    """On its own again: its clocks run from where they stood, as its state has them."""
+    state = State(ticket.state)
+    if state == State.WAITING_CUSTOMER:
+        on_waiting_customer(ticket, policy, now)  # keeps the pause; its own reminders start
+        return
+    resume_sla(ticket, now, policy)
+    if state == State.RESOLVED:
+        ticket.auto_close_due_at = now + policy.resolved_auto_close_after
+        ticket.close_warning_sent = policy.resolved_close_warning_before >= policy.resolved_auto_close_after
+    ticket.progress_stage = 0
+    ticket.progress_due_at = _progress_due(ticket, policy, now)
 
 
 def on_priority_changed(ticket: Ticket, policy: DeskPolicy, now: datetime) -> None:

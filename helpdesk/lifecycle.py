@@ -6,6 +6,8 @@ Service request: new → in_progress → resolved (fulfilled) → closed. Either
 `apply_transition` is how every state change happens, whoever makes it (an agent's command, the
 customer's "Yes, it's fixed", a sweep that auto-closes): the rule is checked, the clocks move
 (`helpdesk.due_times.on_transition`) and the change is recorded as an event, the ticket's audit trail.
+The tickets linked under a major incident follow it there, each with its own event, resolved with the
+parent's closing report and cause, their own clocks kept still (`due_times.on_linked`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from helpdesk import due_times
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import record_event
 from helpdesk.vocabulary import State
+from storage import major_incidents
 from storage.models import Ticket, TicketEvent
 
 ALLOWED: dict[State, frozenset[State]] = {
@@ -56,7 +59,7 @@ def check_transition(current: State, target: State, *, has_report: bool = False)
         raise TransitionError(current, target, "only a resolved ticket can be closed")
 
 
-def apply_transition(
+async def apply_transition(
     session: AsyncSession,
     ticket: Ticket,
     target: State,
@@ -69,10 +72,42 @@ def apply_transition(
     note: str | None = None,
     has_report: bool = False,
 ) -> TicketEvent:
-    """Move the ticket to `target` if the rules allow it (else TransitionError): state, clocks, event.
+    """Move the ticket to `target` if the rules allow it (else TransitionError): state, clocks, event; a
+    major incident's linked tickets follow (those the rules let: a linked ticket its customer already
+    closed is not resolved again).
 
     `actor_kind` is who made the change: "agent", "customer" or "system" (a sweep).
     """
+    actor = {"actor_kind": actor_kind, "actor_id": actor_id, "actor_name": actor_name}
+    event = _change(session, ticket, target, policy, now, note=note, has_report=has_report, **actor)
+    if ticket.is_major:
+        for linked in await major_incidents.linked_tickets(session, ticket.id, lock=True):
+            try:
+                check_transition(State(linked.state), target, has_report=True)
+            except TransitionError:
+                continue
+            if target == State.RESOLVED:
+                linked.resolution_report = ticket.resolution_report or note
+                linked.cause = ticket.cause
+            _change(session, linked, target, policy, now, note=note, has_report=True, parent=ticket.number, **actor)
+            due_times.on_linked(linked, now)
+    return event
+
+
+def _change(
+    session: AsyncSession,
+    ticket: Ticket,
+    target: State,
+    policy: DeskPolicy,
+    now: datetime,
+    *,
+    actor_kind: str,
+    actor_id: int | None,
+    actor_name: str | None,
+    note: str | None,
+    has_report: bool,
+    parent: str | None = None,
+) -> TicketEvent:
     current = State(ticket.state)
     check_transition(current, target, has_report=has_report)
     ticket.state = target.value
@@ -88,5 +123,6 @@ def apply_transition(
         from_state=current.value,
         to_state=target.value,
         note=note,
+        data={"with": parent} if parent else None,
         at=now,
     )

@@ -60,6 +60,10 @@ class DeskPolicy(BaseModel):
     progress_update_every: str | None = None
     survey_after: Duration = timedelta(seconds=0)
 
+    # major incidents: this many similar open incidents within the window are proposed as one
+    major_incident_threshold: int = Field(3, ge=2)
+    major_incident_window: Duration = Field(timedelta(minutes=30), gt=timedelta(0))
+
     #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
     recently_closed: ClassVar[timedelta] = timedelta(days=14)
 

@@ -60,6 +60,7 @@ class NewTicket:
     phone: str | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     language: str = "en"
+    service_key: str | None = None  # the catalogue key of `service` when it was chosen from the list
 
 
 def record_event(
@@ -143,8 +144,11 @@ async def record_content(
     return event
 
 
-async def register(session: AsyncSession, customer: Customer, new: NewTicket, policy: DeskPolicy) -> Ticket:
-    """Create the ticket, its first event and attachments, and queue its card for the staff chat."""
+async def register(
+    session: AsyncSession, customer: Customer, new: NewTicket, policy: DeskPolicy, *, post_card: bool = True
+) -> Ticket:
+    """Create the ticket, its first event and attachments, and queue its card for the staff chat (not for
+    a report registered for the record under a major incident, `post_card=False`: it has no card)."""
     now = now_utc()
     c = new.classification
     seq = await repos.next_value(session, TICKET_COUNTER)
@@ -163,6 +167,7 @@ async def register(session: AsyncSession, customer: Customer, new: NewTicket, po
         state=State.NEW.value,
         description=new.description,
         service=new.service,
+        service_key=new.service_key,
         contact=new.contact,
         language=new.language,
         created_at=now,
@@ -170,7 +175,7 @@ async def register(session: AsyncSession, customer: Customer, new: NewTicket, po
         last_public_update_at=now,
         first_response_due=policy.due(now, target.first_response),
         resolution_due=policy.due(now, target.resolution),
-        staff_chat_id=policy.staff_chat_id,
+        staff_chat_id=policy.staff_chat_id if post_card else None,
     )
     due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
@@ -193,7 +198,8 @@ async def register(session: AsyncSession, customer: Customer, new: NewTicket, po
     for file in new.attachments:
         session.add(attachment_row(ticket.id, file, event.id))
     await session.flush()
-    await cards.post_new_card(session, ticket, customer, policy)
+    if post_card:
+        await cards.post_new_card(session, ticket, customer, policy)
     metrics.ticket_created(session, ticket)  # counted when the transaction commits
     return ticket
 

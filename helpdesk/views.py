@@ -50,6 +50,10 @@ async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
         updated=when(ticket.updated_at),
         description=shorten(ticket.description, 500),
     )
+    if ticket.parent_id is not None:
+        parent = await repos.ticket_by_id(session, ticket.parent_id)
+        if parent is not None:
+            text += "\n\n" + t(lang, "major.customer.status_linked", parent=parent.number)
     events = [e for e in await repos.events_of(session, ticket.id) if e.kind in CUSTOMER_VISIBLE]
     if events:
         lines = [_event_line(lang, e) for e in events[-HISTORY_LINES:]]

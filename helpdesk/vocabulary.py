@@ -97,4 +97,19 @@ class State(StrEnum):
         return self in (State.NEW, State.IN_PROGRESS, State.WAITING_CUSTOMER)
 
 
+class Cause(StrEnum):
+    """What caused an incident, as the closing report records it (the practice's fixed list), so that
+    recurring problems show in the reports. The value is the code word agents type: /resolve N supplier …"""
+
+    TECHNICAL = "technical"  # technical fault
+    CONFIGURATION = "configuration"  # configuration error
+    HUMAN = "human"  # human error
+    POWER = "power"  # power failure
+    NATURAL = "natural"  # natural event
+    CYBERATTACK = "cyberattack"  # cyberattack or data leak
+    SAFETY = "safety"  # safety violation
+    SUPPLIER = "supplier"  # supplier failure
+    OTHER = "other"
+
+
 TYPE_PREFIX: dict[TicketType, str] = {TicketType.INCIDENT: "INC", TicketType.SERVICE_REQUEST: "REQ"}

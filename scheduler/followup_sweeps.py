@@ -176,7 +176,7 @@ class FollowupSweeps:
     async def _auto_resolve(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         after = self.policy.waiting_auto_close_after
         report = t(self.lang, "scheduler.waiting.report", after=human_duration(self.lang, after))
-        apply_transition(
+        await apply_transition(
             session, ticket, State.RESOLVED, self.policy, now, actor_kind="system", note=report, has_report=True
         )
         ticket.resolution_report = report
@@ -202,7 +202,7 @@ class FollowupSweeps:
         after = self.policy.resolved_auto_close_after
         if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
             note = t(self.lang, "scheduler.closing.report_note", after=human_duration(self.lang, after))
-            apply_transition(session, ticket, State.CLOSED, self.policy, now, actor_kind="system", note=note)
+            await apply_transition(session, ticket, State.CLOSED, self.policy, now, actor_kind="system", note=note)
             await customer_notices.auto_closed(session, ticket, self.policy)
             card_note = t(self.lang, "scheduler.closing.card_note", after=human_duration(self.lang, after))
             await cards.refresh_card(session, ticket, self.policy, notes=[card_note])

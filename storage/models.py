@@ -101,9 +101,16 @@ class Ticket(SQLModel, table=True):
 
     description: str = _text(nullable=False)
     service: str | None = None
+    service_key: str | None = None  # the catalogue key of the service chosen in the intake ("internet")
     contact: str | None = None
     language: str = "en"  # the customer's language when the ticket was registered
     resolution_report: str | None = _text()
+    cause: str | None = None  # the closing report's cause (helpdesk.vocabulary.Cause)
+
+    # major incidents (docs/major-incidents.md): a parent, or a ticket linked under one
+    is_major: bool = False
+    parent_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
+    linked_at: datetime | None = _ts()
 
     assignee_id: int | None = _big()
     assignee_name: str | None = None
@@ -308,3 +315,51 @@ class SelfHelpEvent(SQLModel, table=True):
     kind: str  # offered | opened | solved | still_needed | sent
     article: str | None = None  # the article's name (none for an offer of several)
     language: str | None = None
+
+
+class MajorProposal(SQLModel, table=True):
+    """A proposal in the staff chat to merge similar incidents into one major incident, and its outcome.
+
+    Kept so that a second press gets a clear answer and "Not related" is remembered (those tickets are
+    not proposed again)."""
+
+    __tablename__ = "major_proposals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    status: str = Field(default="pending", index=True)  # pending | merged | rejected
+    ticket_ids: list[int] = _json_list()  # the incidents proposed, in arrival order
+    explanation: str | None = _text()  # why they look like one outage
+    parent_id: int | None = Field(default=None, foreign_key="tickets.id")  # the major incident, once merged
+    decided_at: datetime | None = _ts()
+    decided_by_id: int | None = _big()
+    decided_by_name: str | None = None
+
+
+class DeclaredOutage(SQLModel, table=True):
+    """An outage an agent declared (`/outage SERVICE text`) until it is ended (`/outage off SERVICE`)."""
+
+    __tablename__ = "declared_outages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    service: str  # the catalogue key the agent's word names ("internet", "email", "business_app")
+    service_word: str  # as the agent wrote it ("1C", "почта"), for the texts
+    text: str = _text(nullable=False)
+    declared_at: datetime = _created()
+    updated_at: datetime = _created()
+    declared_by_id: int | None = _big()
+    declared_by_name: str | None = None
+    ended_at: datetime | None = _ts(index=True)
+
+
+class OutageFollower(SQLModel, table=True):
+    """A customer who asked to be kept informed about a declared outage."""
+
+    __tablename__ = "outage_followers"
+    __table_args__ = (UniqueConstraint("outage_id", "customer_id", name="uq_outage_followers_outage_customer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    outage_id: int = Field(foreign_key="declared_outages.id", index=True)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    description: str = _text(nullable=False)  # what they wrote, for the record
+    created_at: datetime = _created()

@@ -18,10 +18,11 @@ from bot.handlers.agent_command import (
     split_args,
     ticket_command,
 )
+from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Message
 from helpdesk import agent_actions, agent_views, callbacks, cards, outbox
-from helpdesk.agent_actions import Notice
+from helpdesk.agent_actions import CauseNeeded, Notice
 from helpdesk.content import Content
 from helpdesk.i18n import t
 from helpdesk.people import Actor
@@ -128,8 +129,13 @@ async def ask(call: AgentCall, ticket: Ticket, question: str) -> Notice:
 
 
 @ticket_command("agents.usage.resolve", OPTIONAL_TEXT)
-async def resolve(call: AgentCall, ticket: Ticket, report: str | None) -> Notice:
-    return await agent_actions.resolve(call.session, ticket, call.actor, report or "", call.policy)
+async def resolve(call: AgentCall, ticket: Ticket, report: str | None) -> Notice | None:
+    """`/resolve N CAUSE what was done` (an incident's cause missing: the causes, as buttons)."""
+    try:
+        return await agent_actions.resolve(call.session, ticket, call.actor, report or "", call.policy)
+    except CauseNeeded as needed:
+        await ask_cause(call, ticket, needed)
+        return None
 
 
 @ticket_command("agents.usage.close")

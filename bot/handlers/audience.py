@@ -27,3 +27,5 @@ AGENT = Audience("agent", lambda ctx: ctx.is_agent and (ctx.is_private or ctx.in
 STAFF_AGENT = Audience("agent in the staff chat", lambda ctx: ctx.is_agent and ctx.in_staff_chat)
 #: anyone in a private chat with the bot (agents too: they can file a request like anyone else)
 CUSTOMER = Audience("customer", lambda ctx: ctx.is_private and ctx.person is not None)
+#: anyone in the staff chat (a button there pressed by someone who is not an agent gets a clear "no")
+STAFF_MEMBER = Audience("anyone in the staff chat", lambda ctx: ctx.in_staff_chat and ctx.person is not None)

@@ -8,13 +8,21 @@ from bot.handlers.replies import send
 from bot.handlers.update import ButtonPress, Message
 from dialogs.intake import UserInput
 from dialogs.intake_service import IntakeService, Result
+from dialogs.known_outage_offer import KnownOutageOffers
+from dialogs.offers import OfferProvider
 from helpdesk.callbacks import Callback
 from helpdesk.content import Content
 from helpdesk.i18n import t
 
 
+def offer_providers(ctx: HandlerContext) -> list[OfferProvider]:
+    """What the intake offers before the form, in this order: a known outage first."""
+    return [KnownOutageOffers(ctx.triage, ctx.policy)]
+
+
 async def intake(ctx: HandlerContext) -> IntakeService:
-    return IntakeService(ctx.session, await ctx.customer(), await ctx.lang(), ctx.triage, ctx.policy)
+    customer, lang = await ctx.customer(), await ctx.lang()
+    return IntakeService(ctx.session, customer, lang, ctx.triage, ctx.policy, offers=offer_providers(ctx))
 
 
 async def start_with(ctx: HandlerContext, content: Content | None) -> Result:

@@ -9,8 +9,18 @@ no route admits is answered "outdated".
 
 from __future__ import annotations
 
-from bot.handlers import agents, customer, intake, report_commands, staff, survey, ticket_messages
-from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT
+from bot.handlers import (
+    agents,
+    closing_causes,
+    customer,
+    intake,
+    major_commands,
+    report_commands,
+    staff,
+    survey,
+    ticket_messages,
+)
+from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT, STAFF_MEMBER
 from bot.handlers.routing import Dispatch, OnButton, OnCommand, OnEdit, OnMemberChange, OnMessage, Route
 from helpdesk import callbacks
 
@@ -30,8 +40,16 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("reopen", agents.reopen, AGENT),
     OnCommand("retype", agents.retype, AGENT),
     OnCommand("priority", agents.priority, AGENT),
+    OnCommand("major", major_commands.make_major, AGENT),
+    OnCommand("link", major_commands.link, AGENT),
+    OnCommand("unlink", major_commands.unlink, AGENT),
+    OnCommand("outage", major_commands.outage, AGENT),
     OnMessage("a reply to a ticket's message", staff.reply_to_ticket, STAFF_AGENT, when=staff.is_reply),
     OnButton(callbacks.AGENT, staff.card_button, AGENT),
+    OnButton(callbacks.MAJOR, major_commands.proposal_button, AGENT),
+    OnButton(callbacks.CAUSE, closing_causes.cause_button, AGENT),
+    OnButton(callbacks.MAJOR, major_commands.agents_only, STAFF_MEMBER),
+    OnButton(callbacks.CAUSE, major_commands.agents_only, STAFF_MEMBER),
     # -- customers (anyone in a private chat) ----------------------------------------------------------
     OnCommand("start", customer.start, CUSTOMER),
     OnCommand("help", customer.help_, CUSTOMER),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from bot.handlers.agent_command import AgentCall
 from bot.handlers.agents import send_details
+from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import content_of
 from bot.handlers.update import ButtonPress, Message
 from helpdesk import agent_actions, outbox
-from helpdesk.agent_actions import Refusal
+from helpdesk.agent_actions import CauseNeeded, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
 from helpdesk.vocabulary import State
@@ -52,6 +53,9 @@ async def reply_to_ticket(ctx: HandlerContext, message: Message) -> None:
             notice = await agent_actions.resolve(ctx.session, ticket, call.actor, content.words, ctx.policy)
         else:
             notice = await agent_actions.reply(ctx.session, ticket, call.actor, content, ctx.policy)
+    except CauseNeeded as needed:
+        await ask_cause(call, ticket, needed)
+        return
     except Refusal as exc:
         call.answer(exc.text(call.lang))
         ctx.outcome = "refused"

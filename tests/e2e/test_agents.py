@@ -120,7 +120,7 @@ async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory, bot_runtime
     # Resolve: the prompt's reply is the closing report; the customer confirms and the ticket closes
     await agent.press(card, "✅ Resolve")
     prompt = await staff.wait_for("closing report")
-    await agent.reply(prompt, "The fuser was worn out; replaced it and printed a test page.")
+    await agent.reply(prompt, "technical The fuser was worn out; replaced it and printed a test page.")
     resolved = await ann.wait_for("is resolved")
     assert "fuser was worn out" in resolved.text
     await staff.wait_edit(card, "Resolved")
@@ -190,7 +190,7 @@ async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bo
     await staff.wait_edit(card_a, "P1 · critical", predicate=lambda m: a in m.text)
 
     # resolved, then "Still a problem": back in progress, the staff are told, the next message is kept
-    await agent1.command("resolve", f"{a} Display cable was loose; reseated it and tested for ten minutes.")
+    await agent1.command("resolve", f"{a} technical: Display cable was loose; reseated it and tested for ten minutes.")
     resolved = await ann.wait_for("is resolved")
     await ann.press(resolved, "👎 Still a problem")
     await ann.wait_for("back in progress")

@@ -192,7 +192,7 @@ async def test_rating_buttons_are_the_customers_own(bot_api: FakeBotAPI, bot_fac
     ann = bot_api.user(503, "Ann", language_code="en")
     eve = bot_api.user(504, "Eve", language_code="en")
     number = await register(ann, "My laptop does not start since this morning")
-    await agent.command("resolve", f"{number} Replaced the power adapter; it starts again.")
+    await agent.command("resolve", f"{number} technical Replaced the power adapter; it starts again.")
     survey = await ann.wait_for("How satisfied", timeout=20)
     ticket_id = query(bot_factory, "SELECT id FROM tickets WHERE number = ?", number)[0][0]
     await eve.send("/start")

@@ -44,7 +44,9 @@ async def test_card_take_ask_answer_reply_resolve_confirm(desk: Desk) -> None:
     assert "before noon" in ann.last.text
 
     await agent.press(card, "✅ Resolve")
-    await agent.reply(desk.staff.find("closing report"), "The fuser was worn out; replaced it and printed a test page.")
+    await agent.reply(
+        desk.staff.find("closing report"), "technical The fuser was worn out; replaced it and printed a test page."
+    )
     resolved = ann.chat.find("is resolved")
     assert "fuser was worn out" in resolved.text and "Resolved" in card.text
     await ann.press(resolved, "👍 Yes, it's fixed")
@@ -103,7 +105,7 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
     await agent2.send(f"/assign {a} @nobody")
     assert "@nobody is not an agent" in agent2.last.text
 
-    await agent1.send(f"/resolve {a} Display cable was loose; reseated it and tested for ten minutes.")
+    await agent1.send(f"/resolve {a} technical: Display cable was loose; reseated it and tested for ten minutes.")
     resolved = ann.chat.find("is resolved")
     await ann.press(resolved, "👎 Still a problem")
     assert "back in progress" in ann.last.text and "says it is still a problem" in desk.staff.last.text

@@ -90,7 +90,7 @@ async def new_ticket(
             due_times.on_public_update(ticket, policy, created_at)
         if assignee is not None:
             ticket.assignee_id, ticket.assignee_name = assignee
-            _transition(session, ticket, State.IN_PROGRESS, policy, created_at or ticket.created_at)
+            await _transition(session, ticket, State.IN_PROGRESS, policy, created_at or ticket.created_at)
         session.add(ticket)
         return int(ticket.id)
 
@@ -103,9 +103,9 @@ async def change(db: Database, ticket_id: int, **fields: Any) -> None:
         session.add(ticket)
 
 
-def _transition(session: Any, ticket: Ticket, target: State, policy: DeskPolicy, now: datetime) -> None:
+async def _transition(session: Any, ticket: Ticket, target: State, policy: DeskPolicy, now: datetime) -> None:
     """An agent's state change, through the production procedure (`lifecycle.apply_transition`)."""
-    apply_transition(
+    await apply_transition(
         session,
         ticket,
         target,
@@ -130,7 +130,7 @@ async def ask(db: Database, policy: DeskPolicy, ticket_id: int, question: str, n
             due_times.on_waiting_customer(ticket, policy, now)
             session.add(ticket)
         else:
-            _transition(session, ticket, State.WAITING_CUSTOMER, policy, now)
+            await _transition(session, ticket, State.WAITING_CUSTOMER, policy, now)
 
 
 async def answer(db: Database, policy: DeskPolicy, ticket_id: int, now: datetime | None = None) -> None:
@@ -139,7 +139,7 @@ async def answer(db: Database, policy: DeskPolicy, ticket_id: int, now: datetime
     async with db.session() as session:
         ticket = await session.get(Ticket, ticket_id)
         record_event(session, ticket, "answer", actor_kind="customer", at=now)
-        _transition(session, ticket, State.IN_PROGRESS, policy, now)
+        await _transition(session, ticket, State.IN_PROGRESS, policy, now)
 
 
 async def set_state(
@@ -151,7 +151,7 @@ async def set_state(
         if target == State.RESOLVED:
             ticket.resolution_report = "Restarted the service; works again."
             due_times.on_first_response(ticket, now)
-        _transition(session, ticket, target, policy, now)
+        await _transition(session, ticket, target, policy, now)
 
 
 async def ticket(db: Database, ticket_id: int) -> Ticket:

@@ -209,7 +209,7 @@ async def test_state_change_is_an_event_and_the_customer_is_told_in_their_langua
 async def test_close_and_reopen_commands(db: Database) -> None:
     ann = await customer(db)
     ticket = await ticket_for(db, ann)
-    await act(db, ticket, agent_actions.resolve, AGENT, "Cable replaced, works again.")
+    await act(db, ticket, agent_actions.resolve, AGENT, "technical Cable replaced, works again.")
     notice, closed = await act(db, ticket, agent_actions.close, AGENT)
     assert notice.key == "agents.done.closed" and closed.state == "closed"
     async with db.session() as session:

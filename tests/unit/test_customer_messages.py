@@ -91,7 +91,7 @@ async def test_another_customers_links_and_buttons_do_not_reach_a_ticket(db: Dat
     ann = await customer(db)
     bob = await customer(db, 502, "Bob")
     ticket = await ticket_for(db, ann)
-    await act(db, ticket, agent_actions.resolve, AGENT, "Replaced the fuser unit and tested.")
+    await act(db, ticket, agent_actions.resolve, AGENT, "technical: Replaced the fuser unit and tested.")
     async with db.session() as session:
         await repos.add_link(session, 501, 40, ticket.id, "to_customer")
         me = await repos.customer_by_telegram_id(session, 502)
@@ -108,9 +108,10 @@ async def test_another_customers_links_and_buttons_do_not_reach_a_ticket(db: Dat
 async def test_resolve_confirm_closes(db: Database) -> None:
     ann = await customer(db)
     ticket = await ticket_for(db, ann)
-    notice, resolved = await act(db, ticket, agent_actions.resolve, AGENT, "The fuser was worn; replaced it.")
+    notice, resolved = await act(db, ticket, agent_actions.resolve, AGENT, "technical The fuser was worn; replaced it.")
     assert notice.key == "agents.done.resolved"
     assert resolved.state == "resolved" and resolved.resolution_report == "The fuser was worn; replaced it."
+    assert resolved.cause == "technical"
     assert resolved.resolved_at and resolved.auto_close_due_at and resolved.first_response_at
     message = (await rows_of(db, ticket, 501))[-1]
     buttons = [b["callback_data"] for b in message.payload["reply_markup"]["inline_keyboard"][0]]
@@ -133,7 +134,7 @@ async def test_resolve_confirm_closes(db: Database) -> None:
 async def test_still_a_problem_reopens_and_tells_the_staff(db: Database) -> None:
     ann = await customer(db)
     ticket = await ticket_for(db, ann)
-    await act(db, ticket, agent_actions.resolve, AGENT, "Restarted the print spooler.")
+    await act(db, ticket, agent_actions.resolve, AGENT, "configuration Restarted the print spooler.")
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
         answer = await customer_messages.confirm_fix(session, me, ticket.id, False, POLICY)

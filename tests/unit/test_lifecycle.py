@@ -41,7 +41,7 @@ async def test_a_change_moves_the_clocks_and_is_recorded_with_who_made_it(db: Da
     now = now_utc()
     async with db.session() as session:
         ticket = await repos.lock_ticket(session, tid)
-        event = apply_transition(
+        event = await apply_transition(
             session, ticket, State.WAITING_CUSTOMER, POLICY, now, actor_kind="agent", actor_id=7001, note="asked"
         )
     assert (event.from_state, event.to_state, event.actor_kind, event.actor_id, event.note) == (
@@ -56,7 +56,7 @@ async def test_a_change_moves_the_clocks_and_is_recorded_with_who_made_it(db: Da
     assert waiting.reminder_due_at is not None and waiting.auto_close_due_at is not None
     async with db.session() as session:
         ticket = await repos.lock_ticket(session, tid)
-        apply_transition(session, ticket, State.IN_PROGRESS, POLICY, now, actor_kind="customer", note="answered")
+        await apply_transition(session, ticket, State.IN_PROGRESS, POLICY, now, actor_kind="customer", note="answered")
     answered = await desk.ticket(db, tid)
     assert answered.sla_paused_at is None and answered.reminder_due_at is None and answered.auto_close_due_at is None
     assert [(e.from_state, e.to_state, e.actor_kind) for e in await desk.events(db, tid, "state")] == [
@@ -70,7 +70,7 @@ async def test_cancelling_stops_every_clock(db: Database) -> None:
     await desk.ask(db, POLICY, tid, "Which floor?")
     async with db.session() as session:
         ticket = await repos.lock_ticket(session, tid)
-        apply_transition(session, ticket, State.CANCELLED, POLICY, now_utc(), actor_kind="agent", actor_id=7001)
+        await apply_transition(session, ticket, State.CANCELLED, POLICY, now_utc(), actor_kind="agent", actor_id=7001)
     cancelled = await desk.ticket(db, tid)
     assert cancelled.state == "cancelled" and cancelled.closed_at is not None
     assert cancelled.reminder_due_at is cancelled.auto_close_due_at is cancelled.progress_due_at is None
@@ -82,7 +82,7 @@ async def test_a_refused_change_leaves_the_ticket_and_its_trail_as_they_were(db:
     async with db.session() as session:
         ticket = await repos.lock_ticket(session, tid)
         with pytest.raises(TransitionError):
-            apply_transition(session, ticket, State.CLOSED, POLICY, now_utc(), actor_kind="system")
+            await apply_transition(session, ticket, State.CLOSED, POLICY, now_utc(), actor_kind="system")
     assert (await desk.ticket(db, tid)).state == "new"
     assert await desk.events(db, tid, "state") == []
 
@@ -96,7 +96,7 @@ async def test_the_desk_auto_closing_and_an_agent_closing_move_the_same_clocks(d
         now = now_utc()
         async with db.session() as session:
             ticket = await repos.lock_ticket(session, tid)
-            apply_transition(session, ticket, State.CLOSED, POLICY, now, actor_kind=actor_kind)
+            await apply_transition(session, ticket, State.CLOSED, POLICY, now, actor_kind=actor_kind)
         ticket = await desk.ticket(db, tid)
         closed.append((ticket.survey_due_at - now, ticket.auto_close_due_at, ticket.reminder_due_at))
     assert closed[0] == closed[1]

@@ -1,0 +1,204 @@
+"""The queries of major incidents: linked tickets, what grouping compares a new report with, merge
+proposals, declared outages and their followers (docs/major-incidents.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import outbox_rows
+from storage.models import Customer, DeclaredOutage, MajorProposal, OutageFollower, OutboxMessage, Ticket
+from storage.repos import OPEN_STATES, dialect_insert, next_value
+
+#: the latest members of a major incident a new report is compared with (helpdesk.outages.placement)
+GROUP_SAMPLE = 20
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """An open incident as grouping reads it (no ORM object: hundreds are read per new report)."""
+
+    id: int
+    description: str
+    service_key: str | None
+    category: str
+    created_at: datetime
+    parent_id: int | None
+    is_major: bool
+
+
+_REPORT_COLUMNS = (
+    col(Ticket.id),
+    col(Ticket.description),
+    col(Ticket.service_key),
+    col(Ticket.category),
+    col(Ticket.created_at),
+    col(Ticket.parent_id),
+    col(Ticket.is_major),
+)
+
+
+def _open_incidents() -> tuple:
+    return (Ticket.ticket_type == "incident", col(Ticket.state).in_(OPEN_STATES))
+
+
+async def reports_for_grouping(session: AsyncSession, since: datetime, exclude: int | None = None) -> list[ReportRow]:
+    """What a new report is compared with: the open incidents not linked anywhere that arrived since
+    `since` (the window), every open major incident whatever its age, and of each its latest members."""
+    window = select(*_REPORT_COLUMNS).where(
+        *_open_incidents(), col(Ticket.parent_id).is_(None), Ticket.created_at >= since
+    )
+    majors = select(*_REPORT_COLUMNS).where(*_open_incidents(), col(Ticket.is_major).is_(True))
+    rows = {row[0]: ReportRow(*row) for stmt in (window, majors) for row in (await session.execute(stmt)).all()}
+    for major in [r for r in rows.values() if r.is_major]:
+        members = (
+            select(*_REPORT_COLUMNS)
+            .where(*_open_incidents(), Ticket.parent_id == major.id)
+            .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+            .limit(GROUP_SAMPLE)
+        )
+        rows.update({row[0]: ReportRow(*row) for row in (await session.execute(members)).all()})
+    rows.pop(exclude, None)
+    return sorted(rows.values(), key=lambda r: (r.created_at, r.id))
+
+
+async def open_major_incidents(session: AsyncSession) -> Sequence[Ticket]:
+    stmt = select(Ticket).where(col(Ticket.is_major).is_(True), col(Ticket.state).in_(OPEN_STATES))
+    return (await session.exec(stmt.order_by(col(Ticket.id)))).all()
+
+
+async def member_reports(session: AsyncSession, parent_id: int, limit: int = GROUP_SAMPLE) -> list[ReportRow]:
+    """The latest reports linked under a major incident (any state)."""
+    stmt = (
+        select(*_REPORT_COLUMNS)
+        .where(Ticket.parent_id == parent_id)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return [ReportRow(*row) for row in (await session.execute(stmt)).all()]
+
+
+# -- linked tickets ---------------------------------------------------------------------------------------
+
+
+async def linked_tickets(session: AsyncSession, parent_id: int, *, lock: bool = False) -> Sequence[Ticket]:
+    """The tickets linked under `parent_id`, oldest first; `lock`: row-locked and freshly read."""
+    stmt = select(Ticket).where(Ticket.parent_id == parent_id).order_by(col(Ticket.seq))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).all()
+
+
+async def linked_with_customers(session: AsyncSession, parent_id: int) -> list[tuple[Ticket, Customer]]:
+    """The linked tickets and their customers, in one query (a broadcast to hundreds)."""
+    stmt = (
+        select(Ticket, Customer)
+        .join(Customer, col(Customer.id) == col(Ticket.customer_id))
+        .where(Ticket.parent_id == parent_id)
+        .order_by(col(Ticket.seq))
+    )
+    return [(ticket, customer) for ticket, customer in (await session.exec(stmt)).all()]
+
+
+async def linked_numbers(session: AsyncSession, parent_id: int, limit: int) -> tuple[list[str], int]:
+    """The numbers of the first `limit` linked tickets, and how many there are."""
+    stmt = select(Ticket.number).where(Ticket.parent_id == parent_id).order_by(col(Ticket.seq)).limit(limit)
+    numbers = list((await session.exec(stmt)).all())
+    total = (await session.exec(select(func.count()).where(Ticket.parent_id == parent_id))).one()
+    return numbers, int(total)
+
+
+async def tickets_by_ids(session: AsyncSession, ids: Sequence[int], *, lock: bool = False) -> list[Ticket]:
+    """The tickets with these ids, in the order of `ids` (missing ones left out)."""
+    if not ids:
+        return []
+    stmt = select(Ticket).where(col(Ticket.id).in_(list(ids)))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    found = {ticket.id: ticket for ticket in (await session.exec(stmt)).all()}
+    return [found[i] for i in ids if i in found]
+
+
+# -- proposals --------------------------------------------------------------------------------------------
+
+
+async def proposal(session: AsyncSession, proposal_id: int, *, lock: bool = False) -> MajorProposal | None:
+    stmt = select(MajorProposal).where(MajorProposal.id == proposal_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
+
+
+async def proposals_since(session: AsyncSession, status: str, since: datetime) -> Sequence[MajorProposal]:
+    stmt = select(MajorProposal).where(MajorProposal.status == status, MajorProposal.created_at >= since)
+    return (await session.exec(stmt.order_by(col(MajorProposal.id)))).all()
+
+
+async def add_proposal(session: AsyncSession, row: MajorProposal) -> MajorProposal:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def rewrite_unsent(session: AsyncSession, dedupe_key: str, changes: dict[str, Any]) -> OutboxMessage | None:
+    """The message queued with this dedupe key (a proposal's), its parameters updated by `changes` if
+    delivery has not started on it (it is locked meanwhile); None when there is no such message. The
+    caller edits a message already sent (its `result_message_id`)."""
+    stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key).with_for_update()
+    row = (await session.exec(stmt.execution_options(populate_existing=True))).first()
+    if row is not None and row.status == "pending" and row.attempts == 0 and row.locked_by is None:
+        row.payload = {**row.payload, **changes}
+        session.add(row)
+        outbox_rows.mark_written(session)
+    return row
+
+
+async def take_detector_turn(session: AsyncSession) -> None:
+    """Serialise the proposals' bookkeeping between processes: a row lock on a counter until commit
+    (SQLite transactions here hold the write lock anyway)."""
+    await next_value(session, "major_incident_detector")
+
+
+# -- declared outages -------------------------------------------------------------------------------------
+
+
+async def active_outages(session: AsyncSession) -> Sequence[DeclaredOutage]:
+    stmt = select(DeclaredOutage).where(col(DeclaredOutage.ended_at).is_(None)).order_by(col(DeclaredOutage.id))
+    return (await session.exec(stmt)).all()
+
+
+async def active_outage(session: AsyncSession, service: str, *, lock: bool = False) -> DeclaredOutage | None:
+    stmt = select(DeclaredOutage).where(DeclaredOutage.service == service, col(DeclaredOutage.ended_at).is_(None))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt.order_by(col(DeclaredOutage.id).desc()))).first()
+
+
+async def outage_by_id(session: AsyncSession, outage_id: int) -> DeclaredOutage | None:
+    return await session.get(DeclaredOutage, outage_id)
+
+
+async def add_follower(session: AsyncSession, outage_id: int, customer_id: int, description: str, at: datetime) -> None:
+    """Remember the customer as following the outage (once, however often they ask)."""
+    stmt = (
+        dialect_insert(session, OutageFollower)
+        .values(outage_id=outage_id, customer_id=customer_id, description=description, created_at=at)
+        .on_conflict_do_nothing()
+    )
+    await session.execute(stmt)
+
+
+async def followers(session: AsyncSession, outage_id: int) -> Sequence[Customer]:
+    stmt = (
+        select(Customer)
+        .join(OutageFollower, col(OutageFollower.customer_id) == col(Customer.id))
+        .where(OutageFollower.outage_id == outage_id)
+        .order_by(col(OutageFollower.id))
+    )
+    return (await session.exec(stmt)).all()
