@@ -59,7 +59,7 @@ async def send_article(
     due_times.on_first_response(ticket, now)
     ticket.updated_at = now
     if ticket.state == State.NEW.value:
-        apply_transition(
+        await apply_transition(
             session,
             ticket,
             State.IN_PROGRESS,

@@ -306,7 +306,7 @@ async def test_replies_keep_working_after_kill_and_restart(bot_api, bot_factory)
 
     entities = {(e["type"], part(e)) for e in formatted.data["entities"]}
     assert ("bold", "Sync") in entities and ("text_link", "guide") in entities
-    await agent.reply(prompt, "The cached password was stale; updated it in the credential manager.")
+    await agent.reply(prompt, "configuration The cached password was stale; updated it in the credential manager.")
     resolved = await ann.wait_for("is resolved")
     await ann.press(resolved, "👍 Yes, it's fixed")
     await ann.wait_for("is closed")
