@@ -6,8 +6,9 @@ read UTF-8 (Cyrillic names) and other programs skip. Times are local to TIMEZONE
 `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's advice against CSV injection): an
 agent's display name comes from Telegram and could otherwise run as a formula when the file is opened.
 
-`team` and `cause` are in the header already and stay empty until teams and closing causes exist
-(issues 19 and 15), so a spreadsheet built on this file keeps working when they arrive.
+`cause` is the closing report's cause by its code word (`supplier`, `technical`…; empty for requests and
+open tickets); `team` is in the header already and stays empty until teams exist (issue 19), so a
+spreadsheet built on this file keeps working when they arrive.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _cells(row: ExportRow, zone: ZoneInfo) -> list[str]:
         row.assignee or "",
         "",  # team: issue 19
         "" if row.rating is None else str(row.rating),
-        "",  # cause: issue 15
+        row.cause or "",
     ]
     return [safe_cell(cell) for cell in cells]
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import report_period, self_help
+from helpdesk import problem_report, report_period, self_help
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration
 from helpdesk.i18n import t
+from helpdesk.problem_report import ProblemFigures
 from helpdesk.report_period import Period
 from helpdesk.vocabulary import State
 from storage import reports
@@ -56,6 +57,7 @@ class DeskReport:
     ratings: tuple[tuple[int, int], ...] = ()  # per bucket: (sum of ratings, ratings)
     by_state: dict[str, int] = field(default_factory=dict)  # every ticket, by its state now
     self_help: dict[str, int] = field(default_factory=dict)  # self-help events of the period, by kind
+    problems: ProblemFigures = field(default_factory=ProblemFigures)  # recurring problems: causes, majors
 
     @property
     def created_total(self) -> int:
@@ -142,6 +144,7 @@ async def build(session: AsyncSession, period: Period, now: datetime) -> DeskRep
         ratings=tuple(ratings),
         by_state=await reports.state_counts(session),
         self_help=await reports.self_help_counts(session, period.start, period.end),
+        problems=await problem_report.compute(session, period.start, period.end),
     )
 
 
@@ -204,6 +207,9 @@ def render_body(report: DeskReport, lang: str) -> list[str]:
         lines.append(t(lang, "reports.rating", rating=f"{rating:.1f}", count=ratings))
     if any(report.self_help.values()):
         lines.append(_self_help_line(lang, report.self_help))
+    problems = problem_report.render(report.problems, lang)
+    if problems:
+        lines += ["", *problems]
     return [*lines, "", *render_now(report, lang)]
 
 

@@ -250,6 +250,7 @@ class ExportRow:
     resolution_met: bool | None
     assignee: str | None
     rating: int | None
+    cause: str | None = None  # the closing report's cause (helpdesk.vocabulary.Cause)
 
 
 def _met(outcome: int | None) -> bool | None:
@@ -273,14 +274,15 @@ async def export_rows(session: AsyncSession, start: datetime, end: datetime, now
             sla_outcome("resolution", now),
             col(Ticket.assignee_name),
             col(Ticket.rating),
+            col(Ticket.cause),
         )
         .where(_within(col(Ticket.created_at), start, end))
         .order_by(col(Ticket.seq))
     )
     rows = (await session.execute(stmt)).all()
     return [
-        ExportRow(*head, _met(first), _met(resolution), assignee, rating)
-        for *head, first, resolution, assignee, rating in rows
+        ExportRow(*head, _met(first), _met(resolution), assignee, rating, cause)
+        for *head, first, resolution, assignee, rating, cause in rows
     ]
 
 

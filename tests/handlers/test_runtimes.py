@@ -67,6 +67,6 @@ async def test_an_agent_conversation_on_postgresql(pg_desk: Desk) -> None:
     await agent.press(pg_desk.card(number), "🙋 Take")
     await agent.send(f"/reply {number} Please reinstall the VPN client")
     assert "reinstall the VPN client" in ann.last.text
-    await agent.send(f"/resolve {number} Reinstalled the client; the tunnel has been stable for an hour.")
+    await agent.send(f"/resolve {number} technical Reinstalled the client; the tunnel has been stable for an hour.")
     await ann.press(ann.chat.find("is resolved"), "👍 Yes, it's fixed")
     assert "is closed" in ann.last.text
