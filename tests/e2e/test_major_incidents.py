@@ -38,8 +38,6 @@ async def register(user, text: str) -> str:
             await user.press(q, confirm)
         elif skip:
             await user.press_reply_button(skip)
-        elif q.buttons and q.buttons[0] in ("Skip", "Пропустить"):
-            await user.press(q, q.buttons[0])
         elif q.buttons:
             await user.press(q, q.buttons[0])
     raise AssertionError("the intake did not finish")
