@@ -1,5 +1,5 @@
 """Command line: run the bot, migrate, console chat, classify, eval, eval-groups, eval-kb, exports, reports,
-webhooks.
+the health check, webhooks.
 
 `main` is the one error path of every command: an `OperatorError` raised anywhere below becomes one
 `error:` line and its exit code (2: fix the configuration, 3: a service is unreachable), a bad
@@ -131,6 +131,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_main(load_settings(), args.since, args.format, args.output, args.lang)
 
 
+def cmd_healthcheck(_args: argparse.Namespace) -> int:
+    from bot.healthcheck import check_health
+
+    return check_health(load_settings())
+
+
 def cmd_set_webhook(_args: argparse.Namespace) -> int:
     from bot.webhook import set_webhook
 
@@ -194,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
     p.add_argument("--lang", default=None, help="en or ru (default: DEFAULT_LANGUAGE)")
     p.set_defaults(func=cmd_report)
+    sub.add_parser("healthcheck", help="ask the running bot for /healthz (the image's HEALTHCHECK)").set_defaults(
+        func=cmd_healthcheck
+    )
     sub.add_parser("set-webhook", help="register WEBHOOK_URL with Telegram").set_defaults(func=cmd_set_webhook)
     sub.add_parser("delete-webhook", help="remove the webhook (back to polling)").set_defaults(func=cmd_delete_webhook)
     return parser

@@ -22,8 +22,8 @@ async def open_database(settings: Settings, revision: str = "head") -> Database:
     before the bot ever started); a missing directory, an unreachable or refused database raises an
     `OperatorError`."""
     _check_directory(settings.database_url)
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
-    with _reported(db.url):
+    with _reported(settings.database_url):
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)  # may create ./data
         try:
             await migrate.upgrade(db, revision)
         except BaseException:

@@ -75,6 +75,8 @@ def database_error(exc: BaseException, where: str) -> OperatorError | None:
             return ServiceUnreachable(f"the database at {where} is not accepting connections: {cause}")
         if isinstance(cause, sqlite3.DatabaseError):
             return ConfigError(f"DATABASE_URL: cannot use the SQLite file {where}: {cause}")
+        if isinstance(cause, OSError) and cause.filename is not None:  # a file or directory, not the network
+            return ConfigError(f"DATABASE_URL: cannot use {cause.filename}: {cause.strerror or cause}")
         if isinstance(cause, ConnectionError | TimeoutError | socket.gaierror) or (
             isinstance(cause, OSError) and cause.errno in _NETWORK_ERRNOS
         ):

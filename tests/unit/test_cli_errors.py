@@ -48,6 +48,7 @@ CASES = [
     (["migrate"], {"DATABASE_URL": "postgresql+pg8000://u@h/x"}, 2, "unknown database driver 'postgresql+pg8000'"),
     (["migrate"], {"DATABASE_URL": "sqlite:///./typo/bot.db"}, 2, "typo does not exist (create it"),
     (["console"], {"DATABASE_URL": "sqlite:///{tmp}/not-a-db.txt"}, 2, "cannot use the SQLite file"),
+    (["migrate"], {"DATABASE_URL": "sqlite:////proc/bot.db"}, 2, "error: DATABASE_URL: cannot use the SQLite file"),
     (["classify", "printer"], {"LOG_LEVEL": "chatty"}, 2, "error: LOG_LEVEL: 'chatty' is not a log level"),
     (["eval", "labels.jsonl"], {"AGENT_IDS": "me"}, 2, "error: AGENT_IDS: 'me' is not a list"),
     (["set-webhook"], {}, 2, "error: WEBHOOK_URL is not set"),

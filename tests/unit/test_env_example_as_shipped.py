@@ -37,6 +37,7 @@ COMMANDS: list[tuple[str, list[str], dict[str, str], str | None]] = [
     ("erase-customer", ["erase-customer", "1"], {}, None),
     ("set-webhook", ["set-webhook"], {}, None),
     ("delete-webhook", ["delete-webhook"], {}, None),
+    ("healthcheck", ["healthcheck"], {}, None),
     ("unreachable-db", ["export-labels"], {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}, None),
 ]
 
@@ -75,6 +76,7 @@ EXPECTED = [
     ("erase-customer", 1, "error: no customer with Telegram id 1"),
     ("set-webhook", 2, "error: WEBHOOK_URL is not set"),
     ("delete-webhook", 2, "error: TELEGRAM_BOT_TOKEN is not set"),
+    ("healthcheck", 2, "error: HEALTH_PORT is not set"),
     ("unreachable-db", 3, "error: cannot reach the database at 127.0.0.1:1/x: connection refused"),
 ]
 
