@@ -14,8 +14,22 @@ model is trained at build time into a cache the bot's user can read, so the bot 
 training; the bot's user can write only the data volume; the bot answers a customer; the HEALTHCHECK
 command reports it healthy; SIGTERM stops it with exit code 0; `migrate` works on the same volume.
 
-What it does not: the base image's own packages, and (by default) installing the dependencies from PyPI
-— they come from this checkout's .venv, a layer the image would download (`--pypi` downloads them).
+Where the dependencies come from (the trade-off). The image's `pip install` downloads the project's
+dependencies from PyPI: about 40 distributions (numpy, scipy, scikit-learn, matplotlib…), minutes of
+download and unpacking on a 2-core machine, and a test that fails when PyPI cannot be reached. By
+default the check does not do that. The base image's pip and the distributions `pip install` of the
+project pulls in (pyproject.toml's dependencies and theirs, markers evaluated: the same resolution,
+nothing of the dev extra) are linked from this checkout's .venv, which scripts/setup installed from the
+same pyproject.toml, into a layer of the fresh environment; the RUN then runs unchanged with pip told
+`--no-index` (PIP_NO_INDEX), so pip itself checks that the layer satisfies every requirement, builds the
+project in its isolated build environment from a wheelhouse of the build backend (build-system.requires,
+fetched from PyPI once per .venv and kept in .venv/image-check-wheels/), and installs the project for
+real. What this leaves out: the versions are the .venv's rather than the newest PyPI has today, and the
+dependencies' files are the .venv's (linked, not unpacked again), so a broken wheel on PyPI would be
+missed. `--pypi` does it all from PyPI, exactly as the image is built (slow; needs the network).
+A dev-only package (pytest, PyYAML…) is not in the layer, so a runtime import of one fails here as it
+would in the image.
+
 Run as root, the bot runs as `nobody`; otherwise the scratch root is made read-only and every file the
 bot reads is checked to be readable by others, which is what a second user needs.
 
@@ -37,7 +51,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -48,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from scripts import image_layers  # noqa: E402
 from tests.support.botapi import FakeBotAPI  # noqa: E402  (the stand-in: a dev tool, like this check)
 from tests.support.botproc import DEFAULT_TOKEN  # noqa: E402
 
@@ -76,6 +90,7 @@ class Image:
     cmd: list[str] = field(default_factory=list)
     healthcheck: list[str] = field(default_factory=list)
     stopsignal: str = "SIGTERM"
+    pip_env: dict[str, str] = field(default_factory=dict)  # where the build's pip finds packages (see FROM)
 
     def path(self, inside: str) -> Path:
         """A path of the image, in the scratch root (a path already there is kept)."""
@@ -142,9 +157,9 @@ def ignored(relative: str, patterns: list[str]) -> bool:
 # -- building ----------------------------------------------------------------------------------------------
 
 
-def build(image: Image, build_args: dict[str, str], *, pypi: bool) -> None:
+def build(image: Image, build_args: dict[str, str], *, pypi: bool, dockerfile: Path = REPO / "Dockerfile") -> None:
     patterns = dockerignore(REPO)
-    for word, args in instructions(REPO / "Dockerfile"):
+    for word, args in instructions(dockerfile):
         if word not in KNOWN:
             raise CheckFailed(f"Dockerfile: {word} is an instruction this check does not carry out; teach it")
         if word == "FROM":
@@ -174,24 +189,28 @@ def build(image: Image, build_args: dict[str, str], *, pypi: bool) -> None:
 
 
 def start_from(image: Image, args: str, *, pypi: bool) -> None:
-    """`FROM python:X.Y-…`: a fresh virtual environment of Python X.Y, usable by any user."""
+    """`FROM python:X.Y-…`: a fresh virtual environment of Python X.Y with pip, usable by any user. Without
+    --pypi, pip and the project's dependencies are a layer linked from this checkout's .venv and pip is
+    offline (see the header)."""
     match = re.match(r"python:(\d+\.\d+)", args)
     if not match:
         raise CheckFailed(f"FROM {args}: the check knows python:X.Y images only")
     image.python_version = match[1]
     base = base_python(image.python_version)
     image.venv = image.path("/usr/local")  # where the official python images keep their python
-    subprocess.run([base, "-m", "venv", str(image.venv)], check=True)
-    if not pypi:  # the dependencies this checkout's .venv has, as a layer the image would have downloaded
-        site = Path(sysconfig.get_paths()["purelib"])
-        layer = image.path("/opt/dependency-layer")
-        layer.mkdir(parents=True)
-        for entry in site.iterdir():
-            if entry.name.startswith(("intake_bot", "__editable__", "_intake_bot")) or entry.suffix == ".pth":
-                continue  # the project itself is installed by the build, from the copied sources
-            (layer / entry.name).symlink_to(entry)
-        venv_site = next(image.venv.glob("lib/python*/site-packages"))
-        (venv_site / "dependency-layer.pth").write_text(f"{layer}\n")
+    subprocess.run([base, "-m", "venv", *([] if pypi else ["--without-pip"]), str(image.venv)], check=True)
+    if pypi:
+        return
+    pyproject = REPO / "pyproject.toml"
+    layer = image.path("/opt/dependency-layer")
+    try:
+        image_layers.add_pip(image.venv, layer)
+        image_layers.link_distributions(image_layers.runtime_distributions(pyproject), layer)
+        wheels = image_layers.build_backend_wheels(pyproject, REPO / ".venv" / "image-check-wheels")
+    except image_layers.LayerError as exc:
+        raise CheckFailed(str(exc)) from None
+    image_layers.add_layer(image.venv, layer)
+    image.pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
 
 
 def base_python(version: str) -> str:
@@ -256,7 +275,8 @@ def run_step(image: Image, args: str) -> None:
 def build_env(image: Image) -> dict[str, str]:
     assert image.venv is not None
     keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ")}
-    return {**keep, "PATH": f"{image.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(image.root / "root")}
+    path = f"{image.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin"
+    return {**keep, **image.pip_env, "PATH": path, "HOME": str(image.root / "root")}
 
 
 # -- running -----------------------------------------------------------------------------------------------
