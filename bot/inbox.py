@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from bot.batch import Batches, Blamed, Deliver
 from bot.handlers.context import ButtonAnswers
 from bot.handlers.update import chat_key_of
-from bot.update_attempts import Attempts, InboxStats, Seen, log_outcome
+from bot.update_attempts import Attempts, InboxStats, Seen, log_outcome, reason
 from helpdesk import metrics
 from helpdesk.clock import now_utc
 from helpdesk.policy import DeskPolicy
@@ -119,14 +119,31 @@ class UpdateInbox:
         if not by_id:
             return set()
         self.last_update_at = time.monotonic()
+        try:
+            fresh = await self._insert(list(by_id.values()))
+        except Exception as exc:
+            log.warning("storing %d updates failed (%s); storing each alone", len(by_id), reason(exc))
+            fresh = await self._insert_each(list(by_id.values()))
+        self.stats.stored += len(fresh)
+        if len(self._payloads) + len(fresh) > PAYLOAD_CACHE_LIMIT:  # handled elsewhere (another process)
+            self._payloads.clear()
+        for payload in fresh:
+            self._payloads[int(payload["update_id"])] = payload
+        # every chat of the batch, redelivered ones too: a redelivered update may be stored but unfinished
+        # (its process died), and waiting for the periodic recovery would leave its customer waiting
+        for key in dict.fromkeys(chat_key_of(p) for p in by_id.values()):
+            self.schedule(key)
+        return {int(p["update_id"]) for p in fresh}
+
+    async def _insert(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert the updates not stored yet, in one transaction; returns those."""
         async with self.db.session() as session:
+            ids = [int(p["update_id"]) for p in payloads]
             existing = set(
-                (
-                    await session.exec(select(InboxUpdate.update_id).where(col(InboxUpdate.update_id).in_(list(by_id))))
-                ).all()
+                (await session.exec(select(InboxUpdate.update_id).where(col(InboxUpdate.update_id).in_(ids)))).all()
             )
-            fresh = [p for uid, p in by_id.items() if uid not in existing]
-            self.stats.duplicates += len(by_id) - len(fresh)
+            fresh = [p for p in payloads if int(p["update_id"]) not in existing]
+            self.stats.duplicates += len(payloads) - len(fresh)
             if fresh:
                 received = now_utc()
                 stmt = dialect_insert(session, InboxUpdate).on_conflict_do_nothing()
@@ -144,16 +161,21 @@ class UpdateInbox:
                         for p in fresh
                     ],
                 )
-        self.stats.stored += len(fresh)
-        if len(self._payloads) + len(fresh) > PAYLOAD_CACHE_LIMIT:  # handled elsewhere (another process)
-            self._payloads.clear()
-        for payload in fresh:
-            self._payloads[int(payload["update_id"])] = payload
-        # every chat of the batch, redelivered ones too: a redelivered update may be stored but unfinished
-        # (its process died), and waiting for the periodic recovery would leave its customer waiting
-        for key in dict.fromkeys(chat_key_of(p) for p in by_id.values()):
-            self.schedule(key)
-        return {int(p["update_id"]) for p in fresh}
+        return fresh
+
+    async def _insert_each(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch could not be stored: each update alone, so one that cannot be stored (its content makes
+        the database refuse it) is parked on its own and never holds back the others. When even the parked
+        record cannot be written, the database itself is in trouble: the error goes to the caller (polling
+        does not confirm, a webhook answers 500) and Telegram delivers everything again."""
+        fresh: list[dict[str, Any]] = []
+        for payload in payloads:
+            try:
+                fresh += await self._insert([payload])
+            except Exception as exc:
+                if not await self.attempts.park_unstorable(payload, exc):
+                    raise
+        return fresh
 
     # -- scheduling ---------------------------------------------------------------------------------
 

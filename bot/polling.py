@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from bot.bot_api import BotApiError, Runtime
+from bot.handlers.update import fits_id
 from bot.inbox import UpdateInbox
 
 log = logging.getLogger("bot.polling")
@@ -48,10 +49,10 @@ class Poller:
             raise BotApiError(0, "the result is not a list")
         updates = []
         for item in result:
-            if isinstance(item, dict) and isinstance(item.get("update_id"), int):
+            if isinstance(item, dict) and fits_id(item.get("update_id")):
                 updates.append(item)
             else:  # nothing can be done with it, and it must not block the ones after it
-                log.warning("getUpdates returned an entry without an update_id; skipped: %.200r", item)
+                log.warning("getUpdates returned an entry without a usable update_id; skipped: %.200r", item)
         return updates
 
     async def run(self, stop: asyncio.Event) -> None:

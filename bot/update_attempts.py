@@ -10,12 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.handlers.update import sender_of, update_kind
+from bot.handlers.update import chat_key_of, sender_of, update_kind
 from helpdesk import failures, metrics
 from helpdesk.clock import now_utc
 from helpdesk.policy import DeskPolicy
 from storage.db import Database
 from storage.models import InboxUpdate
+from storage.repos import dialect_insert
 
 log = logging.getLogger("bot.updates")
 
@@ -39,6 +40,13 @@ class InboxStats:
     duplicates: int = 0
     batches: int = 0  # transactions that handled updates
     stores: int = 0  # transactions that stored updates
+
+
+def reason(exc: BaseException) -> str:
+    """`Type: message` of what went wrong, the database driver's own error rather than SQLAlchemy's wrapper
+    (which quotes the statement and its parameters: user text that has no place in a log line)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {cause}"
 
 
 def log_outcome(seen: Seen, outcome: str, started: float, **more: Any) -> None:
@@ -108,6 +116,48 @@ class Attempts:
             return "stall", 0.0
         delay = self.retry_delays[min(attempts_done - 1, len(self.retry_delays) - 1)]
         return "retry", delay
+
+    async def park_unstorable(self, payload: dict[str, Any], exc: BaseException) -> bool:
+        """Record an update the database refused to store (its content) as parked, without its payload.
+
+        Nobody is told but the log: whatever made it unstorable is no message a person wrote to us (ids
+        beyond any Telegram id, text no database takes). False when even this record cannot be written.
+        """
+        update_id = int(payload["update_id"])
+        error_id = uuid.uuid4().hex[:8]
+        error = f"not stored: {reason(exc)}"[:2000]
+        try:
+            async with self.db.session() as session:
+                stmt = dialect_insert(session, InboxUpdate).on_conflict_do_nothing()
+                await session.execute(
+                    stmt,
+                    {
+                        "update_id": update_id,
+                        "chat_key": chat_key_of(payload),
+                        "payload": {"update_id": update_id},
+                        "status": "parked",
+                        "attempts": 0,
+                        "received_at": now_utc(),
+                        "done_at": now_utc(),
+                        "error_id": error_id,
+                        "last_error": error,
+                    },
+                )
+        except Exception:
+            log.exception("update=%s could not be stored, nor parked", update_id)
+            return False
+        self.stats.parked += 1
+        metrics.updates_parked.inc()
+        fields = {
+            "update": update_id,
+            "chat": chat_key_of(payload),
+            "kind": update_kind(payload),
+            "outcome": "parked",
+            "error_id": error_id,
+            "error": type(getattr(exc, "orig", None) or exc).__name__,
+        }
+        log.error(" ".join(f"{k}={v}" for k, v in fields.items()) + f" {error}", extra={"fields": fields})
+        return True
 
     async def park_by_id(self, session: Any, update_id: int, error: str | None = None) -> None:
         """Park a stored update in the caller's transaction (its last error kept unless `error` is given)."""

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 
 from bot.bot_api import BotApiError, BotApiUnreachable, Runtime
+from bot.handlers.update import fits_id
 from bot.health import Liveness, add_health_routes, run_site
 from bot.inbox import UpdateInbox
 from bot.polling import ALLOWED_UPDATES
@@ -101,7 +102,7 @@ class WebhookReceiver:
             metrics.webhook_requests.labels(result="bad_request").inc()
             return web.Response(status=400, text="body must be a JSON Telegram Update")
         update_id = payload.get("update_id") if isinstance(payload, dict) else None
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
+        if not fits_id(update_id):
             metrics.webhook_requests.labels(result="bad_request").inc()
             return web.Response(status=400, text="body must be a JSON Telegram Update")
         self.last_request_at = time.monotonic()

@@ -1,4 +1,8 @@
-"""When a customer's message cannot be handled: never silence. Tell the staff and apologise."""
+"""When a customer's message cannot be handled: never silence. Tell the staff and apologise.
+
+Only for a person: an update with no usable sender (a bot, a channel, a forged payload) has nobody
+waiting for an answer and nothing for the staff to do; it is logged and counted for the operator.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ async def update_parked(
     error_id: str,
     policy: DeskPolicy,
 ) -> None:
-    customer = await repos.customer_by_telegram_id(session, user_id) if user_id else None
+    if user_id is None:
+        return
+    customer = await repos.customer_by_telegram_id(session, user_id)
     ticket_note = ""
     if customer is not None:
         open_tickets = await repos.tickets_of_customer(session, customer.id, open_only=True, limit=1)

@@ -47,12 +47,13 @@ async def button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> N
     """An answer chosen with a button (`i:<token>:<value>`); the token tells an old question's buttons apart."""
     lang = await ctx.lang()
     if len(button.args) != 2:
-        ctx.answer_button(t(lang, "hint.stale_button"))
+        ctx.answer_button(t(lang, "agents.conv.outdated"))
         return
     token, value = button.args
     result = await (await intake(ctx)).handle(UserInput.of_choice(value, token))
     if result is None:  # the form was finished or cancelled: this button is from an old message
-        ctx.answer_button(t(lang, "hint.stale_button"))
+        ctx.answer_button(t(lang, "agents.conv.outdated"))
+        ctx.outcome = "stale_button"
         return
     ctx.answer_button(t(lang, "hint.stale_button") if result.stale else None)
     send(ctx, result.replies)

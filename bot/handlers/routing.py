@@ -136,8 +136,9 @@ class Dispatch:
                 if route.audience.admits(ctx):
                     await route.handler(ctx, press, parsed)
                     return True
-        # old or forged data, or not this caller's button: a polite "outdated", nothing else
-        ctx.answer_button(t(await ctx.lang(), "hint.stale_button"))
+        # old or forged data, or not this caller's button (a customer's in a group, an agent's pressed by
+        # anyone else): a polite "out of date" on the button, nothing posted, nothing created
+        ctx.answer_button(t(await ctx.lang(), "agents.conv.outdated"))
         ctx.outcome = "stale_button"
         return True
 

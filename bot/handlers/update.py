@@ -16,6 +16,10 @@ from helpdesk.people import Person
 #: the attachments the desk keeps, in the order they are looked for (a photo comes as several sizes)
 FILE_KINDS = ("document", "video", "audio", "animation")
 
+#: every id the desk stores is a signed 64-bit integer in the database (Telegram's fit in 52 bits): a
+#: forged larger one is refused here, at the edge, instead of failing the store or a handler's commit
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
 
 class UnreadableUpdate(ValueError):
     """The payload is not an update the desk can read (no retry can fix it)."""
@@ -108,13 +112,34 @@ _CHAT_KINDS = frozenset(
 )  # fmt: skip
 
 
+def fits_id(value: Any) -> bool:
+    """An integer the database can store as an id (a signed 64-bit integer; bools are not ids)."""
+    return isinstance(value, int) and not isinstance(value, bool) and ID_MIN <= value <= ID_MAX
+
+
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+    """An id or a size, read leniently: None when missing, not a number, or too large to store."""
+    if isinstance(value, bool) or value is None:
         return None
     try:
-        return int(value) if value is not None else None
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if ID_MIN <= number <= ID_MAX else None
+
+
+def _id(value: Any, what: str) -> int | None:
+    """A required-when-present id: None when missing; `UnreadableUpdate` when present but not storable."""
+    if value is None:
+        return None
+    number = _int(value)
+    if number is None:
+        raise UnreadableUpdate(f"{what} {str(value)[:30]} is not a 64-bit integer")
+    return number
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -137,18 +162,19 @@ def chat_key_of(payload: dict[str, Any]) -> int:
 
 def parse_update(payload: dict[str, Any]) -> Update:
     """The update as the desk reads it; raises `UnreadableUpdate` for a payload that is not one."""
-    update_id = _int(payload.get("update_id"))
+    update_id = _id(payload.get("update_id"), "update_id")
     if update_id is None:
         raise UnreadableUpdate("no update_id")
     kind = update_kind(payload)
     body = payload.get(kind)
     if not isinstance(body, dict):
         raise UnreadableUpdate(f"{kind} is not an object")
+    _id(_dict(body.get("from") or body.get("user")).get("id"), "sender id")
     chat_key = chat_key_of(payload)
     if kind == "callback_query":
         return _press(update_id, body, chat_key, payload)
     chat = _dict(body.get("chat"))
-    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    chat_id, chat_type = _id(chat.get("id"), "chat id"), _str(chat.get("type"))
     sender = _person(body, chat_id)
     if kind in ("message", "edited_message"):
         message = _message(body, chat_id, str(chat_type or ""))
@@ -166,7 +192,7 @@ def sender_of(payload: dict[str, Any]) -> tuple[Person | None, int | None, str |
     kind = update_kind(payload)
     body = _dict(payload.get(kind))
     chat = _dict(_dict(body.get("message")).get("chat") if kind == "callback_query" else body.get("chat"))
-    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    chat_id, chat_type = _int(chat.get("id")), _str(chat.get("type"))
     sender = _person(body, chat_id)
     if kind == "callback_query" and chat_id is None and sender is not None:
         chat_id, chat_type = sender.user_id, "private"
@@ -184,10 +210,10 @@ def _person(body: dict[str, Any], chat_id: int | None) -> Person | None:
     return Person(
         user_id=user_id,
         chat_id=chat_id if chat_id is not None else user_id,
-        first_name=str(user.get("first_name") or ""),
-        last_name=user.get("last_name"),
-        username=user.get("username"),
-        language_code=user.get("language_code"),
+        first_name=_str(user.get("first_name")) or "",
+        last_name=_str(user.get("last_name")),
+        username=_str(user.get("username")),
+        language_code=_str(user.get("language_code")),
     )
 
 
@@ -197,7 +223,7 @@ def _press(update_id: int, body: dict[str, Any], chat_key: int, payload: dict[st
         raise UnreadableUpdate("callback_query without an id")
     message = _dict(body.get("message"))
     chat = _dict(message.get("chat"))
-    chat_id, chat_type = _int(chat.get("id")), chat.get("type")
+    chat_id, chat_type = _id(chat.get("id"), "chat id"), _str(chat.get("type"))
     sender = _person(body, chat_id)
     if chat_id is None and sender is not None:  # a button under a message Telegram no longer shows us:
         chat_id, chat_type = sender.user_id, "private"  # answer the presser privately
@@ -209,7 +235,7 @@ def _press(update_id: int, body: dict[str, Any], chat_key: int, payload: dict[st
 
 
 def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Message:
-    message_id = _int(body.get("message_id"))
+    message_id = _id(body.get("message_id"), "message id")
     if chat_id is None or message_id is None:
         raise UnreadableUpdate("a message without its chat or id")
     text = body.get("text") if isinstance(body.get("text"), str) else None
@@ -236,26 +262,26 @@ def _file_of(body: dict[str, Any], chat_id: int, message_id: int, caption: str |
     """The attachment a message carries (photo, document, video, audio, animation), as plain data."""
     base = {"chat_id": chat_id, "message_id": message_id, "caption": caption}
     photo = body.get("photo")
-    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and _str(photo[-1].get("file_id")):
         largest = photo[-1]  # Telegram lists the sizes smallest first
         return {
             **base,
             "kind": "photo",
             "file_id": largest["file_id"],
-            "file_unique_id": largest.get("file_unique_id"),
-            "file_size": largest.get("file_size"),
+            "file_unique_id": _str(largest.get("file_unique_id")),
+            "file_size": _int(largest.get("file_size")),
         }
     for kind in FILE_KINDS:
         media = body.get(kind)
-        if isinstance(media, dict) and media.get("file_id"):
+        if isinstance(media, dict) and _str(media.get("file_id")):
             return {
                 **base,
                 "kind": kind,
                 "file_id": media["file_id"],
-                "file_unique_id": media.get("file_unique_id"),
-                "file_size": media.get("file_size"),
-                "file_name": media.get("file_name"),
-                "mime_type": media.get("mime_type"),
+                "file_unique_id": _str(media.get("file_unique_id")),
+                "file_size": _int(media.get("file_size")),
+                "file_name": _str(media.get("file_name")),
+                "mime_type": _str(media.get("mime_type")),
             }
     return None
 

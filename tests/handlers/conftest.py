@@ -8,6 +8,7 @@ locks, advisory locks, a second process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from storage import migrate
 from storage.db import Database
 from tests.conftest import RUNTIMES
 from tests.handlers.harness import Desk, LocalRequest
-from tests.support.databases import sqlite_url
+from tests.support.databases import postgres_database, sqlite_url
 
 TOKEN = "123456:HANDLERS-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -78,3 +79,21 @@ async def pg_desk(runtime: str, postgres_database_url: str, triage: Any) -> Asyn
     deliver_to, answers = await runtime_delivery(runtime)
     yield Desk(db, deliver_to, answers, triage)
     await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_desk(
+    request: pytest.FixtureRequest, runtime: str, migrated_sqlite: Path, tmp_path: Path, triage: Any
+) -> AsyncIterator[Desk]:
+    """The desk on each database (a copy of the migrated SQLite file, a fresh PostgreSQL one), per runtime."""
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            path = tmp_path / "desk.db"
+            shutil.copyfile(migrated_sqlite, path)
+            db = Database(sqlite_url(path))
+        else:
+            db = Database(await stack.enter_async_context(postgres_database()))
+            await migrate.upgrade(db)
+        deliver_to, answers = await runtime_delivery(runtime)
+        yield Desk(db, deliver_to, answers, triage)
+        await db.dispose()

@@ -1,0 +1,84 @@
+"""What one user sends cannot make the desk post where it should not, nor alert the staff for nothing:
+customer buttons pressed in groups, agents' buttons pressed by anyone else, messages with no usable
+sender. On SQLite and PostgreSQL, under each runtime."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from storage.models import Customer, Draft, InboxUpdate
+from tests.handlers.harness import Desk
+from tests.handlers.test_customers import register
+
+OUT_OF_DATE = "This button is out of date."
+CUSTOMER_BUTTONS = ("m:new", "m:my", "m:help", "lg:ru", "lg:en", "i:abc123:incident", "i:x", "st:1", "ft:new")
+
+
+async def count(desk: Desk, table: type) -> int:
+    async with desk.db.read() as session:
+        return int((await session.exec(select(func.count()).select_from(table))).one())
+
+
+async def test_customer_buttons_pressed_by_a_non_agent_in_a_group_post_nothing(any_desk: Desk) -> None:
+    desk = any_desk
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve")
+    number = await register(ann, "The projector in meeting room 3 does not turn on")
+    card = desk.card(number)
+    staff_before, drafts_before = len(desk.staff.from_bot), await count(desk, Draft)
+    other_group = await eve.send_in(-100900, "look at this")
+    for where in (card, other_group):
+        for data in CUSTOMER_BUTTONS:
+            answer = await eve.press_data(where, data)
+            assert answer["text"] == OUT_OF_DATE, data
+    assert len(desk.staff.from_bot) == staff_before and desk.telegram.chat(-100900).from_bot == []
+    assert await count(desk, Draft) == drafts_before  # no intake started for Eve
+    assert eve.chat.from_bot == []  # nothing sent to her privately either
+    async with desk.db.read() as session:
+        eve_row = (await session.exec(select(Customer).where(Customer.telegram_id == 666))).first()
+    assert eve_row is None or eve_row.language is None  # lg:ru in a group changed nothing
+
+
+async def test_an_agents_button_pressed_by_anyone_else_is_just_out_of_date(any_desk: Desk) -> None:
+    desk = any_desk
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve")
+    number = await register(ann, "The scanner on floor 4 jams on every page")
+    card = desk.card(number)
+    tid = int(card.data_of("📄 Details").split(":")[2])
+    await eve.send("/start")
+    for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}"):
+        assert (await eve.press_data(card, data))["text"] == OUT_OF_DATE  # in the staff chat
+        before = len(eve.chat.from_bot)
+        assert (await eve.press_data(eve.last, data))["text"] == OUT_OF_DATE  # in her private chat
+        assert len(eve.chat.from_bot) == before  # no "current question" announced, none sent
+    assert "🙋 Take" in card.buttons
+
+
+async def test_an_intake_button_after_the_intake_is_over_is_out_of_date(any_desk: Desk) -> None:
+    desk = any_desk
+    kim = desk.person(502, "Kim")
+    await kim.send("/new")
+    question = kim.last
+    await kim.send("/cancel")
+    before = len(kim.chat.from_bot)
+    answer = await kim.press(question, "✖ Cancel")
+    assert answer["text"] == OUT_OF_DATE and len(kim.chat.from_bot) == before
+
+
+async def test_a_private_message_with_no_usable_sender_alerts_nobody(any_desk: Desk) -> None:
+    desk = any_desk
+    staff_before = len(desk.staff.from_bot)
+    chat = {"id": 4401, "type": "private", "first_name": "Ghost"}
+    await desk.feed("message", {"message_id": 1, "date": 1, "chat": chat, "text": "no from at all"})
+    robot = {"id": 4402, "is_bot": True, "first_name": "Robot"}
+    chat_of_bot = {"id": 4402, "type": "private", "first_name": "Robot"}
+    await desk.feed("message", {"message_id": 1, "date": 1, "chat": chat_of_bot, "from": robot, "text": "/start"})
+    await desk.feed("message", {"message_id": 2, "date": 1, "chat": chat_of_bot, "from": robot, "photo": []})
+    assert desk.inbox.stats.parked == 0 and desk.inbox.stats.failed_attempts == 0  # not retried, not parked
+    assert len(desk.staff.from_bot) == staff_before
+    assert desk.telegram.chat(4401).from_bot == [] and desk.telegram.chat(4402).from_bot == []
+    async with desk.db.read() as session:
+        statuses = {row.status for row in (await session.exec(select(InboxUpdate))).all()}
+    assert statuses == {"done"}
+    ann = desk.person(501, "Ann")  # and the desk goes on
+    await ann.send("/start")
+    assert "Hello, Ann" in ann.last.text
