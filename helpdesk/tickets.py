@@ -22,7 +22,7 @@ from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, U
 from storage import repos
 from storage.models import Attachment, Customer, Ticket, TicketEvent
 
-TICKET_COUNTER = "ticket"
+TICKET_COUNTER = repos.TICKET_COUNTER
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox_rows
-from storage.models import Customer, DeclaredOutage, MajorProposal, OutageFollower, OutboxMessage, Ticket
-from storage.repos import OPEN_STATES, dialect_insert, next_value
+from storage.models import Counter, Customer, DeclaredOutage, MajorProposal, OutageFollower, OutboxMessage, Ticket
+from storage.repos import OPEN_STATES, TICKET_COUNTER, dialect_insert, next_value
 
 #: the latest members of a major incident a new report is compared with (helpdesk.outages.placement)
 GROUP_SAMPLE = 20
@@ -157,6 +157,19 @@ async def rewrite_unsent(session: AsyncSession, dedupe_key: str, changes: dict[s
         session.add(row)
         outbox_rows.mark_written(session)
     return row
+
+
+async def lock_links(session: AsyncSession) -> None:
+    """Take the links' turn before locking a major incident: the row of the ticket counter, locked until
+    commit (PostgreSQL; SQLite transactions here hold the write lock anyway). Registering a ticket takes
+    that row too, so every transaction that both registers and links (an intake batch of many chats) takes
+    the two in the same order, counter first, and no two can wait on each other."""
+    stmt = select(Counter).where(Counter.name == TICKET_COUNTER).with_for_update()
+    if (await session.exec(stmt)).first() is None:
+        await session.execute(
+            dialect_insert(session, Counter).values(name=TICKET_COUNTER, value=0).on_conflict_do_nothing()
+        )
+        await session.exec(stmt)
 
 
 async def take_detector_turn(session: AsyncSession) -> None:

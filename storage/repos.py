@@ -27,6 +27,8 @@ from storage.models import (
     TicketEvent,
 )
 
+#: the counter that numbers tickets (a row lock on it until commit: see `next_value`)
+TICKET_COUNTER = "ticket"
 OPEN_STATES = ("new", "in_progress", "waiting_customer")
 
 

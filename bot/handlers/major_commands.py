@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.handlers.agent_command import TEXT, AgentCall, agent_command, split_args, ticket_command
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import ButtonPress
-from helpdesk import outbox, tickets
+from helpdesk import outbox
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
@@ -25,12 +25,9 @@ async def make_major(call: AgentCall, ticket: Ticket) -> Notice:
 async def link(call: AgentCall, ticket: Ticket, parent_number: str) -> Notice:
     """`/link N PARENT`: N follows PARENT, its customer hears PARENT's updates."""
     words = parent_number.split()
-    parent = await tickets.find_by_number(call.session, words[0], lock=True) if len(words) == 1 else None
-    if parent is None:
-        if len(words) != 1:
-            raise Refusal("major.usage.link")
-        raise Refusal("agents.error.not_found", number=words[0][:40])
-    return await linking.link(call.session, ticket, parent, call.actor, call.policy)
+    if len(words) != 1:
+        raise Refusal("major.usage.link")
+    return await linking.link_to(call.session, ticket, words[0], call.actor, call.policy)
 
 
 @ticket_command("major.usage.unlink")

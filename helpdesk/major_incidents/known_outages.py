@@ -126,6 +126,7 @@ async def follow_major(
 ) -> tuple[Ticket, Ticket] | None:
     """Keep the customer informed of the major incident: their report registered for the record and linked
     under it; (their ticket, the major incident). None when it is no longer open (the intake goes on)."""
+    await major_incidents.lock_links(session)  # before the major incident's row: see lock_links
     parent = await repos.lock_ticket(session, parent_id)
     if parent is None or not parent.is_major or not State(parent.state).is_open:
         return None

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, due_times
+from helpdesk import cards, customer_notices, due_times, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.clock import now_utc
 from helpdesk.lifecycle import TransitionError, apply_transition, check_transition
@@ -100,7 +100,8 @@ async def link(
     why: str | None = None,
     tell_customer: bool = True,
 ) -> Notice:
-    """Link `ticket` under `parent` (made a major incident if it is not one yet); both locked by the caller."""
+    """Link `ticket` under `parent` (made a major incident if it is not one yet); both locked by the caller,
+    who took the links' turn first (`major_incidents.lock_links`, see `link_to`)."""
     await check_link(session, ticket, parent)
     if ticket.parent_id == parent.id:
         return Notice("major.done.already_linked", {"number": ticket.number, "parent": parent.number})
@@ -128,6 +129,17 @@ async def link(
     return Notice("major.done.linked", {"number": ticket.number, "parent": parent.number})
 
 
+async def link_to(
+    session: AsyncSession, ticket: Ticket, parent_number: str, actor: Actor, policy: DeskPolicy
+) -> Notice:
+    """`/link N PARENT`: the links' turn, then PARENT found and locked, then `link`."""
+    await major_incidents.lock_links(session)
+    parent = await tickets.find_by_number(session, parent_number, lock=True)
+    if parent is None:
+        raise Refusal("agents.error.not_found", number=parent_number[:40])
+    return await link(session, ticket, parent, actor, policy)
+
+
 async def _follow(session: AsyncSession, ticket: Ticket, parent: Ticket, policy: DeskPolicy, now: datetime) -> None:
     """Take the parent's state where the rules allow (a new report of a parent in progress goes in
     progress; one further along than its parent stays), then keep the ticket's own clocks still."""
@@ -151,6 +163,7 @@ async def unlink(
             _numbers, count = await major_incidents.linked_numbers(session, ticket.id, 0)
             raise Refusal("major.error.unlink_major", number=ticket.number, count=count)
         raise Refusal("major.error.not_linked", number=ticket.number)
+    await major_incidents.lock_links(session)
     parent = await repos.lock_ticket(session, ticket.parent_id)
     now = now_utc()
     ticket.parent_id = None

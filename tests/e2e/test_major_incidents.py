@@ -25,13 +25,22 @@ REPLY = "The provider is replacing a line card; ETA 15:00."
 REPORT = "The provider replaced a faulty line card; all links are up."
 
 
-async def register(user, text: str) -> str:
-    """Walk the intake with the first offered answers, in English or Russian; returns the ticket number."""
+FOLLOW = ("✅ Yes, keep me informed", "✅ Да, держите меня в курсе")
+
+
+async def walk(user, text: str, *, follow: bool = False, timeout: float = 30) -> str:
+    """Write `text` and walk the intake with the first offered answers, in English or Russian; returns the
+    ticket number, or "followed" when a known outage was offered and `follow` took it."""
     await user.send(text)
-    for _ in range(15):
-        q = await user.next_message(timeout=30)
+    for _ in range(20):
+        q = await user.next_message(timeout=timeout)
         if "Registered" in (q.text or "") or "Зарегистрирована" in (q.text or ""):
             return NUMBER.search(q.text).group(0)
+        taken = next((b for b in q.buttons if b in FOLLOW), None) if follow else None
+        if taken:
+            await user.press(q, taken)
+            await user.wait_for(None, lambda m: (m.content or "").startswith("✅"), timeout=timeout)
+            return "followed"
         confirm = next((b for b in q.buttons if b in ("✅ Confirm", "✅ Подтвердить")), None)
         skip = next((b for b in ("Skip", "Пропустить") if b in user.keyboard), None)
         if confirm:
@@ -54,10 +63,10 @@ async def test_one_outage_one_ticket_every_reporter_informed_once(bot_api, bot_f
     users = [bot_api.user(uid, name, language_code=lang) for uid, name, lang, _ in OUTAGE]
     zed = bot_api.user(UNRELATED[0], UNRELATED[1], language_code=UNRELATED[2])
 
-    numbers = [await register(users[0], OUTAGE[0][3])]
-    unrelated = await register(zed, UNRELATED[3])  # in the same minutes
+    numbers = [await walk(users[0], OUTAGE[0][3])]
+    unrelated = await walk(zed, UNRELATED[3])  # in the same minutes
     for user, (_uid, _name, _lang, text) in zip(users[1:], OUTAGE[1:], strict=True):
-        numbers.append(await register(user, text))
+        numbers.append(await walk(user, text))
 
     proposal = await staff.wait_for("Possible major incident", timeout=20)
     assert all(number in proposal.content for number in numbers) and unrelated not in proposal.content
