@@ -1,6 +1,8 @@
 """Shared fixtures. Logic lives in ``tests/support``; this file only wires it into pytest.
 
-- ``bot_api``: a started ``FakeBotAPI`` (the Bot API stand-in), stopped after the test.
+- ``bot_api``: a started ``FakeBotAPI`` (the Bot API stand-in, Telegram's limits on), stopped after the test;
+  the test fails if the stand-in refused a call it did not provoke or a bot took a delivery fallback
+  (name the expected ones with ``@pytest.mark.refusals("pattern", ...)``, see tests/support/refusals.py).
 - ``database_url``: parametrized ``sqlite`` / ``postgres`` (marked ``postgres``; skipped when the server is
   unreachable unless ``CI`` is set); ``sqlite_database_url`` / ``postgres_database_url`` for one backend.
 - ``bot_factory``: builds ``BotProcess`` objects for the real bot with test defaults; kills them at teardown.
@@ -28,6 +30,7 @@ from helpdesk.triage import Triage  # noqa: E402
 from helpdesk.triage import engine as triage_engine  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
+from tests.support import refusals  # noqa: E402
 from tests.support.botapi import FakeBotAPI  # noqa: E402
 from tests.support.botproc import DEFAULT_TOKEN, LOG_MANIFEST_ENV, BotFactory, token_leaks  # noqa: E402
 from tests.support.databases import database_for, postgres_database, sqlite_url  # noqa: E402
@@ -45,11 +48,20 @@ def triage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Triage]:
     mp.undo()
 
 
+def declared_refusals(request: pytest.FixtureRequest) -> list[str]:
+    """The patterns of ``@pytest.mark.refusals(...)`` on the test, its class and its module."""
+    return [pattern for mark in request.node.iter_markers("refusals") for pattern in mark.args]
+
+
 @pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotAPI]:
-    """The Bot API stand-in on a free port; its ``base_url`` is the bot's TELEGRAM_API_URL."""
+async def bot_api(request: pytest.FixtureRequest) -> AsyncIterator[FakeBotAPI]:
+    """The Bot API stand-in on a free port; its ``base_url`` is the bot's TELEGRAM_API_URL. After the test:
+    no call refused that the test did not provoke (tests/support/refusals.py)."""
     async with FakeBotAPI(token=DEFAULT_TOKEN) as api:
         yield api
+        refused = api.unexpected_refusals(*declared_refusals(request))
+        if refused:
+            pytest.fail(refusals.report(refused, []), pytrace=False)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -102,7 +114,9 @@ def bot_runtime() -> str:
 
 
 @pytest.fixture
-async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path, bot_runtime: str) -> AsyncIterator[BotFactory]:
+async def bot_factory(
+    bot_api: FakeBotAPI, tmp_path: Path, bot_runtime: str, request: pytest.FixtureRequest
+) -> AsyncIterator[BotFactory]:
     """``bot_factory(database_url=None, env=None)`` → BotProcess; ``await bot_factory.start(...)`` waits until
     it polls. Agents 7001/7002 and the staff group -100123 are registered on ``bot_api``."""
     factory = BotFactory(bot_api, tmp_path / "bots", runtime=bot_runtime)
@@ -110,6 +124,9 @@ async def bot_factory(bot_api: FakeBotAPI, tmp_path: Path, bot_runtime: str) -> 
         yield factory
     finally:
         await factory.aclose()
+    fallbacks = factory.fallback_lines([*declared_refusals(request), *bot_api.expected_refusals])
+    if fallbacks:
+        pytest.fail(refusals.report([], fallbacks), pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

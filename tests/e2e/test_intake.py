@@ -122,6 +122,9 @@ async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_
     assert number not in (answered.get("text") or "")
 
 
+# the customer presses a button while the bot is down: when the restart takes longer than Telegram keeps a
+# callback query open, the late answer to it is refused (the answer is cosmetic: the press itself is kept)
+@pytest.mark.refusals("answerCallbackQuery 400 Bad Request: query is too old")
 @ON_EACH_RUNTIME_AND_DATABASE
 async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot_factory, database_url, bot_runtime):
     bot = await bot_factory.start(database_url, env=FAST)

@@ -7,9 +7,17 @@ for the mistakes a bot makes (bad HTML, too long text, stale callback queries, "
 modified", unknown chats, blocked users), long polling with offset confirmation, and fault injection
 (429 with retry_after, 5xx, lost responses, delays). Every call is recorded for assertions.
 
-It is deliberately *stricter* than Telegram in two places, both documented at the spot: an ``&``
+Telegram's rules hold in every test, by default: the flood limits (overall, per private chat, per group;
+edits counted; ``retry_after`` growing with the overshoot; see tests/support/flood.py for what is
+modelled and why), and every length limit counted in UTF-16 code units, as Telegram counts them.
+``unexpected_refusals()`` lists what the stand-in refused that the test did not provoke; the test
+fixtures fail a test that leaves any (tests/support/refusals.py).
+
+It is deliberately *stricter* than Telegram in three places, each documented at the spot: an ``&``
 that does not start an HTML entity is rejected (Telegram keeps it, but it means the bot forgot to
-escape user text), and MarkdownV2/Markdown parse modes are refused (the bot must use HTML or plain).
+escape user text); an explicit entity outside its text is rejected (Telegram trims it, but it means
+the bot counted offsets in the wrong unit); and MarkdownV2/Markdown parse modes are refused (the bot
+must use HTML or plain).
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from tests.support import refusals
+from tests.support.flood import FloodControl, FloodLimits
+
 if TYPE_CHECKING:
     from tests.support.users import SimChannel, SimGroup, SimUser
 
@@ -41,6 +52,7 @@ __all__ = [
     "Chat",
     "FakeBotAPI",
     "Faults",
+    "FloodLimits",
     "HtmlParseError",
     "Msg",
     "parse_html",
@@ -448,6 +460,39 @@ def _make_entity(
     return entity
 
 
+#: MessageEntity types of the Bot API (https://core.telegram.org/bots/api#messageentity) and the field each needs
+ENTITY_TYPES: dict[str, str | None] = {
+    "mention": None, "hashtag": None, "cashtag": None, "bot_command": None, "url": None, "email": None,
+    "phone_number": None, "bold": None, "italic": None, "underline": None, "strikethrough": None,
+    "spoiler": None, "blockquote": None, "expandable_blockquote": None, "code": None, "pre": None,
+    "text_link": "url", "text_mention": "user", "custom_emoji": "custom_emoji_id",
+}  # fmt: skip
+
+
+def _check_entities(text: str, entities: list[Any]) -> None:
+    """Explicit ``entities``: known types with their fields, offsets and lengths in UTF-16 code units inside the
+    text. Telegram itself silently trims or drops an entity that overruns the text; the stand-in refuses it
+    (a strict rule, like the ampersand one): an entity past the end means the bot counted in code points or
+    bytes where Telegram counts UTF-16 units, and the formatting lands on the wrong characters."""
+    total = utf16_len(text)
+    for index, entity in enumerate(entities):
+        if not isinstance(entity, dict):
+            raise bad_request(f"can't parse entities: entity {index} must be an Object")
+        kind, offset, length = entity.get("type"), entity.get("offset"), entity.get("length")
+        if kind not in ENTITY_TYPES:
+            raise bad_request(f"can't parse entities: unsupported entity type {kind!r} in entity {index}")
+        if not isinstance(offset, int) or not isinstance(length, int) or isinstance(offset, bool):
+            raise bad_request(f"can't parse entities: entity {index} needs integer offset and length")
+        if offset < 0 or length <= 0 or offset + length > total:
+            raise bad_request(
+                f"can't parse entities: entity {index} ({kind}) at {offset}+{length} is outside the text of "
+                f"{total} UTF-16 code units (strict stand-in rule: Telegram would trim it)"
+            )
+        needed = ENTITY_TYPES[kind]
+        if needed is not None and not entity.get(needed):
+            raise bad_request(f"can't parse entities: entity {index} of type {kind} needs {needed}")
+
+
 def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Strip leading/trailing whitespace as Telegram does, keeping entity offsets consistent."""
     stripped = text.strip()
@@ -781,16 +826,6 @@ class Faults:
 
 
 @dataclass
-class FloodLimits:
-    """Optional enforcement of Telegram's flood limits (off by default; the reports work regardless)."""
-
-    enforce: bool = False
-    private_interval: float = 1.0  # seconds between messages to one private chat (a burst of 1)
-    group_per_minute: int = 20
-    global_per_second: int = 30
-
-
-@dataclass
 class _Query:
     id: str
     user_id: int
@@ -843,7 +878,8 @@ class FakeBotAPI:
         self.strict_ampersand = strict_ampersand
         self.privacy_mode = privacy_mode
         self.faults = Faults()
-        self.limits = FloodLimits()
+        self.flood = FloodControl()
+        self.limits = self.flood.limits
         self.calls: list[Call] = []
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, SimUser] = {}
@@ -855,6 +891,7 @@ class FakeBotAPI:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.diagnostics: list[Callable[[], str]] = []  # extra text for timeout failures (e.g. bot log tail)
+        self.expected_refusals: list[str] = []  # patterns of refusals the test provokes (tests/support/refusals.py)
         self.webhook: dict[str, Any] | None = None
         self.webhook_errors: list[str] = []
         self.allowed_updates: frozenset[str] = DEFAULT_ALLOWED_UPDATES
@@ -1334,6 +1371,15 @@ class FakeBotAPI:
             c for c in self.calls if (chat_id is None or c.chat_id == chat_id) and (names is None or c.method in names)
         ]
 
+    def expect_refusals(self, *patterns: str) -> None:
+        """Name refusals (and delivery fallbacks) this test provokes on purpose: regular expressions searched in
+        ``"METHOD STATUS description"``; anything else refused fails the test (tests/support/refusals.py)."""
+        self.expected_refusals.extend(patterns)
+
+    def unexpected_refusals(self, *patterns: str) -> list[Call]:
+        """Calls refused that were neither injected (``faults``) nor named (``expect_refusals``, ``patterns``)."""
+        return refusals.unexpected_refusals(self, patterns)
+
     def errors(self, chat_id: int | None = None) -> list[Call]:
         """Calls answered with an error (optionally to one chat), getUpdates excluded."""
         return [c for c in self.calls_to(chat_id) if c.response is not None and not c.ok and c.method != "getUpdates"]
@@ -1450,7 +1496,7 @@ class FakeBotAPI:
                 if err is not None:
                     raise err
                 lost = kind == "lost"
-            if method in MESSAGE_METHODS:
+            if method in MESSAGE_METHODS or method in EDIT_METHODS:
                 self._check_flood(params)
             result = await handler(params, files)
             status, body = 200, {"ok": True, "result": result}
@@ -1482,23 +1528,11 @@ class FakeBotAPI:
         return web.Response(body=rec.content or b"\x00" * min(rec.size or 16, 1024))
 
     def _check_flood(self, params: dict[str, Any]) -> None:
-        if not self.limits.enforce:
-            return
-        chat = self.chats.get(params.get("chat_id")) if isinstance(params.get("chat_id"), int) else None
-        now = time.monotonic()
-        sends = self._successful_sends()
-        if len([c for c in sends if now - c.at < 1.0]) >= self.limits.global_per_second:
-            raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-        if chat is None:
-            return
-        mine = [c.at for c in sends if c.chat_id == chat.id]
-        if chat.type == "private" and mine and now - mine[-1] < self.limits.private_interval:
-            raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
-        if chat.type in {"group", "supergroup"}:
-            recent = [t for t in mine if now - t < 60.0]
-            if len(recent) >= self.limits.group_per_minute:
-                wait = max(1, int(60 - (now - recent[0])) + 1)
-                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        """Telegram's flood limits (tests/support/flood.py): 429 with a retry_after that grows with the overshoot."""
+        chat = self._lookup_chat(params.get("chat_id"))
+        retry_after = self.flood.check(chat.id if chat else None, chat.type if chat else None)
+        if retry_after is not None:
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
     # ---------------------------------------------------------------- shared validation
 
@@ -1555,12 +1589,13 @@ class FakeBotAPI:
             entities = p.get(entities_key) or []
             if not isinstance(entities, list):
                 raise bad_request(f"can't parse {entities_key} JSON object")
+            _check_entities(text, entities)
         text, entities = _trim(text, entities)
         if not text:
             if required:
                 raise bad_request("message text is empty")
             return None, []
-        if len(text) > limit:
+        if utf16_len(text) > limit:
             raise bad_request("message is too long" if key == "text" else "message caption is too long")
         return text, entities
 
@@ -1957,7 +1992,7 @@ class FakeBotAPI:
             desc = (cmd or {}).get("description", "")
             if not re.fullmatch(r"[a-z0-9_]{1,32}", str(name)):
                 raise bad_request("BOT_COMMAND_INVALID")
-            if not 1 <= len(str(desc).strip()) <= 256:
+            if not 1 <= utf16_len(str(desc).strip()) <= 256:
                 raise bad_request("command description must be non-empty")
         self.commands[_scope_key(p)] = copy.deepcopy(commands)
         return True
@@ -2384,7 +2419,7 @@ class FakeBotAPI:
         if query is None or query.answered or time.monotonic() - query.created > self.callback_max_age:
             raise bad_request(QUERY_TOO_OLD[len("Bad Request: ") :])
         text = p.get("text")
-        if text is not None and len(str(text)) > CALLBACK_ANSWER_LIMIT:
+        if text is not None and utf16_len(str(text)) > CALLBACK_ANSWER_LIMIT:
             raise bad_request("MESSAGE_TOO_LONG")
         query.answered = True
         self.callback_answers[qid] = {
@@ -2402,7 +2437,7 @@ class FakeBotAPI:
         if not chat.is_forum:
             raise bad_request("the chat is not a forum")
         name = str(p.get("name") or "")
-        if not 1 <= len(name) <= 128:
+        if not 1 <= utf16_len(name) <= 128:
             raise bad_request("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_TOO_LONG")
         color = int(p.get("icon_color") or 7322096)
         topic = {"message_thread_id": 0, "name": name, "icon_color": color}

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tests.support import refusals
+
 if TYPE_CHECKING:
     from tests.support.botapi import FakeBotAPI
 
@@ -505,6 +507,10 @@ class BotFactory:
     ) -> subprocess.CompletedProcess[str]:
         """Async ``run_cli``."""
         return await arun_cli(args, self.env_for(database_url, env), workdir=self.workdir, **kw)
+
+    def fallback_lines(self, patterns: Iterable[str] = ()) -> list[str]:
+        """Delivery fallbacks in the logs of the processes built here that no pattern names."""
+        return refusals.fallback_lines((proc.log_text() for proc in self.processes), patterns)
 
     async def aclose(self) -> None:
         """Kill every process built here (SIGKILL: tests that care about graceful stop call terminate())."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     KeyboardButton,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyParameters,
 )
@@ -37,6 +37,7 @@ from aiohttp import web
 
 from tests.support.botapi import FakeBotAPI, HtmlParseError, parse_html
 from tests.support.botproc import BotProcess, all_log_files, child_env, find_in_logs
+from tests.support.flood import FloodControl, FloodLimits
 from tests.support.http import local_server
 
 STAFF = -100123
@@ -104,12 +105,10 @@ async def test_wrong_token_and_unknown_method(bot_api: FakeBotAPI) -> None:
 
 async def test_long_poll_wakes_on_new_update_and_offset_confirms(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann", username="ann")
-    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    poll = asyncio.create_task(bot.get_updates(timeout=50))
     await bot_api.wait_polling(2, since=0)
-    started = time.monotonic()
     await ann.send("/start")
-    first = await poll
-    assert time.monotonic() - started < 1.0
+    first = await asyncio.wait_for(poll, 20)  # the poll's own timeout is 50 s: it returned because of the update
     assert [u.message.text for u in first] == ["/start"]
     entity = first[0].message.entities[0]
     assert (entity.type, entity.offset, entity.length) == ("bot_command", 0, 6)
@@ -127,10 +126,9 @@ async def test_long_poll_wakes_on_new_update_and_offset_confirms(bot: Bot, bot_a
     assert bot_api.pending_updates == [] and bot_api.polls == 4
 
 
+@pytest.mark.refusals("getUpdates 409 Conflict: terminated by other getUpdates")
 async def test_long_poll_times_out_empty_and_second_poller_conflicts(bot: Bot, bot_api: FakeBotAPI) -> None:
-    started = time.monotonic()
-    assert await bot.get_updates(timeout=1) == []
-    assert 0.9 < time.monotonic() - started < 2.0
+    assert await bot.get_updates(timeout=1) == []  # nothing came: the poll ends empty at its timeout
     older = asyncio.create_task(bot.get_updates(timeout=5))
     await bot_api.wait_polling(2)
     newer = asyncio.create_task(bot.get_updates(timeout=0))
@@ -172,6 +170,7 @@ async def test_html_is_parsed_into_text_and_entities(bot: Bot, bot_api: FakeBotA
     assert bot_api.chat(1001).get(msg.message_id).source == html
 
 
+@pytest.mark.refusals("sendMessage 400 Bad Request: can't parse entities")
 @pytest.mark.parametrize(
     ("html", "error"),
     [
@@ -204,6 +203,12 @@ def test_parse_html_edge_cases() -> None:
         parse_html("&bogus;")
 
 
+@pytest.mark.refusals(
+    "400 Bad Request: message text is empty",
+    "400 Bad Request: message is too long",
+    "400 Bad Request: message caption is too long",
+    "can't parse entities: parse_mode MarkdownV2",
+)
 async def test_text_limits_and_parse_modes(bot: Bot, bot_api: FakeBotAPI) -> None:
     bot_api.user(1001, "Ann", started=True)
     with pytest.raises(TelegramBadRequest, match="message text is empty"):
@@ -226,6 +231,28 @@ async def test_text_limits_and_parse_modes(bot: Bot, bot_api: FakeBotAPI) -> Non
     assert (await bot.send_photo(1001, photo, caption="c" * 1024)).caption == "c" * 1024
 
 
+@pytest.mark.refusals("400 Bad Request: can't parse entities", "400 Bad Request: message is too long")
+async def test_explicit_entities_and_lengths_count_utf16_units(bot: Bot, bot_api: FakeBotAPI) -> None:
+    bot_api.user(1001, "Ann", started=True)
+    text = "😀 Sync now"  # the emoji is two UTF-16 units: "Sync" starts at 3, the text is 11 units long
+    bold = MessageEntity(type="bold", offset=3, length=4)
+    sent = await bot.send_message(1001, text, entities=[bold])
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [("bold", 3, 4)]
+    for bad, reason in (
+        (MessageEntity(type="bold", offset=7, length=5), "outside the text of 11 UTF-16 code units"),
+        (MessageEntity(type="bold", offset=-1, length=2), "outside the text"),
+        (MessageEntity(type="shiny", offset=0, length=1), "unsupported entity type"),
+        (MessageEntity(type="text_link", offset=0, length=1), "needs url"),
+    ):
+        with pytest.raises(TelegramBadRequest, match="can't parse entities") as info:
+            await bot.send_message(1001, text, entities=[bad])
+        assert reason in info.value.message
+    assert len((await bot.send_message(1001, "😀" * 2048)).text) == 2048  # 4096 units: the limit exactly
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(1001, "😀" * 2048 + "x")  # 2049 characters, 4097 units
+
+
+@pytest.mark.refusals("400 Bad Request: BUTTON_DATA_INVALID", "can't parse reply keyboard markup")
 async def test_keyboard_validation(bot: Bot, bot_api: FakeBotAPI) -> None:
     bot_api.user(1001, "Ann", started=True)
     too_long = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="d" * 65)]])
@@ -248,6 +275,7 @@ async def test_keyboard_validation(bot: Bot, bot_api: FakeBotAPI) -> None:
     assert body["description"] == "Bad Request: can't parse reply keyboard markup JSON object"
 
 
+@pytest.mark.refusals("400 Bad Request: chat not found", "403 Forbidden: bot can't initiate")
 async def test_unknown_chat_and_user_who_never_started(bot: Bot, bot_api: FakeBotAPI) -> None:
     with pytest.raises(TelegramBadRequest, match="chat not found"):
         await bot.send_message(424242, "hi")
@@ -261,6 +289,7 @@ async def test_unknown_chat_and_user_who_never_started(bot: Bot, bot_api: FakeBo
 # ----------------------------------------------------------------------------------------------- faults
 
 
+@pytest.mark.refusals("403 Forbidden: bot was blocked by the user")
 async def test_faults_429_502_blocked_and_lost(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann", started=True)
     bot_api.faults.every_nth_429 = 2
@@ -298,23 +327,55 @@ async def test_faults_429_502_blocked_and_lost(bot: Bot, bot_api: FakeBotAPI) ->
     assert report["errors"]["sendMessage: Forbidden: bot was blocked by the user"] == 1
 
 
-async def test_flood_reports_and_enforcement(bot: Bot, bot_api: FakeBotAPI) -> None:
+@pytest.mark.refusals("429 Too Many Requests")
+async def test_flood_limits_hold_by_default_and_retry_after_grows(bot: Bot, bot_api: FakeBotAPI) -> None:
+    """Telegram's limits are on without asking: a private chat takes a burst of 20, a group 20, edits count;
+    each refused call is told to wait longer (the overshoot grows). The clock is frozen, so the refill
+    between calls cannot blur the counts."""
+    bot_api.flood.clock = lambda: 1000.0
     bot_api.user(1001, "Ann", started=True)
     bot_api.add_group(STAFF, "Staff")
-    for i in range(3):
-        await bot.send_message(1001, f"m{i}")
+    sent = [await bot.send_message(1001, f"m{i}") for i in range(20)]
+    waits = []
+    for _ in range(3):
+        with pytest.raises(TelegramRetryAfter) as info:
+            await bot.send_message(1001, "too fast")
+        waits.append(info.value.retry_after)
+    assert waits == [2, 3, 4]  # the refused attempt itself is one more message over the limit
+    assert len(bot_api.chat(1001).bot_messages) == 20
+
+    bot_api.flood.clock = lambda: 1002.0  # the overall bucket (30 a second) is full again, Ann's chat is not
+    for i in range(20):
         await bot.send_message(STAFF, f"g{i}")
-    gap = bot_api.min_interval_per_chat()
-    assert gap is not None and gap < 0.5
-    assert bot_api.max_sends_per_minute(STAFF) == 3 and bot_api.max_sends_per_second() == 6
-    bot_api.limits.enforce = True
-    with pytest.raises(TelegramRetryAfter):
-        await bot.send_message(1001, "too fast")
+    with pytest.raises(TelegramRetryAfter) as info:
+        await bot.edit_message_text("edited", chat_id=STAFF, message_id=bot_api.chat(STAFF).bot_messages[0].id)
+    assert info.value.retry_after == 6  # 20 a minute, a token every 3 s: this one and the one it owes
+    assert [r.scope for r in bot_api.flood.refusals] == ["private"] * 3 + ["group"]
+
+    bot_api.flood.clock = lambda: 1032.0  # half a minute later: the private chat is full again, edits too
+    assert (await bot.edit_message_text("m0 edited", chat_id=1001, message_id=sent[0].message_id)).text
+
+
+def test_flood_model_overall_limit_and_refill() -> None:
+    """30 a second overall across chats (a bucket of 30), refilled continuously; refused calls are debt."""
+    flood = FloodControl()
+    assert all(flood.check(n, "private", now=0.0) is None for n in range(30))
+    assert flood.check(99, "private", now=0.0) == 1  # 1/30 s for the token it owes and the one it needs
+    assert flood.refusals[-1].scope == "global"
+    assert flood.check(100, "private", now=0.5) is None  # 15 tokens back, one was owed
+    group = FloodControl()
+    assert all(group.check(-1, "supergroup", now=0.0) is None for _ in range(20))
+    assert [group.check(-1, "supergroup", now=0.0) for _ in range(3)] == [6, 9, 12]
+    assert group.check(-1, "supergroup", now=12.0) is None  # waited the last retry_after: accepted
+    assert group.check(-2, "supergroup", now=12.0) is None  # another group has its own budget
+    off = FloodControl(FloodLimits(enforce=False))
+    assert all(off.check(1, "private", now=0.0) is None for _ in range(100))
 
 
 # ----------------------------------------------------------------------------------------------- messages
 
 
+@pytest.mark.refusals("message to copy not found", "wrong file identifier", "can't use file of type Document")
 async def test_copy_forward_and_media(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann")
     staff = bot_api.add_group(STAFF, "Staff")
@@ -349,6 +410,14 @@ async def test_copy_forward_and_media(bot: Bot, bot_api: FakeBotAPI) -> None:
     assert [m.method for m in staff.messages][:2] == ["copyMessage", "forwardMessage"]
 
 
+@pytest.mark.refusals(
+    "message is not modified",
+    "message to edit not found",
+    "message can't be edited",
+    "there is no caption",
+    "message to delete not found",
+    "message to be replied not found",
+)
 async def test_replies_edits_and_deletes(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann")
     question = await ann.send("printer broken")
@@ -388,6 +457,7 @@ async def test_replies_edits_and_deletes(bot: Bot, bot_api: FakeBotAPI) -> None:
         await ann.press(sent, "OK")  # a deleted message cannot be pressed
 
 
+@pytest.mark.refusals("answerCallbackQuery 400 Bad Request: query is too old")
 async def test_callback_round_trip(bot: Bot, bot_api: FakeBotAPI) -> None:
     ann = bot_api.user(1001, "Ann")
     await ann.send("/new")
@@ -404,9 +474,8 @@ async def test_callback_round_trip(bot: Bot, bot_api: FakeBotAPI) -> None:
         await bot.answer_callback_query(query.id)  # a query can be answered once
     with pytest.raises(AssertionError, match=r"available: \['Broken', 'Need'\]"):
         await ann.press(sent, "Maybe")
-    bot_api.callback_max_age = 0.0
+    bot_api.callback_max_age = -1.0  # every query is too old already
     stale = await ann.press_data(sent, "forged:data")
-    await asyncio.sleep(0.01)
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(stale.id)
 
@@ -429,6 +498,7 @@ async def test_reply_keyboard_buttons(bot: Bot, bot_api: FakeBotAPI) -> None:
 # ----------------------------------------------------------------------------------------------- groups
 
 
+@pytest.mark.refusals("the chat is not a forum", "message thread not found")
 async def test_forum_topics_and_group_people(bot: Bot, bot_api: FakeBotAPI) -> None:
     plain = bot_api.add_group(-100555, "Plain")
     with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
@@ -497,6 +567,7 @@ async def test_user_waits_and_readable_timeouts(bot: Bot, bot_api: FakeBotAPI) -
     await bot_api.wait_quiet(0.1, timeout=2)
 
 
+@pytest.mark.refusals("getUpdates 409 Conflict: can't use getUpdates method while webhook is active")
 async def test_webhook_delivery_and_reply(bot: Bot, bot_api: FakeBotAPI) -> None:
     received: list[dict] = []
 
@@ -614,6 +685,7 @@ async def test_every_simulated_update_parses_in_aiogram(bot: Bot, bot_api: FakeB
     assert updates[-3].my_chat_member.new_chat_member.status == "kicked"
 
 
+@pytest.mark.refusals("setMyCommands 400 Bad Request: BOT_COMMAND_INVALID")
 async def test_chat_info_commands_and_files(bot: Bot, bot_api: FakeBotAPI) -> None:
     from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 

@@ -76,8 +76,11 @@ def bot_texts(api: FakeBotAPI, chat_id: int) -> list[str]:
 async def test_300_notifications_through_429s_and_502s(
     api: FakeBotAPI, transports: Transports, database_url: str
 ) -> None:
-    """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order,
-    never two to one private chat within a second. On PostgreSQL two processes share the work."""
+    """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order.
+    On PostgreSQL two processes share the work, each with its share of Telegram's 30 a second (the
+    documented setting: OUTBOX_RATE_PER_SECOND = 30 / processes). The stand-in enforces Telegram's
+    limits (30 a second overall, one a second per private chat after a short burst): it refused
+    nothing but the faults injected here (the bot_api fixture fails the test otherwise)."""
     db = await desk.migrated(database_url)
     others: list[Database] = []
     try:
@@ -86,18 +89,18 @@ async def test_300_notifications_through_429s_and_502s(
             for user in USERS:
                 await queue(db, user, expected[user][n])
         api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 3, 1, 7
-        limits = DeliveryLimits(per_second=50, private_interval=1.0, poll_every=0.1)
-        workers = [desk.delivery(db, transports.make(), limits)]
+        databases = [db]
         if not db.is_sqlite:
             others.append(Database(database_url))
-            workers.append(desk.delivery(others[0], transports.make(), limits))
+            databases += others
+        limits = DeliveryLimits(per_second=30 / len(databases), private_interval=1.0, poll_every=0.1)
+        workers = [desk.delivery(each, transports.make(), limits) for each in databases]
         await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
         assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
         report = api.exact_once_report()
         assert report["duplicates"] == []
         assert report["injected"]["429"] > 50 and report["injected"]["5xx"] > 20
-        assert api.min_interval_per_chat() >= 1.0
-        assert api.max_sends_per_second() <= 51
+        assert api.flood.refusals == []  # Telegram's own limits never refused a send
         assert sum(w.stats.sent for w in workers) == 300
         assert sum(w.stats.retried_429 for w in workers) == report["injected"]["429"]
         assert sum(w.stats.unknown_outcome for w in workers) == 0
@@ -111,6 +114,7 @@ async def test_300_notifications_through_429s_and_502s(
         await db.dispose()
 
 
+@pytest.mark.refusals("sendMessage 403 Forbidden: bot was blocked by the user")
 async def test_blocked_customer(api: FakeBotAPI, transports: Transports, sqlite_database_url: str) -> None:
     db = await desk.migrated(sqlite_database_url)
     try:
@@ -160,6 +164,7 @@ def _photo_id(api: FakeBotAPI) -> str:
     return next(f.file_id for f in api._files.values() if f.kind == "photo")
 
 
+@pytest.mark.refusals("sendMessage 400 Bad Request: can't parse entities", "HTML refused")
 async def test_refused_markup_is_sent_as_plain_text(
     api: FakeBotAPI, transports: Transports, sqlite_database_url: str
 ) -> None:
