@@ -6,12 +6,12 @@ What the handlers answer to odd input, /lang, /help and blocking is checked in-p
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 
 from tests.conftest import ON_EACH_RUNTIME_AND_DATABASE, USER_AGENTS
+from tests.support.database_state import wait_outbox_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -134,7 +134,7 @@ async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot
     q = await answer(lee, q, "Computer or laptop")
     q = await answer(lee, q, "Only me")
     assert "How much does it block your work?" in q.text
-    await asyncio.sleep(0.3)  # let the bot record the send (a kill inside that window is the crash test's job)
+    await wait_outbox_settled(database_url)  # the send is recorded (a kill before that is the crash test's job)
     bot.kill()
     # the customer answers while the bot is down; the update waits at Telegram
     await lee.press(q, "Work has stopped")
@@ -142,7 +142,7 @@ async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot
     q = await lee.next_message(timeout=30)
     assert "screenshots" in q.text
     q = await answer(lee, q, "Skip")
-    await asyncio.sleep(0.3)
+    await wait_outbox_settled(database_url)
     bot.kill()
     bot = await bot_factory.start(database_url, env=FAST)
     await lee.send("/new")
@@ -154,6 +154,42 @@ async def test_kill_and_restart_mid_conversation_keeps_every_answer(bot_api, bot
         assert expected in summary.text
     done = await answer(lee, summary, "✅ Confirm")
     assert NUMBER.search(done.text)
+
+
+async def test_language_choice_is_kept_across_restarts(bot_api, bot_factory, database_url):
+    bot = await bot_factory.start(database_url, env=FAST)
+    max_ = bot_api.user(901, "Max", language_code="de")
+    await max_.start()
+    welcome = await max_.next_message(timeout=30)
+    assert "Hello, Max" in welcome.text  # unsupported Telegram language → DEFAULT_LANGUAGE
+    await max_.command("lang")
+    choose = await max_.next_message()
+    assert choose.text == "Choose your language:" and choose.buttons == ["English", "Русский"]
+    changed = await answer(max_, choose, "Русский")
+    assert changed.text == "Язык переключён на русский."
+    await max_.command("help")
+    help_ru = await max_.next_message()
+    assert "Чем я могу помочь" in help_ru.text and "/lang — сменить язык" in help_ru.text
+    assert "Команды агента" not in help_ru.text
+    # a Russian Telegram user who prefers English
+    olga = bot_api.user(902, "Ольга", language_code="ru")
+    await olga.command("lang", "en")
+    assert (await olga.next_message(timeout=30)).text == "Language set to English."
+
+    await wait_outbox_settled(database_url)
+    bot.kill()
+    await bot_factory.start(database_url, env=FAST)
+
+    # the choices were stored: a new process answers each in the language they chose, not Telegram's
+    await max_.start()
+    assert "Здравствуйте, Max" in (await max_.next_message(timeout=30)).text
+    await olga.command("help")
+    help_en = await olga.next_message(timeout=30)
+    assert "How I can help" in help_en.text and "/lang — change the language" in help_en.text
+    await max_.command("lang", "en")
+    assert (await max_.next_message()).text == "Language set to English."
+    await max_.command("help")
+    assert "How I can help" in (await max_.next_message()).text
 
 
 async def test_an_album_of_photos_is_acknowledged_once_not_per_photo(bot_api, bot_factory):
@@ -168,9 +204,9 @@ async def test_an_album_of_photos_is_acknowledged_once_not_per_photo(bot_api, bo
     for n in range(6):
         await ivy.send_photo(caption=f"photo {n}")
     last = await ivy.wait_for("Received: 6 file(s)", timeout=20)
-    await bot_api.wait_quiet(1.5)
+    contact = await answer(ivy, last, "✅ Done")
+    assert "call back" in contact.text
+    # the chat's messages go out in order: a receipt for any of the photos came before this question
     receipts = [m for m in ivy.messages if "Received:" in m.content]
     assert len(receipts) < 6
     assert receipts[-1].id == last.id
-    contact = await answer(ivy, last, "✅ Done")
-    assert "call back" in contact.text
