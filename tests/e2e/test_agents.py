@@ -8,14 +8,12 @@ transitions, two customers whose replies never cross, and replies that keep work
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sqlite3
-import time
 
 import pytest
 
 from tests.conftest import ON_EACH_RUNTIME
+from tests.support.database_state import wait_outbox_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -137,19 +135,6 @@ async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory, bot_runtime
     for fragment in ("new → in_progress", "question", "answer", "resolved → closed", "Closing report"):
         assert fragment in details.text, fragment
     await agent.wait_for(f"{number} · attachment 1/1", predicate=lambda m: m.kind == "photo")
-
-
-async def outbox_settled(bot_factory, timeout: float = 10.0) -> None:
-    """Wait until the bot has recorded every queued message as sent (so a kill loses no link)."""
-    path = bot_factory.default_database_url.split(":///", 1)[1]
-    deadline = time.monotonic() + timeout
-    while True:
-        with sqlite3.connect(path) as db:
-            pending = db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-        if not pending:
-            return
-        assert time.monotonic() < deadline, f"{pending} outbox rows still pending"
-        await asyncio.sleep(0.05)
 
 
 def ticket_id_of(card) -> int:
@@ -296,7 +281,7 @@ async def test_replies_keep_working_after_kill_and_restart(bot_api, bot_factory)
     question = await ann.wait_for("change your password")
     await agent.press(card, "✅ Resolve")
     prompt = await staff.wait_for("closing report")
-    await outbox_settled(bot_factory)
+    await wait_outbox_settled(bot_factory.default_database_url)
 
     bot.kill()
     bot.start()
