@@ -110,6 +110,9 @@ class Customer_:
                 raise AssertionError(f"customer {self.i}: unexpected message {text!r}; steps {self.log}")
 
 
+# a card edit whose answer a kill cut off is sent again (its outcome is unknown): Telegram then says the card
+# already reads so, which the bot takes as done
+@pytest.mark.refusals("editMessageText 400 Bad Request: message is not modified")
 async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(bot_api, bot_factory, tmp_path):
     rng = random.Random(SEED)
     url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
