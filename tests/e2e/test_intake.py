@@ -1,7 +1,8 @@
 """Customer intake end to end: the real bot process, the Bot API stand-in, SQLite and PostgreSQL.
 
 What the handlers answer to odd input, /lang, /help and blocking is checked in-process
-(tests/handlers/test_customers.py); here is what needs the process: polling, delivery, restarts.
+(tests/handlers/test_customers.py); here is what needs the process: polling, delivery, restarts (a
+language chosen with /lang is still the customer's after one).
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ async def test_odd_input_at_every_step_keeps_the_conversation(desk: Desk) -> Non
     assert "choose one of the buttons" in kim.last.text and "Who is affected?" in kim.last.text
     answer = await kim.press(service, "Internet")  # a button of an earlier question
     assert "earlier message" in answer["text"] and "Who is affected?" in kim.last.text
-    await kim.press_data(who, "i:zzzzzz:organization")  # forged
+    forged = await kim.press_data(who, "i:zzzzzz:organization")  # forged: refused like an outdated button
+    assert "earlier message" in forged["text"] and "Who is affected?" in kim.last.text
     await kim.send("/frobnicate")
     assert "don't know that command" in kim.last.text and "Who is affected?" in kim.last.text
     await kim.send("<b>bold</b> & <script>alert(1)</script>")  # free text at a button step, escaped back
@@ -108,6 +109,7 @@ async def test_odd_input_at_every_step_keeps_the_conversation(desk: Desk) -> Non
     assert "shorter" in kim.last.text.lower() or "under" in kim.last.text
     await kim.send("Skip")
     assert "Please check your request" in kim.last.text and "Only me" in kim.last.text
+    assert "whole organisation" not in kim.last.text  # the forged answer never reached the draft
 
 
 async def test_restart_in_the_middle_of_an_intake_continues_where_it_stopped(desk: Desk) -> None:
@@ -130,9 +132,11 @@ async def test_language_switch_and_help(desk: Desk) -> None:
     await max_.press(max_.last, "Русский")
     assert "русский" in max_.last.text
     await max_.send("/help")
-    assert "/status" in max_.last.text and "Команды агента" not in max_.last.text
+    assert "Чем я могу помочь" in max_.last.text and "Команды агента" not in max_.last.text
     await max_.send("/lang en")
-    assert "English" in max_.last.text or "language" in max_.last.text.lower()
+    assert max_.last.text == "Language set to English."
+    await max_.send("/help")
+    assert "How I can help" in max_.last.text
 
 
 async def test_blocking_the_bot_marks_the_customer_unreachable_until_they_write(desk: Desk) -> None:
