@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from sqlmodel import select
@@ -34,34 +33,32 @@ async def test_a_lock_held_elsewhere_is_waited_for_without_blocking_the_loop(tmp
     first, second = Database(url), Database(url)
     try:
         await migrate.upgrade(first)
-        ticks = 0
-        holding = asyncio.Event()
+        holding, release, ticked = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def hold() -> None:
             async with first.session() as session:
                 session.add(Counter(name="first", value=1))
                 await session.flush()  # BEGIN IMMEDIATE: the write lock is taken
                 holding.set()
-                await asyncio.sleep(0.3)
+                await release.wait()
 
         async def tick() -> None:
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
+            for _ in range(10):  # ten turns of the event loop, each a little later
                 await asyncio.sleep(0.01)
+            ticked.set()
 
-        done = asyncio.Event()
+        async def write_second() -> None:
+            async with second.session() as session:
+                session.add(Counter(name="second", value=2))
+
         holder = asyncio.create_task(hold())
-        ticker = asyncio.create_task(tick())
         await holding.wait()
-        started = time.monotonic()
-        async with second.session() as session:
-            session.add(Counter(name="second", value=2))
-        waited = time.monotonic() - started
-        done.set()
-        await asyncio.gather(holder, ticker)
-        assert waited >= 0.2  # it did wait for the lock...
-        assert ticks >= 10  # ...and the event loop kept running meanwhile
+        writer = asyncio.create_task(write_second())
+        ticker = asyncio.create_task(tick())
+        await asyncio.wait_for(ticked.wait(), 60)  # the event loop keeps running while the second writer waits
+        assert not writer.done()  # ...and it does wait: the first still holds the lock
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, ticker, writer), 60)
         async with first.read() as session:
             names = set((await session.exec(select(Counter.name))).all())
         assert {"first", "second"} <= names

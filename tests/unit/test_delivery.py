@@ -148,18 +148,21 @@ async def test_all_delivered_once_in_order_through_429_and_5xx(any_db: Database)
 
 async def test_retry_after_holds_the_chat_and_its_later_rows(db: Database) -> None:
     transport = FakeTransport()
-    transport.before.append(lambda m, p, n: RetryLater(0.6) if p.get("text") == "A1" and n == 0 else None)
+    transport.before.append(lambda m, p, n: RetryLater(3600) if p.get("text") == "A1" and n == 0 else None)
     for text in ("A1", "A2", "A3"):
         await queue(db, 1001, text)
     await queue(db, 1002, "B1")
-    delivery = sender(db, transport)
-    await delivery.drain(timeout=10, until_empty=True)
-    a_calls = transport.to(1001)
-    assert [c[1]["text"] for c in a_calls] == ["A1", "A1", "A2", "A3"]
-    assert a_calls[1][2] - a_calls[0][2] >= 0.6  # retry_after respected
-    assert transport.to(1002)[0][2] < a_calls[1][2]  # other chats were not held up
+    await sender(db, transport).drain(timeout=10)  # everything due now
+    assert [c[1]["text"] for c in transport.to(1001)] == ["A1"]  # told to wait an hour: A2, A3 wait behind it
+    assert transport.delivered[1002] == ["B1"]  # other chats were not held up
+    held = await row(db, 1)
+    assert held.status == "pending" and held.attempts == 0  # a 429 is not a failed attempt
+    assert held.next_attempt_at - now_utc() > timedelta(minutes=59)  # retry_after respected
+    async with db.session() as session:  # an hour later (a new process: nothing remembered in memory)
+        (await session.get(OutboxMessage, 1)).next_attempt_at = now_utc()
+    await sender(db, transport).drain(timeout=10, until_empty=True)
     assert transport.delivered[1001] == ["A1", "A2", "A3"]
-    assert (await row(db, 1)).attempts == 1  # a 429 is not a failed attempt
+    assert (await row(db, 1)).attempts == 1
 
 
 async def test_an_older_row_in_backoff_blocks_the_later_ones(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ the product's handlers do.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -372,11 +371,9 @@ async def test_parked_notice_names_the_customers_open_ticket(db: Database, bot: 
 async def test_a_hanging_handler_times_out_and_is_parked(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, attempts=2, handler_timeout=0.2)
-    started = time.monotonic()
     await inbox.store([message(80, "hang"), message(81, "other chat")])
     await inbox.idle(10)
-    assert time.monotonic() - started < 5
-    assert rec.failures["hang"] == 2
+    assert rec.failures["hang"] == 2  # a handler that hung for ever would have failed once at most
     assert (await inbox_rows(db))[min(await inbox_rows(db))].status == "parked"
     assert "echo other chat" in await outbox_texts(db, 81)
 
