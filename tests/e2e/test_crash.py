@@ -41,12 +41,6 @@ ENV = {
 WAIT = 60.0  # a customer waits this long for each answer (the bot may be down meanwhile)
 
 
-def agent_router_wired() -> bool:
-    from bot.handlers.routes import ROUTES
-
-    return any(getattr(route, "name", None) == "reply" for route in ROUTES)
-
-
 class Customer_:
     """One scripted customer; acts on each new prompt, ignoring repeated copies of one it answered."""
 
@@ -117,7 +111,6 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(bot_a
     rng = random.Random(SEED)
     url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
     bot = await bot_factory.start(url, env=ENV, name="crashbot")
-    with_replies = agent_router_wired()
     agent = bot_api.user(7001)
     customers = [
         Customer_(bot_api, bot_api.user(20_000 + i, f"Cust{i}", language_code="en"), i, rng) for i in range(CUSTOMERS)
@@ -128,11 +121,10 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(bot_a
     async def customer_life(c: Customer_) -> None:
         await asyncio.sleep(c.i * 0.35)  # arrivals spread over the chaos
         await c.run()
-        if with_replies:
-            marker = f"Reply-{c.i}-{rng.randrange(10**6):06d}"
-            replies[marker] = c.number
-            await agent.send(f"/reply {c.number} Hello, {marker}: please restart the printer")
-            await c.user.wait_for(marker, timeout=WAIT)
+        marker = f"Reply-{c.i}-{rng.randrange(10**6):06d}"
+        replies[marker] = c.number
+        await agent.send(f"/reply {c.number} Hello, {marker}: please restart the printer")
+        await c.user.wait_for(marker, timeout=WAIT)
 
     async def chaos() -> None:
         nonlocal bot
@@ -206,7 +198,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(bot_a
         assert reply_copies[marker] >= 1, f"{marker} never reached the customer"
     print(
         f"\ncrash test: {CUSTOMERS} customers, {len(kills)} SIGKILLs, {bot.starts} starts, {elapsed:.1f}s; "
-        f"agent replies: {len(replies) if with_replies else 'not wired yet'}; "
+        f"agent replies: {len(replies)}; "
         f"unknown-outcome sends (died between call and record): {unknown}; "
         f"messages seen twice: {extra_copies} {duplicates[:5]}"
     )

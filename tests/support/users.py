@@ -579,6 +579,22 @@ class SimGroup(ChatView):
         chat.topics[msg.id] = {"message_thread_id": msg.id, "name": name, "icon_color": 7322096}
         return msg.id
 
+    async def close_topic(self, thread_id: int, by: SimUser) -> Msg:
+        """An admin closes a forum topic: Telegram refuses sends to it with TOPIC_CLOSED from now on."""
+        topic = self.chat.topics[thread_id]
+        topic["closed"] = True
+        msg, _ = self.api.post_incoming(self.chat_id, {"forum_topic_closed": {}}, sender=by.data, thread_id=thread_id)
+        await asyncio.sleep(0)
+        return msg
+
+    def delete_topic(self, thread_id: int) -> None:
+        """An admin deletes a forum topic with its messages (Telegram sends no update for it): sends to the
+        thread fail with "message thread not found" from now on."""
+        del self.chat.topics[thread_id]
+        for message in self.chat.all.values():
+            if message.thread_id == thread_id:
+                message.deleted = True
+
     @property
     def topics(self) -> dict[int, dict[str, Any]]:
         """Forum topics by thread id."""
