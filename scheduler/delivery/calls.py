@@ -151,8 +151,11 @@ def fallback(payload: dict[str, Any], description: str) -> Fallback | None:
         return None
     if "can't parse entities" in text or "can't find end" in text or "unsupported start tag" in text:
         return Fallback("plain", plain_version(payload))
-    if "message thread not found" in text and "message_thread_id" in payload:
-        return Fallback("general_topic", {k: v for k, v in payload.items() if k != "message_thread_id"})
+    # the ticket's forum topic was deleted, or an admin closed it: the staff still get the message, in General
+    # (not as a reply to the card: a reply goes to the card's topic)
+    if ("message thread not found" in text or "topic_closed" in text) and "message_thread_id" in payload:
+        general = {k: v for k, v in payload.items() if k not in ("message_thread_id", "reply_parameters")}
+        return Fallback("general_topic", general)
     if "reply_markup" in payload and ("button" in text or "reply markup" in text or "keyboard" in text):
         return Fallback("no_keyboard", {k: v for k, v in payload.items() if k != "reply_markup"})
     return None

@@ -231,7 +231,7 @@ class OutboxDelivery:
                 self.stats.plain_fallbacks += 1
                 log.warning("%s to chat %s: HTML refused (%s); sending plain text", method, chat, exc)
             elif instead.kind == "general_topic":
-                log.warning("chat %s: forum topic is gone; sending to the general topic", chat)
+                log.warning("chat %s: forum topic is gone or closed (%s); sending to the general topic", chat, exc)
             else:
                 log.warning("%s to chat %s: keyboard refused (%s); sending without it", method, chat, exc)
             return await self._call(method, instead.payload, first_try=False)
