@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,55 @@ def alembic_config() -> Config:
     return config
 
 
-def _upgrade(connection: Any, revision: str) -> None:
+def _run(connection: Any, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    step(config, revision)
+
+
+def _sqlite_pragma(connection: Any, statement: str) -> list[Any]:
+    """A PRAGMA on the raw connection: outside any transaction, where SQLite honours `foreign_keys`."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+async def _migrate(db: Database, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run an Alembic command on one connection: PostgreSQL processes take turns under an advisory lock;
+    on SQLite foreign keys are off meanwhile, because batch mode rebuilds a table (drop and rename) that
+    other tables' rows still point to (Alembic's advice), and checked once the migration is committed."""
+    async with db.engine.connect() as connection:
+        if db.is_sqlite:
+            await connection.run_sync(_sqlite_pragma, "PRAGMA foreign_keys=OFF")
+        else:
+            await connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        try:
+            await connection.run_sync(_run, step, revision)
+            await connection.commit()
+        finally:
+            if db.is_sqlite:
+                await connection.run_sync(_sqlite_pragma, "PRAGMA foreign_keys=ON")
+            else:
+                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                await connection.commit()
+        if db.is_sqlite:
+            broken = await connection.run_sync(_sqlite_pragma, "PRAGMA foreign_key_check")
+            if broken:
+                raise RuntimeError(f"the migration to {revision} left rows pointing nowhere: {broken[:5]}")
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to call from several processes at once."""
-    async with db.engine.connect() as connection:
-        if not db.is_sqlite:
-            await connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        try:
-            await connection.run_sync(_upgrade, revision)
-            await connection.commit()
-        finally:
-            if not db.is_sqlite:
-                await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
-                await connection.commit()
+    await _migrate(db, command.upgrade, revision)
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to `revision` ("base": nothing), keeping the rows the older schema still has:
+    what rolling a release back needs (the same as `alembic downgrade REVISION`)."""
+    await _migrate(db, command.downgrade, revision)
 
 
 def _current(connection: Any) -> str | None:

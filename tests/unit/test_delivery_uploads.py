@@ -78,6 +78,8 @@ async def test_a_photo_and_a_document_are_uploaded_once(
         await db.dispose()
 
 
+# the second upload goes to a chat that does not exist, on purpose: refused for good
+@pytest.mark.refusals("sendPhoto 400 Bad Request: chat not found")
 async def test_a_failed_upload_is_retried_with_its_bytes_then_forgotten(
     bot_api: FakeBotAPI, transport: ApiTransport, sqlite_database_url: str
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -18,23 +17,11 @@ from sqlalchemy import func, inspect, select
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
+from helpdesk import outbox
 from storage import migrate
 from storage.db import Database
 from storage.models import ReportSchedule, Ticket
 from tests.unit import desk
-
-
-def _downgrade(connection: Any, revision: str) -> None:
-    config = migrate.alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
-async def downgrade(db: Database, revision: str) -> None:
-    """`alembic downgrade REVISION` on the database (there is no CLI for it: an operator runs alembic)."""
-    async with db.engine.connect() as connection:
-        await connection.run_sync(_downgrade, revision)
-        await connection.commit()
 
 
 def chain() -> list[tuple[str, str]]:
@@ -64,11 +51,15 @@ async def schema_diff(db: Database) -> list[Any]:
 
 
 async def fill(db: Database) -> None:
-    """Two customers' tickets (with their events, outbox rows and cards queued) and the digest's schedule."""
+    """Two customers' tickets (with their events, outbox rows and cards queued), the digest's schedule and a
+    chart waiting to be uploaded."""
     await desk.new_ticket(db, desk.POLICY, 501)
     await desk.new_ticket(db, desk.POLICY, 502, description="I need access to the finance share")
     async with db.session() as session:
         session.add(ReportSchedule(name="digest", spec="09:00 UTC", covered_day="2026-12-01"))
+        await outbox.send_upload(
+            session, desk.STAFF, "photo", b"\x89PNG chart", "stats.png", "image/png", caption="Stats"
+        )
 
 
 async def numbers(db: Database) -> list[tuple[str, str]]:
@@ -82,12 +73,15 @@ async def test_each_migration_goes_down_and_up_again_with_data_in_the_tables(dat
     try:
         await fill(db)
         full = await row_counts(db)
-        assert all(full[name] > 0 for name in ("customers", "tickets", "ticket_events", "outbox", "report_schedules"))
+        assert all(
+            full[name] > 0
+            for name in ("customers", "tickets", "ticket_events", "outbox", "outbox_files", "report_schedules")
+        )
         tickets = await numbers(db)
         for revision, older in chain():
             if older == "base":
                 continue  # all the way down: the next test
-            await downgrade(db, older)
+            await migrate.downgrade(db, older)
             assert await migrate.current_revision(db) == older
             kept = await row_counts(db)
             assert kept == {name: full[name] for name in kept}, (revision, kept)  # no row lost on the way down
@@ -109,7 +103,7 @@ async def test_all_the_way_down_and_up_again_with_data_in_the_tables(database_ur
     db = await desk.migrated(database_url)
     try:
         await fill(db)
-        await downgrade(db, "base")  # with rows everywhere: foreign keys must not stop the drops
+        await migrate.downgrade(db, "base")  # with rows everywhere: foreign keys must not stop the drops
         assert await row_counts(db) == {}
         assert await migrate.current_revision(db) is None
         await migrate.upgrade(db)
