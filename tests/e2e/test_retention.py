@@ -51,7 +51,7 @@ async def test_retention_erases_finished_tickets_in_a_running_bot(bot_api, bot_f
     bob = bot_api.user(502, "Bob", language_code="en")
     old = await register(ann, "My monitor flickers since the update on my desk in room 12", "ext. 4411")
     kept = await register(bob, "Please give me access to the finance share for the audit", "ext. 5522")
-    await agent.command("resolve", f"{old} Replaced the monitor cable; no flicker for an hour.")
+    await agent.command("resolve", f"{old} technical Replaced the monitor cable; no flicker for an hour.")
     await ann.wait_for("is resolved", timeout=20)
     await agent.command("close", old)
     await ann.wait_for("is closed", timeout=20)

@@ -273,7 +273,7 @@ async def test_sla_warning_and_breach_across_crashes(bot_api: FakeBotAPI, bot_fa
     flags = query(bot_factory, "SELECT sla_flags FROM tickets WHERE number = ?", number)[0][0]
     for flag in ("first_response_warning", "first_response_breach", "resolution_warning", "resolution_breach"):
         assert flag in flags, flags
-    await agent.command("resolve", f"{number} The VPN concentrator was overloaded; added capacity.")
+    await agent.command("resolve", f"{number} technical The VPN concentrator was overloaded; added capacity.")
     await ann.wait_for("is resolved", timeout=15)  # the clocks stop; work on the ticket goes on as usual
     await staff.wait_edit(staff.messages[0], "Resolved", timeout=15)
 
