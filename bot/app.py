@@ -16,6 +16,7 @@ from bot.database import open_database
 from bot.handlers.routes import build_dispatch
 from bot.health import Liveness, serve_health
 from bot.inbox import UpdateInbox
+from bot.intake_offers import load_self_help, offer_providers
 from bot.logs import register_secret
 from bot.polling import Poller
 from bot.runtime import make_runtime
@@ -86,6 +87,7 @@ class Application:
                 check_settings(settings, self.token)
         except ValueError as exc:
             raise StartupError(str(exc)) from None
+        load_self_help(self.policy)
         register_secret(self.token)
         if settings.webhook_secret:
             register_secret(settings.webhook_secret.get_secret_value())
@@ -100,6 +102,7 @@ class Application:
         try:
             username = await check_bot(runtime, settings.telegram_api_url)
             triage = get_triage(settings.triage_cache_dir)
+            offer_providers(self.policy, triage)  # the articles indexed now, not for the first customer
             bell.reset()
             inbox = UpdateInbox(
                 db,

@@ -17,6 +17,7 @@ from typing import TextIO
 from bot.config import Settings
 from bot.console_chat import ConsoleChat
 from bot.database import open_database
+from bot.intake_offers import load_self_help
 from helpdesk.triage import get_triage
 
 QUIT = ("/quit", "/exit")
@@ -32,10 +33,12 @@ def run_console(
 ) -> int:
     """Talk until /quit, the end of the input or Ctrl-C; exit code 0."""
     stdin, out = stdin or sys.stdin, stdout or sys.stdout
+    policy = settings.policy()
+    load_self_help(policy)  # a malformed article: one error line before the chat begins
     _tolerate_any_text(stdin, out)
     with asyncio.Runner() as runner:
         db = runner.run(open_database(settings))
-        chat = ConsoleChat(db, settings.policy(), get_triage(settings.triage_cache_dir), user_id, lang)
+        chat = ConsoleChat(db, policy, get_triage(settings.triage_cache_dir), user_id, lang)
         try:
             _show(out, runner.run(chat.welcome()))
             for line in _lines(stdin, out):

@@ -17,9 +17,9 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.database import location
+from bot.intake_offers import offer_providers
 from dialogs.intake import Action, InputKind, UserInput
 from dialogs.intake_service import IntakeService, Reply, Result
-from dialogs.known_outage_offer import KnownOutageOffers
 from helpdesk import callbacks, tickets, views
 from helpdesk.i18n import LANGUAGES, catalog, t, to_plain
 from helpdesk.people import Person, customer_display_name, customer_language, ensure_customer
@@ -100,7 +100,7 @@ class ConsoleChat:
         if self.chosen_lang and customer.language != self.chosen_lang:
             customer.language = self.chosen_lang
         self.lang = customer_language(customer, self.policy.default_language)
-        offers = [KnownOutageOffers(self.triage, self.policy)]  # as in the chat: a known outage first
+        offers = offer_providers(self.policy, self.triage)  # as in the chat
         return customer, IntakeService(session, customer, self.lang, self.triage, self.policy, offers=offers)
 
     async def _message(self, service: IntakeService, text: str) -> Result:
@@ -169,7 +169,8 @@ class ConsoleChat:
             buttons = [[(t(c, "lang.name"), callbacks.make(callbacks.LANG, c)) for c in LANGUAGES]]
             return Result([Reply(t(self.lang, "lang.prompt"), buttons=buttons)])
         customer.language = self.chosen_lang = self.lang = code
-        current = await IntakeService(session, customer, code, self.triage, self.policy).current()
+        offers = offer_providers(self.policy, self.triage)
+        current = await IntakeService(session, customer, code, self.triage, self.policy, offers=offers).current()
         return Result([Reply(t(code, "lang.changed")), *(current.replies if current else [])])
 
     async def _attach(self, service: IntakeService, arg: str) -> Result:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -17,6 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from helpdesk.durations import parse_duration
 from helpdesk.sla import SlaPolicy
 from helpdesk.worktime import WorkCalendar
+
+if TYPE_CHECKING:
+    from helpdesk.knowledge.articles import KnowledgeBase
 
 #: a duration as operators write it: `45s`, `15m`, `4h`, `3d`, `1h30m`
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -64,11 +67,15 @@ class DeskPolicy(BaseModel):
     major_incident_threshold: int = Field(3, ge=2)
     major_incident_window: Duration = Field(timedelta(minutes=30), gt=timedelta(0))
 
+    # self-help: a folder of articles (NAME.en.md, NAME.ru.md); unset: no articles offered, /kb has none
+    kb_dir: str | None = None
+
     #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
     recently_closed: ClassVar[timedelta] = timedelta(days=14)
 
     _sla: SlaPolicy = PrivateAttr()
     _calendar: WorkCalendar = PrivateAttr()
+    _knowledge: Any = PrivateAttr(default=None)
 
     @field_validator("agent_ids", mode="before")
     @classmethod
@@ -142,6 +149,16 @@ class DeskPolicy(BaseModel):
     def calendar(self) -> WorkCalendar:
         """Working time for SLA clocks: BUSINESS_HOURS in TIMEZONE (every hour when unset)."""
         return self._calendar
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        """The articles in KB_DIR, read on first use (the bot reads them at start, so a malformed article
+        stops it there); KnowledgeBaseError, one line naming every bad file, when they cannot be used."""
+        if self._knowledge is None:
+            from helpdesk.knowledge.articles import load_knowledge_base  # the matcher's imports stay lazy
+
+            self._knowledge = load_knowledge_base(self.kb_dir)
+        return cast("KnowledgeBase", self._knowledge)
 
     def is_agent(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.agent_ids

@@ -6,23 +6,18 @@ from __future__ import annotations
 from bot.handlers.context import HandlerContext
 from bot.handlers.replies import send
 from bot.handlers.update import ButtonPress, Message
+from bot.intake_offers import offer_providers
 from dialogs.intake import UserInput
 from dialogs.intake_service import IntakeService, Result
-from dialogs.known_outage_offer import KnownOutageOffers
-from dialogs.offers import OfferProvider
 from helpdesk.callbacks import Callback
 from helpdesk.content import Content
 from helpdesk.i18n import t
 
 
-def offer_providers(ctx: HandlerContext) -> list[OfferProvider]:
-    """What the intake offers before the form, in this order: a known outage first."""
-    return [KnownOutageOffers(ctx.triage, ctx.policy)]
-
-
 async def intake(ctx: HandlerContext) -> IntakeService:
     customer, lang = await ctx.customer(), await ctx.lang()
-    return IntakeService(ctx.session, customer, lang, ctx.triage, ctx.policy, offers=offer_providers(ctx))
+    offers = offer_providers(ctx.policy, ctx.triage)
+    return IntakeService(ctx.session, customer, lang, ctx.triage, ctx.policy, offers=offers)
 
 
 async def start_with(ctx: HandlerContext, content: Content | None) -> Result:

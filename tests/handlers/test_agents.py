@@ -10,7 +10,7 @@ from tests.handlers.test_customers import register
 
 UNKNOWN = "I don't know that command"
 AGENT_COMMANDS = ("queue", "stats", "ticket", "take", "assign", "reply", "ask", "resolve", "close", "reopen",
-                  "retype", "priority")  # fmt: skip
+                  "retype", "priority", "kb")  # fmt: skip
 
 
 async def test_card_take_ask_answer_reply_resolve_confirm(desk: Desk) -> None:
@@ -123,7 +123,8 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
 
 #: a valid rest of the line for each ticket command
 VALID_REST = {"ticket": "", "take": "", "assign": "7002", "reply": "hi", "ask": "why?", "resolve": "", "close": "",
-              "reopen": "", "retype": "software", "priority": "P1", "status": "resolved"}  # fmt: skip
+              "reopen": "", "retype": "software", "priority": "P1", "status": "resolved",
+              "kb": "office-wifi"}  # fmt: skip
 
 
 @pytest.mark.parametrize("command", VALID_REST)

@@ -193,3 +193,22 @@ def test_no_buttons_the_console_cannot_press(settings: Settings, lang: str, tmp_
         assert chat_text.split("\n")[-1] not in out, key
     assert "(/quit" not in out or lang == "en"  # the welcome note is in the customer's language
     assert t(lang, "console.welcome_note") in out
+
+
+def test_articles_are_offered_in_the_console_as_in_the_chat(settings: Settings, tmp_path: Path) -> None:
+    kb = settings.model_copy(update={"kb_dir": str(REPO_ROOT / "docs" / "kb-sample")})
+    solved = talk(kb, "How do I connect to the office Wi-Fi?", "1", "1")
+    assert "[1] 📄 Connect to the office Wi-Fi" in solved and "Office-Corp" in solved
+    assert "Nothing was registered" in solved and not re.search(r"(?:INC|REQ)-\d{6}", solved)
+    still = talk(kb, "How do I connect to the office Wi-Fi?", "1", "2", user_id=2)
+    assert "your description is kept" in still and drafts(kb) == 1
+
+
+def test_a_malformed_article_is_one_error_before_the_chat(tmp_path: Path) -> None:
+    (tmp_path / "wifi.en.md").write_text("no title\n", encoding="utf-8")
+    result = run_cli(["console"], {"KB_DIR": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: KB_DIR: {tmp_path}: 2 problems: wifi.en.md: the first line must be the title, as '# Title'; "
+        "wifi: no wifi.ru.md"
+    ]

@@ -1,0 +1,169 @@
+"""Self-help in-process, on both runtimes: articles offered before the form ("This solved it" registers
+nothing and is counted, "I still need help" goes on with the description), /kb N NAME in the customer's
+language, and who may use them (strangers, customers, forged and old buttons)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpdesk.policy import DeskPolicy
+from tests.handlers.harness import AGENTS, STAFF, Desk
+from tests.handlers.test_customers import NUMBER, register
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "kb-sample"
+WIFI = "How do I connect to the office Wi-Fi?"
+WIFI_TITLE = "📄 Connect to the office Wi-Fi"
+UNKNOWN = "I don't know that command"
+
+
+def with_articles(desk: Desk, kb_dir: Path | None = SAMPLE) -> Desk:
+    """The desk restarted with KB_DIR set (the rest of its policy as it was)."""
+    desk.policy = DeskPolicy(agent_ids=frozenset(AGENTS), staff_chat_id=STAFF, kb_dir=str(kb_dir) if kb_dir else None)
+    desk.restart()
+    return desk
+
+
+async def test_this_solved_it_registers_nothing_and_shows_in_stats(desk: Desk) -> None:
+    with_articles(desk)
+    ann, staff_before = desk.person(501, "Ann"), len(desk.staff.from_bot)
+    await ann.send(WIFI)
+    offer = ann.last
+    assert "These articles may answer your question" in offer.text
+    assert offer.buttons[0] == WIFI_TITLE and "🙋 I still need help" in offer.buttons
+    await ann.press(offer, WIFI_TITLE)
+    article, question = ann.chat.from_bot[-2:]
+    assert "Connect to the office Wi-Fi" in article.text and "Office-Corp" in article.text
+    assert "Did this article solve it?" in question.text and "✅ This solved it" in question.buttons
+    await ann.press(question, "✅ This solved it")
+    assert "Nothing was registered" in ann.last.text
+    assert len(desk.staff.from_bot) == staff_before  # no card
+    await ann.send("/my")
+    assert not NUMBER.search(ann.last.text)
+
+    agent = desk.agent()
+    await agent.send("/stats")
+    assert "Self-help: articles offered 1 times · solved it 1 (100%)" in agent.last.text
+
+
+async def test_i_still_need_help_goes_on_with_the_description_typed(desk: Desk) -> None:
+    with_articles(desk)
+    ann = desk.person(502, "Ann")
+    await ann.send(WIFI)
+    await ann.press(ann.last, WIFI_TITLE)
+    await ann.press(ann.last, "🙋 I still need help")
+    assert "your description is kept" in ann.last.text and "What happened" not in ann.last.text
+    number = await register(ann, "")  # the form goes on from the next question
+    assert WIFI in desk.card(number).text
+    agent = desk.agent()
+    await agent.send("/stats")
+    assert "still needed help 1" in agent.last.text
+
+
+async def test_a_problem_no_article_answers_goes_straight_to_the_form(desk: Desk) -> None:
+    with_articles(desk)
+    ann = desk.person(503, "Ann")
+    await ann.send("The label printer in the warehouse is jammed and prints nothing at all")
+    assert "These articles" not in ann.last.text and "Which service or device" in ann.last.text
+
+
+async def test_russian_customers_get_russian_titles(desk: Desk) -> None:
+    with_articles(desk)
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("как подключиться к офисному вайфаю?")
+    assert "Как подключиться к офисному Wi-Fi" in " ".join(olga.last.buttons), olga.last.buttons
+    assert "🙋 Мне всё ещё нужна помощь" in olga.last.buttons
+
+
+async def test_kb_sends_the_article_in_the_customers_language(desk: Desk) -> None:
+    with_articles(desk)
+    olga = desk.person(601, "Ольга", lang="ru")
+    number = await register(olga, "не могу подключить второй монитор к ноутбуку, он не видит его")
+    agent = desk.agent()
+    await agent.send(f"/kb {number} second-monitor")
+    assert number in agent.last.text and "(in ru)" in agent.last.text
+    article = olga.last
+    assert number in article.text and "поддержка отправила вам статью" in article.text
+    assert "монитор" in article.text.lower()
+    assert "In progress" in desk.card(number).text  # a first response, like a reply
+
+    await agent.send(f"/kb {number} no-such-article")
+    assert "There is no article no-such-article" in agent.last.text and "office-wifi" in agent.last.text
+    await agent.send(f"/kb {number} office-wifi and more")
+    assert "Usage: /kb" in agent.last.text
+    await agent.send("/kb")
+    assert "Usage: /kb" in agent.last.text
+    await agent.send("/kb INC-424242 office-wifi")
+    assert "There is no ticket INC-424242" in agent.last.text
+    await agent.send_in(STAFF, f"/kb {number} vpn-setup")  # in the staff chat: answered there
+    assert "sent to the customer" in desk.staff.last.text and "VPN" in olga.last.text
+
+
+async def test_kb_without_articles_says_how_to_get_them(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    agent = desk.agent()
+    before = len(ann.chat.from_bot)
+    await agent.send(f"/kb {number} office-wifi")
+    assert "There are no articles" in agent.last.text and "KB_DIR" in agent.last.text
+    assert len(ann.chat.from_bot) == before
+
+
+async def test_help_shows_kb_to_agents_only(desk: Desk) -> None:
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    await agent.send("/help")
+    assert "/kb N ARTICLE" in agent.last.text
+    await ann.send("/help")
+    assert "/kb" not in ann.last.text
+
+
+# -- who may use it --------------------------------------------------------------------------------------
+
+
+async def test_kb_from_strangers_and_customers_does_nothing(desk: Desk) -> None:
+    with_articles(desk)
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve", username="eve")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    card, before, staff_before = desk.card(number), len(ann.chat.from_bot), len(desk.staff.from_bot)
+    for who in (eve, ann):  # a stranger, and the ticket's own customer
+        await who.send(f"/kb {number} office-wifi")
+        assert UNKNOWN in who.last.text
+        await who.send_in(STAFF, f"/kb {number} office-wifi")
+    assert len(ann.chat.from_bot) == before + 1  # her own "unknown command" only
+    assert len(desk.staff.from_bot) == staff_before and "New" in card.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["open.vpn-setup", "open.", "solved", "list", "open.office-wifi.x", "nonsense", "open." + "x" * 40],
+)
+async def test_forged_offer_buttons_are_answered_politely(desk: Desk, value: str) -> None:
+    with_articles(desk)
+    ann = desk.person(504, "Ann")
+    await ann.send(WIFI)
+    offer = ann.last
+    token = offer.data_of(WIFI_TITLE).split(":")[1]
+    before = len(ann.chat.from_bot)
+    answer = await ann.press_data(offer, f"i:{token}:{value}")
+    assert answer["text"], value  # a note, never a spinning button
+    assert all("Glad it helped" not in m.text for m in ann.chat.from_bot[before:])
+    await ann.press(offer, WIFI_TITLE)  # the offer still works
+    assert "Did this article solve it?" in ann.last.text
+
+
+async def test_old_offer_buttons_after_the_end_are_out_of_date(desk: Desk) -> None:
+    with_articles(desk)
+    ann, eve = desk.person(505, "Ann"), desk.person(666, "Eve")
+    await ann.send(WIFI)
+    offer = ann.last
+    await ann.press(offer, WIFI_TITLE)
+    question = ann.last
+    await ann.press(question, "✅ This solved it")
+    again = await ann.press(question, "✅ This solved it")
+    assert "out of date" in again["text"]
+    assert "out of date" in (await ann.press(offer, WIFI_TITLE))["text"]
+    assert "out of date" in (await eve.press_data(offer, offer.data_of(WIFI_TITLE)))["text"]  # not her intake
+    agent = desk.agent()
+    await agent.send("/stats")
+    assert "solved it 1 (100%)" in agent.last.text  # counted once
