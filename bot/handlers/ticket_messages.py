@@ -12,8 +12,9 @@ from bot.handlers.inputs import content_of
 from bot.handlers.intake import start_with
 from bot.handlers.replies import send, send_answers
 from bot.handlers.update import ButtonPress, Message
-from helpdesk import customer_messages, outbox, survey
+from helpdesk import customer_messages, outbox, promise, survey
 from helpdesk.callbacks import Callback
+from helpdesk.clock import now_utc
 from helpdesk.i18n import t
 
 
@@ -28,6 +29,9 @@ async def continue_ticket_conversation(ctx: HandlerContext, message: Message) ->
     send_answers(ctx, routed.answers)
     if routed.handled:
         ctx.outcome = "ticket_message"
+        closed = promise.closed_notice(customer, ctx.policy, await ctx.lang(), now_utc())
+        if closed:  # out of working hours: when someone will read it (once per closed spell and day)
+            ctx.reply(closed)
     return routed.handled
 
 

@@ -4,18 +4,36 @@ language, and who may use them (strangers, customers, forged and old buttons).""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from helpdesk.policy import DeskPolicy
-from tests.handlers.harness import AGENTS, STAFF, Desk
+from tests.handlers.harness import AGENTS, STAFF, Desk, Person
 from tests.handlers.test_customers import NUMBER, register
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "kb-sample"
 WIFI = "How do I connect to the office Wi-Fi?"
 WIFI_TITLE = "📄 Connect to the office Wi-Fi"
 UNKNOWN = "I don't know that command"
+
+
+async def finish(person: Person) -> str:
+    """Walk on from the question on show with the first offered answers; the ticket number."""
+    for _ in range(12):
+        question = person.last
+        if "Registered" in question.text:
+            return NUMBER.search(question.text).group(0)
+        if "✅ Confirm" in question.buttons:
+            await person.press(question, "✅ Confirm")
+        elif "Skip" in question.buttons:
+            await person.press(question, "Skip")
+        elif question.reply_markup and "keyboard" in question.reply_markup:
+            await person.send("Skip")
+        else:
+            await person.press(question, question.buttons[0])
+    raise AssertionError(f"the intake did not finish: {person.last.text[:200]}")
 
 
 def with_articles(desk: Desk, kb_dir: Path | None = SAMPLE) -> Desk:
@@ -54,7 +72,7 @@ async def test_i_still_need_help_goes_on_with_the_description_typed(desk: Desk) 
     await ann.press(ann.last, WIFI_TITLE)
     await ann.press(ann.last, "🙋 I still need help")
     assert "your description is kept" in ann.last.text and "What happened" not in ann.last.text
-    number = await register(ann, "")  # the form goes on from the next question
+    number = await finish(ann)  # the form goes on from the next question
     assert WIFI in desk.card(number).text
     agent = desk.agent()
     await agent.send("/stats")
@@ -167,3 +185,33 @@ async def test_old_offer_buttons_after_the_end_are_out_of_date(desk: Desk) -> No
     agent = desk.agent()
     await agent.send("/stats")
     assert "solved it 1 (100%)" in agent.last.text  # counted once
+
+
+# -- the honest promise ----------------------------------------------------------------------------------
+
+
+async def test_out_of_hours_customers_are_told_when_the_desk_opens(desk: Desk) -> None:
+    bob = desk.person(502, "Bob")
+    earlier = await register(bob, "The label printer in the warehouse is jammed and prints nothing at all")
+    assert "First response: within 4 h" in bob.last.text  # around the clock: the plain target
+    day = (datetime.now(UTC).weekday() + 2) % 7  # open only the day after tomorrow: closed all through the test
+    hours = f"{('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')[day]} 09:00-18:00"
+    desk.policy = DeskPolicy(agent_ids=frozenset(AGENTS), staff_chat_id=STAFF, business_hours=hours, timezone="UTC")
+    desk.restart()
+
+    ann = desk.person(501, "Ann")
+    await ann.send("Please install Photoshop on my work computer")
+    assert ann.last.text.startswith("🌙 The service desk is closed now and opens")
+    number = await finish(ann)
+    assert "First response: by " in ann.last.text and "(UTC)" in ann.last.text
+    assert "within" not in ann.last.text and number in desk.card(number).text
+    assert sum("closed now" in m.text for m in ann.chat.from_bot) == 1
+
+    await bob.send("It now also shows error 13.20")
+    assert any("closed now" in m.text for m in bob.chat.from_bot[-2:])
+    chooser = bob.chat.find("Which one")
+    assert earlier in chooser.buttons[0]
+    await bob.press(chooser, chooser.buttons[0])
+    assert "Added to" in bob.last.text
+    await bob.send("And error 13.21")  # told once per closed spell and day
+    assert sum("closed now" in m.text for m in bob.chat.from_bot) == 1
