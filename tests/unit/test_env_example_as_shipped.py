@@ -16,6 +16,10 @@ import pytest
 from helpdesk.triage.model import load_model
 from tests.support.botproc import REPO_ROOT, arun_cli
 
+#: the module's fixture runs fourteen CLI processes (a model evaluation among them) before the first test:
+#: minutes on a loaded 2-core machine, far over the suite's default per-test timeout
+pytestmark = pytest.mark.timeout(900)
+
 SAMPLE = REPO_ROOT / "tests" / "data" / "classify_dev.jsonl"
 GROUPS = REPO_ROOT / "tests" / "data" / "groups_holdout.jsonl"
 #: (name, argv, extra environment, stdin) → checked below
