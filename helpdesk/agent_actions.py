@@ -173,7 +173,7 @@ async def _write_to_customer(
     session: AsyncSession,
     ticket: Ticket,
     actor: Actor,
-    content: Content,
+    content: customer_notices.Words,
     policy: DeskPolicy,
     *,
     kind: str,
@@ -182,24 +182,28 @@ async def _write_to_customer(
     answer_button: bool = False,
 ) -> datetime:
     """The agent's words or file for the customer, headed with the ticket number, recorded on the ticket
-    as `kind`; a first response. Returns the moment."""
-    if content.is_empty:
+    as `kind` (the words its own customer got); a first response. Returns the moment."""
+    customer, lang = await customer_notices.recipient(session, ticket, policy)
+    own = customer_notices.words_for(content, customer_notices.Recipient(ticket, customer, lang, ticket.number))
+    if own.is_empty:
         raise Refusal(empty_key, number=ticket.number)
-    customer, _lang = await customer_notices.recipient(session, ticket, policy)
     if customer is None:
         raise Refusal("agents.error.no_customer", number=ticket.number)
     now = now_utc()
     buttons = customer_notices.answer_button if answer_button else None
     await customer_notices.relay_to_audience(session, ticket, content, header_key, policy, buttons=buttons)
     await tickets.record_content(
-        session, ticket, kind, content, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
+        session, ticket, kind, own, now, actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
     )
     _responded(ticket, now)
     return now
 
 
-async def reply(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
-    """Send the agent's text or file to the customer, headed with the ticket number."""
+async def reply(
+    session: AsyncSession, ticket: Ticket, actor: Actor, content: customer_notices.Words, policy: DeskPolicy
+) -> Notice:
+    """Send the agent's text or file (or words made for each reader) to the customer, headed with the
+    ticket number."""
     if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
         raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
     now = await _write_to_customer(

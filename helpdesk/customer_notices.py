@@ -135,12 +135,20 @@ def relay(
 
 #: buttons for one recipient: (their own ticket, their language) → rows
 ButtonsFor = Callable[[Ticket, str], outbox.Buttons]
+#: what an agent sends: the same words for everyone, or words made for each reader (a canned reply, filled
+#: in with their name and number, in their language)
+Words = Content | Callable[[Recipient], Content]
+
+
+def words_for(words: Words, reader: Recipient) -> Content:
+    """What `reader` is sent of `words`."""
+    return words(reader) if callable(words) else words
 
 
 async def relay_to_audience(
     session: AsyncSession,
     ticket: Ticket,
-    content: Content,
+    content: Words,
     header_key: str,
     policy: DeskPolicy,
     *,
@@ -152,7 +160,7 @@ async def relay_to_audience(
     for r in await audience(session, ticket, policy):
         extra = buttons(r.ticket, r.lang) if buttons else None
         queued = r.customer is not None and relay(
-            session, r.ticket, r.customer, content, header_key, r.lang, buttons=extra, number=r.number
+            session, r.ticket, r.customer, words_for(content, r), header_key, r.lang, buttons=extra, number=r.number
         )
         told.append(queued)
     return told[0]

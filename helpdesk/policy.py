@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from helpdesk.canned_replies import CannedReplies, CannedRepliesError, load_canned_replies
 from helpdesk.durations import parse_duration
 from helpdesk.sla import SlaPolicy
 from helpdesk.worktime import WorkCalendar
@@ -70,12 +71,16 @@ class DeskPolicy(BaseModel):
     # self-help: a folder of articles (NAME.en.md, NAME.ru.md); unset: no articles offered, /kb has none
     kb_dir: str | None = None
 
+    # canned replies: a TOML file of templates agents send with `/reply N #name`; unset: none
+    canned_replies_file: str | None = None
+
     #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
     recently_closed: ClassVar[timedelta] = timedelta(days=14)
 
     _sla: SlaPolicy = PrivateAttr()
     _calendar: WorkCalendar = PrivateAttr()
     _knowledge: Any = PrivateAttr(default=None)
+    _canned: tuple[str | None, CannedReplies] | None = PrivateAttr(default=None)
 
     @field_validator("agent_ids", mode="before")
     @classmethod
@@ -110,6 +115,16 @@ class DeskPolicy(BaseModel):
     def _hours(cls, value: str | None) -> str | None:
         WorkCalendar.parse(value)  # raises ValueError with the reason
         return value
+
+    @field_validator("canned_replies_file")
+    @classmethod
+    def _canned_file(cls, value: str | None) -> str | None:
+        """Read at once, so a bad template stops every command with one line naming it."""
+        try:
+            load_canned_replies(value)
+        except CannedRepliesError as exc:
+            raise ValueError(str(exc)) from None
+        return value or None
 
     @field_validator(*SLA_CELLS)
     @classmethod
@@ -159,6 +174,13 @@ class DeskPolicy(BaseModel):
 
             self._knowledge = load_knowledge_base(self.kb_dir)
         return cast("KnowledgeBase", self._knowledge)
+
+    @property
+    def canned_replies(self) -> CannedReplies:
+        """The templates of CANNED_REPLIES_FILE (checked when the policy was made), read once."""
+        if self._canned is None or self._canned[0] != self.canned_replies_file:
+            self._canned = (self.canned_replies_file, load_canned_replies(self.canned_replies_file))
+        return self._canned[1]
 
     def is_agent(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.agent_ids

@@ -21,7 +21,7 @@ from bot.handlers.agent_command import (
 from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Message
-from helpdesk import agent_actions, agent_views, callbacks, cards, outbox
+from helpdesk import agent_actions, agent_canned, agent_views, callbacks, cards, outbox
 from helpdesk.agent_actions import CauseNeeded, Notice
 from helpdesk.content import Content
 from helpdesk.i18n import t
@@ -117,7 +117,17 @@ async def assign(call: AgentCall, ticket: Ticket, assignee: Actor) -> Notice:
 
 @ticket_command("agents.usage.reply", TEXT)
 async def reply(call: AgentCall, ticket: Ticket, text: str) -> Notice:
+    """`/reply N text`, or `/reply N #name`: a canned reply (CANNED_REPLIES_FILE)."""
+    if agent_canned.is_canned(text):
+        replies = call.policy.canned_replies
+        return await agent_canned.send_canned(call.session, ticket, call.actor, text, replies, call.policy)
     return await agent_actions.reply(call.session, ticket, call.actor, Content(text=text), call.policy)
+
+
+@agent_command
+async def canned(call: AgentCall) -> None:
+    """`/canned`: the templates `/reply N #name` sends."""
+    call.answer(agent_canned.listing(call.policy.canned_replies, call.lang))
 
 
 @ticket_command("agents.usage.ask", TEXT)

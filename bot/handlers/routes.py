@@ -34,6 +34,7 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("take", agents.take, AGENT),
     OnCommand("assign", agents.assign, AGENT),
     OnCommand("reply", agents.reply, AGENT),
+    OnCommand("canned", agents.canned, AGENT),
     OnCommand("ask", agents.ask, AGENT),
     OnCommand("status", agents.status, AGENT),
     OnCommand("resolve", agents.resolve, AGENT),

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpdesk.canned_replies import CannedReplies, CannedRepliesError, load_canned_replies
+from helpdesk.policy import DeskPolicy
+from tests.support.botproc import run_cli
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "canned-replies-sample.toml"
 
@@ -92,3 +94,31 @@ def test_the_sample_file_loads_and_renders_every_template_in_both_languages() ->
             assert "{" not in text and "}" not in text and text.strip()
     on_site = replies.get("on-site").render("en", customer="Anna", number="INC-000042", agent="Boris")  # type: ignore[union-attr]
     assert "• Who: Boris" in on_site
+
+
+def test_a_bad_file_stops_every_command_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """CANNED_REPLIES_FILE is checked with the settings: `python -m bot run` and every other command refuse
+    a template without a language with one `error:` line naming the setting and the template, exit 2."""
+    bad = tmp_path / "canned.toml"
+    bad.write_text('[restart]\nen = "Hello {customer}!"\n', encoding="utf-8")
+    env = {"CANNED_REPLIES_FILE": bad, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
+    for command in (["migrate"], ["run"]):
+        result = run_cli(command, {**env, "TELEGRAM_BOT_TOKEN": "123:abc"})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"error: CANNED_REPLIES_FILE: {bad}: template [restart]: no 'ru' text"
+        ]
+    missing = run_cli(["migrate"], {**env, "CANNED_REPLIES_FILE": tmp_path / "none.toml"})
+    assert missing.returncode == 2 and missing.stderr.strip() == (
+        f"error: CANNED_REPLIES_FILE: {tmp_path / 'none.toml'}: no such file"
+    )
+
+
+def test_the_policy_reads_the_file_once_and_follows_a_changed_setting(tmp_path: Path) -> None:
+    policy = DeskPolicy(canned_replies_file=str(SAMPLE))
+    assert policy.canned_replies is policy.canned_replies and "restart" in policy.canned_replies.names
+    assert not policy.model_copy(update={"canned_replies_file": None}).canned_replies
+    with pytest.raises(ValueError, match=r"canned_replies_file\n.*unknown placeholder \{custmer\}"):
+        path = tmp_path / "typo.toml"
+        path.write_text('[a]\nen = "{custmer}"\nru = "{customer}"\n', encoding="utf-8")
+        DeskPolicy(canned_replies_file=str(path))

@@ -1,0 +1,123 @@
+"""Agents' replies beyond /reply, in-process on both runtimes: canned replies (/canned, /reply N #name),
+and who may use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpdesk.policy import DeskPolicy
+from tests.handlers.harness import AGENTS, STAFF, Desk
+from tests.handlers.test_customers import register
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "canned-replies-sample.toml"
+UNKNOWN = "I don't know that command"
+
+
+def with_templates(desk: Desk, path: Path | None = SAMPLE) -> Desk:
+    """The desk restarted with CANNED_REPLIES_FILE set (the rest of its policy as it was)."""
+    desk.policy = DeskPolicy(
+        agent_ids=frozenset(AGENTS), staff_chat_id=STAFF, canned_replies_file=str(path) if path else None
+    )
+    desk.restart()
+    return desk
+
+
+# -- canned replies --------------------------------------------------------------------------------------
+
+
+async def test_canned_lists_the_templates_by_name_and_first_line(desk: Desk) -> None:
+    with_templates(desk)
+    agent = desk.agent()
+    await agent.send("/canned")
+    listing = agent.last.text
+    assert "Canned replies · 6" in listing and "/reply N #name" in listing
+    assert "#restart — Hello {customer}! Please restart your computer" in listing
+    assert "#on-site — {customer}, I will come to your desk" in listing and "Who:" not in listing
+    await agent.send_in(STAFF, "/canned")  # in the staff chat too, in the desk's language
+    assert "#waiting-supplier" in desk.staff.last.text
+
+
+async def test_a_canned_reply_reaches_the_customer_filled_in_in_their_language(desk: Desk) -> None:
+    with_templates(desk)
+    olga = desk.person(601, "Ольга", lang="ru")
+    number = await register(olga, "не печатает принтер на втором этаже, бумага застревает")
+    agent = desk.agent()
+    await agent.send(f"/reply {number} #restart")
+    assert f"Canned reply #restart sent to the customer of {number} (in ru)" in agent.last.text
+    reply = olga.last
+    assert "Здравствуйте, Ольга! Перезагрузите" in reply.text and f"по заявке {number}" in reply.text
+    assert "<b>Перезагрузка</b>" in reply.html and "{" not in reply.text
+    assert "In progress" in desk.card(number).text  # a first response, like any reply
+
+    await agent.send(f"/reply {number} #WAITING-supplier")  # case forgiven; {agent} is the sender
+    assert "— Agent1" in olga.last.text and "поставщику" in olga.last.text
+    await agent.send(f"/ticket {number}")
+    assert "Перезагрузите" in agent.last.text  # the ticket's history has what the customer read
+
+
+async def test_a_customer_name_with_markup_is_escaped(desk: Desk) -> None:
+    with_templates(desk)
+    ann = desk.person(501, "<b>Ann</b> & Co")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    await desk.agent().send(f"/reply {number} #need-screenshot")
+    assert ann.last.text.startswith(f"💬 {number} · Support:\n<b>Ann</b> & Co, could you send a screenshot")
+    assert "&lt;b&gt;Ann&lt;/b&gt; &amp; Co" in ann.last.html
+
+
+async def test_an_unknown_template_is_answered_with_the_names_and_nothing_is_sent(desk: Desk) -> None:
+    with_templates(desk)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    agent, before = desk.agent(), len(ann.chat.from_bot)
+    await agent.send(f"/reply {number} #restrat")
+    assert "There is no canned reply #restrat" in agent.last.text
+    assert "#restart, #need-screenshot, #password-portal" in agent.last.text
+    await agent.send(f"/reply {number} #restart please")  # words after a hash: an ordinary reply
+    assert len(ann.chat.from_bot) == before + 1 and ann.last.text.endswith("#restart please")
+    await agent.send("/reply INC-424242 #restart")
+    assert "There is no ticket INC-424242" in agent.last.text
+    assert len(ann.chat.from_bot) == before + 1
+
+
+async def test_without_templates_canned_says_how_to_get_them(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    agent, before = desk.agent(), len(ann.chat.from_bot)
+    await agent.send("/canned")
+    assert "There are no canned replies" in agent.last.text and "CANNED_REPLIES_FILE" in agent.last.text
+    await agent.send(f"/reply {number} #restart")
+    assert "There are no canned replies" in agent.last.text
+    assert len(ann.chat.from_bot) == before
+
+
+async def test_a_closed_ticket_gets_no_canned_reply(desk: Desk) -> None:
+    with_templates(desk)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    agent = desk.agent()
+    await agent.send(f"/status {number} cancelled")
+    before = len(ann.chat.from_bot)
+    await agent.send(f"/reply {number} #restart")
+    assert f"{number} is cancelled" in agent.last.text and len(ann.chat.from_bot) == before
+
+
+async def test_help_shows_the_reply_commands_to_agents_only(desk: Desk) -> None:
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    await agent.send("/help")
+    assert "/canned" in agent.last.text and "/reply N #name" in agent.last.text
+    await ann.send("/help")
+    assert "/canned" not in ann.last.text and "#name" not in ann.last.text
+
+
+async def test_strangers_and_customers_cannot_use_canned_replies(desk: Desk) -> None:
+    with_templates(desk)
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve", username="eve")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    before, staff_before = len(ann.chat.from_bot), len(desk.staff.from_bot)
+    for who in (eve, ann):
+        for command in ("/canned", f"/reply {number} #restart"):
+            await who.send(command)
+            assert UNKNOWN in who.last.text, command
+            await who.send_in(STAFF, command)
+    assert len(ann.chat.from_bot) == before + 2  # her own two "unknown command" answers
+    assert len(desk.staff.from_bot) == staff_before and "New" in desk.card(number).text
