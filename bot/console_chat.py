@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.database import location
 from bot.intake_offers import offer_providers
-from dialogs.intake import Action, InputKind, UserInput
+from dialogs.intake import Action, UserInput
 from dialogs.intake_service import IntakeService, Reply, Result
 from helpdesk import callbacks, tickets, views
 from helpdesk.i18n import LANGUAGES, catalog, t, to_plain
@@ -183,7 +183,8 @@ class ConsoleChat:
 
     async def _attach_file(self, service: IntakeService, file: dict[str, Any]) -> Result:
         """A file sent: the answer to the open question, or the start of a new request (as in the chat)."""
-        return await service.handle(UserInput(InputKind.FILE, file=file)) or await service.start(first_file=file)
+        sent = UserInput.of_file(file)
+        return await service.handle(sent) or await service.start(file=sent)
 
     # -- what is printed -------------------------------------------------------------------------------
 

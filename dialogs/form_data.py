@@ -25,10 +25,19 @@ class Action(StrEnum):
     SUMMARY = "summary"
 
 
+#: file kinds that are someone speaking: a file to keep, never an answer to a question that needs words
+SPOKEN_KINDS = frozenset({"voice", "video_note"})
+
+
+#: the draft's answer naming the album its last kept file came in
+ALBUM_KEY = "album"
+
+
 class InputKind(StrEnum):
     TEXT = "text"
     CHOICE = "choice"  # an inline button: value + the token of the prompt it was on
     FILE = "file"  # photo, document, video… ; `file` holds its description
+    SPOKEN = "spoken"  # a voice or video note: kept where files are, but no words where the form needs text
     CONTACT = "contact"  # a shared phone number
     UNSUPPORTED = "unsupported"  # sticker, voice, location, poll…
 
@@ -41,6 +50,18 @@ class UserInput:
     token: str = ""
     file: dict[str, Any] | None = None
     phone: str | None = None
+    #: the album a file came in (its parts come one by one; see `IntakeDialog.handle`)
+    album: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        """A file of any kind (a spoken one included): something the draft can keep as an attachment."""
+        return self.kind in (InputKind.FILE, InputKind.SPOKEN)
+
+    @classmethod
+    def of_file(cls, file: dict[str, Any], album: str | None = None) -> UserInput:
+        kind = InputKind.SPOKEN if file.get("kind") in SPOKEN_KINDS else InputKind.FILE
+        return cls(kind, file=file, album=album)
 
     @classmethod
     def of_text(cls, text: str) -> UserInput:
@@ -81,3 +102,12 @@ class DraftState:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     history: list[str] = field(default_factory=list)
     editing: bool = False
+
+    def continues_album(self, event: UserInput) -> bool:
+        """A later part of the album whose first part this draft kept: the same input as that part, whatever
+        step the first part moved the draft to (Telegram sends an album's parts one by one). A caption on it
+        while the description is still asked for is that description, taken by its own step."""
+        if not (event.is_file and event.album and event.album == self.answers.get(ALBUM_KEY)):
+            return False
+        caption = str((event.file or {}).get("caption") or "")
+        return not (self.step == "description" and caption.strip())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from dialogs.form_data import Action, Choice, DraftState, InputKind, Prompt, UserInput
+from dialogs.form_data import ALBUM_KEY, Action, Choice, DraftState, InputKind, Prompt, UserInput
 from dialogs.offers import QUEUE_KEY, OfferEvent, OfferStep, Verdict
 from dialogs.services import suggested_services
 from helpdesk.i18n import t
@@ -48,6 +48,7 @@ class Turn:
     notes: list[str] = field(default_factory=list)
     stale: bool = False  # the input was a button from an older message
     receipt: bool = False  # only acknowledges a file: may replace an unsent acknowledgement
+    quiet: bool = False  # the input joined one already answered (an album's later part): nothing to say
     messages: list[str] = field(default_factory=list)  # whole messages before the question (an article)
     events: list[OfferEvent] = field(default_factory=list)  # what was done with an offer, to record
 
@@ -102,7 +103,7 @@ STEPS: tuple[Step, ...] = (
     Step("service_other", frozenset({InputKind.TEXT}), entered_explicitly=True),
     Step("impact", frozenset({InputKind.CHOICE}), applies=_needs_impact),
     Step("urgency", frozenset({InputKind.CHOICE}), applies=_needs_impact),
-    Step("attachments", frozenset({InputKind.FILE, InputKind.CHOICE}), can_skip=True),
+    Step("attachments", frozenset({InputKind.FILE, InputKind.SPOKEN, InputKind.CHOICE}), can_skip=True),
     Step("contact", frozenset({InputKind.CONTACT, InputKind.TEXT, InputKind.CHOICE}), can_skip=True),
     Step("summary", frozenset({InputKind.CHOICE})),
     Step("edit", frozenset({InputKind.CHOICE}), entered_explicitly=True),
@@ -152,10 +153,25 @@ class IntakeDialog:
                 return self._back(draft)
         if event.kind == InputKind.UNSUPPORTED:
             return self._ask(draft, [t(self.lang, "hint.unsupported")])
+        if draft.continues_album(event):
+            return self._attach(draft, event)
         if event.kind not in step.expects:
             return self._ask(draft, [self._hint_for(step)])
         handler = getattr(self, f"_on_{step.name}")
         return handler(draft, event)
+
+    # -- files --------------------------------------------------------------------------------------
+
+    def _attach(self, draft: DraftState, event: UserInput) -> Turn:
+        """The file kept as an attachment: what the attachments step does with every file, and what an
+        album's later part gets at any step. The album was answered with its first part, so only the
+        attachments step's receipt is said again (it counts the files and rewrites its unsent predecessor)."""
+        if len(draft.attachments) >= MAX_ATTACHMENTS:
+            return self._ask(draft, [t(self.lang, "intake.too_many_attachments", limit=MAX_ATTACHMENTS)])
+        self._keep_file(draft, event)
+        if draft.step == "attachments":
+            return Turn(Outcome.ASK, draft, self.prompt(draft, compact=True), [], receipt=True)
+        return Turn(Outcome.ASK, draft, quiet=True)
 
     # -- navigation ---------------------------------------------------------------------------------
 
@@ -298,11 +314,8 @@ class IntakeDialog:
         return self._advance(draft)
 
     def _on_attachments(self, draft: DraftState, event: UserInput) -> Turn:
-        if event.kind == InputKind.FILE:
-            if len(draft.attachments) >= MAX_ATTACHMENTS:
-                return self._ask(draft, [t(self.lang, "intake.too_many_attachments", limit=MAX_ATTACHMENTS)])
-            self._keep_file(draft, event)
-            return Turn(Outcome.ASK, draft, self.prompt(draft, compact=True), [], receipt=True)
+        if event.is_file:
+            return self._attach(draft, event)
         if event.value in (Action.DONE, Action.SKIP):
             return self._advance(draft)
         return self._ask(draft, [t(self.lang, "hint.attachments_expected")])
@@ -352,6 +365,8 @@ class IntakeDialog:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _keep_file(self, draft: DraftState, event: UserInput) -> None:
+        if event.album:  # its later parts are kept with it, wherever the draft is by then
+            draft.answers[ALBUM_KEY] = event.album
         file = dict(event.file or {})
         known = {a.get("file_unique_id") for a in draft.attachments if a.get("file_unique_id")}
         if file.get("file_unique_id") and file["file_unique_id"] in known:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs import offers
-from dialogs.intake import DraftState, InputKind, IntakeDialog, Outcome, Prompt, Turn, UserInput
+from dialogs.intake import DraftState, IntakeDialog, Outcome, Prompt, Turn, UserInput
 from dialogs.known_outage_offer import KnownOutageOffers
 from dialogs.offers import OfferProvider, OfferStep
 from helpdesk import promise, tickets, views
@@ -131,16 +131,17 @@ class IntakeService:
     async def has_draft(self) -> bool:
         return await self._draft_row() is not None
 
-    async def start(self, description: str | None = None, first_file: dict[str, Any] | None = None) -> Result:
-        """/new or a free message: resume an open draft, or begin a new one with what was sent."""
+    async def start(self, description: str | None = None, file: UserInput | None = None) -> Result:
+        """/new or a free message: resume an open draft, or begin a new one with what was sent (words,
+        or a file: `UserInput.of_file`)."""
         existing = await self._load()
         if existing is not None:
             turn = self.dialog.resume(existing)
             turn.notes.insert(0, t(self.lang, "intake.continue_draft"))
             return await self._apply(turn)
         await self._prepare_offers(None)
-        if first_file is not None:
-            turn = self.dialog.handle(self.dialog.begin().draft, UserInput(InputKind.FILE, file=first_file))
+        if file is not None:
+            turn = self.dialog.handle(self.dialog.begin().draft, file)
         else:
             turn = self.dialog.begin(description)
         closed = promise.closed_notice(self.customer, self.policy, self.lang, now_utc())
@@ -184,6 +185,8 @@ class IntakeService:
         self._row = _store(before, self.customer, turn.draft)
         if before is None:  # a loaded row is tracked already (adding it again walks the mapper for nothing)
             self.session.add(self._row)
+        if turn.quiet:
+            return Result([])
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()
         coalesce = f"intake-receipt:{turn.draft.token}" if turn.receipt else None
         shown = [Reply(message) for message in turn.messages]

@@ -14,6 +14,9 @@ from helpdesk.i18n import Safe
 #: what one relayed message may carry (Telegram's 4096 minus our header)
 TEXT_LIMIT = 3500
 
+#: files Telegram shows without a caption
+CAPTIONLESS_KINDS = frozenset({"video_note"})
+
 
 def cut(text: str, limit: int = TEXT_LIMIT) -> str:
     """Cut at `limit` characters (newlines kept, unlike `formatting.shorten`)."""
@@ -40,6 +43,11 @@ class Content:
     @property
     def is_empty(self) -> bool:
         return self.file is None and not self.words
+
+    @property
+    def shows_caption(self) -> bool:
+        """Not a file Telegram shows without a caption (a video note): a header can go on it."""
+        return (self.file or {}).get("kind") not in CAPTIONLESS_KINDS
 
     @property
     def is_copyable_file(self) -> bool:

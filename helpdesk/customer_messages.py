@@ -135,6 +135,7 @@ async def relay_to_staff(
             link_kind="relay",
             thread_id=placed.get("thread_id"),
             reply_to_card=parent is None,
+            caption_apart=not content.shows_caption,
         )
         return
     text = t(lang, header_key, number=number, text=cut(words), **values)

@@ -127,6 +127,7 @@ def relay(
             buttons=buttons,
             ticket_id=ticket.id,
             link_kind="to_customer",
+            caption_apart=not content.shows_caption,
         )
         return True
     text = t(lang, header_key, number=number, text=content.formatted(TEXT_LIMIT))

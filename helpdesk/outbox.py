@@ -102,7 +102,15 @@ def copy_message(
     ticket_id: int | None = None,
     link_kind: str | None = None,
     reply_to_card: bool = False,
+    caption_apart: bool = False,
 ) -> OutboxRow:
+    """Queue a copy of a message (a file someone sent), with `caption` (HTML) instead of its own. With
+    `caption_apart` (a file Telegram shows without a caption: a video note) the caption goes as a message
+    of its own just before the copy, placed and linked the same way."""
+    if caption_apart and caption:
+        where = {"thread_id": thread_id, "ticket_id": ticket_id, "link_kind": link_kind, "reply_to_card": reply_to_card}
+        send_text(session, chat_id, caption, **where)
+        caption = None
     payload: dict[str, Any] = {"chat_id": chat_id, "from_chat_id": from_chat_id, "message_id": message_id}
     if caption is not None:
         payload["caption"] = caption

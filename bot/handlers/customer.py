@@ -10,6 +10,7 @@ from bot.handlers.intake import intake
 from bot.handlers.replies import menu, send, send_coalescing
 from bot.handlers.ticket_messages import continue_ticket_conversation
 from bot.handlers.update import ButtonPress, MemberChange, Message
+from dialogs.intake import InputKind
 from dialogs.intake_service import IntakeService, Reply, Result
 from helpdesk import callbacks, people, tickets, views
 from helpdesk.callbacks import Callback
@@ -118,13 +119,14 @@ async def route_free_message(ctx: HandlerContext, message: Message, service: Int
     """No intake open: a message about an open ticket goes there; otherwise a text or a file starts an intake."""
     if await continue_ticket_conversation(ctx, message):
         return None
-    if message.text is not None:
-        return await service.start(description=message.text)
-    if message.file is not None:
-        return await service.start(first_file=message.file)
-    lang = await ctx.lang()
-    hint = t(lang, "hint.unsupported") + "\n\n" + t(lang, "intake.ask_description")
-    return Result([Reply(hint, buttons=menu(lang))])
+    sent = input_of(message)
+    if sent.kind == InputKind.TEXT:
+        return await service.start(description=sent.text)
+    if sent.kind == InputKind.FILE:
+        return await service.start(file=sent)
+    lang = await ctx.lang()  # a voice note cannot be the description: the intake needs it in words
+    hint = t(lang, "hint.text_expected" if sent.kind == InputKind.SPOKEN else "hint.unsupported")
+    return Result([Reply(hint + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))])
 
 
 # -- buttons -------------------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ def content_of(message: Message, *, keep_formatting: bool = False) -> Content:
 
 
 def input_of(message: Message) -> UserInput:
+    """The message as the intake takes it (a file with the album it came in, see `UserInput.of_file`)."""
     if message.text is not None:
         return UserInput(InputKind.TEXT, text=message.text)
     if message.file is not None:
-        return UserInput(InputKind.FILE, file=message.file)
+        return UserInput.of_file(message.file, album=message.media_group_id)
     if message.phone:
         return UserInput(InputKind.CONTACT, phone=message.phone)
     return UserInput(InputKind.UNSUPPORTED)

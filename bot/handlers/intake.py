@@ -26,7 +26,7 @@ async def start_with(ctx: HandlerContext, content: Content | None) -> Result:
     if content is not None and content.text:
         return await service.start(description=content.text)
     if content is not None and content.file:
-        return await service.start(first_file=content.file)
+        return await service.start(file=UserInput.of_file(content.file))
     return await service.start()
 
 

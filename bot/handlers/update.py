@@ -13,8 +13,9 @@ from typing import Any
 
 from helpdesk.people import Person
 
-#: the attachments the desk keeps, in the order they are looked for (a photo comes as several sizes)
-FILE_KINDS = ("document", "video", "audio", "animation")
+#: the attachments the desk keeps, in the order they are looked for (a photo comes as several sizes);
+#: voice and video notes are files too: on a ticket they travel both ways like a photo does
+FILE_KINDS = ("document", "video", "audio", "animation", "voice", "video_note")
 
 #: every id the desk stores is a signed 64-bit integer in the database (Telegram's fit in 52 bits): a
 #: forged larger one is refused here, at the edge, instead of failing the store or a handler's commit
@@ -52,6 +53,8 @@ class Message:
     #: the forum topic it was written in (None outside topics)
     thread_id: int | None = None
     command: Command | None = None
+    #: the album this message is one part of (Telegram sends each part as an update of its own)
+    media_group_id: str | None = None
 
     @property
     def words(self) -> str | None:
@@ -255,11 +258,13 @@ def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Messa
         reply_to=_int(reply.get("message_id")),
         thread_id=_int(body.get("message_thread_id")) if body.get("is_topic_message") else None,
         command=_command(text if text is not None else caption),
+        media_group_id=_str(body.get("media_group_id")),
     )
 
 
 def _file_of(body: dict[str, Any], chat_id: int, message_id: int, caption: str | None) -> dict[str, Any] | None:
-    """The attachment a message carries (photo, document, video, audio, animation), as plain data."""
+    """The attachment a message carries (photo, document, video, audio, animation, voice or video note),
+    as plain data."""
     base = {"chat_id": chat_id, "message_id": message_id, "caption": caption}
     photo = body.get("photo")
     if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and _str(photo[-1].get("file_id")):

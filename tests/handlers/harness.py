@@ -276,9 +276,27 @@ class Person:
         """A Telegram reply, in the chat of the message replied to."""
         return await self.write({"text": text}, chat=to.chat_id, reply_to=to)
 
-    async def send_photo(self, caption: str | None = None, *, file_id: str = "photo-1", **where: Any) -> Sent:
+    async def send_photo(
+        self, caption: str | None = None, *, file_id: str = "photo-1", album: str | None = None, **where: Any
+    ) -> Sent:
+        """A photo; `album`: the media_group_id of the album it is one part of."""
         size = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 90, "height": 90, "file_size": 1000}
-        return await self.write({"photo": [size], **({"caption": caption} if caption else {})}, **where)
+        fields: dict[str, Any] = {"photo": [size], **({"caption": caption} if caption else {})}
+        if album is not None:
+            fields["media_group_id"] = album
+        return await self.write(fields, **where)
+
+    async def send_album(self, count: int, caption: str | None = None, *, album: str = "album-1") -> list[Sent]:
+        """An album of photos as Telegram delivers it: one update per part, the caption on the first."""
+        return [
+            await self.send_photo(caption if index == 0 else None, file_id=f"{album}-{index}", album=album)
+            for index in range(count)
+        ]
+
+    async def send_media(self, kind: str, *, file_id: str, caption: str | None = None, **where: Any) -> Sent:
+        """A voice note, a video note, an audio, a document… (`kind`: the Bot API's field for it)."""
+        media: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "duration": 2}
+        return await self.write({kind: media, **({"caption": caption} if caption else {})}, **where)
 
     async def edit(self, message: Sent, text: str) -> None:
         where = self.desk.telegram.chat(message.chat_id)

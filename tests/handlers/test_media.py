@@ -1,0 +1,177 @@
+"""Media in, in-process: an album is one input wherever the intake takes files (as the first message, at
+the description step, at the attachments step); voice notes, video notes and audio on an open ticket go
+both ways like photos, and where the intake needs words a voice note is asked to be typed instead."""
+
+from __future__ import annotations
+
+from tests.handlers.harness import Desk, Person, Sent
+from tests.handlers.test_customers import NUMBER
+
+TEXT_NEEDED = "I need a text answer here"
+PRINTER = "The label printer in the warehouse is jammed and prints nothing at all"
+
+
+async def finish_intake(person: Person) -> str:
+    """Answer the open intake with the first offered answers up to the summary; returns the summary."""
+    for _ in range(12):
+        question = person.last
+        if "Please check your request" in question.text:
+            return question.text
+        if "Skip" in question.buttons:
+            await person.press(question, "Skip")
+        elif question.reply_markup and "keyboard" in question.reply_markup:
+            await person.send("Skip")
+        else:
+            await person.press(question, question.buttons[0])
+    raise AssertionError(f"the intake did not reach its summary: {person.last.text[:200]}")
+
+
+async def confirm(desk: Desk, person: Person) -> str:
+    """Confirm the summary shown last; returns the ticket's number."""
+    await person.press(person.last, "✅ Confirm")
+    return NUMBER.search(person.chat.find("Registered").text).group(0)
+
+
+def attachment_captions(desk: Desk, number: str) -> list[str]:
+    return [m.text for m in desk.staff.from_bot if m.text.startswith(f"{number} · attachment")]
+
+
+def no_hints(messages: list[Sent]) -> None:
+    for message in messages:
+        assert TEXT_NEEDED not in message.text and "can't use this kind" not in message.text, message.text
+
+
+async def test_an_album_as_the_first_message_is_one_input(any_desk: Desk) -> None:
+    desk = any_desk
+    ann = desk.person(501, "Ann")
+    await ann.send_album(3, PRINTER)
+    answers = ann.new()
+    no_hints(answers)
+    assert len(answers) == 1 and "Which service or device" in answers[0].text  # one album, one answer
+    summary = await finish_intake(ann)
+    assert "Attachments: 3" in summary and PRINTER in summary
+    number = await confirm(desk, ann)
+    assert attachment_captions(desk, number) == [f"{number} · attachment {i}/3" for i in (1, 2, 3)]
+
+
+async def test_an_album_without_a_caption_asks_for_the_description_once(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send_album(3)
+    answers = ann.new()
+    assert len(answers) == 1 and "describe the problem in words" in answers[0].text
+    await ann.send(PRINTER)
+    assert "Which service or device" in ann.last.text
+    assert "Attachments: 3" in await finish_intake(ann)
+
+
+async def test_a_caption_on_a_later_part_is_the_description(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send_photo(file_id="p1", album="a")
+    await ann.send_photo(PRINTER, file_id="p2", album="a")
+    await ann.send_photo(file_id="p3", album="a")
+    texts = [m.text for m in ann.new()]
+    assert "describe the problem in words" in texts[0] and "Which service or device" in texts[-1]
+    assert len(texts) == 2
+    summary = await finish_intake(ann)
+    assert "Attachments: 3" in summary and PRINTER in summary
+
+
+async def test_an_album_at_the_description_step_is_one_input(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("/new")
+    ann.new()
+    await ann.send_album(3, PRINTER)
+    answers = ann.new()
+    no_hints(answers)
+    assert len(answers) == 1 and "Which service or device" in answers[0].text
+    assert "Attachments: 3" in await finish_intake(ann)
+
+
+async def test_an_album_at_the_attachments_step_is_kept_whole(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send(PRINTER)
+    for label in ("Printer or scanner", "My team or department", "Work has stopped"):
+        await ann.press(ann.last, label)
+    assert "screenshots, photos or documents" in ann.last.text
+    await ann.send_album(3, "the jam")
+    no_hints(ann.new())
+    assert "Received: 3 file(s)" in ann.last.text
+    await ann.send_album(2, album="album-2")  # a second album adds to the first
+    assert "Received: 5 file(s)" in ann.last.text
+    await ann.press(ann.last, "✅ Done")
+    assert "Attachments: 5" in await finish_intake(ann)
+
+
+async def test_a_voice_note_where_words_are_needed_is_asked_to_be_typed(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send_media("voice", file_id="v1")
+    assert TEXT_NEEDED in ann.last.text and "What happened" in ann.last.text
+    await ann.send("/new")
+    await ann.send_media("video_note", file_id="vn1")
+    assert TEXT_NEEDED in ann.last.text and "What happened" in ann.last.text
+    await ann.send(PRINTER)
+    await ann.send_media("voice", file_id="v2")  # the service question takes typed words too
+    assert TEXT_NEEDED in ann.last.text and "Which service or device" in ann.last.text
+    for label in ("Printer or scanner", "My team or department", "Work has stopped"):
+        await ann.press(ann.last, label)
+    await ann.send_media("voice", file_id="v3")  # at the attachments step it is a file like any other
+    assert "Received: 1 file(s)" in ann.last.text
+    assert "Attachments: 1" in await finish_intake(ann)
+
+
+async def open_ticket(desk: Desk, person: Person) -> tuple[str, Sent]:
+    await person.send(PRINTER)
+    await finish_intake(person)
+    number = await confirm(desk, person)
+    return number, desk.card(number)
+
+
+async def test_voice_video_notes_and_audio_reach_the_staff_from_an_open_ticket(any_desk: Desk) -> None:
+    desk = any_desk
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    number, card = await open_ticket(desk, ann)
+    await agent.press(card, "🙋 Take")
+    registered = ann.last  # "taken by Agent1", linked to the ticket: a reply to it is about that ticket
+
+    await ann.write({"voice": {"file_id": "v1", "file_unique_id": "u-v1", "duration": 3}}, reply_to=registered)
+    assert f"Added to {number}" in ann.last.text
+    voice = desk.staff.last
+    assert voice.kind == "copy" and f"{number} · message from Ann" in voice.text and voice.reply_to == card.message_id
+
+    await ann.write({"video_note": {"file_id": "vn1", "file_unique_id": "u-vn1", "length": 240}}, reply_to=registered)
+    header, note = desk.staff.from_bot[-2:]
+    assert f"{number} · message from Ann" in header.text and header.reply_to == card.message_id
+    assert note.kind == "copy" and note.text == ""  # a video note shows no caption: its header came just before
+    copy = next(p for m, p in reversed(desk.telegram.calls) if m == "copyMessage")
+    assert "caption" not in copy
+
+    await ann.send_media("audio", file_id="a1")  # no reply: the chooser asks which ticket it is for
+    await ann.press(ann.last, next(b for b in ann.last.buttons if number in b))
+    assert f"Added to {number}" in ann.last.text and f"{number} · message from Ann" in desk.staff.last.text
+
+    await agent.reply(voice, "Thanks, we hear the noise")  # a reply to the relayed voice note is for Ann
+    assert "we hear the noise" in ann.last.text
+
+
+async def test_an_agents_voice_video_note_and_audio_reach_the_customer(any_desk: Desk) -> None:
+    desk = any_desk
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    number, card = await open_ticket(desk, ann)
+
+    await agent.write({"voice": {"file_id": "av1", "file_unique_id": "u-av1", "duration": 5}}, chat=card.chat_id,
+                      reply_to=card)  # fmt: skip
+    voice = ann.last
+    assert voice.kind == "copy" and f"{number} · Support" in voice.text
+    assert "Sent to the customer" in desk.staff.last.text
+
+    await agent.write({"video_note": {"file_id": "avn1", "file_unique_id": "u-avn1", "length": 240}},
+                      chat=card.chat_id, reply_to=card)  # fmt: skip
+    header, note = ann.chat.from_bot[-2:]
+    assert f"{number} · Support" in header.text and note.kind == "copy" and note.text == ""
+
+    await agent.write({"audio": {"file_id": "aa1", "file_unique_id": "u-aa1", "duration": 60}}, chat=card.chat_id,
+                      reply_to=card)  # fmt: skip
+    assert ann.last.kind == "copy" and f"{number} · Support" in ann.last.text
+
+    await ann.reply(voice, "Got it, thank you")  # the customer's reply to the voice note is on the ticket
+    assert f"Added to {number}" in ann.last.text
