@@ -30,7 +30,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk.clock import now_utc
-from storage import personal_data, repos
+from storage import personal_data, relayed_messages, repos
 from storage.models import Customer, Ticket
 from storage.personal_data import FINISHED_STATES
 
@@ -114,6 +114,7 @@ async def erase_ticket(session: AsyncSession, ticket: Ticket, now: datetime | No
 
     # outbox rows of the ticket carry the texts that were sent (card, relays): delete the finished ones
     await personal_data.delete_finished_messages_of_ticket(session, ticket.id)
+    await relayed_messages.forget_ticket(session, ticket.id)  # references to agents' messages
     return await personal_data.delete_labels_of_ticket(session, ticket.id)
 
 

@@ -214,6 +214,24 @@ class MessageLink(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class RelayedMessage(SQLModel, table=True):
+    """An agent's message whose words went to a ticket's customer (a reply to the card, `/reply`, `/ask`,
+    a message in the ticket's topic), so an edit of it sends the customer the correction; `digest` is of
+    what the agent typed last (an edit to the same words sends nothing)."""
+
+    __tablename__ = "relayed_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_relayed_messages_chat_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int = Field(sa_type=BigInteger)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    kind: str  # reply | question
+    digest: str
+    created_at: datetime = _created()
+    edited_at: datetime | None = _ts()
+
+
 class OutboxMessage(SQLModel, table=True):
     """A message for someone other than the sender of the update being handled.
 

@@ -21,7 +21,7 @@ from bot.handlers.agent_command import (
 from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Message
-from helpdesk import agent_actions, agent_canned, agent_views, callbacks, cards, outbox
+from helpdesk import agent_actions, agent_canned, agent_views, callbacks, cards, corrections, outbox
 from helpdesk.agent_actions import CauseNeeded, Notice
 from helpdesk.content import Content
 from helpdesk.i18n import t
@@ -117,11 +117,21 @@ async def assign(call: AgentCall, ticket: Ticket, assignee: Actor) -> Notice:
 
 @ticket_command("agents.usage.reply", TEXT)
 async def reply(call: AgentCall, ticket: Ticket, text: str) -> Notice:
-    """`/reply N text`, or `/reply N #name`: a canned reply (CANNED_REPLIES_FILE)."""
+    """`/reply N text`, or `/reply N #name`: a canned reply (CANNED_REPLIES_FILE). Remembered, so that
+    editing the command sends the customer the correction."""
     if agent_canned.is_canned(text):
         replies = call.policy.canned_replies
-        return await agent_canned.send_canned(call.session, ticket, call.actor, text, replies, call.policy)
-    return await agent_actions.reply(call.session, ticket, call.actor, Content(text=text), call.policy)
+        notice = await agent_canned.send_canned(call.session, ticket, call.actor, text, replies, call.policy)
+    else:
+        notice = await agent_actions.reply(call.session, ticket, call.actor, Content(text=text), call.policy)
+    remember(call, ticket, corrections.REPLY, text)
+    return notice
+
+
+def remember(call: AgentCall, ticket: Ticket, kind: str, typed: str) -> None:
+    """The agent's command message went to the customer (its edits are corrections)."""
+    if call.message is not None:
+        corrections.remember(call.session, call.message.chat_id, call.message.message_id, ticket, kind, typed)
 
 
 @agent_command
@@ -132,7 +142,9 @@ async def canned(call: AgentCall) -> None:
 
 @ticket_command("agents.usage.ask", TEXT)
 async def ask(call: AgentCall, ticket: Ticket, question: str) -> Notice:
-    return await agent_actions.ask(call.session, ticket, call.actor, Content(text=question), call.policy)
+    notice = await agent_actions.ask(call.session, ticket, call.actor, Content(text=question), call.policy)
+    remember(call, ticket, corrections.QUESTION, question)
+    return notice
 
 
 # -- state -----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import content_of
 from bot.handlers.update import ButtonPress, Message
-from helpdesk import agent_actions, outbox
+from helpdesk import agent_actions, corrections, outbox
 from helpdesk.agent_actions import CauseNeeded, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
@@ -49,10 +49,13 @@ async def reply_to_ticket(ctx: HandlerContext, message: Message) -> None:
     try:
         if link.kind == "prompt_ask":
             notice = await agent_actions.ask(ctx.session, ticket, call.actor, content, ctx.policy)
+            kind: str | None = corrections.QUESTION
         elif link.kind == "prompt_resolve":
             notice = await agent_actions.resolve(ctx.session, ticket, call.actor, content.words, ctx.policy)
+            kind = None
         else:
             notice = await agent_actions.reply(ctx.session, ticket, call.actor, content, ctx.policy)
+            kind = corrections.REPLY
     except CauseNeeded as needed:
         await ask_cause(call, ticket, needed)
         return
@@ -60,6 +63,8 @@ async def reply_to_ticket(ctx: HandlerContext, message: Message) -> None:
         call.answer(exc.text(call.lang))
         ctx.outcome = "refused"
         return
+    if kind is not None:  # its edits are corrections
+        corrections.remember(ctx.session, message.chat_id, message.message_id, ticket, kind, corrections.typed(content))
     # linked to the ticket too, so replying to the acknowledgement carries on the conversation
     ctx.reply(
         notice.text(call.lang),

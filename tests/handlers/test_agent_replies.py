@@ -121,3 +121,92 @@ async def test_strangers_and_customers_cannot_use_canned_replies(desk: Desk) -> 
             await who.send_in(STAFF, command)
     assert len(ann.chat.from_bot) == before + 2  # her own two "unknown command" answers
     assert len(desk.staff.from_bot) == staff_before and "New" in desk.card(number).text
+
+
+# -- edits both ways -------------------------------------------------------------------------------------
+
+
+async def test_an_edited_reply_to_the_card_reaches_the_customer_as_a_correction_once(any_desk: Desk) -> None:
+    desk = any_desk
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    agent = desk.agent()
+    sent = await agent.reply(desk.card(number), "Please restart the printr")
+    assert ann.last.text.endswith("Please restart the printr")
+    before = len(ann.chat.from_bot)
+    await agent.edit(sent, "Please restart the printer")
+    correction = ann.last
+    assert len(ann.chat.from_bot) == before + 1
+    assert correction.text == f"✏️ {number} · Support corrected an earlier message:\nPlease restart the printer"
+    assert f"correction was sent to the customer of {number}" in desk.staff.last.text
+    await agent.edit(sent, "Please restart the printer")  # the same words again: nothing
+    await agent.edit(sent, "  Please restart the printer ")
+    assert len(ann.chat.from_bot) == before + 1
+    await agent.edit(sent, "Please restart the printer and the PC")  # a second edit: a second correction
+    assert len(ann.chat.from_bot) == before + 2 and ann.last.text.endswith("the printer and the PC")
+    await agent.send(f"/ticket {number}")
+    assert "Agent1: correction: Please restart the printer and the PC" in agent.last.text
+
+
+async def test_an_edited_reply_command_is_read_as_the_command(desk: Desk) -> None:
+    with_templates(desk)
+    olga = desk.person(601, "Ольга", lang="ru")
+    number = await register(olga, "не печатает принтер на втором этаже, бумага застревает")
+    agent = desk.agent()
+    command = await agent.send(f"/reply {number} Перезагрузите принтр")
+    await agent.edit(command, f"/reply {number} Перезагрузите принтер")
+    assert olga.last.text == f"✏️ {number} · Поддержка исправила предыдущее сообщение:\nПерезагрузите принтер"
+    assert "correction was sent" in agent.last.text
+    await agent.edit(command, f"/reply {number} #restart")  # a canned reply instead: filled in, in Russian
+    assert "исправила" in olga.last.text and "Здравствуйте, Ольга! Перезагрузите" in olga.last.text
+    before = len(olga.chat.from_bot)
+    await agent.edit(command, "/reply INC-424242 Перезагрузите")  # another ticket: refused
+    assert f"cannot move a message to another ticket; the customer of {number}" in agent.last.text
+    await agent.edit(command, f"/reply {number}")  # nothing left to send
+    assert "There is nothing to send" in agent.last.text
+    await agent.edit(command, f"/reply {number} #restrat")
+    assert "There is no canned reply #restrat" in agent.last.text
+    assert len(olga.chat.from_bot) == before
+
+    question = await agent.send_in(STAFF, f"/ask {number} Какая модель?")
+    await agent.edit(question, f"/ask {number} Какая модель принтера?")
+    assert olga.last.text.endswith("Какая модель принтера?") and "✍️ Ответить" in olga.last.buttons
+
+
+async def test_edits_of_messages_that_reached_no_customer_do_nothing(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    agent = desk.agent()
+    chat = await agent.send_in(STAFF, "Who is on call today?")  # talk among agents
+    status = await agent.send(f"/status {number} in_progress")
+    refused = await agent.send("/reply INC-424242 hello")
+    before, staff_before = len(ann.chat.from_bot), len(desk.staff.from_bot)
+    await agent.edit(chat, "Who is on call tomorrow?")
+    await agent.edit(status, f"/status {number} waiting_customer")
+    assert len(desk.staff.from_bot) == staff_before and len(ann.chat.from_bot) == before
+    assert "In progress" in desk.card(number).text  # the edited /status changed nothing
+    await agent.edit(refused, "/reply INC-424242 hello again")  # in a private chat: as a customer's edit
+    assert "can't pick up edits" in agent.last.text and len(ann.chat.from_bot) == before
+
+
+async def test_a_customers_edit_still_reaches_the_staff(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    message = await ann.send("It is the HP one")
+    await ann.press(ann.last, next(label for label in ann.last.buttons if number in label))
+    assert "It is the HP one" in desk.staff.last.text
+    await ann.edit(message, "It is the Canon one")
+    assert f"{number} · Ann edited: It is the Canon one" in desk.staff.last.text
+    assert "correction was passed on" in ann.last.text
+
+
+async def test_a_former_agents_edit_is_not_relayed(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    agent = desk.agent(AGENTS[1])
+    sent = await agent.reply(desk.card(number), "I will come by")
+    desk.policy = DeskPolicy(agent_ids=frozenset(AGENTS[:1]), staff_chat_id=STAFF)  # removed from AGENT_IDS
+    desk.restart()
+    before, staff_before = len(ann.chat.from_bot), len(desk.staff.from_bot)
+    await agent.edit(sent, "I will not come")
+    assert len(ann.chat.from_bot) == before and len(desk.staff.from_bot) == staff_before

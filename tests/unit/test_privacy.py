@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.config import Settings
-from helpdesk import privacy, tickets
+from helpdesk import corrections, privacy, tickets
 from helpdesk.clock import now_utc
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
@@ -27,6 +27,7 @@ from storage.models import (
     InboxUpdate,
     LabelledExample,
     OutboxMessage,
+    RelayedMessage,
     Ticket,
     TicketEvent,
 )
@@ -77,6 +78,7 @@ async def ticket(
         tickets.record_event(
             session, row, "reply", actor_kind="agent", actor_id=7001, actor_name="Agent1", note="try rebooting, Ann"
         )
+        corrections.remember(session, -100123, 1000 + row.id, row, corrections.REPLY, "try rebooting, Ann")
         tickets.record_event(
             session, row, "priority", actor_kind="agent", actor_id=7001, actor_name="Agent1", note="P3 → P2"
         )
@@ -107,10 +109,17 @@ async def load(db: Database, ticket_id: int):
     return row, events, files, outbox, labels
 
 
+async def relayed_of(db: Database, ticket_id: int) -> list[RelayedMessage]:
+    """The agents' messages remembered for corrections (references to messages: erased too)."""
+    async with db.read() as session:
+        return list((await session.exec(select(RelayedMessage).where(RelayedMessage.ticket_id == ticket_id))).all())
+
+
 async def test_sweep_erases_personal_data_and_keeps_statistics(db: Database) -> None:
     ann = await customer(db, 501, seen_days_ago=45)
     old = await ticket(db, ann, closed_days_ago=40)
     before, events_before, *_ = await load(db, old.id)
+    assert len(await relayed_of(db, old.id)) == 1
 
     erased = await retention_sweep(db, DAYS)
     assert erased.tickets == 1 and erased.labels == 1
@@ -125,7 +134,7 @@ async def test_sweep_erases_personal_data_and_keeps_statistics(db: Database) -> 
     assert by_kind["message"].note is None and by_kind["message"].actor_name is None
     assert "message" not in by_kind["message"].data and by_kind["message"].data["file"] == "photo"
     assert by_kind["reply"].note is None
-    assert outbox == [] and labels == []
+    assert outbox == [] and labels == [] and await relayed_of(db, old.id) == []
     # statistics kept
     for field in (
         "number",
