@@ -83,7 +83,10 @@ class Counter(SQLModel, table=True):
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_state_priority", "state", "priority"),)
+    __table_args__ = (
+        Index("ix_tickets_state_priority", "state", "priority"),
+        Index("ix_tickets_staff_topic", "staff_chat_id", "staff_thread_id"),  # a message in a ticket's topic
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, index=True)

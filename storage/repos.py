@@ -235,6 +235,17 @@ async def lock_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
     return (await session.exec(stmt)).first()
 
 
+async def ticket_in_topic(session: AsyncSession, chat_id: int, thread_id: int) -> Ticket | None:
+    """The ticket whose forum topic `thread_id` of `chat_id` is, row-locked and freshly read."""
+    stmt = (
+        select(Ticket)
+        .where(Ticket.staff_chat_id == chat_id, Ticket.staff_thread_id == thread_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(stmt)).first()
+
+
 async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
     stmt = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:

@@ -48,6 +48,7 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("unlink", major_commands.unlink, AGENT),
     OnCommand("outage", major_commands.outage, AGENT),
     OnCommand("kb", self_help_commands.kb, AGENT),
+    OnMessage("a message in a ticket's forum topic", staff.topic_message, STAFF_AGENT, when=staff.in_topic),
     OnMessage("a reply to a ticket's message", staff.reply_to_ticket, STAFF_AGENT, when=staff.is_reply),
     OnEdit("an agent's edited message (a reply: the correction to the customer)", reply_edits.edited, AGENT),
     OnButton(callbacks.AGENT, staff.card_button, AGENT),

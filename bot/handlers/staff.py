@@ -1,7 +1,10 @@
-"""The staff chat: agents' replies to ticket messages, and the buttons on cards (and in the queue).
+"""The staff chat: agents' replies to ticket messages, talk in tickets' topics, and the buttons on cards
+(and in the queue).
 
 A Telegram reply from an agent to the card, or to any message linked to a ticket, goes to the ticket's
 customer; a reply to an "ask" prompt is a question, a reply to a "resolve" prompt is the closing report.
+With STAFF_TOPICS, a plain message in a ticket's topic goes to its customer too. Starting with `!`,
+either is an internal note (helpdesk/internal_notes.py).
 Only agents get here (the routes' audiences, checked on every update; button data can be forged).
 """
 
@@ -13,7 +16,7 @@ from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import content_of
 from bot.handlers.update import ButtonPress, Message
-from helpdesk import agent_actions, corrections, outbox
+from helpdesk import agent_actions, corrections, internal_notes, outbox
 from helpdesk.agent_actions import CauseNeeded, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
@@ -22,6 +25,8 @@ from storage import repos
 
 #: links that do not make a reply go to the customer (a forum topic's own first message)
 NOT_FOR_REPLIES = frozenset({"topic"})
+#: what a plain message in a ticket's forum topic answers: the ticket itself
+TOPIC_TALK = "topic_talk"
 PROMPTS = {"ask": ("prompt_ask", "agents.staff.prompt_ask", "agents.staff.ask_placeholder"),
            "res": ("prompt_resolve", "agents.staff.prompt_resolve", "agents.staff.resolve_placeholder")}  # fmt: skip
 BUTTON_ACTIONS = ("take", "ask", "res", "det")
@@ -32,27 +37,57 @@ def is_reply(message: Message) -> bool:
     return message.reply_to is not None and not message.starts_with_slash
 
 
+def in_topic(message: Message) -> bool:
+    """A message in a forum topic that is not a command (the topic may be a ticket's)."""
+    return message.thread_id is not None and not message.starts_with_slash
+
+
 async def reply_to_ticket(ctx: HandlerContext, message: Message) -> None:
-    """An agent's reply to a message that belongs to a ticket: to the customer, as a question or a report."""
+    """An agent's reply to a message that belongs to a ticket: to the customer, as a question or a report
+    (`!` first: an internal note)."""
     link = await repos.link_of(ctx.session, message.chat_id, message.reply_to) if message.reply_to else None
     if link is None or link.kind in NOT_FOR_REPLIES:
         ctx.outcome = "ignored"  # talk among agents
         return
+    await _on_ticket(ctx, message, link.ticket_id, link.kind)
+
+
+async def topic_message(ctx: HandlerContext, message: Message) -> None:
+    """A message in a ticket's forum topic goes to the customer (`!` first: an internal note); a reply to
+    one of the ticket's messages (a prompt, say) means what it means anywhere. In other topics: a reply as
+    in the staff chat, else talk among agents."""
+    link = await repos.link_of(ctx.session, message.chat_id, message.reply_to) if message.reply_to else None
+    if link is not None and link.kind not in NOT_FOR_REPLIES:
+        await _on_ticket(ctx, message, link.ticket_id, link.kind)
+        return
+    assert message.thread_id is not None  # the route's predicate
+    ticket = await repos.ticket_in_topic(ctx.session, message.chat_id, message.thread_id)
+    if ticket is None or ticket.id is None:
+        ctx.outcome = "ignored"
+        return
+    await _on_ticket(ctx, message, ticket.id, TOPIC_TALK)
+
+
+async def _on_ticket(ctx: HandlerContext, message: Message, ticket_id: int, link_kind: str) -> None:
+    """The agent's message about the ticket: a question, a closing report, a note or a reply, by what it
+    answers (`link_kind`). Replies and questions are remembered, so an edit is a correction."""
     call = await AgentCall.begin(ctx, message)
-    ticket = await repos.lock_ticket(ctx.session, link.ticket_id)
+    ticket = await repos.lock_ticket(ctx.session, ticket_id)
     if ticket is None:
         return
     content = content_of(message, keep_formatting=True)
     if content.is_empty:
         call.refuse("agents.error.unsupported")
         return
+    kind: str | None = None
     try:
-        if link.kind == "prompt_ask":
+        if link_kind == "prompt_ask":
             notice = await agent_actions.ask(ctx.session, ticket, call.actor, content, ctx.policy)
-            kind: str | None = corrections.QUESTION
-        elif link.kind == "prompt_resolve":
+            kind = corrections.QUESTION
+        elif link_kind == "prompt_resolve":
             notice = await agent_actions.resolve(ctx.session, ticket, call.actor, content.words, ctx.policy)
-            kind = None
+        elif internal_notes.is_note(content):
+            notice = await internal_notes.add_note(ctx.session, ticket, call.actor, content)
         else:
             notice = await agent_actions.reply(ctx.session, ticket, call.actor, content, ctx.policy)
             kind = corrections.REPLY
@@ -65,6 +100,8 @@ async def reply_to_ticket(ctx: HandlerContext, message: Message) -> None:
         return
     if kind is not None:  # its edits are corrections
         corrections.remember(ctx.session, message.chat_id, message.message_id, ticket, kind, corrections.typed(content))
+    if link_kind == TOPIC_TALK and kind is not None:
+        return  # the topic is the conversation: a plain message there needs no acknowledgement
     # linked to the ticket too, so replying to the acknowledgement carries on the conversation
     ctx.reply(
         notice.text(call.lang),

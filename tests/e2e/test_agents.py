@@ -322,8 +322,8 @@ async def test_forum_topic_per_ticket(bot_api, bot_factory):
     card = await card_of(staff, number)
     assert card.thread_id is not None and number in staff.topics[card.thread_id]["name"]
 
-    # a reply to the card in its topic goes to the customer; other talk in the topic stays internal
-    await agent.send_in(staff.id, "Internal: probably the access point firmware", thread_id=card.thread_id)
+    # a reply to the card in its topic goes to the customer; a note (`!`) in the topic stays internal
+    await agent.send_in(staff.id, "!Internal: probably the access point firmware", thread_id=card.thread_id)
     await agent.reply(card, "Which floor and room are you in?")
     await ann.wait_for("Which floor and room")
     await ann.send("Second floor, room 214")

@@ -242,9 +242,15 @@ class Person:
         return {"id": chat.id, "type": chat.type, "title": "Support staff"}
 
     async def write(
-        self, fields: dict[str, Any], *, chat: int | None = None, reply_to: Sent | int | None = None
+        self,
+        fields: dict[str, Any],
+        *,
+        chat: int | None = None,
+        reply_to: Sent | int | None = None,
+        topic: int | None = None,
     ) -> Sent:
-        """A message with any fields (text, photo, sticker…); returns it as the chat shows it."""
+        """A message with any fields (text, photo, sticker…); returns it as the chat shows it. `topic`: written
+        in that forum topic (as Telegram sends it: a reply to the topic's first message)."""
         where = self.desk.telegram.chat(chat if chat is not None else self.id)
         message = Sent(
             where.id, where.take_id(), str(fields.get("text") or fields.get("caption") or ""), from_bot=False
@@ -256,11 +262,16 @@ class Person:
             "from": dict(self.data),
             **fields,
         }
+        if topic is not None:
+            message.thread_id = topic
+            body["message_thread_id"], body["is_topic_message"] = topic, True
+            body["reply_to_message"] = {"message_id": topic, "chat": body["chat"], "date": 1}
         if reply_to is not None:
             replied = reply_to if isinstance(reply_to, Sent) else where.messages[int(reply_to)]
             message.reply_to = replied.message_id
             body["reply_to_message"] = {"message_id": replied.message_id, "chat": body["chat"], "date": 1}
             if replied.thread_id is not None:
+                message.thread_id = replied.thread_id
                 body["message_thread_id"], body["is_topic_message"] = replied.thread_id, True
         where.messages[message.message_id] = message
         await self.desk.feed("message", body)
@@ -309,6 +320,8 @@ class Person:
             "from": dict(self.data),
             "text": text,
         }
+        if message.thread_id is not None:
+            body["message_thread_id"], body["is_topic_message"] = message.thread_id, True
         await self.desk.feed("edited_message", body)
 
     async def press(self, message: Sent, label: str) -> dict[str, Any]:

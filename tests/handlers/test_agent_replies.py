@@ -210,3 +210,78 @@ async def test_a_former_agents_edit_is_not_relayed(desk: Desk) -> None:
     before, staff_before = len(ann.chat.from_bot), len(desk.staff.from_bot)
     await agent.edit(sent, "I will not come")
     assert len(ann.chat.from_bot) == before and len(desk.staff.from_bot) == staff_before
+
+
+# -- forum topics and internal notes ---------------------------------------------------------------------
+
+
+def with_topics(desk: Desk) -> Desk:
+    desk.policy = DeskPolicy(agent_ids=frozenset(AGENTS), staff_chat_id=STAFF, staff_topics=True)
+    desk.restart()
+    return desk
+
+
+async def test_in_a_tickets_topic_plain_talk_reaches_the_customer_and_notes_do_not(any_desk: Desk) -> None:
+    desk = with_topics(any_desk)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    topic = desk.card(number).thread_id
+    assert topic is not None
+    agent, staff_before = desk.agent(), len(desk.staff.from_bot)
+    before = len(ann.chat.from_bot)
+    note = await agent.send_in(STAFF, "!the supplier says the fuser is on backorder", topic=topic)
+    assert "Internal note added" in desk.staff.last.text and desk.staff.last.thread_id == topic
+    assert len(ann.chat.from_bot) == before  # not relayed
+    await agent.send_in(STAFF, "We are ordering a new fuser for the printer.", topic=topic)
+    assert ann.last.text == f"💬 {number} · Support:\nWe are ordering a new fuser for the printer."
+    assert len(desk.staff.from_bot) == staff_before + 1  # the note's acknowledgement; plain talk needs none
+    assert "In progress" in desk.card(number).text  # a first response, like any reply
+    await agent.edit(note, "!the supplier says next week")  # a note's edit is not relayed either
+    assert not any("supplier" in text for text in ann.chat.texts())
+
+    await agent.send(f"/ticket {number}")
+    history = agent.last.text
+    assert "Agent1: note: the supplier says the fuser is on backorder" in history
+    assert "Agent1: reply: We are ordering a new fuser" in history
+
+
+async def test_topic_talk_edits_prompts_and_refusals(desk: Desk) -> None:
+    with_topics(desk)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    card = desk.card(number)
+    agent = desk.agent()
+    said = await agent.send_in(STAFF, "I will come at 3 pm", topic=card.thread_id)
+    await agent.edit(said, "I will come at 4 pm")
+    assert ann.last.text.endswith("corrected an earlier message:\nI will come at 4 pm")
+    await agent.press(card, "❓ Ask for info")  # a reply to the prompt in the topic is the question
+    await agent.reply(desk.staff.find("reply to this message with your question"), "Which tray is jammed?")
+    assert "Which tray is jammed?" in ann.last.text and "✍️ Reply" in ann.last.buttons
+    await agent.send_in(STAFF, "!", topic=card.thread_id)
+    assert "Write the note after the !" in desk.staff.last.text
+    await agent.send(f"/status {number} cancelled")
+    before = len(ann.chat.from_bot)
+    await agent.send_in(STAFF, "Are you still there?", topic=card.thread_id)
+    assert f"{number} is cancelled" in desk.staff.last.text and len(ann.chat.from_bot) == before
+
+
+async def test_a_note_replying_to_the_card_is_not_relayed(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    before = len(ann.chat.from_bot)
+    await desk.agent().reply(desk.card(number), "! customer is VIP, handle first")
+    assert "Internal note added" in desk.staff.last.text and len(ann.chat.from_bot) == before
+
+
+async def test_strangers_and_other_topics_relay_nothing(desk: Desk) -> None:
+    with_topics(desk)
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve", username="eve")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    topic = desk.card(number).thread_id
+    before, staff_before = len(ann.chat.from_bot), len(desk.staff.from_bot)
+    await eve.send_in(STAFF, "Eve writes to the customer", topic=topic)  # not an agent
+    await eve.send_in(STAFF, "!Eve's note", topic=topic)
+    await desk.agent().send_in(STAFF, "Lunch at noon?", topic=topic + 1000)  # a topic that is no ticket's
+    assert len(ann.chat.from_bot) == before and len(desk.staff.from_bot) == staff_before
+    await desk.agent().send(f"/ticket {number}")
+    assert "Eve" not in desk.agent().last.text
