@@ -58,7 +58,7 @@ def priority_for(impact: Impact, urgency: Urgency, category: Category | None = N
 
 
 def explain_priority(impact: Impact, urgency: Urgency, category: Category | None = None) -> str:
-    """Short words an agent can check, e.g. "impact team; urgency work stopped → P2 (security floor)"."""
+    """Short words an agent can check, e.g. "impact one person; urgency can wait → P2 (security floor)"."""
     priority, floor = _priority_and_floor(impact, urgency, category)
     text = f"impact {IMPACT_WORDS[Impact(impact)]}; urgency {URGENCY_WORDS[Urgency(urgency)]} → {priority}"
     return f"{text} ({floor})" if floor else text

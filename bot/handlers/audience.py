@@ -21,11 +21,30 @@ class Audience:
         return self.name
 
 
+# The checks are functions, not lambdas, so that the mutation test (scripts/mutation) reaches them.
+
+
+def _agent(ctx: HandlerContext) -> bool:
+    return ctx.is_agent and (ctx.is_private or ctx.in_staff_chat)
+
+
+def _staff_agent(ctx: HandlerContext) -> bool:
+    return ctx.is_agent and ctx.in_staff_chat
+
+
+def _customer(ctx: HandlerContext) -> bool:
+    return ctx.is_private and ctx.person is not None
+
+
+def _staff_member(ctx: HandlerContext) -> bool:
+    return ctx.in_staff_chat and ctx.person is not None
+
+
 #: an agent (AGENT_IDS) in a private chat with the bot or in the staff chat
-AGENT = Audience("agent", lambda ctx: ctx.is_agent and (ctx.is_private or ctx.in_staff_chat))
+AGENT = Audience("agent", _agent)
 #: an agent in the staff chat (replies to ticket messages there go to the customer)
-STAFF_AGENT = Audience("agent in the staff chat", lambda ctx: ctx.is_agent and ctx.in_staff_chat)
+STAFF_AGENT = Audience("agent in the staff chat", _staff_agent)
 #: anyone in a private chat with the bot (agents too: they can file a request like anyone else)
-CUSTOMER = Audience("customer", lambda ctx: ctx.is_private and ctx.person is not None)
+CUSTOMER = Audience("customer", _customer)
 #: anyone in the staff chat (a button there pressed by someone who is not an agent gets a clear "no")
-STAFF_MEMBER = Audience("anyone in the staff chat", lambda ctx: ctx.in_staff_chat and ctx.person is not None)
+STAFF_MEMBER = Audience("anyone in the staff chat", _staff_member)

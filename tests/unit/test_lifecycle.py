@@ -100,3 +100,93 @@ async def test_the_desk_auto_closing_and_an_agent_closing_move_the_same_clocks(d
         ticket = await desk.ticket(db, tid)
         closed.append((ticket.survey_due_at - now, ticket.auto_close_due_at, ticket.reminder_due_at))
     assert closed[0] == closed[1]
+
+
+def test_a_refusal_explains_itself_to_whoever_reads_it() -> None:
+    """The reason names what the rules allow from where the ticket is, or the report resolving needs."""
+    with pytest.raises(TransitionError) as refused:
+        check_transition(State.NEW, State.CLOSED, has_report=True)
+    assert refused.value.reason == (
+        "new → closed is not allowed; from new: cancelled, in_progress, resolved, waiting_customer"
+    )
+    assert str(refused.value) == refused.value.reason
+    with pytest.raises(TransitionError) as refused:
+        check_transition(State.WAITING_CUSTOMER, State.RESOLVED)
+    assert (refused.value.current, refused.value.target) == (State.WAITING_CUSTOMER, State.RESOLVED)
+    assert "/resolve N what was wrong, what was done" in refused.value.reason
+    with pytest.raises(TransitionError, match="already closed"):
+        check_transition(State.CLOSED, State.CLOSED)
+
+
+async def test_resolving_without_a_report_is_refused_unless_the_caller_has_one(db: Database) -> None:
+    tid = await desk.new_ticket(db, POLICY, 501)
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, tid)
+        with pytest.raises(TransitionError, match="closing report"):
+            await apply_transition(session, ticket, State.RESOLVED, POLICY, now_utc(), actor_kind="agent")
+    assert (await desk.ticket(db, tid)).state == "new"
+
+
+async def test_a_major_incident_resolved_resolves_its_linked_tickets_with_its_report_and_cause(db: Database) -> None:
+    """The linked tickets follow with the parent's report and cause, each change recorded as made with the
+    parent; one the rules do not let follow (already resolved) is left as it is and does not stop the rest;
+    the linked tickets' own clocks stay still (the parent's speak for all); unlinked tickets are untouched."""
+    parent = await desk.new_ticket(db, POLICY, 501)
+    already = await desk.new_ticket(db, POLICY, 502)
+    child = await desk.new_ticket(db, POLICY, 503)
+    loose = await desk.new_ticket(db, POLICY, 504)
+    await desk.set_state(db, POLICY, already, State.RESOLVED)
+    await desk.change(db, parent, is_major=True)
+    for linked in (already, child):
+        await desk.change(db, linked, parent_id=parent)
+    now = now_utc()
+    report = "The core switch failed; replaced it"
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, parent)
+        ticket.resolution_report, ticket.cause = report, "technical"
+        parent_event = await apply_transition(
+            session,
+            ticket,
+            State.RESOLVED,
+            POLICY,
+            now,
+            actor_kind="agent",
+            actor_id=7001,
+            actor_name="Agent1",
+            note="switch replaced",
+            has_report=True,
+        )
+        number = ticket.number
+    assert parent_event.data == {} and parent_event.actor_name == "Agent1"
+
+    followed = await desk.ticket(db, child)
+    assert (followed.state, followed.resolution_report, followed.cause) == ("resolved", report, "technical")
+    assert followed.auto_close_due_at is None and followed.reminder_due_at is None  # its clocks stand still
+    assert (await desk.ticket(db, parent)).auto_close_due_at is not None  # the parent's run
+    [event] = await desk.events(db, child, "state")
+    assert (event.from_state, event.to_state, event.note, event.data) == (
+        "new",
+        "resolved",
+        "switch replaced",
+        {"with": number},
+    )
+    assert (event.actor_kind, event.actor_id, event.actor_name) == ("agent", 7001, "Agent1")
+    assert event.at.replace(tzinfo=None) == now.replace(tzinfo=None)
+
+    left = await desk.ticket(db, already)
+    assert left.state == "resolved" and left.resolution_report != report and left.cause is None
+    assert [e.to_state for e in await desk.events(db, already, "state")] == ["resolved"]
+    assert (await desk.ticket(db, loose)).state == "new"
+
+
+async def test_linked_tickets_follow_with_the_note_when_the_parent_has_no_report_of_its_own(db: Database) -> None:
+    parent = await desk.new_ticket(db, POLICY, 501)
+    child = await desk.new_ticket(db, POLICY, 502)
+    await desk.change(db, parent, is_major=True)
+    await desk.change(db, child, parent_id=parent)
+    async with db.session() as session:
+        ticket = await repos.lock_ticket(session, parent)
+        await apply_transition(
+            session, ticket, State.RESOLVED, POLICY, now_utc(), actor_kind="system", note="power back", has_report=True
+        )
+    assert (await desk.ticket(db, child)).resolution_report == "power back"

@@ -54,3 +54,36 @@ def test_explanation_names_impact_urgency_priority_and_floor() -> None:
 
 def test_accepts_plain_strings() -> None:
     assert priority_for("team", "degraded") == Priority.P3  # type: ignore[arg-type]
+
+
+def test_a_floor_is_named_only_when_it_raised_the_priority() -> None:
+    """The explanation is what an agent checks: a floor the matrix cell already met is not mentioned."""
+    assert explain_priority(IM.TEAM, U.BLOCKED, Category.SECURITY) == "impact team; urgency work stopped → P2"
+    assert explain_priority(IM.ORGANIZATION, U.BLOCKED, Category.SECURITY) == (
+        "impact whole organisation; urgency work stopped → P1"
+    )
+    assert explain_priority(IM.ORGANIZATION, U.DEGRADED) == "impact whole organisation; urgency degraded → P2"
+
+
+def test_the_organisation_wide_floors_hold_when_the_matrix_is_retuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floors are rules of their own (helpdesk.priority's docstring): a matrix retuned to P4 everywhere
+    still gives an organisation-wide outage P1 and an organisation-wide degradation P2, and leaves
+    everything else to the matrix."""
+    from helpdesk import priority
+
+    monkeypatch.setattr(priority, "MATRIX", dict.fromkeys(EXPECTED, Priority.P4))
+    assert priority_for(IM.ORGANIZATION, U.BLOCKED) == Priority.P1
+    assert priority_for(IM.ORGANIZATION, U.DEGRADED) == Priority.P2
+    assert priority_for(IM.ORGANIZATION, U.LOW) == Priority.P4
+    assert priority_for(IM.TEAM, U.BLOCKED) == Priority.P4
+    assert priority_for(IM.ORGANIZATION, U.LOW, Category.SECURITY) == Priority.P2
+    assert explain_priority(IM.ORGANIZATION, U.BLOCKED) == (
+        "impact whole organisation; urgency work stopped → P1 (organisation-wide floor)"
+    )
+    # both floors raise a security outage; the explanation names the stronger one
+    assert explain_priority(IM.ORGANIZATION, U.BLOCKED, Category.SECURITY) == (
+        "impact whole organisation; urgency work stopped → P1 (organisation-wide floor)"
+    )
+    assert explain_priority(IM.ORGANIZATION, U.DEGRADED) == (
+        "impact whole organisation; urgency degraded → P2 (organisation-wide floor)"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -67,3 +68,34 @@ def test_key_for_and_str() -> None:
     assert key_for(INC, Priority.P1) == "incident_p1"
     assert key_for(REQ, Priority.P4) == "request_p4"
     assert str(SlaPolicy().target(INC, Priority.P1)) == "15m/4h"
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("15m", "is not 'first response/resolution'"),
+        ("15m/", "is not 'first response/resolution'"),
+        ("/4h", "is not 'first response/resolution'"),
+        (" / ", "is not 'first response/resolution'"),
+        ("soon/4h", "not a duration: 'soon'"),
+        ("0s/1h", "durations must be positive"),
+        ("15m/0s", "durations must be positive"),
+        ("4h/15m", "first response 4h is after resolution 15m"),
+    ],
+)
+def test_an_invalid_override_tells_the_operator_what_is_wrong(value: str, says: str) -> None:
+    """The start-up error is all an operator gets: it must point at the actual mistake."""
+    with pytest.raises(ValueError, match=f"SLA override 'incident_p1': .*{re.escape(says)}"):
+        SlaPolicy.from_overrides({"incident_p1": value})
+
+
+def test_a_first_response_may_be_due_with_the_resolution() -> None:
+    assert SlaPolicy.from_overrides({"request_p2": "4h/4h"}).target(REQ, Priority.P2) == SlaTarget(4 * H, 4 * H)
+
+
+def test_blank_overrides_keep_their_defaults_and_do_not_stop_the_rest() -> None:
+    """An .env line left empty (`SLA_INCIDENT_P1=`) means the default, whatever comes after it."""
+    policy = SlaPolicy.from_overrides({"incident_p1": "  ", "incident_p2": None, "incident_p3": "1h/1d"})
+    assert policy.target(INC, Priority.P1) == SlaTarget(15 * M, 4 * H)
+    assert policy.target(INC, Priority.P2) == SlaTarget(30 * M, 8 * H)
+    assert policy.target(INC, Priority.P3) == SlaTarget(1 * H, 1 * D)
