@@ -56,6 +56,7 @@ def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | 
         response_due=when(ticket.first_response_due),
         resolution_due=when(ticket.resolution_due),
         customer=who,
+        customer_id=customer.telegram_id,  # what /open takes
         contact=ticket.contact or customer.phone or t(lang, "card.no_contact"),
         service=ticket.service or t(lang, "card.no_contact"),
         description=shorten(ticket.description, CARD_DESCRIPTION_LIMIT),

@@ -21,8 +21,8 @@ from bot.handlers.agent_command import (
 from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Message
-from helpdesk import agent_actions, agent_canned, agent_views, callbacks, cards, corrections, outbox
-from helpdesk.agent_actions import CauseNeeded, Notice
+from helpdesk import agent_actions, agent_canned, agent_views, callbacks, cards, corrections, on_behalf, outbox
+from helpdesk.agent_actions import CauseNeeded, Notice, Refusal
 from helpdesk.content import Content
 from helpdesk.i18n import t
 from helpdesk.people import Actor
@@ -145,6 +145,23 @@ async def ask(call: AgentCall, ticket: Ticket, question: str) -> Notice:
     notice = await agent_actions.ask(call.session, ticket, call.actor, Content(text=question), call.policy)
     remember(call, ticket, corrections.QUESTION, question)
     return notice
+
+
+async def open_(ctx: HandlerContext, message: Message) -> None:
+    """`/open CUSTOMER_ID text`: a ticket for a customer who has written to the bot, triaged like an
+    intake description; the customer is told in their language."""
+    call = await AgentCall.begin(ctx, message)
+    raw = split_args(message, 2)
+    if len(raw) < 2:
+        call.refuse("replies.open.usage", outcome="usage")
+        return
+    try:
+        _ticket, notice = await on_behalf.open_for(ctx.session, raw[0], raw[1], call.actor, ctx.triage, ctx.policy)
+    except Refusal as exc:
+        call.answer(exc.text(call.lang))
+        ctx.outcome = "refused"
+        return
+    call.answer(notice.text(call.lang))
 
 
 # -- state -----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("assign", agents.assign, AGENT),
     OnCommand("reply", agents.reply, AGENT),
     OnCommand("canned", agents.canned, AGENT),
+    OnCommand("open", agents.open_, AGENT),
     OnCommand("ask", agents.ask, AGENT),
     OnCommand("status", agents.status, AGENT),
     OnCommand("resolve", agents.resolve, AGENT),

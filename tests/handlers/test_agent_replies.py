@@ -1,5 +1,6 @@
 """Agents' replies beyond /reply, in-process on both runtimes: canned replies (/canned, /reply N #name),
-and who may use them."""
+edits of replies as corrections, talk and internal notes in tickets' forum topics, /open for a customer,
+and who may use them (strangers, customers, former agents)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from helpdesk.policy import DeskPolicy
 from tests.handlers.harness import AGENTS, STAFF, Desk
-from tests.handlers.test_customers import register
+from tests.handlers.test_customers import NUMBER, register
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "canned-replies-sample.toml"
 UNKNOWN = "I don't know that command"
@@ -285,3 +286,69 @@ async def test_strangers_and_other_topics_relay_nothing(desk: Desk) -> None:
     assert len(ann.chat.from_bot) == before and len(desk.staff.from_bot) == staff_before
     await desk.agent().send(f"/ticket {number}")
     assert "Eve" not in desk.agent().last.text
+
+
+# -- /open -----------------------------------------------------------------------------------------------
+
+
+async def test_open_registers_a_triaged_ticket_for_a_known_customer_told_in_their_language(any_desk: Desk) -> None:
+    desk = any_desk
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("/start")
+    agent = desk.agent()
+    await agent.send("/open 601 не работает интернет во всём офисе, никто не может работать")
+    opened = agent.last.text
+    number = NUMBER.search(opened).group(0)
+    assert f"{number} opened for Ольга (incident, network, P" in opened and "the customer was told" in opened
+    told = olga.last
+    assert f"Служба поддержки зарегистрировала для вас заявку {number}" in told.text
+    assert "не работает интернет во всём офисе" in told.text and "Первый ответ: в течение" in told.text
+    card = desk.card(number)
+    assert "Network" in card.text and "Ольга · id 601" in card.text
+    await olga.reply(told, "и телефон тоже")  # her reply to it is about the ticket
+    assert "и телефон тоже" in desk.staff.last.text and number in desk.staff.last.text
+    await agent.send(f"/ticket {number}")
+    assert "Agent1: opened_by_agent" in agent.last.text
+    await olga.send("/my")
+    assert number in olga.last.text
+
+
+async def test_open_refuses_unknown_customers_bad_ids_and_no_text(desk: Desk) -> None:
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    await ann.send("/start")
+    staff_before = len(desk.staff.from_bot)
+    await agent.send("/open 424242 the printer is broken")
+    assert "No customer with Telegram id 424242 has written to the bot; no ticket was opened" in agent.last.text
+    await agent.send("/open @ann the printer is broken")
+    assert "@ann is not a Telegram id" in agent.last.text
+    for usage in ("/open", "/open 501", "/open 501   "):
+        await agent.send(usage)
+        assert "Usage: /open CUSTOMER_ID text" in agent.last.text, usage
+    await agent.send_in(STAFF, "/open 424242 the printer is broken")  # in the staff chat: answered there
+    assert "no ticket was opened" in desk.staff.last.text
+    assert len(desk.staff.from_bot) == staff_before + 1 and not NUMBER.search(" ".join(desk.staff.texts()))
+    await ann.send("/my")
+    assert not NUMBER.search(ann.last.text)
+
+
+async def test_open_for_a_customer_who_blocked_the_bot_says_so(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("/start")
+    await ann.blocks_the_bot()
+    agent = desk.agent()
+    await agent.send("/open 501 Please install Photoshop on my work computer")
+    assert "the customer could not be told (they blocked the bot)" in agent.last.text
+
+
+async def test_strangers_and_customers_cannot_open_tickets(desk: Desk) -> None:
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve", username="eve")
+    await ann.send("/start")
+    await eve.send("/start")
+    staff_before = len(desk.staff.from_bot)
+    for who in (eve, ann):
+        await who.send("/open 501 the printer is broken")
+        assert UNKNOWN in who.last.text
+        await who.send_in(STAFF, "/open 501 the printer is broken")
+    assert len(desk.staff.from_bot) == staff_before
+    await ann.send("/my")
+    assert not NUMBER.search(ann.last.text)

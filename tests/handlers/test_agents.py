@@ -10,7 +10,7 @@ from tests.handlers.test_customers import register
 
 UNKNOWN = "I don't know that command"
 AGENT_COMMANDS = ("queue", "stats", "ticket", "take", "assign", "reply", "ask", "resolve", "close", "reopen",
-                  "retype", "priority", "kb", "canned")  # fmt: skip
+                  "retype", "priority", "kb", "canned", "open")  # fmt: skip
 
 
 async def test_card_take_ask_answer_reply_resolve_confirm(desk: Desk) -> None:

@@ -1,0 +1,75 @@
+"""Tickets an agent opens on a customer's behalf: `/open CUSTOMER_ID text` (the customer phoned, or
+wrote by e-mail, and has written to the bot before, so the bot can reach them).
+
+The text is triaged as an intake description would be (type, category, priority, SLA), the ticket is
+registered for the customer with its card and major-incident detection as usual, the opening agent is
+recorded in its history, and the customer is told in their language, with the first-response promise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from helpdesk import customer_notices, promise, tickets
+from helpdesk.agent_actions import Notice, Refusal
+from helpdesk.i18n import t
+from helpdesk.major_incidents import detection as major_detection
+from helpdesk.people import Actor, customer_display_name, customer_language
+from helpdesk.policy import DeskPolicy
+from storage import repos
+from storage.models import Ticket
+
+#: as long as an intake description may be
+DESCRIPTION_LIMIT = 4000
+
+
+async def open_for(
+    session: AsyncSession, customer_ref: str, text: str, actor: Actor, triage: Any, policy: DeskPolicy
+) -> tuple[Ticket, Notice]:
+    """Register `text` as a ticket of the customer whose Telegram id is `customer_ref`; refusals name what
+    is wrong and open nothing."""
+    try:
+        telegram_id = int(customer_ref)
+    except ValueError:
+        raise Refusal("replies.open.bad_id", customer_id=customer_ref[:40]) from None
+    customer = await repos.customer_by_telegram_id(session, telegram_id)
+    if customer is None:
+        raise Refusal("replies.open.unknown_customer", customer_id=telegram_id)
+    description = text.strip()[:DESCRIPTION_LIMIT]
+    if not description:
+        raise Refusal("replies.open.usage")
+    lang = customer_language(customer, policy.default_language)
+    new = tickets.NewTicket(
+        description=description,
+        classification=tickets.Classification.of(triage.classify(description)),
+        language=lang,
+    )
+    ticket = await tickets.register(session, customer, new, policy)
+    tickets.record_event(
+        session, ticket, "opened_by_agent", actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
+    )
+    await major_detection.on_registered(session, ticket, policy)
+    told = customer_notices.tell(
+        session,
+        ticket,
+        customer,
+        t(
+            lang,
+            "replies.open.customer",
+            number=ticket.number,
+            type=t(lang, f"type.{ticket.ticket_type}"),
+            priority=t(lang, f"priority.{ticket.priority}"),
+            description=description,
+            response=promise.first_response(ticket, policy, lang),
+        ),
+    )
+    values = {
+        "number": ticket.number,
+        "customer": customer_display_name(customer),
+        "type": ticket.ticket_type,
+        "category": ticket.category,
+        "priority": ticket.priority,
+    }
+    return ticket, Notice("replies.open.opened" if told else "replies.open.opened_untold", values)
