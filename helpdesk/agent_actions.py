@@ -112,6 +112,12 @@ def _require_open(ticket: Ticket) -> None:
         raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
 
 
+def require_writable(ticket: Ticket) -> None:
+    """Agents may still write to the customer of a resolved ticket, not of a closed or cancelled one."""
+    if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
+        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+
+
 def _responded(ticket: Ticket, now: datetime) -> None:
     due_times.on_first_response(ticket, now)
     ticket.updated_at = now
@@ -204,8 +210,7 @@ async def reply(
 ) -> Notice:
     """Send the agent's text or file (or words made for each reader) to the customer, headed with the
     ticket number."""
-    if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+    require_writable(ticket)
     now = await _write_to_customer(
         session, ticket, actor, content, policy,
         kind="reply", header_key="agents.customer.reply", empty_key="agents.error.empty_reply",

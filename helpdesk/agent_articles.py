@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, due_times, self_help, tickets
+from helpdesk import agent_actions, cards, customer_notices, due_times, self_help, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.clock import now_utc
 from helpdesk.i18n import t
@@ -35,8 +35,7 @@ async def send_article(
     article = knowledge.get(name)
     if article is None:
         raise Refusal("self_help.agents.unknown_article", name=name[:40], names=", ".join(knowledge.names))
-    if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+    agent_actions.require_writable(ticket)
     customer, lang = await customer_notices.recipient(session, ticket, policy)
     if customer is None:
         raise Refusal("agents.error.no_customer", number=ticket.number)

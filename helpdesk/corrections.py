@@ -14,7 +14,7 @@ import hashlib
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import customer_notices, tickets
+from helpdesk import agent_actions, customer_notices, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.clock import now_utc
 from helpdesk.content import Content
@@ -63,8 +63,7 @@ async def correct(
     new_digest = digest(typed)
     if new_digest == original.digest:
         return None
-    if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+    agent_actions.require_writable(ticket)
     customer, lang = await customer_notices.recipient(session, ticket, policy)
     own = customer_notices.words_for(words, customer_notices.Recipient(ticket, customer, lang, ticket.number))
     if own.is_empty:
