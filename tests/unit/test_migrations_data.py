@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
-from helpdesk import outbox
+from helpdesk import corrections, outbox
 from storage import migrate
 from storage.db import Database
 from storage.models import ReportSchedule, Ticket
@@ -51,11 +51,13 @@ async def schema_diff(db: Database) -> list[Any]:
 
 
 async def fill(db: Database) -> None:
-    """Two customers' tickets (with their events, outbox rows and cards queued), the digest's schedule and a
-    chart waiting to be uploaded."""
-    await desk.new_ticket(db, desk.POLICY, 501)
+    """Two customers' tickets (with their events, outbox rows and cards queued, an agent's reply remembered
+    for corrections), the digest's schedule and a chart waiting to be uploaded."""
+    first = await desk.new_ticket(db, desk.POLICY, 501)
     await desk.new_ticket(db, desk.POLICY, 502, description="I need access to the finance share")
     async with db.session() as session:
+        ticket = await session.get(Ticket, first)
+        corrections.remember(session, desk.STAFF, 4242, ticket, corrections.REPLY, "Please restart it")
         session.add(ReportSchedule(name="digest", spec="09:00 UTC", covered_day="2026-12-01"))
         await outbox.send_upload(
             session, desk.STAFF, "photo", b"\x89PNG chart", "stats.png", "image/png", caption="Stats"
