@@ -153,7 +153,7 @@ async def open_(ctx: HandlerContext, message: Message) -> None:
     call = await AgentCall.begin(ctx, message)
     raw = split_args(message, 2)
     if len(raw) < 2:
-        call.refuse("replies.open.usage", outcome="usage")
+        call.answer(t(call.lang, "replies.open.usage"))
         return
     try:
         _ticket, notice = await on_behalf.open_for(ctx.session, raw[0], raw[1], call.actor, ctx.triage, ctx.policy)
