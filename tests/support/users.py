@@ -30,6 +30,14 @@ _MENTION_RE = re.compile(r"(?<![\w@])@[a-zA-Z0-9_]{5,32}\b")
 _URL_RE = re.compile(r"\bhttps?://[^\s<>\"]+[^\s<>\".,;:!?)]")
 
 MessageRef = Msg | int
+
+#: what an album may hold, with the file each part is (`SimUser.send_album`)
+ALBUM_KINDS: dict[str, dict[str, Any]] = {
+    "photo": {"size": 65_000},
+    "video": {"name": "clip.mp4", "mime": "video/mp4", "size": 900_000},
+    "document": {"name": "report.pdf", "mime": "application/pdf", "size": 34_567},
+    "audio": {"name": "recording.mp3", "mime": "audio/mpeg", "size": 400_000},
+}
 Predicate = Callable[[Msg], bool]
 
 
@@ -347,21 +355,60 @@ class SimUser(ChatView):
             fields["caption"] = caption
         return await self._post(fields, chat_id, None, None)
 
+    async def send_audio(
+        self, caption: str | None = None, *, chat_id: int | None = None, reply_to: MessageRef | None = None
+    ) -> Msg:
+        """An audio file (music player kind, not a voice note)."""
+        fields = self._file("audio", **ALBUM_KINDS["audio"])
+        if caption:
+            fields["caption"] = caption
+        return await self._post(fields, chat_id, reply_to, None)
+
+    async def send_album(
+        self,
+        count: int = 3,
+        caption: str | None = None,
+        *,
+        kind: str = "photo",
+        chat_id: int | None = None,
+        reply_to: MessageRef | None = None,
+    ) -> list[Msg]:
+        """An album (media group) as Telegram delivers it: each of its 2–10 photos or videos (or documents,
+        or audios, not mixed) is a message and an update of its own, all with one ``media_group_id``, in
+        order; the caption is on the first part (as the apps put it)."""
+        if not 2 <= count <= 10:
+            raise ValueError("an album has 2-10 parts")
+        if kind not in ALBUM_KINDS:
+            raise ValueError(f"an album holds {sorted(ALBUM_KINDS)}, not {kind!r}")
+        group = str(random.randrange(10**17, 10**18))
+        parts = []
+        for index in range(count):
+            fields = self._file(kind, **ALBUM_KINDS[kind])
+            fields["media_group_id"] = group
+            if index == 0 and caption:
+                fields["caption"] = caption
+                if ents := auto_entities(caption):
+                    fields["caption_entities"] = ents
+            parts.append(await self._post(fields, chat_id, reply_to, None))
+        return parts
+
     async def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> Msg:
         """A sticker."""
         fields = self._file("sticker", size=12_000)
         fields["sticker"]["emoji"] = emoji
         return await self._post(fields, chat_id, None, None)
 
-    async def send_voice(self, duration: int = 3, *, chat_id: int | None = None) -> Msg:
-        """A voice note."""
+    async def send_voice(
+        self, duration: int = 3, *, chat_id: int | None = None, reply_to: MessageRef | None = None
+    ) -> Msg:
+        """A voice note (optionally a reply, e.g. to a ticket card in the staff group)."""
         fields = self._file("voice", mime="audio/ogg", size=8_000)
         fields["voice"]["duration"] = duration
-        return await self._post(fields, chat_id, None, None)
+        return await self._post(fields, chat_id, reply_to, None)
 
-    async def send_video_note(self, *, chat_id: int | None = None) -> Msg:
-        """A round video message."""
-        return await self._post(self._file("video_note", size=150_000), chat_id, None, None)
+    async def send_video_note(self, *, chat_id: int | None = None, reply_to: MessageRef | None = None) -> Msg:
+        """A round video message (it has no caption)."""
+        return await self._post(self._file("video_note", size=150_000), chat_id, reply_to, None)
 
     async def send_location(
         self, latitude: float = 55.7558, longitude: float = 37.6173, *, chat_id: int | None = None

@@ -410,6 +410,20 @@ async def test_copy_forward_and_media(bot: Bot, bot_api: FakeBotAPI) -> None:
     assert [m.method for m in staff.messages][:2] == ["copyMessage", "forwardMessage"]
 
 
+async def test_a_users_album_comes_as_one_update_per_part(bot_api: FakeBotAPI) -> None:
+    ann = bot_api.user(1001, "Ann")
+    parts = await ann.send_album(3, "the printer")
+    updates = [u["message"] for u in bot_api.pending_updates[-3:]]
+    assert [u["message_id"] for u in updates] == [m.id for m in parts]
+    assert len({u["media_group_id"] for u in updates}) == 1 and all(u["photo"] for u in updates)
+    assert [u.get("caption") for u in updates] == ["the printer", None, None]
+    tracks = await ann.send_album(2, kind="audio")
+    assert tracks[0].data["media_group_id"] != parts[0].data["media_group_id"] and tracks[1].kind == "audio"
+    with pytest.raises(ValueError):
+        await ann.send_album(2, kind="voice")
+    assert (await ann.send_audio("memo")).data["audio"]["duration"] == 3
+
+
 @pytest.mark.refusals(
     "message is not modified",
     "message to edit not found",
