@@ -34,6 +34,8 @@ class Content:
     #: the text (or caption) as Telegram HTML when the writer formatted it (bold, links…): the transport
     #: renders it from the message's entities, user text escaped; relayed as is so the formatting stays
     html: str | None = None
+    #: the album it is one part of (Telegram sends each part as a message of its own)
+    album: str | None = None
 
     @property
     def words(self) -> str:
@@ -61,11 +63,15 @@ class Content:
             "chat_id": self.chat_id,
             "message_id": self.message_id,
             "html": self.html,
+            "album": self.album,
         }
 
     @classmethod
     def of_data(cls, data: dict[str, Any]) -> Content:
-        return cls(data.get("text"), data.get("file"), data.get("chat_id"), data.get("message_id"), data.get("html"))
+        return cls(
+            data.get("text"), data.get("file"), data.get("chat_id"), data.get("message_id"), data.get("html"),
+            album=data.get("album"),
+        )  # fmt: skip
 
     def formatted(self, limit: int) -> str:
         """The words for a message to the customer: the writer's formatting when it fits in `limit`

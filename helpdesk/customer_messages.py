@@ -59,13 +59,16 @@ class ChooserResult:
     kind: str  # attached | new | outdated
     answers: list[Answer] = field(default_factory=list)
     content: Content | None = None
+    #: the later parts of the album `content` is the first part of, in order
+    more: list[Content] = field(default_factory=list)
 
 
 def lang_of(customer: Customer, policy: DeskPolicy) -> str:
     return customer_language(customer, policy.default_language)
 
 
-PENDING_KEYS = ("answer", "choose", "at")  # ours in customer.pending (other areas keep their own keys there)
+#: ours in customer.pending (other areas keep their own keys there)
+PENDING_KEYS = ("answer", "choose", "more", "album", "at")
 
 
 def _set_pending(customer: Customer, value: dict[str, Any]) -> None:
@@ -162,6 +165,9 @@ async def add_message(
     )
     if content.chat_id is not None and content.message_id is not None:
         await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
+    if content.album:  # its later parts follow it here (`follow_album`)
+        customer.pending = {**(customer.pending or {}), "album": {"id": content.album, "ticket": ticket.id}}
+        session.add(customer)
     header = "agents.staff.answer" if kind == "answer" else "agents.staff.message"
     await relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
     ticket.updated_at = now
@@ -214,6 +220,9 @@ async def route(
     """
     if content.is_empty:
         return Routed(False)
+    followed = await follow_album(session, customer, content, policy)
+    if followed is not None:
+        return followed
     lang = lang_of(customer, policy)
     now = now_utc()
     if reply_to is not None and content.chat_id is not None:
@@ -244,6 +253,31 @@ async def route(
     return Routed(True, [chooser(open_, lang)])
 
 
+async def follow_album(
+    session: AsyncSession, customer: Customer, content: Content, policy: DeskPolicy
+) -> Routed | None:
+    """A later part of an album goes where its first part went (Telegram sends each part as a message of
+    its own, and the first may have used up what routed it: the Reply button, a waiting state): onto the
+    same ticket, or into the same pending choice. Unannounced: the album was answered with its first part.
+    None: not the rest of an album routed here (an album that started an intake follows the draft instead,
+    `DraftState.continues_album`)."""
+    if not content.album:
+        return None
+    pending = customer.pending or {}
+    kept = pending.get("album")
+    if isinstance(kept, dict) and kept.get("id") == content.album:
+        ticket = await own_ticket(session, customer, kept.get("ticket"))
+        if ticket is not None and State(ticket.state).is_open:
+            await add_message(session, customer, ticket, content, policy)
+            return Routed(True)
+    choosing = pending.get("choose")
+    if isinstance(choosing, dict) and choosing.get("album") == content.album:
+        customer.pending = {**pending, "more": [*(pending.get("more") or []), content.as_data()]}
+        session.add(customer)
+        return Routed(True)
+    return None
+
+
 def chooser(open_: list[Ticket], lang: str) -> Answer:
     buttons: outbox.Buttons = [
         [(f"{ticket.number} · {shorten(ticket.description, 40)}", callbacks.make(callbacks.FOR_TICKET, ticket.id))]
@@ -259,16 +293,20 @@ async def choose(session: AsyncSession, customer: Customer, choice: str, policy:
     if not isinstance(kept, dict):
         return ChooserResult("outdated")
     content = Content.of_data(kept)
+    more = [Content.of_data(part) for part in (customer.pending or {}).get("more") or [] if isinstance(part, dict)]
     if choice == "new":
         _set_pending(customer, {})
         session.add(customer)
-        return ChooserResult("new", content=content)
+        return ChooserResult("new", content=content, more=more)
     ticket = await own_ticket(session, customer, int(choice) if choice.isdigit() else None)
     if ticket is None or not State(ticket.state).is_open:
         return ChooserResult("outdated")
     _set_pending(customer, {})
     session.add(customer)
-    return ChooserResult("attached", await add_message(session, customer, ticket, content, policy))
+    answers = await add_message(session, customer, ticket, content, policy)
+    for part in more:  # the rest of its album, answered with it
+        await add_message(session, customer, ticket, part, policy)
+    return ChooserResult("attached", answers)
 
 
 async def start_answer(

@@ -21,6 +21,7 @@ def content_of(message: Message, *, keep_formatting: bool = False) -> Content:
         chat_id=message.chat_id,
         message_id=message.message_id,
         html=formatted,
+        album=message.media_group_id,
     )
 
 

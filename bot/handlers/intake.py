@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.handlers.context import HandlerContext
 from bot.handlers.replies import send
 from bot.handlers.update import ButtonPress, Message
@@ -20,14 +22,20 @@ async def intake(ctx: HandlerContext) -> IntakeService:
     return IntakeService(ctx.session, customer, lang, ctx.triage, ctx.policy, offers=offers)
 
 
-async def start_with(ctx: HandlerContext, content: Content | None) -> Result:
-    """A new intake whose description (or first attachment) is what the customer already wrote."""
+async def start_with(ctx: HandlerContext, content: Content | None, more: Sequence[Content] = ()) -> Result:
+    """A new intake whose description (or first attachment) is what the customer already wrote; `more`:
+    the later parts of its album, which the draft keeps with it (answered with the first)."""
     service = await intake(ctx)
     if content is not None and content.text:
         return await service.start(description=content.text)
-    if content is not None and content.file:
-        return await service.start(file=UserInput.of_file(content.file))
-    return await service.start()
+    if content is None or not content.file:
+        return await service.start()
+    result = await service.start(file=UserInput.of_file(content.file, album=content.album))
+    for part in more:
+        if part.file:
+            later = await service.handle(UserInput.of_file(part.file, album=part.album))
+            result.replies.extend(later.replies if later is not None else [])
+    return result
 
 
 async def new(ctx: HandlerContext, message: Message) -> None:

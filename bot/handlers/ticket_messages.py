@@ -59,7 +59,7 @@ async def for_ticket(ctx: HandlerContext, press: ButtonPress, button: Callback) 
     ctx.answer_button()
     drop_buttons(ctx, press)
     if result.kind == "new":
-        send(ctx, (await start_with(ctx, result.content)).replies)
+        send(ctx, (await start_with(ctx, result.content, result.more)).replies)
         return
     send_answers(ctx, result.answers)
 

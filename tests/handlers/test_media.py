@@ -120,6 +120,7 @@ async def test_a_voice_note_where_words_are_needed_is_asked_to_be_typed(desk: De
 
 
 async def open_ticket(desk: Desk, person: Person) -> tuple[str, Sent]:
+    await person.send("/new")  # a new request even with another one open
     await person.send(PRINTER)
     await finish_intake(person)
     number = await confirm(desk, person)
@@ -175,3 +176,48 @@ async def test_an_agents_voice_video_note_and_audio_reach_the_customer(any_desk:
 
     await ann.reply(voice, "Got it, thank you")  # the customer's reply to the voice note is on the ticket
     assert f"Added to {number}" in ann.last.text
+
+
+def relayed_from(desk: Desk, number: str, name: str = "Ann") -> list[Sent]:
+    """The customer's messages relayed under the ticket's card (an answer or a message)."""
+    return [
+        m
+        for m in desk.staff.from_bot
+        if m.kind == "copy"
+        and (f"{number} · answer from {name}" in m.text or f"{number} · message from {name}" in m.text)
+    ]
+
+
+async def test_an_album_answering_an_agents_question_goes_whole_to_the_ticket(any_desk: Desk) -> None:
+    desk = any_desk
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    number, card = await open_ticket(desk, ann)
+    await agent.press(card, "❓ Ask for info")
+    await agent.reply(desk.staff.find("reply to this message with your question"), "A photo of the display, please")
+    question = ann.chat.find("A photo of the display")
+    await ann.press(question, "✍️ Reply")  # the first part uses the Reply up; the others follow it
+    ann.new()
+    await ann.send_album(3, "the display")
+    answers = ann.new()
+    assert len(answers) == 1 and f"answer was added to {number}" in answers[0].text
+    assert len(relayed_from(desk, number)) == 3 and "In progress" in card.text
+
+
+async def test_an_album_waits_whole_for_the_chooser(any_desk: Desk) -> None:
+    desk = any_desk
+    ann = desk.person(501, "Ann")
+    first, _card = await open_ticket(desk, ann)
+    second, _card = await open_ticket(desk, ann)
+    ann.new()
+    await ann.send_album(3, "the display", album="a1")
+    answers = ann.new()
+    assert len(answers) == 1 and "Which one is this message about?" in answers[0].text
+    await ann.press(answers[0], next(b for b in answers[0].buttons if second in b))
+    assert [m.text for m in ann.new()] == [f"✅ Added to {second}. The support team has been notified."]
+    assert len(relayed_from(desk, second)) == 3 and relayed_from(desk, first) == []
+
+    await ann.send_album(3, PRINTER, album="a2")  # a new request after all: the intake keeps the whole album
+    await ann.press(ann.last, "📝 It's a new request")
+    assert "Which service or device" in ann.last.text
+    no_hints(ann.new())
+    assert "Attachments: 3" in await finish_intake(ann)
