@@ -18,6 +18,7 @@ from dialogs.known_outage_offer import KnownOutageOffers
 from dialogs.offers import OfferProvider, OfferStep
 from helpdesk import promise, tickets, views
 from helpdesk.clock import now_utc
+from helpdesk.customer_limits import open_ticket_refusal
 from helpdesk.i18n import t
 from helpdesk.major_incidents import detection as major_detection
 from helpdesk.outbox import Buttons
@@ -139,6 +140,9 @@ class IntakeService:
             turn = self.dialog.resume(existing)
             turn.notes.insert(0, t(self.lang, "intake.continue_draft"))
             return await self._apply(turn)
+        refusal = await open_ticket_refusal(self.session, self.customer, self.policy, self.lang)
+        if refusal is not None:  # before the form: no effort spent on a request that cannot be registered
+            return Result([Reply(refusal)], finished=True)
         await self._prepare_offers(None)
         if file is not None:
             turn = self.dialog.handle(self.dialog.begin().draft, file)
@@ -178,6 +182,11 @@ class IntakeService:
             await self._delete()
             return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
         if turn.outcome == Outcome.CONFIRMED:
+            refusal = await open_ticket_refusal(self.session, self.customer, self.policy, self.lang)
+            if refusal is not None:  # reached meanwhile: the draft is kept, Confirm works once one is closed
+                again = self.dialog.resume(turn.draft)
+                again.notes.insert(0, refusal + "\n\n" + t(self.lang, "intake.open_ticket_cap_kept"))
+                return await self._apply(again)
             ticket = await self._register(turn.draft)
             await self._delete()
             return Result([self._registered(ticket)], ticket=ticket, finished=True)

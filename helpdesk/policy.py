@@ -74,6 +74,9 @@ class DeskPolicy(BaseModel):
     # canned replies: a TOML file of templates agents send with `/reply N #name`; unset: none
     canned_replies_file: str | None = None
 
+    # what one customer may ask of the desk (agents are never limited): open tickets at once
+    max_open_tickets_per_customer: int = 10
+
     #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
     recently_closed: ClassVar[timedelta] = timedelta(days=14)
 
@@ -115,6 +118,15 @@ class DeskPolicy(BaseModel):
     def _hours(cls, value: str | None) -> str | None:
         WorkCalendar.parse(value)  # raises ValueError with the reason
         return value
+
+    @field_validator("max_open_tickets_per_customer", mode="before")
+    @classmethod
+    def _positive_count(cls, value: Any) -> Any:
+        """A count people write: a whole number of at least 1 (0 would refuse everyone, 2.5 means nothing)."""
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{text!r} is not a whole number of at least 1")
+        return int(text)
 
     @field_validator("canned_replies_file")
     @classmethod
