@@ -4,7 +4,8 @@ both ways like photos, and where the intake needs words a voice note is asked to
 
 from __future__ import annotations
 
-from tests.handlers.harness import Desk, Person, Sent
+from tests.handlers.harness import STAFF, Desk, Person, Sent
+from tests.handlers.test_agent_replies import with_topics
 from tests.handlers.test_customers import NUMBER
 
 TEXT_NEEDED = "I need a text answer here"
@@ -221,3 +222,17 @@ async def test_an_album_waits_whole_for_the_chooser(any_desk: Desk) -> None:
     assert "Which service or device" in ann.last.text
     no_hints(ann.new())
     assert "Attachments: 3" in await finish_intake(ann)
+
+
+async def test_an_agents_voice_note_in_the_tickets_topic_reaches_the_customer(desk: Desk) -> None:
+    with_topics(desk)
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    number, card = await open_ticket(desk, ann)
+    assert card.thread_id is not None
+    await agent.write({"voice": {"file_id": "tv1", "file_unique_id": "u-tv1", "duration": 4}}, chat=STAFF,
+                      topic=card.thread_id)  # fmt: skip
+    assert ann.last.kind == "copy" and f"{number} · Support" in ann.last.text
+    before = len(ann.chat.from_bot)
+    await agent.write({"voice": {"file_id": "tv2", "file_unique_id": "u-tv2", "duration": 4}, "caption": "!for us"},
+                      chat=STAFF, topic=card.thread_id)  # fmt: skip
+    assert "Internal note added" in desk.staff.last.text and len(ann.chat.from_bot) == before
