@@ -44,6 +44,16 @@ def test_files_contacts_replies_and_topics() -> None:
     assert topic.message.thread_id == 9
 
 
+def test_voice_video_notes_and_audio_are_files_and_album_parts_say_their_album() -> None:
+    for kind in ("voice", "video_note", "audio"):
+        note = parse_update(message(**{kind: {"file_id": kind[0], "file_unique_id": "u", "duration": 2}}))
+        assert note.message.file["kind"] == kind and note.message.file["file_id"] == kind[0]
+    part = parse_update(message(photo=[{"file_id": "p"}], media_group_id="13"))
+    assert part.message.media_group_id == "13"
+    assert parse_update(message(photo=[{"file_id": "p"}], media_group_id=13)).message.media_group_id is None
+    assert parse_update(message(text="x")).message.media_group_id is None
+
+
 def test_buttons_whose_message_is_gone_answer_the_presser_privately() -> None:
     shown = {"message_id": 5, "date": 0, "chat": {"id": -5, "type": "group"}}  # date 0: inaccessible
     gone = {"update_id": 2, "callback_query": {"id": "q", "from": USER, "data": "m:new", "message": shown}}
