@@ -29,8 +29,8 @@ class Action(StrEnum):
 SPOKEN_KINDS = frozenset({"voice", "video_note"})
 
 
-#: the draft's answer naming the album its last kept file came in
-ALBUM_KEY = "album"
+#: the draft's answers naming the album its last kept file came in, and the last one a step refused
+ALBUM_KEY, REFUSED_ALBUM_KEY = "album", "album_refused"
 
 
 class InputKind(StrEnum):
@@ -111,3 +111,13 @@ class DraftState:
             return False
         caption = str((event.file or {}).get("caption") or "")
         return not (self.step == "description" and caption.strip())
+
+    def refuse_album(self, event: UserInput) -> bool:
+        """A file the current step does not take, from an album: True for a later part of an album already
+        refused (it was answered with its first part); a first part is remembered."""
+        if not (event.is_file and event.album):
+            return False
+        if self.answers.get(REFUSED_ALBUM_KEY) == event.album:
+            return True
+        self.answers[REFUSED_ALBUM_KEY] = event.album
+        return False

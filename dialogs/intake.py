@@ -156,6 +156,8 @@ class IntakeDialog:
         if draft.continues_album(event):
             return self._attach(draft, event)
         if event.kind not in step.expects:
+            if draft.refuse_album(event):  # one album, one answer
+                return Turn(Outcome.ASK, draft, quiet=True)
             return self._ask(draft, [self._hint_for(step)])
         handler = getattr(self, f"_on_{step.name}")
         return handler(draft, event)

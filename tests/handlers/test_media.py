@@ -236,3 +236,18 @@ async def test_an_agents_voice_note_in_the_tickets_topic_reaches_the_customer(de
     await agent.write({"voice": {"file_id": "tv2", "file_unique_id": "u-tv2", "duration": 4}, "caption": "!for us"},
                       chat=STAFF, topic=card.thread_id)  # fmt: skip
     assert "Internal note added" in desk.staff.last.text and len(ann.chat.from_bot) == before
+
+
+async def test_an_album_where_no_file_is_taken_is_answered_once(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send(PRINTER)
+    await ann.press(ann.last, "Printer or scanner")
+    ann.new()
+    await ann.send_album(3, "look")
+    answers = ann.new()
+    assert (
+        len(answers) == 1 and "choose one of the buttons" in answers[0].text and "Who is affected?" in answers[0].text
+    )
+    await ann.send_album(2, album="album-2")  # another album: answered again, once
+    assert len(ann.new()) == 1
+    assert "Attachments: —" in await finish_intake(ann)  # the pictures were refused, not kept
