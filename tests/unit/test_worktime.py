@@ -202,3 +202,98 @@ def test_between_is_additive(calendar: WorkCalendar, a: datetime, b: datetime, c
     a, b, c = sorted((a, b, c))
     assert calendar.between(a, c) == calendar.between(a, b) + calendar.between(b, c)
     assert calendar.between(a, c) <= c - a
+
+
+# -- what the rules above leave open (found by mutation testing, docs/testing.md) ------------------------
+
+WEEKLY = WorkCalendar.parse("Mon 09:00-18:00", "Europe/Berlin")  # one working day a week
+TOKYO = WorkCalendar.parse("Mon-Fri 09:00-18:00", "Asia/Tokyo")
+
+
+def test_minutes_of_the_opening_and_closing_times_count() -> None:
+    half = WorkCalendar.parse("Mon-Fri 09:30-17:45", "Europe/Berlin")
+    assert str(half) == "Mon,Tue,Wed,Thu,Fri 09:30-17:45 Europe/Berlin"
+    assert half.window(local(2026, 1, 5).date()) == (local(2026, 1, 5, 9, 30), local(2026, 1, 5, 17, 45))
+    assert str(WorkCalendar.parse("Sat,Sun 08:00-24:00", "UTC")) == "Sat,Sun 08:00-24:00 UTC"
+    assert str(WorkCalendar.parse("always", "Europe/Berlin")) == "always"
+
+
+def test_a_desk_open_around_the_clock_keeps_its_time_zone() -> None:
+    """Due times are still shown on the desk's clock (TIMEZONE) when every hour counts."""
+    assert WorkCalendar.parse("24/7", "Asia/Tokyo").zone == ZoneInfo("Asia/Tokyo")
+    assert WorkCalendar.always().is_working(datetime(2026, 1, 10, 3, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "spec", ["Mon 24:00-24:00", "Mon 09:60-18:00", "Mon 09:00-18:60", "Mon 09:00-25:00", "Mon 25:00-26:00"]
+)
+def test_hours_outside_a_day_are_refused_with_the_rule(spec: str) -> None:
+    with pytest.raises(ValueError, match=f"BUSINESS_HOURS '{spec}': hours are 00:00…24:00"):
+        WorkCalendar.parse(spec)
+
+
+@pytest.mark.parametrize("spec", ["Mon 23:00-24:00", "Mon 09:59-18:00", "Mon 09:00-18:59", "Mon 00:00-24:00"])
+def test_the_last_hour_and_minute_of_a_day_are_hours_like_any(spec: str) -> None:
+    assert not WorkCalendar.parse(spec).is_always
+
+
+def test_a_bad_day_name_is_quoted_with_the_whole_setting() -> None:
+    with pytest.raises(ValueError, match=r"BUSINESS_HOURS 'Mon-Frx 09:00-18:00': 'Frx' is not a day"):
+        WorkCalendar.parse("Mon-Frx 09:00-18:00")
+    with pytest.raises(ValueError, match=r"BUSINESS_HOURS 'Sat,Xyz 09:00-18:00': 'Xyz' is not a day"):
+        WorkCalendar.parse("Sat,Xyz 09:00-18:00")
+
+
+def test_is_working_reads_the_day_on_the_desks_clock() -> None:
+    # 22:00 UTC on Monday is 07:00 on Tuesday in Tokyo
+    early = WorkCalendar.parse("Tue 00:00-08:00", "Asia/Tokyo")
+    assert early.is_working(datetime(2026, 1, 5, 22, 0, tzinfo=UTC))
+    assert not early.is_working(datetime(2026, 1, 5, 23, 0, tzinfo=UTC))
+
+
+def test_between_counts_the_desks_day_that_begins_before_utcs() -> None:
+    allday = WorkCalendar.parse("Mon-Sun 00:00-24:00", "Asia/Tokyo")
+    start, end = (
+        datetime(2026, 1, 5, 14, 0, tzinfo=UTC),
+        datetime(2026, 1, 5, 16, 30, tzinfo=UTC),
+    )  # across Tokyo's midnight
+    assert allday.between(start, end) == 2 * H + 30 * M
+    assert TOKYO.between(datetime(2026, 1, 4, 23, 0, tzinfo=UTC), datetime(2026, 1, 5, 1, 0, tzinfo=UTC)) == H
+
+
+def test_working_time_that_does_not_fit_in_ten_years_is_an_error_that_says_so() -> None:
+    minute_a_week = WorkCalendar.parse("Mon 09:00-09:01", "UTC")
+    with pytest.raises(ValueError, match="does not fit in ten years of Mon 09:00-09:01 UTC"):
+        minute_a_week.add(datetime(2026, 1, 5, tzinfo=UTC), 1000 * H)
+
+
+def test_next_opening_at_the_edges_of_a_working_day() -> None:
+    assert OFFICE.next_opening(local(2026, 1, 5, 9, 0)) == local(2026, 1, 5, 9, 0)  # opening: now
+    assert OFFICE.next_opening(local(2026, 1, 5, 17, 59)) == local(2026, 1, 5, 17, 59)  # still open
+    assert OFFICE.next_opening(local(2026, 1, 5, 18, 0)) == local(2026, 1, 6, 9, 0)  # closing: tomorrow
+    assert OFFICE.next_opening(local(2026, 1, 5, 8, 0)) == local(2026, 1, 5, 9, 0)
+    assert OFFICE.next_opening(local(2026, 1, 9, 20, 0)) == local(2026, 1, 12, 9, 0)  # Friday night: Monday
+
+
+def test_next_opening_a_week_ahead_and_on_a_clock_ahead_of_utc() -> None:
+    assert WEEKLY.next_opening(local(2026, 1, 5, 18, 0)) == local(2026, 1, 12, 9, 0)
+    assert WEEKLY.next_opening(local(2026, 1, 4, 23, 59)) == local(2026, 1, 5, 9, 0)
+    # Sunday 23:30 UTC is Monday 08:30 in Tokyo: opens in half an hour, not on Tuesday
+    assert TOKYO.next_opening(datetime(2026, 1, 4, 23, 30, tzinfo=UTC)) == datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+    assert TOKYO.next_opening(datetime(2026, 1, 5, 1, 0, tzinfo=UTC)) == datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+
+def test_last_closing_at_the_edges_of_a_working_day() -> None:
+    assert OFFICE.last_closing(local(2026, 1, 6, 18, 0)) == local(2026, 1, 6, 18, 0)  # closing: now
+    assert OFFICE.last_closing(local(2026, 1, 6, 17, 59)) == local(2026, 1, 5, 18, 0)  # open: yesterday's
+    assert OFFICE.last_closing(local(2026, 1, 6, 8, 0)) == local(2026, 1, 5, 18, 0)
+    assert OFFICE.last_closing(local(2026, 1, 12, 8, 0)) == local(2026, 1, 9, 18, 0)  # Monday morning: Friday
+
+
+def test_last_closing_a_week_back_and_on_a_clock_ahead_of_utc() -> None:
+    assert WEEKLY.last_closing(local(2026, 1, 12, 17, 0)) == local(2026, 1, 5, 18, 0)
+    assert WEEKLY.last_closing(local(2026, 1, 12, 18, 0)) == local(2026, 1, 12, 18, 0)
+    # Monday 09:30 UTC is 18:30 in Tokyo: closed half an hour ago, not on Friday
+    assert TOKYO.last_closing(datetime(2026, 1, 5, 9, 30, tzinfo=UTC)) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    late = WorkCalendar.parse("Mon-Fri 09:00-24:00", "Asia/Tokyo")  # closes at midnight, 15:00 UTC
+    assert late.last_closing(datetime(2026, 1, 5, 15, 0, tzinfo=UTC)) == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
