@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
 from helpdesk.clock import now_utc
 from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
 from helpdesk.vocabulary import State
 from storage import repos
 from storage.db import Database
+from storage.models import Ticket
 from tests.unit import desk
 from tests.unit.desk import POLICY
 
@@ -113,7 +116,7 @@ def test_a_refusal_explains_itself_to_whoever_reads_it() -> None:
     with pytest.raises(TransitionError) as refused:
         check_transition(State.WAITING_CUSTOMER, State.RESOLVED)
     assert (refused.value.current, refused.value.target) == (State.WAITING_CUSTOMER, State.RESOLVED)
-    assert "/resolve N what was wrong, what was done" in refused.value.reason
+    assert refused.value.reason == "resolving needs a closing report: /resolve N what was wrong, what was done"
     with pytest.raises(TransitionError, match="already closed"):
         check_transition(State.CLOSED, State.CLOSED)
 
@@ -162,6 +165,7 @@ async def test_a_major_incident_resolved_resolves_its_linked_tickets_with_its_re
     followed = await desk.ticket(db, child)
     assert (followed.state, followed.resolution_report, followed.cause) == ("resolved", report, "technical")
     assert followed.auto_close_due_at is None and followed.reminder_due_at is None  # its clocks stand still
+    assert followed.first_response_at.replace(tzinfo=None) == now.replace(tzinfo=None)  # told with the parent
     assert (await desk.ticket(db, parent)).auto_close_due_at is not None  # the parent's run
     [event] = await desk.events(db, child, "state")
     assert (event.from_state, event.to_state, event.note, event.data) == (
@@ -190,3 +194,30 @@ async def test_linked_tickets_follow_with_the_note_when_the_parent_has_no_report
             session, ticket, State.RESOLVED, POLICY, now_utc(), actor_kind="system", note="power back", has_report=True
         )
     assert (await desk.ticket(db, child)).resolution_report == "power back"
+
+
+async def test_linked_tickets_are_judged_on_their_state_now_not_as_the_transaction_first_read_them(
+    db: Database,
+) -> None:
+    """A linked ticket another writer resolved after this transaction loaded it is not resolved again over
+    its own report (the linked tickets are read afresh, row-locked, when the parent changes)."""
+    parent = await desk.new_ticket(db, POLICY, 501)
+    child = await desk.new_ticket(db, POLICY, 502)
+    await desk.change(db, parent, is_major=True)
+    await desk.change(db, child, parent_id=parent)
+    async with db.session() as session:
+        stale = await session.get(Ticket, child)
+        assert stale is not None and stale.state == "new"
+        # another writer resolved it meanwhile (the ORM's copy is left as it was read)
+        await session.exec(
+            update(Ticket)
+            .where(col(Ticket.id) == child)
+            .values(state="resolved", resolution_report="Fixed on its own")
+            .execution_options(synchronize_session=False)
+        )
+        ticket = await repos.lock_ticket(session, parent)
+        ticket.resolution_report = "The core switch failed; replaced it"
+        await apply_transition(session, ticket, State.RESOLVED, POLICY, now_utc(), actor_kind="agent", has_report=True)
+    kept = await desk.ticket(db, child)
+    assert (kept.state, kept.resolution_report) == ("resolved", "Fixed on its own")
+    assert await desk.events(db, child, "state") == []
