@@ -384,3 +384,13 @@ class OutageFollower(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customers.id", index=True)
     description: str = _text(nullable=False)  # what they wrote, for the record
     created_at: datetime = _created()
+
+
+class SendSchedule(SQLModel, table=True):
+    """Telegram's global send rate as all delivery processes share it (PostgreSQL, storage/send_schedule.py):
+    per scope, the moment its next free send slot begins. Processes reserve slots by moving it forward."""
+
+    __tablename__ = "send_schedule"
+
+    scope: str = Field(primary_key=True)  # "global": all of the bot's sends
+    next_slot: datetime = Field(sa_type=UTCDateTime, nullable=False)

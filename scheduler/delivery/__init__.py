@@ -4,7 +4,9 @@ the messenger answers.
 Its parts, each replaceable on its own:
 
 - `claims`     which due rows this process sends next, leased (`FOR UPDATE SKIP LOCKED`), in order per chat
-- `pacing`     when the next call may go out: the global rate, per private chat, per group (`Pacing`)
+- `pacing`     when the next call may go out: the global rate, per private chat, per group (`Pacing`),
+               each held by the whole deployment
+- `shared_rate` the global rate on PostgreSQL: slots from a schedule all processes share in the database
 - `calls`      a row's Bot API calls: long texts and captions split, plain fallbacks for refused markup
 - `row_attempts` what an attempt does to its row: begin under a lock, record the outcome, count the unknown
 - `journal`    group commit: the row transactions of many chats' senders, shared
@@ -22,8 +24,9 @@ from scheduler.delivery.calls import CAPTION_LIMIT, TEXT_LIMIT, calls_for, split
 from scheduler.delivery.counters import DeliveryStats
 from scheduler.delivery.hooks import DeliveryHooks
 from scheduler.delivery.limits import DeliveryLimits
-from scheduler.delivery.pacing import ChatPacer, LocalPacing, Pacing, RateLimiter
+from scheduler.delivery.pacing import ChatPacer, LocalPacing, Pacing, RateLimiter, pacing_for
 from scheduler.delivery.sender import OutboxDelivery
+from scheduler.delivery.shared_rate import SharedRateLimiter
 
 __all__ = [
     "CAPTION_LIMIT",
@@ -36,7 +39,9 @@ __all__ = [
     "OutboxDelivery",
     "Pacing",
     "RateLimiter",
+    "SharedRateLimiter",
     "calls_for",
+    "pacing_for",
     "split_plain",
     "utf16_len",
 ]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DeliveryLimits:
-    per_second: float = 30.0  # calls per second, this process (OUTBOX_RATE_PER_SECOND)
+    # Telegram's limits, each held by the whole deployment (all processes together; see pacing.py)
+    per_second: float = 30.0  # calls per second, in all (OUTBOX_RATE_PER_SECOND)
     private_interval: float = 1.0  # seconds between two messages to one private chat
     group_per_minute: int = 20  # messages per minute to one group
     max_attempts: int = 8  # failed attempts (5xx, network) before a row is given up

@@ -1,12 +1,14 @@
 """Pacing: when the next Bot API call may go out, so Telegram never has to refuse one.
 
-The sender asks a `Pacing` before every call; this module's `LocalPacing` keeps Telegram's limits for
-one process: a global rate (evenly spaced, no bursts), a minimum interval per private chat and a
-per-minute budget per group. What the table knows about the last minute's sends is fed back in
-(`restore`) after a restart and, on PostgreSQL, for every chat a process claims (another process may
-have written to it a moment ago). The global rate is per process: with N processes set
-OUTBOX_RATE_PER_SECOND to Telegram's 30 / N. A pacing shared by all processes (through the database)
-is another implementation of the same protocol.
+The sender asks a `Pacing` before every call; this module's `LocalPacing` keeps Telegram's limits: a
+global rate (evenly spaced, no bursts), a minimum interval per private chat and a per-minute budget per
+group. Every limit holds for the whole deployment, however many processes send:
+
+- the global rate: on SQLite (one process) this process's `RateLimiter`; on PostgreSQL the slots come
+  from the schedule all processes share in the database (`shared_rate.SharedRateLimiter`);
+- per chat and per group: a chat's rows are sent by one process at a time (`claims`), and what the table
+  records of the chat's sends in the last minute (`sent_at`) is fed back in (`restore`) for every chat
+  a process claims on PostgreSQL (another process may have sent to it a moment ago) and after a restart.
 """
 
 from __future__ import annotations
@@ -20,10 +22,19 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from scheduler.delivery.limits import DeliveryLimits
+from scheduler.delivery.shared_rate import SharedRateLimiter
+from storage.db import Database
+from storage.send_schedule import SharedSchedule
 from storage.types import utcnow
 
 #: how far back the table's sends count for pacing (the group budget is per minute)
 PACING_MEMORY = timedelta(seconds=60)
+
+
+class Limiter(Protocol):
+    async def acquire(self) -> None:
+        """Until the next call may go out under the global rate."""
+        ...
 
 
 class Pacing(Protocol):
@@ -123,10 +134,11 @@ class ChatPacer:
 
 
 class LocalPacing:
-    """Telegram's limits as one process keeps them: a `RateLimiter` for all calls, a `ChatPacer` per chat."""
+    """Telegram's limits: a global `rate` for all calls (this process's `RateLimiter` unless given the
+    deployment's), a `ChatPacer` per chat (see the module docstring for how it holds across processes)."""
 
-    def __init__(self, limits: DeliveryLimits) -> None:
-        self.rate = RateLimiter(limits.per_second)
+    def __init__(self, limits: DeliveryLimits, rate: Limiter | None = None) -> None:
+        self.rate: Limiter = rate or RateLimiter(limits.per_second)
         self.chats = ChatPacer(limits)
 
     def restore(self, sends: Iterable[tuple[int, datetime]]) -> None:
@@ -158,3 +170,17 @@ class LocalPacing:
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self.chats.defer(chat_id, seconds)
+
+
+def pacing_for(db: Database, limits: DeliveryLimits) -> LocalPacing:
+    """The pacing a delivery process uses: on PostgreSQL the global rate is the deployment's, shared
+    through the database with every other process; on SQLite (one process) it is this process's."""
+    if db.is_sqlite:
+        return LocalPacing(limits)
+    schedule = SharedSchedule(db)
+    interval = 1.0 / limits.per_second
+
+    async def reserve(count: int) -> float:
+        return await schedule.reserve(count, interval)
+
+    return LocalPacing(limits, SharedRateLimiter(reserve, limits.per_second))

@@ -22,7 +22,7 @@ from scheduler.delivery.counters import DeliveryStats
 from scheduler.delivery.hooks import DeliveryHooks
 from scheduler.delivery.journal import Journal
 from scheduler.delivery.limits import DeliveryLimits
-from scheduler.delivery.pacing import LocalPacing, Pacing
+from scheduler.delivery.pacing import Pacing, pacing_for
 from scheduler.delivery.row_attempts import RowAttempts
 from scheduler.delivery.transport import Rejected, RetryLater, Transient, Transport, Unreachable
 from storage.db import Database
@@ -56,7 +56,7 @@ class OutboxDelivery:
         self.transport = transport
         self.limits = limits or DeliveryLimits()
         self.hooks = hooks or DeliveryHooks()
-        self.pacing: Pacing = pacing or LocalPacing(self.limits)
+        self.pacing: Pacing = pacing or pacing_for(db, self.limits)
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.stats = DeliveryStats()
         self.claims = Claims(db, self.worker_id, self.limits)

@@ -204,7 +204,6 @@ async def test_two_processes_share_the_work_and_survive_a_kill(bot_api, bot_fact
             "WEBHOOK_HOST": "127.0.0.1",
             "WEBHOOK_PATH": PATH,
             "OUTBOX_PRIVATE_INTERVAL": "50ms",
-            "OUTBOX_RATE_PER_SECOND": "15",  # Telegram's 30 a second shared by two processes (README, scale-out)
         }
         first = bot_factory(postgres_database_url, {**env, "WEBHOOK_PORT": str(ports[0])}, name="bot-a")
         second = bot_factory(postgres_database_url, {**env, "WEBHOOK_PORT": str(ports[1])}, name="bot-b")

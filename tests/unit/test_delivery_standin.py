@@ -77,8 +77,8 @@ async def test_300_notifications_through_429s_and_502s(
     api: FakeBotAPI, transports: Transports, database_url: str
 ) -> None:
     """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order.
-    On PostgreSQL two processes share the work, each with its share of Telegram's 30 a second (the
-    documented setting: OUTBOX_RATE_PER_SECOND = 30 / processes). The stand-in enforces Telegram's
+    On PostgreSQL two processes share the work, each configured with Telegram's 30 a second, which they
+    hold together (the deployment's rate, shared through the database). The stand-in enforces Telegram's
     limits (30 a second overall, one a second per private chat after a short burst): it refused
     nothing but the faults injected here (the bot_api fixture fails the test otherwise)."""
     db = await desk.migrated(database_url)
@@ -93,7 +93,7 @@ async def test_300_notifications_through_429s_and_502s(
         if not db.is_sqlite:
             others.append(Database(database_url))
             databases += others
-        limits = DeliveryLimits(per_second=30 / len(databases), private_interval=1.0, poll_every=0.1)
+        limits = DeliveryLimits(per_second=30, private_interval=1.0, poll_every=0.1)
         workers = [desk.delivery(each, transports.make(), limits) for each in databases]
         await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
         assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
@@ -111,6 +111,33 @@ async def test_300_notifications_through_429s_and_502s(
     finally:
         for other in others:
             await other.dispose()
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_two_processes_hold_telegrams_rate_together(
+    api: FakeBotAPI, transports: Transports, postgres_database_url: str
+) -> None:
+    """Two delivery processes, each configured with Telegram's 30 a second and each with more chats to
+    serve than that: together they stay within the 30 (each process alone would send 30, and the
+    stand-in would refuse the excess). Counted by the stand-in's refusals, not timed."""
+    db = await desk.migrated(postgres_database_url)
+    other = Database(postgres_database_url)
+    try:
+        chats = [5001 + n for n in range(240)]
+        for chat in chats:
+            api.user(chat, f"Reader{chat}", started=True)
+            await queue(db, chat, f"Service window tonight, {chat}")
+        # a small claim, so that both processes hold work from the start
+        limits = DeliveryLimits(per_second=30, private_interval=1.0, poll_every=0.1, claim_batch=60)
+        workers = [desk.delivery(each, transports.make(), limits) for each in (db, other)]
+        await asyncio.wait_for(asyncio.gather(*(w.drain(timeout=90, until_empty=True) for w in workers)), timeout=100)
+        assert all(w.stats.sent for w in workers)  # both sent
+        assert sum(w.stats.sent for w in workers) == len(chats)
+        assert api.flood.refusals == []
+        assert all(bot_texts(api, chat) == [f"Service window tonight, {chat}"] for chat in chats)
+    finally:
+        await other.dispose()
         await db.dispose()
 
 

@@ -1,0 +1,106 @@
+"""The global send rate held by all delivery processes together, through the database they share.
+
+Telegram allows a bot about 30 messages a second in all, however many processes send them. On
+PostgreSQL every process takes its calls' slots from one schedule in the database
+(`storage.send_schedule`): slots are `1 / per_second` apart, whoever takes them, so the deployment's
+calls are evenly spaced as if one process sent them all, and an idle process takes nothing (a busy one
+gets the whole rate). A process reserves slots only for the calls waiting for one, a few at a time
+(at most `horizon` seconds' worth), so it never holds more of the future than that: when it stops, the
+others find the schedule free within a second, and no lease has to run out.
+
+The cost is one statement per reservation, not per call: the calls waiting together share one, and at
+Telegram's rate a busy process reserves about five times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("bot.delivery")
+
+#: `count` → seconds from now until the first of `count` consecutive slots reserved in the shared schedule
+Reserve = Callable[[int], Awaitable[float]]
+
+
+class SharedRateLimiter:
+    """A `RateLimiter` whose slots come from the deployment's shared schedule (see the module docstring)."""
+
+    #: seconds between tries when the database does not answer (the calls keep waiting meanwhile)
+    RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+    def __init__(
+        self,
+        reserve: Reserve,
+        per_second: float,
+        *,
+        horizon: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second
+        self.horizon = horizon
+        #: slots per reservation: the waiting calls, up to `horizon` seconds' worth
+        self.batch = max(1, math.floor(per_second * horizon))
+        self._reserve = reserve
+        self._clock = clock
+        self._sleep = sleep
+        self._waiting: deque[asyncio.Future[float]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self.reservations = 0  # statements run (benchmarks, tests)
+
+    async def acquire(self) -> None:
+        """Until this call's slot: reserved together with the other calls waiting now."""
+        slot: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append(slot)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._hand_out(), name="outbox-shared-rate")
+        at = await slot
+        delay = at - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+    def _pending(self) -> int:
+        """The calls still waiting for a slot (a caller that went away, at shutdown, needs none)."""
+        if any(waiter.done() for waiter in self._waiting):
+            self._waiting = deque(waiter for waiter in self._waiting if not waiter.done())
+        return len(self._waiting)
+
+    async def _hand_out(self) -> None:
+        """Reserve slots for the waiting calls, in order, never more than `horizon` ahead of the last one."""
+        failures = 0
+        try:
+            while self._pending():
+                count = min(len(self._waiting), self.batch)
+                try:
+                    delay = await self._reserve(count)
+                except Exception as exc:  # the database is away: nobody sends without a slot
+                    if not failures:
+                        log.warning("the shared send schedule did not answer (%s); calls wait", type(exc).__name__)
+                    await self._sleep(self.RETRY[min(failures, len(self.RETRY) - 1)])
+                    failures += 1
+                    continue
+                failures = 0
+                self.reservations += 1
+                first = self._clock() + delay
+                for index in range(count):
+                    if not self._pending():
+                        break  # the slot goes unused, which only slows the deployment down
+                    self._waiting.popleft().set_result(first + index * self.interval)
+                ahead = first + (count - 1) * self.interval - self._clock() - self.horizon
+                if ahead > 0 and self._pending():
+                    await self._sleep(ahead)
+        except BaseException as exc:  # cancelled with the loop: nobody may wait for ever
+            while self._waiting:
+                waiter = self._waiting.popleft()
+                if waiter.done():
+                    continue
+                if isinstance(exc, Exception):
+                    waiter.set_exception(exc)
+                else:
+                    waiter.cancel()
+            raise
