@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.database import location
+from bot.handlers.update import storable_text
 from bot.intake_offers import offer_providers
 from dialogs.intake import Action, UserInput
 from dialogs.intake_service import IntakeService, Reply, Result
@@ -67,7 +68,7 @@ class ConsoleChat:
 
     async def say(self, line: str) -> str:
         """Answer one typed line (a number presses the choice shown with it)."""
-        text = line.strip()
+        text = storable_text(line).strip()  # a NUL piped in is stored like one sent through Telegram
         if not text:
             return ""
         pick = self._pick(text)

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from bot.batch import Batches, Blamed, Deliver
 from bot.handlers.context import ButtonAnswers
-from bot.handlers.update import chat_key_of
+from bot.handlers.update import chat_key_of, storable
 from bot.update_attempts import Attempts, InboxStats, Seen, log_outcome, reason
 from helpdesk import metrics
 from helpdesk.clock import now_utc
@@ -88,7 +88,7 @@ class UpdateInbox:
         call it before it answers 200. When this returns, the updates survive a crash. Calls made at the
         same moment (webhook requests arriving together) share one transaction: a group commit.
         """
-        request = list(payloads)
+        request = [storable(payload) for payload in payloads]  # text every database takes, at the door
         future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
         self._to_store.append((request, future))
         if self._storer is None or self._storer.done():

@@ -8,6 +8,7 @@ and is parked alone by the inbox).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,39 @@ FILE_KINDS = ("document", "video", "audio", "animation", "voice", "video_note")
 #: every id the desk stores is a signed 64-bit integer in the database (Telegram's fit in 52 bits): a
 #: forged larger one is refused here, at the edge, instead of failing the store or a handler's commit
 ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
+
+#: what no database of the desk can store as text: U+0000 (PostgreSQL's UTF8 text refuses it; SQLite would
+#: keep it, so the two would differ) and lone UTF-16 surrogates (not UTF-8 at all: neither driver can send
+#: them, nor can delivery measure them). Telegram never sends either; a forged or a garbled update can.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: U+FFFD takes one UTF-16 unit like each character it replaces: the entities' offsets still fit the text
+REPLACEMENT = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """`text` with what no database stores replaced by U+FFFD (the same text on SQLite and PostgreSQL)."""
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
+
+
+def storable(payload: Any) -> Any:
+    """A payload (the Bot API JSON of an update) whose every string, keys too, is `storable_text`.
+
+    This is THE place text is made safe for the databases, and the inbox applies it to every update
+    before storing it (polling and webhook alike, `bot.inbox.UpdateInbox.store`), so the stored payload,
+    the handlers, the tickets, the cards and the messages the desk sends back all hold the same text.
+    Not in the storage types: there it would have to wrap every text and JSON column, queries and the
+    outbox would still carry the raw characters to Telegram, and a lone surrogate in the payload would
+    already have failed the inbox's own insert. Replacing rather than dropping keeps the entities'
+    UTF-16 offsets right. (The console's typed lines go through `storable_text` too.)
+    """
+    if isinstance(payload, str):
+        return storable_text(payload)
+    if isinstance(payload, dict):
+        return {storable(key): storable(value) for key, value in payload.items()}
+    if isinstance(payload, list):
+        return [storable(item) for item in payload]
+    return payload
 
 
 class UnreadableUpdate(ValueError):

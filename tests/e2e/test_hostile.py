@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ON_EACH_RUNTIME
+from tests.e2e.test_agents import card_of, register
 from tests.support.botapi import Msg, utf16_len
 from tests.support.users import auto_entities
 
@@ -258,3 +259,23 @@ async def test_generated_hostile_updates_never_break_the_bot(bot_api, bot_factor
     kinds = {k: outcomes.count(k) for k in set(outcomes)}
     print(f"\nhostile: {len(specs)} specs, {sent_updates} updates delivered to the bot; outcomes {kinds}")
     assert sum(kinds.values()) >= sent_updates * 0.9
+
+
+FAST = {"OUTBOX_PRIVATE_INTERVAL": "50ms"}
+
+
+@pytest.mark.postgres
+async def test_a_description_with_nul_registers_on_postgresql(bot_api, bot_factory, postgres_database_url):
+    """PostgreSQL's text refuses U+0000: the inbox makes it U+FFFD before anything is stored (polling)."""
+    bot = await bot_factory.start(postgres_database_url, env=FAST)
+    ann = bot_api.user(501, "Ann", username="ann", language_code="en")
+    number = await register(ann, "The label printer\x00 on floor 2 prints blank pages since the morning")
+    card = await card_of(bot_factory.staff, number)
+    assert "The label printer\ufffd on floor 2 prints blank pages" in card.text
+    await ann.send(f"/status {number}")  # and the ticket reads back from PostgreSQL
+    status = await ann.wait_for(number, timeout=30)
+    assert "Description: The label printer\ufffd on floor 2" in status.text, status.text
+    staff_texts = [m.text or "" for m in bot_factory.staff.messages]
+    assert not any("could not be processed" in text for text in staff_texts), staff_texts
+    log = bot.log_text()
+    assert "outcome=parked" not in log and "outcome=error" not in log and "invalid byte sequence" not in log

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from storage.models import Customer, Draft, InboxUpdate
+from storage.models import Customer, Draft, InboxUpdate, Ticket
 from tests.handlers.harness import Desk
 from tests.handlers.test_customers import register
 
@@ -82,3 +82,24 @@ async def test_a_private_message_with_no_usable_sender_alerts_nobody(any_desk: D
     ann = desk.person(501, "Ann")  # and the desk goes on
     await ann.send("/start")
     assert "Hello, Ann" in ann.last.text
+
+
+async def test_a_description_with_nul_and_a_lone_surrogate_registers_on_every_database(any_desk: Desk) -> None:
+    """PostgreSQL's text refuses U+0000 and no database takes a lone surrogate: both become U+FFFD at the
+    edge (one UTF-16 unit for one, so the formatting's offsets still fit), the same on SQLite."""
+    desk = any_desk
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The label printer\x00 on floor 2 prints \ud800blank pages")
+    stored = "The label printer\ufffd on floor 2 prints \ufffdblank pages"
+    async with desk.db.read() as session:
+        ticket = (await session.exec(select(Ticket).where(Ticket.number == number))).one()
+        payloads = [row.payload for row in (await session.exec(select(InboxUpdate))).all()]
+    assert ticket.description == stored
+    assert "\x00" not in str(payloads) and "\\x00" not in repr(payloads)
+    assert stored in desk.card(number).text
+    assert desk.inbox.stats.parked == 0 and desk.inbox.stats.failed_attempts == 0
+    kim = desk.person(502, "Kim")  # a reply quoting the text after the NUL reads the same words
+    await kim.send("Projector\x00 is broken")
+    async with desk.db.read() as session:
+        draft = (await session.exec(select(Draft).join(Customer).where(Customer.telegram_id == 502))).one()
+    assert draft.answers["description"] == "Projector\ufffd is broken"

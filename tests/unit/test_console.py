@@ -144,11 +144,11 @@ def test_any_length_script_and_bytes_are_answered_politely(settings: Settings) -
     assert t("en", "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS) in out
     assert t("en", "errors.unknown_command") in out
     assert number(out) and "<b>принтер</b> & сканер 打印机" in out  # shown as typed: nothing read as markup
-    typed_bytes = b"Printer \xff\xfe broken since the morning, nothing prints\n" + b"1\n" * 8 + b"/my\n"
+    typed_bytes = b"Printer \xff\xfe\x00 broken since the morning, nothing prints\n" + b"1\n" * 8 + b"/my\n"
     raw = io.TextIOWrapper(io.BytesIO(typed_bytes), encoding="utf-8")
     printed = io.StringIO()
     assert run_console(settings, lang="en", user_id=3, stdin=raw, stdout=printed) == 0
-    assert "Printer \ufffd\ufffd broken" in printed.getvalue()
+    assert "Printer \ufffd\ufffd\ufffd broken" in printed.getvalue()  # a NUL too, as in the chat
 
 
 # -- the chat's commands -----------------------------------------------------------------------------

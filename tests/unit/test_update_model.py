@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.handlers.entities import entities_html
-from bot.handlers.update import Command, UnreadableUpdate, chat_key_of, parse_update, sender_of
+from bot.handlers.update import Command, UnreadableUpdate, chat_key_of, parse_update, sender_of, storable
 
 USER = {"id": 42, "is_bot": False, "first_name": "Ann", "language_code": "en"}
 
@@ -133,3 +133,23 @@ def test_link_addresses_are_escaped_and_broken_entities_skipped() -> None:
     assert entities_html("go", [link]) == '<a href="https://x/?a=1&amp;b=&quot;2&quot;">go</a>'
     assert entities_html("<x>", [{"type": "bold", "offset": "0", "length": 1}]) == "&lt;x&gt;"
     assert entities_html("a😀", [{"type": "bold", "offset": 0, "length": 2}])  # a split emoji: no crash
+
+
+def test_storable_replaces_what_no_database_takes_and_keeps_the_entities_offsets() -> None:
+    raw = message(text="A\x00 \ud800bold", entities=[{"type": "bold", "offset": 4, "length": 4}])
+    raw["message"]["from"] = {**USER, "first_name": "Ev\x00e", "x\x00": ["\udfff", 3]}
+    clean = storable(raw)
+    assert clean["message"]["text"] == "A\ufffd \ufffdbold" and clean["message"]["from"]["first_name"] == "Ev\ufffde"
+    assert clean["message"]["from"]["x\ufffd"] == ["\ufffd", 3] and clean["update_id"] == 1
+    parsed = parse_update(clean).message
+    assert entities_html(parsed.text, parsed.entities) == "A\ufffd \ufffd<b>bold</b>"
+    ordinary = message(text="Привет 👋 — all fine")
+    assert storable(ordinary) == ordinary
+
+
+@given(st.text())
+def test_storable_text_is_always_utf8_without_nul_and_as_long_in_utf16(text: str) -> None:
+    clean = storable({"t": text})["t"]
+    assert "\x00" not in clean
+    clean.encode("utf-8")  # no lone surrogate left
+    assert len(clean.encode("utf-16-le", "surrogatepass")) == len(text.encode("utf-16-le", "surrogatepass"))
