@@ -38,6 +38,14 @@ def staff_chat_of(ticket: Ticket, policy: DeskPolicy) -> int | None:
     return ticket.staff_chat_id or policy.staff_chat_id
 
 
+def card_place(ticket: Ticket, policy: DeskPolicy) -> tuple[int | None, int | None]:
+    """Where a new card of the ticket goes (chat, forum topic): its team's chat, else the staff chat."""
+    team = policy.teams.get(ticket.team)
+    if team is not None:
+        return team.chat_id, team.topic
+    return policy.staff_chat_id, None
+
+
 def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None) -> str:
     who = customer_display_name(customer)
     if customer.username:
@@ -62,6 +70,8 @@ def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | 
         description=shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
     )
     notes = [*sla_notes(ticket, lang), *(notes or [])]
+    if ticket.team:
+        notes.insert(0, t(lang, "teams.card.team", team=ticket.team))
     if customer.unreachable_since is not None:
         notes.append(t(lang, "card.unreachable"))
     if notes:
@@ -159,17 +169,22 @@ async def topics_usable(session: AsyncSession, chat_id: int) -> bool:
 
 
 async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Customer, policy: DeskPolicy) -> None:
-    """Queue the card and copies of the attachments under it."""
-    if policy.staff_chat_id is None:
+    """Queue the card and copies of the attachments under it, in the chat of the ticket's team (its topic:
+    the team's forum topic, else with STAFF_TOPICS one of the ticket's own)."""
+    chat_id, team_topic = card_place(ticket, policy)
+    if chat_id is None:
         return
+    ticket.staff_chat_id = chat_id
+    session.add(ticket)
     lang = policy.default_language
-    if policy.staff_topics and await topics_usable(session, policy.staff_chat_id):
-        outbox.create_topic(session, policy.staff_chat_id, topic_name(ticket), ticket_id=ticket.id)
+    if team_topic is None and policy.staff_topics and await topics_usable(session, chat_id):
+        outbox.create_topic(session, chat_id, topic_name(ticket), ticket_id=ticket.id)
     outbox.send_text(
         session,
-        policy.staff_chat_id,
+        chat_id,
         card_text(ticket, customer, lang, await link_notes(session, ticket, lang)),
         buttons=card_buttons(ticket, lang),
+        thread_id=team_topic,
         ticket_id=ticket.id,
         link_kind="card",
     )
@@ -178,7 +193,7 @@ async def post_new_card(session: AsyncSession, ticket: Ticket, customer: Custome
         caption = t(lang, "card.attachment_caption", number=ticket.number, index=index, total=len(files))
         outbox.send_file(
             session,
-            policy.staff_chat_id,
+            chat_id,
             file.kind,
             file.file_id,
             caption=caption,

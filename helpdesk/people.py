@@ -103,14 +103,18 @@ def customer_display_name(customer: Customer) -> str:
     return name or (f"@{customer.username}" if customer.username else str(customer.telegram_id))
 
 
-async def remember_agent(session: AsyncSession, person: Person) -> Agent:
+async def remember_agent(session: AsyncSession, person: Person, team: str | None = None) -> Agent:
+    """The agent as last seen (for /assign @username); `team`: they act in that team's chat, so they are
+    one of its agents (what their /queue in a private chat shows)."""
     agent = await session.get(Agent, person.user_id)
     if agent is None:
-        agent = Agent(telegram_id=person.user_id)
+        agent = Agent(telegram_id=person.user_id, teams=[])
     agent.first_name = person.first_name or agent.first_name
     agent.username = person.username
     agent.language = person.language_code or agent.language
     agent.last_seen_at = now_utc()
+    if team is not None and team not in agent.teams:
+        agent.teams = sorted([*agent.teams, team])
     session.add(agent)
     return agent
 

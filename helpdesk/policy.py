@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from helpdesk.canned_replies import CannedReplies, CannedRepliesError, load_canned_replies
 from helpdesk.durations import parse_duration
 from helpdesk.sla import SlaPolicy
+from helpdesk.teams import Teams, parse_teams
 from helpdesk.worktime import WorkCalendar
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 #: a duration as operators write it: `45s`, `15m`, `4h`, `3d`, `1h30m`
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: TEAMS as a JSON object, read once (helpdesk/teams.py)
+TeamsSetting = Annotated[Teams, BeforeValidator(parse_teams)]
 LANGUAGES = ("en", "ru")
 SLA_CELLS = tuple(f"sla_{kind}_p{n}" for kind in ("incident", "request") for n in range(1, 5))
 
@@ -31,13 +34,17 @@ SLA_CELLS = tuple(f"sla_{kind}_p{n}" for kind in ("incident", "request") for n i
 class DeskPolicy(BaseModel):
     """What the domain needs to know about this desk; handed to every operation and job."""
 
-    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid")  # a misspelt rule fails
+    # a misspelt rule fails; Teams is our own class, checked by its validator
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True, extra="forbid", arbitrary_types_allowed=True)
 
     # people and chats
     agent_ids: frozenset[int] = frozenset()
     staff_chat_id: int | None = None
     staff_topics: bool = False
     default_language: str = "en"
+
+    # teams (helpdesk/teams.py): category → team chat
+    teams: TeamsSetting = Teams()
 
     # SLA and working time
     timezone: str = "UTC"
@@ -162,6 +169,18 @@ class DeskPolicy(BaseModel):
             raise ValueError(f"PROGRESS_UPDATE_EVERY: {exc}") from None
         return {"progress_update_p1": p1, "progress_update_p2": p2, **data}
 
+    @field_validator("teams")
+    @classmethod
+    def _team_chats(cls, teams: Teams, info: Any) -> Teams:
+        """A team in the staff chat itself needs a topic of its own, or nothing would tell the two apart."""
+        for team in teams.all:
+            if team.chat_id == info.data.get("staff_chat_id") and team.topic is None:
+                raise ValueError(
+                    f"team {team.name!r} has the chat of STAFF_CHAT_ID and no topic: give it a forum topic there, "
+                    "or a chat of its own"
+                )
+        return teams
+
     def model_post_init(self, _context: Any) -> None:
         overrides = {name.removeprefix("sla_"): getattr(self, name) for name in SLA_CELLS}
         self._sla = SlaPolicy.from_overrides(overrides)
@@ -196,6 +215,10 @@ class DeskPolicy(BaseModel):
 
     def is_agent(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.agent_ids
+
+    def is_staff_chat(self, chat_id: int | None) -> bool:
+        """The general staff chat or a team's: where agents work tickets."""
+        return chat_id is not None and (chat_id == self.staff_chat_id or chat_id in self.teams.chat_ids())
 
     def due(self, start: datetime, delta: timedelta) -> datetime:
         """`start` plus `delta` of working time (all time when no business hours are set)."""

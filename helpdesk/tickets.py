@@ -147,12 +147,14 @@ async def record_content(
 async def register(
     session: AsyncSession, customer: Customer, new: NewTicket, policy: DeskPolicy, *, post_card: bool = True
 ) -> Ticket:
-    """Create the ticket, its first event and attachments, and queue its card for the staff chat (not for
-    a report registered for the record under a major incident, `post_card=False`: it has no card)."""
+    """Create the ticket, its first event and attachments, and queue its card for the staff chat, or the
+    chat of the team that owns its category (not for a report registered for the record under a major
+    incident, `post_card=False`: it has no card)."""
     now = now_utc()
     c = new.classification
     seq = await repos.next_value(session, TICKET_COUNTER)
     target = policy.sla.target(c.ticket_type, c.priority)
+    team = policy.teams.owner(c.category.value)
     ticket = Ticket(
         number=format_number(c.ticket_type, seq),
         seq=seq,
@@ -175,7 +177,7 @@ async def register(
         last_public_update_at=now,
         first_response_due=policy.due(now, target.first_response),
         resolution_due=policy.due(now, target.resolution),
-        staff_chat_id=policy.staff_chat_id if post_card else None,
+        team=team.name if team is not None else None,
     )
     due_times.on_public_update(ticket, policy, now)
     session.add(ticket)

@@ -70,6 +70,7 @@ class Agent(SQLModel, table=True):
     username: str | None = Field(default=None, index=True)
     language: str | None = None
     last_seen_at: datetime | None = _ts()
+    teams: list[str] = _json_list()  # the TEAMS whose chats the agent has worked in (their /queue)
 
 
 class Counter(SQLModel, table=True):
@@ -141,6 +142,7 @@ class Ticket(SQLModel, table=True):
     rating: int | None = None
     rating_comment: str | None = _text()
 
+    team: str | None = Field(default=None, index=True)  # TEAMS: the team that works it; None: the general desk
     staff_chat_id: int | None = _big()
     staff_message_id: int | None = _big()  # the card
     staff_thread_id: int | None = _big()  # forum topic, when STAFF_TOPICS is on

@@ -25,6 +25,7 @@ from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.i18n import pick_language, t
 from helpdesk.outbox import Buttons
 from helpdesk.people import Actor
+from helpdesk.teams import Team
 from storage import repos
 from storage.models import Ticket
 
@@ -37,6 +38,7 @@ class AgentCall:
     actor: Actor
     lang: str
     message: Message | None = None
+    team: Team | None = None  # the team whose chat this is; None: the general staff chat or a private chat
 
     @classmethod
     async def begin(cls, ctx: HandlerContext, message: Message | None = None) -> AgentCall:
@@ -44,9 +46,10 @@ class AgentCall:
         person = ctx.person
         if person is None:  # pragma: no cover - the audience admits agents only
             raise RuntimeError("no agent")
-        await people.remember_agent(ctx.session, person)
+        team = ctx.team
+        await people.remember_agent(ctx.session, person, team.name if team is not None else None)
         actor = Actor(person.user_id, person.display_name, person.username)
-        return cls(ctx, actor, await agent_lang(ctx), message)
+        return cls(ctx, actor, await agent_lang(ctx), message, team)
 
     @property
     def session(self) -> Any:

@@ -1,5 +1,9 @@
 """Who may use a route: checked by the dispatch on every update, from AGENT_IDS and the chat it came from.
 
+An agent is someone in AGENT_IDS; where they may act is the chat: a private chat with the bot, the staff
+chat, or a team's chat (TEAMS). Which tickets they may act on there is the domain's rule
+(`helpdesk.teams.acting_refusal`), checked by the handlers once the ticket is known.
+
 Button data and commands can be typed or forged by anyone, so the check never trusts the update's
 content, only who sent it and where. Anonymous admins and channels have no sender and match no audience.
 """
@@ -40,7 +44,7 @@ def _staff_member(ctx: HandlerContext) -> bool:
     return ctx.in_staff_chat and ctx.person is not None
 
 
-#: an agent (AGENT_IDS) in a private chat with the bot or in the staff chat
+#: an agent (AGENT_IDS) in a private chat with the bot or in a staff chat (STAFF_CHAT_ID or a team's, TEAMS)
 AGENT = Audience("agent", _agent)
 #: an agent in the staff chat (replies to ticket messages there go to the customer)
 STAFF_AGENT = Audience("agent in the staff chat", _staff_agent)

@@ -19,6 +19,7 @@ from helpdesk import outbox
 from helpdesk.outbox import Buttons
 from helpdesk.people import Person, customer_language, ensure_customer
 from helpdesk.policy import DeskPolicy
+from helpdesk.teams import Team
 from storage.models import Customer
 
 
@@ -67,7 +68,15 @@ class HandlerContext:
 
     @property
     def in_staff_chat(self) -> bool:
-        return self.chat_id is not None and self.chat_id == self.policy.staff_chat_id
+        """The general staff chat or a team's (TEAMS): where cards are and agents work."""
+        return self.policy.is_staff_chat(self.chat_id)
+
+    @property
+    def team(self) -> Team | None:
+        """The team whose chat (or forum topic) this update came from; None: the general desk, a private chat."""
+        message = self.update.message
+        thread_id = message.thread_id if message is not None else None
+        return self.policy.teams.at(self.chat_id, thread_id, self.policy.staff_chat_id)
 
     async def customer(self) -> Customer:
         """The sender as a customer (private chats), created on first contact."""

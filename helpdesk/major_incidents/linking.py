@@ -177,9 +177,8 @@ async def unlink(
         if tell_customer:
             await customer_notices.unlinked(session, ticket, parent, policy)
         await cards.refresh_card(session, parent, policy)
-    if ticket.staff_chat_id is None and policy.staff_chat_id is not None:  # it was followed at intake: no card
+    if ticket.staff_chat_id is None and cards.card_place(ticket, policy)[0] is not None:  # followed at intake
         customer = await repos.customer_by_id(session, ticket.customer_id)
-        ticket.staff_chat_id = policy.staff_chat_id
         if customer is not None:
             await cards.post_new_card(session, ticket, customer, policy)
     else:

@@ -119,6 +119,8 @@ class RowAttempts:
         if row.edits_card:
             if ticket is None:
                 return self.drop(row, "no ticket")
+            if ticket.staff_chat_id is not None and row.chat_id != ticket.staff_chat_id:
+                return self.drop(row, "the card moved to another chat")
             newer = (
                 await session.exec(
                     select(OutboxMessage.id).where(
@@ -188,12 +190,12 @@ class RowAttempts:
                 await repos.add_link(session, row.chat_id, message_id, row.ticket_id, row.link_kind)
             if row.link_kind == "card":
                 ticket = await session.get(Ticket, row.ticket_id)
-                if ticket is not None:
+                if ticket is not None and ticket.staff_chat_id in (None, row.chat_id):  # not a chat it has left
                     ticket.staff_message_id = message_ids[-1]
                     ticket.staff_chat_id = row.chat_id
         if row.link_kind == "topic" and row.ticket_id and thread_id is not None:  # createForumTopic
             ticket = await session.get(Ticket, row.ticket_id)
-            if ticket is not None:
+            if ticket is not None and ticket.staff_chat_id in (None, row.chat_id):
                 ticket.staff_thread_id = thread_id
         return row
 
