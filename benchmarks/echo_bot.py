@@ -1,6 +1,8 @@
 """The baseline for benchmarks/throughput.py: a bare aiogram echo bot (Dispatcher + start_polling).
 
-No database, no outbox, no limits: it answers every text with the same text, straight from the handler.
+No database, no outbox, no limits: it answers every text with the same text, straight from the handler,
+and a button press as a bot that reacts to buttons must: it stops the button's spinner
+(answerCallbackQuery) and answers with a message carrying the button's data.
     TELEGRAM_BOT_TOKEN=... TELEGRAM_API_URL=http://127.0.0.1:PORT python benchmarks/echo_bot.py
 """
 
@@ -13,7 +15,7 @@ import os
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 dp = Dispatcher()
 
@@ -21,6 +23,13 @@ dp = Dispatcher()
 @dp.message(F.text)
 async def echo(message: Message) -> None:
     await message.answer(message.text or ".", parse_mode=None)
+
+
+@dp.callback_query()
+async def pressed(query: CallbackQuery) -> None:
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(query.data or ".", parse_mode=None)
 
 
 async def main() -> None:

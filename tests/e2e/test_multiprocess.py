@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import socket
 import time
 from collections import Counter
@@ -25,12 +24,12 @@ from sqlmodel import col, select
 from storage.db import Database
 from storage.models import Customer, InboxUpdate, OutboxMessage, Ticket
 from tests.support.botapi import MESSAGE_METHODS
+from tests.support.intake import NUMBER, run_intake
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 SECRET = "multi_process_secret_0123456789"
 PATH = "/telegram/webhook"
-NUMBER = re.compile(r"\b(?:INC|REQ)-\d{6}\b")
 
 
 def free_port() -> int:
@@ -98,16 +97,6 @@ class RoundRobinProxy:
         return web.Response(status=502, text="no backend")
 
 
-def choose(labels: list[str]) -> str | None:
-    """The button a hurried customer presses: confirm/skip/done first, else the first real choice."""
-    for wanted in ("Confirm", "Skip", "Done"):
-        for label in labels:
-            if wanted.lower() in label.lower():
-                return label
-    avoid = ("back", "cancel", "other", "edit")
-    return next((label for label in labels if not any(a in label.lower() for a in avoid)), None)
-
-
 async def wait_healthy(proc, port: int, timeout: float = 60.0) -> None:
     """Until the process answers /healthz on its webhook port (it is then listening for updates)."""
     deadline = time.monotonic() + timeout
@@ -121,29 +110,6 @@ async def wait_healthy(proc, port: int, timeout: float = 60.0) -> None:
                 pass
             assert proc.running and time.monotonic() < deadline, proc.diagnostic()
             await asyncio.sleep(0.1)
-
-
-async def run_intake(user, text: str, timeout: float, delay: float = 0.0) -> str:
-    """Go through the intake with the first sensible answer at each step; returns the ticket number."""
-    await asyncio.sleep(delay)
-    await user.send(text)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        msg = await user.next_message(timeout=max(1.0, deadline - time.monotonic()))
-        content = msg.content or ""
-        if "Registered" in content:
-            found = NUMBER.search(content)
-            assert found, content
-            return found.group(0)
-        label = choose(msg.buttons)
-        if label is not None:
-            await user.press(msg, label)
-            continue
-        keyboard = (msg.reply_keyboard or {}).get("keyboard") or []
-        labels = [b if isinstance(b, str) else b.get("text", "") for row in keyboard for b in row]
-        if any("skip" in label.lower() for label in labels):
-            await user.press_reply_button(next(label for label in labels if "skip" in label.lower()))
-    raise AssertionError(f"{user!r} did not get a ticket within {timeout}s:\n{user.chat.history_text()}")
 
 
 DESCRIPTIONS = [
