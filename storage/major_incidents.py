@@ -68,9 +68,15 @@ async def reports_for_grouping(session: AsyncSession, since: datetime, exclude: 
     return sorted(rows.values(), key=lambda r: (r.created_at, r.id))
 
 
+# Built once: every first description of a customer asks for the known outages (an offer before the form),
+# and building a statement costs more than running it on an empty result.
+_OPEN_MAJOR_INCIDENTS = (
+    select(Ticket).where(col(Ticket.is_major).is_(True), col(Ticket.state).in_(OPEN_STATES)).order_by(col(Ticket.id))
+)
+
+
 async def open_major_incidents(session: AsyncSession) -> Sequence[Ticket]:
-    stmt = select(Ticket).where(col(Ticket.is_major).is_(True), col(Ticket.state).in_(OPEN_STATES))
-    return (await session.exec(stmt.order_by(col(Ticket.id)))).all()
+    return (await session.exec(_OPEN_MAJOR_INCIDENTS)).all()
 
 
 async def member_reports(session: AsyncSession, parent_id: int, limit: int = GROUP_SAMPLE) -> list[ReportRow]:
@@ -181,9 +187,11 @@ async def take_detector_turn(session: AsyncSession) -> None:
 # -- declared outages -------------------------------------------------------------------------------------
 
 
+_ACTIVE_OUTAGES = select(DeclaredOutage).where(col(DeclaredOutage.ended_at).is_(None)).order_by(col(DeclaredOutage.id))
+
+
 async def active_outages(session: AsyncSession) -> Sequence[DeclaredOutage]:
-    stmt = select(DeclaredOutage).where(col(DeclaredOutage.ended_at).is_(None)).order_by(col(DeclaredOutage.id))
-    return (await session.exec(stmt)).all()
+    return (await session.exec(_ACTIVE_OUTAGES)).all()
 
 
 async def active_outage(session: AsyncSession, service: str, *, lock: bool = False) -> DeclaredOutage | None:

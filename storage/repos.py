@@ -221,12 +221,41 @@ async def agent_by_id(session: AsyncSession, telegram_id: int) -> Agent | None:
 # -- tickets -----------------------------------------------------------------------------------------
 
 
+# Built once, the statements every /status, /my and button press runs (see `_CUSTOMER_BY_TELEGRAM_ID`).
+_TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))
+_TICKET_BY_NUMBER_LOCKED = _TICKET_BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+_TICKET_BY_ID = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
+_TICKET_BY_ID_LOCKED = _TICKET_BY_ID.with_for_update()
+_NEWEST_FIRST = (col(Ticket.updated_at).desc(), col(Ticket.id).desc())
+_TICKETS_OF_CUSTOMER = (
+    select(Ticket).where(Ticket.customer_id == bindparam("customer_id")).order_by(*_NEWEST_FIRST).limit(bindparam("n"))
+)
+_OPEN_TICKETS_OF_CUSTOMER = (
+    select(Ticket)
+    .where(Ticket.customer_id == bindparam("customer_id"), col(Ticket.state).in_(OPEN_STATES))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("n"))
+)
+_RECENTLY_CLOSED_OF_CUSTOMER = (
+    select(Ticket)
+    .where(
+        Ticket.customer_id == bindparam("customer_id"),
+        col(Ticket.state).not_in(OPEN_STATES),
+        Ticket.updated_at >= bindparam("since"),
+    )
+    .order_by(col(Ticket.updated_at).desc())
+    .limit(bindparam("n"))
+)
+_EVENTS_OF = (
+    select(TicketEvent).where(TicketEvent.ticket_id == bindparam("ticket_id")).order_by(col(TicketEvent.id).desc())
+)
+_LAST_EVENTS_OF = _EVENTS_OF.limit(bindparam("n"))
+
+
 async def ticket_by_number(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket | None:
     """The ticket with this exact number; `for_update`: row-locked and freshly read (see `lock_ticket`)."""
-    stmt = select(Ticket).where(Ticket.number == number)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return (await session.exec(stmt)).first()
+    stmt = _TICKET_BY_NUMBER_LOCKED if for_update else _TICKET_BY_NUMBER
+    return (await session.exec(stmt, params={"number": number})).first()
 
 
 async def lock_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
@@ -247,10 +276,8 @@ async def ticket_in_topic(session: AsyncSession, chat_id: int, thread_id: int) -
 
 
 async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.exec(stmt)).first()
+    stmt = _TICKET_BY_ID_LOCKED if for_update else _TICKET_BY_ID
+    return (await session.exec(stmt, params={"ticket_id": ticket_id})).first()
 
 
 async def tickets_of_customer(
@@ -258,23 +285,15 @@ async def tickets_of_customer(
 ) -> Sequence[Ticket]:
     if open_only and customer_id in _info(session).get(_NO_OPEN_TICKET, ()):
         return []  # known from the batch's prefetch (see `prefetch_customers`)
-    stmt = select(Ticket).where(Ticket.customer_id == customer_id)
-    if open_only:
-        stmt = stmt.where(col(Ticket.state).in_(OPEN_STATES))
-    stmt = stmt.order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc()).limit(limit)
-    return (await session.exec(stmt)).all()
+    stmt = _OPEN_TICKETS_OF_CUSTOMER if open_only else _TICKETS_OF_CUSTOMER
+    return (await session.exec(stmt, params={"customer_id": customer_id, "n": limit})).all()
 
 
 async def recently_closed_of_customer(
     session: AsyncSession, customer_id: int, since: datetime, limit: int = 10
 ) -> Sequence[Ticket]:
-    stmt = (
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id, col(Ticket.state).not_in(OPEN_STATES), Ticket.updated_at >= since)
-        .order_by(col(Ticket.updated_at).desc())
-        .limit(limit)
-    )
-    return (await session.exec(stmt)).all()
+    params = {"customer_id": customer_id, "since": since, "n": limit}
+    return (await session.exec(_RECENTLY_CLOSED_OF_CUSTOMER, params=params)).all()
 
 
 async def open_tickets(session: AsyncSession, limit: int = 200) -> Sequence[Ticket]:
@@ -298,10 +317,11 @@ async def all_tickets(session: AsyncSession) -> Sequence[Ticket]:
 
 
 async def events_of(session: AsyncSession, ticket_id: int, limit: int | None = None) -> Sequence[TicketEvent]:
-    stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id).desc())
     if limit:
-        stmt = stmt.limit(limit)
-    return list(reversed((await session.exec(stmt)).all()))
+        rows = (await session.exec(_LAST_EVENTS_OF, params={"ticket_id": ticket_id, "n": limit})).all()
+    else:
+        rows = (await session.exec(_EVENTS_OF, params={"ticket_id": ticket_id})).all()
+    return list(reversed(rows))
 
 
 async def last_event_note(session: AsyncSession, ticket_id: int, kind: str) -> str | None:

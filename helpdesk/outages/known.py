@@ -51,6 +51,9 @@ def major_incident_outage(
 
 def match_known_outage(description: str | ReportProfile, outages: Iterable[KnownOutage]) -> KnownOutageMatch | None:
     """The known outage the description is about (the best, when several), or None."""
+    outages = [outage for outage in outages if outage.reports]
+    if not outages:  # nothing is known (the usual case): no need to read the description
+        return None
     report = description if isinstance(description, ReportProfile) else profile_report(description)
     best: KnownOutageMatch | None = None
     for outage in outages:
