@@ -18,10 +18,10 @@ from dialogs.form_data import ALBUM_KEY, Action, Choice, DraftState, InputKind, 
 from dialogs.offers import QUEUE_KEY, OfferEvent, OfferStep, Verdict
 from dialogs.services import suggested_services
 from helpdesk.i18n import t
+from helpdesk.tickets import DESCRIPTION_MAX_CHARS
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
 
 DESCRIPTION_MIN_CHARS = 5
-DESCRIPTION_MAX_CHARS = 3000
 SERVICE_MAX_CHARS = 100
 CONTACT_MAX_CHARS = 200
 MAX_ATTACHMENTS = 20

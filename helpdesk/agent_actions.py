@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import cards, causes, customer_notices, due_times, tickets
 from helpdesk.clock import now_utc
-from helpdesk.content import Content, cut
+from helpdesk.content import Content
 from helpdesk.formatting import when
 from helpdesk.i18n import Safe, t
 from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
@@ -298,7 +298,6 @@ async def resolve(
         if len(actions) < REPORT_MIN_CHARS:
             raise Refusal("agents.error.report_needed", number=ticket.number)
         report = actions
-    report = cut(report)
     now = now_utc()
     ticket.resolution_report = report  # before the change: linked tickets are resolved with it
     ticket.cause = cause.value if cause else None
@@ -445,7 +444,7 @@ async def keep_report(session: AsyncSession, ticket: Ticket, actor: Actor, repor
         actor_kind="agent",
         actor_id=actor.user_id,
         actor_name=actor.name,
-        note=cut(report),
+        note=report,
     )
     await session.flush()
     return int(event.id)

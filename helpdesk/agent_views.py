@@ -37,7 +37,7 @@ async def details(session: AsyncSession, ticket: Ticket, lang: str) -> tuple[str
     if customer is None:
         head = t(lang, "agents.view.orphan", number=ticket.number)
     else:
-        head = cards.card_text(ticket, customer, lang, await cards.link_notes(session, ticket, lang))
+        head = cards.card_text(ticket, customer, lang, await cards.link_notes(session, ticket, lang), whole=True)
     parts = [head]
     if ticket.resolution_report:
         parts.append(t(lang, "agents.view.report", report=ticket.resolution_report))

@@ -27,6 +27,7 @@ STATE_ICONS = {
     "closed": "🔒",
     "cancelled": "✖",
 }
+#: the card is edited in place (an edit cannot be split): its description is a summary, shown whole by /ticket
 CARD_DESCRIPTION_LIMIT = 2500
 TOPIC_RETRY_AFTER = timedelta(hours=1)
 log = logging.getLogger("helpdesk.cards")
@@ -46,7 +47,10 @@ def card_place(ticket: Ticket, policy: DeskPolicy) -> tuple[int | None, int | No
     return policy.staff_chat_id, None
 
 
-def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None) -> str:
+def card_text(
+    ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None, *, whole: bool = False
+) -> str:
+    """The card; `whole`: with the whole description (a message of its own, which delivery may split)."""
     who = customer_display_name(customer)
     if customer.username:
         who = f"{who} (@{customer.username})"
@@ -67,7 +71,7 @@ def card_text(ticket: Ticket, customer: Customer, lang: str, notes: list[str] | 
         customer_id=customer.telegram_id,  # what /open takes
         contact=ticket.contact or customer.phone or t(lang, "card.no_contact"),
         service=ticket.service or t(lang, "card.no_contact"),
-        description=shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
+        description=ticket.description if whole else shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
     )
     notes = [*sla_notes(ticket, lang), *(notes or [])]
     if ticket.team:

@@ -1,7 +1,10 @@
 """What someone wrote on a ticket (an agent's reply, a customer's answer): its text, or a file.
 
-One model for both directions, so an agent's reply and a customer's answer are relayed, recorded and
-cut to size the same way.
+One model for both directions, so an agent's reply and a customer's answer are relayed and recorded the
+same way: whole. Nothing here cuts words to size: delivery (`scheduler/delivery/calls.py`) splits a text
+over Telegram's 4096 and a caption over 1024 characters into parts, so a message that carries someone's
+words (a reply, an answer, a report, a comment) reaches its reader as written, and is stored so. Only
+summaries (a card, a queue line, a button label) are shortened, visibly, with "…".
 """
 
 from __future__ import annotations
@@ -11,16 +14,8 @@ from typing import Any
 
 from helpdesk.i18n import Safe
 
-#: what one relayed message may carry (Telegram's 4096 minus our header)
-TEXT_LIMIT = 3500
-
 #: files Telegram shows without a caption
 CAPTIONLESS_KINDS = frozenset({"video_note"})
-
-
-def cut(text: str, limit: int = TEXT_LIMIT) -> str:
-    """Cut at `limit` characters (newlines kept, unlike `formatting.shorten`)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -73,9 +68,9 @@ class Content:
             album=data.get("album"),
         )  # fmt: skip
 
-    def formatted(self, limit: int) -> str:
-        """The words for a message to the customer: the writer's formatting when it fits in `limit`
-        (HTML cannot be cut safely), else the plain words, shortened."""
-        if self.html and len(self.html) <= limit and self.html.strip():
+    def formatted(self) -> str:
+        """The words for a message to the customer, whole: with the writer's formatting when there is any
+        (a message delivery must split goes as plain text parts, every word kept)."""
+        if self.html and self.html.strip():
             return Safe(self.html.strip())
-        return cut(self.words, limit)
+        return self.words

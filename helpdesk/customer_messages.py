@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, cards, customer_notices, outbox, tickets
 from helpdesk.clock import now_utc
-from helpdesk.content import Content, cut
+from helpdesk.content import Content
 from helpdesk.formatting import shorten
 from helpdesk.i18n import t
 from helpdesk.lifecycle import TransitionError, apply_transition
@@ -127,7 +127,7 @@ async def relay_to_staff(
         placed = {"reply_to_message_id": parent.staff_message_id, "thread_id": parent.staff_thread_id}
     words = content.words if content is not None else ""
     if content is not None and content.is_copyable_file:
-        caption = t(lang, header_key, number=number, text=shorten(words, 900) if words else "", **values)
+        caption = t(lang, header_key, number=number, text=words, **values)
         outbox.copy_message(
             session,
             staff,
@@ -141,7 +141,7 @@ async def relay_to_staff(
             caption_apart=not content.shows_caption,
         )
         return
-    text = t(lang, header_key, number=number, text=cut(words), **values)
+    text = t(lang, header_key, number=number, text=words, **values)
     outbox.send_text(session, staff, text, ticket_id=ticket.id, link_kind="relay", **placed)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, outbox, survey
-from helpdesk.content import TEXT_LIMIT, Content
+from helpdesk.content import Content
 from helpdesk.formatting import human_duration, shorten
 from helpdesk.i18n import Safe, t
 from helpdesk.people import customer_language
@@ -29,9 +29,6 @@ from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
 from storage import major_incidents, repos
 from storage.models import Customer, Ticket
-
-#: a file's caption holds at most 1024 characters; the header takes the rest
-CAPTION_TEXT_LIMIT = 900
 
 
 async def recipient(session: AsyncSession, ticket: Ticket, policy: DeskPolicy) -> tuple[Customer | None, str]:
@@ -117,7 +114,7 @@ def relay(
         return False
     number = number or ticket.number
     if content.is_copyable_file:
-        caption = t(lang, header_key, number=number, text=content.formatted(CAPTION_TEXT_LIMIT)).strip()
+        caption = t(lang, header_key, number=number, text=content.formatted()).strip()
         outbox.copy_message(
             session,
             customer.chat_id,
@@ -130,7 +127,7 @@ def relay(
             caption_apart=not content.shows_caption,
         )
         return True
-    text = t(lang, header_key, number=number, text=content.formatted(TEXT_LIMIT))
+    text = t(lang, header_key, number=number, text=content.formatted())
     return tell(session, ticket, customer, text, buttons=buttons)
 
 

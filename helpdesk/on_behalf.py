@@ -21,9 +21,6 @@ from helpdesk.policy import DeskPolicy
 from storage import repos
 from storage.models import Ticket
 
-#: as long as an intake description may be
-DESCRIPTION_LIMIT = 4000
-
 
 async def open_for(
     session: AsyncSession, customer_ref: str, text: str, actor: Actor, triage: Any, policy: DeskPolicy
@@ -37,9 +34,11 @@ async def open_for(
     customer = await repos.customer_by_telegram_id(session, telegram_id)
     if customer is None:
         raise Refusal("replies.open.unknown_customer", customer_id=telegram_id)
-    description = text.strip()[:DESCRIPTION_LIMIT]
+    description = text.strip()
     if not description:
         raise Refusal("replies.open.usage")
+    if len(description) > tickets.DESCRIPTION_MAX_CHARS:
+        raise Refusal("replies.open.too_long", length=len(description), limit=tickets.DESCRIPTION_MAX_CHARS)
     lang = customer_language(customer, policy.default_language)
     new = tickets.NewTicket(
         description=description,

@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, cards, outbox
 from helpdesk.clock import now_utc
-from helpdesk.formatting import shorten
 from helpdesk.i18n import t
 from helpdesk.people import customer_language
 from helpdesk.policy import DeskPolicy
@@ -25,7 +24,6 @@ from storage.models import Customer, Ticket
 PENDING_TICKET = "rating_comment"  # customer.pending key: the ticket a comment is awaited for
 PENDING_SINCE = "rating_comment_since"
 COMMENT_WINDOW = timedelta(hours=1)
-COMMENT_LIMIT = 2000
 LOW_RATING = 2  # ratings at or below this are shown to the staff at once
 RATINGS = range(1, 6)
 
@@ -131,7 +129,7 @@ async def take_comment(
     ticket = await repos.ticket_by_id(session, ticket_id)
     if ticket is None or ticket.customer_id != customer.id:
         return False
-    ticket.rating_comment = comment[:COMMENT_LIMIT]
+    ticket.rating_comment = comment
     session.add(ticket)
     record_event(
         session,
@@ -155,7 +153,7 @@ async def take_comment(
                 "scheduler.survey.staff_comment",
                 number=ticket.number,
                 rating=ticket.rating or "?",
-                comment=shorten(ticket.rating_comment, 1500),
+                comment=ticket.rating_comment,
             ),
             ticket_id=ticket.id,
             reply_to_card=True,

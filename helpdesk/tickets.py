@@ -22,6 +22,10 @@ from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, U
 from storage import repos
 from storage.models import Attachment, Customer, Ticket, TicketEvent
 
+#: the longest description a ticket takes, however it is registered (the intake, `/open`): longer ones
+#: are refused with this figure before anything is stored, never cut
+DESCRIPTION_MAX_CHARS = 3000
+
 TICKET_COUNTER = repos.TICKET_COUNTER
 
 

@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from helpdesk import customer_notices, outbox
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.clock import now_utc
-from helpdesk.content import cut
 from helpdesk.formatting import when
 from helpdesk.i18n import t
 from helpdesk.outages.profile import resolve_service
@@ -49,7 +48,7 @@ def _staff(session: AsyncSession, policy: DeskPolicy, key: str, **values: object
 
 async def declare(session: AsyncSession, word: str, text: str, actor: Actor, policy: DeskPolicy) -> Notice:
     """Declare an outage of the service `word` names, or update the one that is on (its followers hear)."""
-    text = cut(" ".join(text.split()))
+    text = " ".join(text.split())
     keys, outage = await _matching(session, word)
     if not keys:
         raise _unknown(word)
