@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import socket
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ import pytest
 from aiohttp import web
 from sqlmodel import col, select
 
+from helpdesk import outbox
 from storage.db import Database
 from storage.models import Customer, InboxUpdate, OutboxMessage, Ticket
 from tests.support.botapi import MESSAGE_METHODS
@@ -245,3 +247,52 @@ async def test_two_processes_share_the_work_and_survive_a_kill(bot_api, bot_fact
         f"\nserved before the kill: {served_before_kill}; after: {dict(proxy.served)}; refused: {dict(proxy.failed)}; "
         f"in flight at the kill: {len(ambiguous)}; duplicates: {duplicates}"
     )
+
+
+async def sent_by(port: int) -> float:
+    """Messages this process delivered (its /metrics on the webhook port)."""
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        text = await resp.text()
+    found = re.findall(r'^helpdesk_outbox_sent_total\{method="sendMessage"\} (\S+)$', text, re.MULTILINE)
+    return float(found[0]) if found else 0.0
+
+
+@pytest.mark.timeout(300)
+async def test_two_processes_keep_telegrams_rate_together(bot_api, bot_factory, postgres_database_url):
+    """Two bot processes with the default OUTBOX_RATE_PER_SECOND (30, the deployment's figure) and a
+    burst of notifications more than either could send alone: both send, and together they stay within
+    Telegram's 30 a second, as the stand-in counts it (it refuses with 429 what goes over; any refusal
+    fails the test). With a limiter per process the two would send 60 a second and be refused."""
+    ports = [free_port(), free_port()]
+    proxy = await RoundRobinProxy([f"http://127.0.0.1:{p}{PATH}" for p in ports]).start()
+    try:
+        env = {"WEBHOOK_URL": proxy.url, "WEBHOOK_SECRET": SECRET, "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PATH": PATH}
+        procs = [
+            bot_factory(postgres_database_url, {**env, "WEBHOOK_PORT": str(port)}, name=f"bot-{n}")
+            for n, port in enumerate(ports)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc, port in zip(procs, ports, strict=True):
+            await wait_healthy(proc, port)
+        # three messages each to 150 customers: more chats than a process claims at once (300 rows), so
+        # each process holds over 30 chats' worth, each chat one message a second
+        readers = [bot_api.user(40_000 + n, f"Reader{n}", language_code="en", started=True) for n in range(150)]
+        db = Database(postgres_database_url)
+        try:
+            async with db.session() as session:
+                for reader in readers:
+                    for n in range(3):
+                        outbox.send_text(session, reader.id, f"Maintenance notice {n + 1} for you, {reader.id}")
+        finally:
+            await db.dispose()
+        await wait_outbox_empty(postgres_database_url, timeout=180)
+        sent = [await sent_by(port) for port in ports]
+    finally:
+        await proxy.stop()
+    assert bot_api.flood.refusals == []  # Telegram's limits held by the two together
+    assert all(sent) and sum(sent) == 450, sent  # both processes sent
+    for reader in readers:
+        assert [m.content for m in reader.messages] == [
+            f"Maintenance notice {n + 1} for you, {reader.id}" for n in range(3)
+        ]
