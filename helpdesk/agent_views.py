@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, cards, causes, outbox
 from helpdesk.formatting import shorten, when
 from helpdesk.i18n import Safe, escape, t
+from helpdesk.policy import DeskPolicy
 from storage import repos
 from storage.models import Ticket, TicketEvent
 
 QUEUE_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class QueueScope:
+    """Whose tickets a queue shows: team names, "" for the general desk's; `known`: the teams in TEAMS."""
+
+    teams: tuple[str, ...]
+    known: tuple[str, ...]
+
+    def label(self, lang: str) -> str:
+        return ", ".join(name or t(lang, "teams.general") for name in self.teams)
+
+
+def queue_scope(
+    policy: DeskPolicy, here: str | None, in_private: bool, agent_teams: Sequence[str]
+) -> QueueScope | None:
+    """What `/queue` shows an agent (None: everything): nothing to choose without TEAMS; in a team's chat
+    that team's tickets; in the staff chat the general desk's; in a private chat the tickets of the teams
+    the agent works in (the general desk's if none)."""
+    if not policy.teams:
+        return None
+    known = tuple(policy.teams.names)
+    if here is not None:
+        return QueueScope((here,), known)
+    mine = tuple(name for name in agent_teams if name in known) if in_private else ()
+    return QueueScope(mine or ("",), known)
 
 
 def event_line(lang: str, event: TicketEvent) -> str:
@@ -68,13 +98,18 @@ def summary_line(lang: str, ticket: Ticket) -> str:
     )
 
 
-async def queue(session: AsyncSession, lang: str) -> tuple[str, outbox.Buttons]:
-    """Open tickets by priority, then SLA due time; a Details button for each shown."""
-    open_ = list(await repos.open_tickets(session))
+async def queue(session: AsyncSession, lang: str, scope: QueueScope | None = None) -> tuple[str, outbox.Buttons]:
+    """Open tickets by priority, then SLA due time; a Details button for each shown. `scope`: some teams'
+    tickets only (named in the title), else every open ticket."""
+    if scope is None:
+        open_ = list(await repos.open_tickets(session))
+    else:
+        open_ = list(await repos.open_tickets(session, teams=scope.teams, known_teams=scope.known))
+    title = [t(lang, "teams.queue.scope", teams=scope.label(lang))] if scope is not None else []
     if not open_:
-        return t(lang, "agents.view.queue_empty"), []
+        return "\n\n".join([*title, t(lang, "agents.view.queue_empty")]), []
     shown = open_[:QUEUE_LIMIT]
-    lines = [t(lang, "agents.view.queue_title", count=len(open_))]
+    lines = [*title, t(lang, "agents.view.queue_title", count=len(open_))]
     lines.extend(summary_line(lang, ticket) for ticket in shown)
     if len(open_) > len(shown):
         lines.append(t(lang, "agents.view.queue_more", count=len(open_) - len(shown)))

@@ -43,8 +43,11 @@ class DeskPolicy(BaseModel):
     staff_topics: bool = False
     default_language: str = "en"
 
-    # teams (helpdesk/teams.py): category → team chat
+    # teams and escalation (helpdesk/teams.py, helpdesk/escalation.py): category → team chat; managers hear
+    # of /escalate N manager and of SLA breaches, privately and in the escalation chat
     teams: TeamsSetting = Teams()
+    manager_ids: frozenset[int] = frozenset()
+    escalation_chat_id: int | None = None
 
     # SLA and working time
     timezone: str = "UTC"
@@ -92,7 +95,7 @@ class DeskPolicy(BaseModel):
     _knowledge: Any = PrivateAttr(default=None)
     _canned: tuple[str | None, CannedReplies] | None = PrivateAttr(default=None)
 
-    @field_validator("agent_ids", mode="before")
+    @field_validator("agent_ids", "manager_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):

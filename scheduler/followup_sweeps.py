@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards, customer_notices, due_times, metrics, outbox
+from helpdesk import cards, customer_notices, due_times, escalation, metrics, outbox
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration, when
 from helpdesk.i18n import Safe, escape, t
@@ -312,8 +312,19 @@ class FollowupSweeps:
         if staff is not None:
             text = "\n".join(lines) + "\n" + self._who(ticket)
             outbox.send_text(session, staff, text, ticket_id=ticket.id, reply_to_card=True)
+        breaches = [(clock, due) for clock, kind, due, _length in found if kind == "breach"]
+        if breaches:  # hierarchical escalation: the managers hear of every breach too
+            await escalation.notify_managers(session, ticket, self.policy, self._breach_for_managers(ticket, breaches))
         await cards.refresh_card(session, ticket, self.policy)  # the card shows the SLA flags (cards.sla_notes)
         return True
+
+    def _breach_for_managers(self, ticket: Ticket, breaches: list[tuple[str, datetime]]) -> Callable[[str], str]:
+        def render(lang: str) -> str:
+            clocks = [t(lang, f"teams.manager.breach_{clock}", due=when(due)) for clock, due in breaches]
+            head = t(lang, "teams.manager.breach")
+            return "\n".join([head, *clocks, escalation.summary(ticket, self.policy, lang)])
+
+        return render
 
     # -- progress updates ----------------------------------------------------------------------------
 

@@ -146,6 +146,24 @@ async def pending_to_chat(session: AsyncSession, chat_id: int) -> Sequence[Outbo
     return (await session.exec(stmt)).all()
 
 
+async def drop_unstarted_of_ticket(session: AsyncSession, ticket_id: int, chat_id: int, reason: str) -> int:
+    """Drop the ticket's rows to a chat that no attempt has touched yet (its card moved elsewhere before it
+    was sent); rows already being sent are left to delivery. How many were dropped."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.ticket_id == ticket_id,
+        OutboxMessage.chat_id == chat_id,
+        OutboxMessage.status == "pending",
+        col(OutboxMessage.locked_until).is_(None),
+        OutboxMessage.attempts == 0,
+    )
+    rows = (await session.exec(stmt.with_for_update(skip_locked=True))).all()
+    for row in rows:
+        row.status = "dropped"
+        row.last_error = reason
+        session.add(row)
+    return len(rows)
+
+
 async def latest_call(session: AsyncSession, chat_id: int, method: str) -> OutboxMessage | None:
     """The newest row calling `method` in the chat, whatever became of it."""
     stmt = (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, update
+from sqlalchemy import bindparam, event, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -296,15 +296,20 @@ async def recently_closed_of_customer(
     return (await session.exec(_RECENTLY_CLOSED_OF_CUSTOMER, params=params)).all()
 
 
-async def open_tickets(session: AsyncSession, limit: int = 200) -> Sequence[Ticket]:
-    """The queue: open tickets by priority, then by the earliest SLA due time."""
+async def open_tickets(
+    session: AsyncSession, limit: int = 200, *, teams: Sequence[str] | None = None, known_teams: Sequence[str] = ()
+) -> Sequence[Ticket]:
+    """The queue: open tickets by priority, then by the earliest SLA due time. `teams`: only these teams'
+    tickets, "" for the general desk's (no team, or a team no longer among `known_teams`)."""
     due = func.coalesce(Ticket.first_response_due, Ticket.resolution_due)
-    stmt = (
-        select(Ticket)
-        .where(col(Ticket.state).in_(OPEN_STATES))
-        .order_by(col(Ticket.priority), due.is_(None), due, col(Ticket.id))
-        .limit(limit)
-    )
+    stmt = select(Ticket).where(col(Ticket.state).in_(OPEN_STATES))
+    if teams is not None:
+        named = [name for name in teams if name]
+        wanted = [col(Ticket.team).in_(named)] if named else []
+        if "" in teams:
+            wanted.append(or_(col(Ticket.team).is_(None), col(Ticket.team).not_in(list(known_teams))))
+        stmt = stmt.where(or_(*wanted))
+    stmt = stmt.order_by(col(Ticket.priority), due.is_(None), due, col(Ticket.id)).limit(limit)
     return (await session.exec(stmt)).all()
 
 

@@ -20,7 +20,7 @@ from bot.handlers.context import HandlerContext
 from bot.handlers.replies import answer_agent
 from bot.handlers.routing import MessageHandler
 from bot.handlers.update import Message
-from helpdesk import people, tickets
+from helpdesk import escalation, people, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.i18n import pick_language, t
 from helpdesk.outbox import Buttons
@@ -132,13 +132,14 @@ def split_args(message: Message, parts: int) -> list[str]:
 Operation = Callable[..., Awaitable[Notice | None]]
 
 
-def ticket_command(usage: str, *takes: Arg) -> Callable[[Operation], MessageHandler]:
-    """A command `/name N [args…]` whose operation gets (call, ticket, *args) and returns what to say."""
+def ticket_command(usage: str, *takes: Arg, acts: bool = True) -> Callable[[Operation], MessageHandler]:
+    """A command `/name N [args…]` whose operation gets (call, ticket, *args) and returns what to say;
+    `acts=False`: it only looks, so it works on any team's ticket from anywhere."""
 
     def wrap(operation: Operation) -> MessageHandler:
         async def handle(ctx: HandlerContext, message: Message) -> None:
             call = await AgentCall.begin(ctx, message)
-            await run_on_ticket(call, split_args(message, 1 + len(takes)), usage, takes, operation)
+            await run_on_ticket(call, split_args(message, 1 + len(takes)), usage, takes, operation, acts=acts)
 
         handle.__name__ = handle.__qualname__ = operation.__name__
         handle.__doc__ = operation.__doc__
@@ -148,9 +149,10 @@ def ticket_command(usage: str, *takes: Arg) -> Callable[[Operation], MessageHand
 
 
 async def run_on_ticket(
-    call: AgentCall, raw: list[str], usage: str, takes: tuple[Arg, ...], operation: Operation
+    call: AgentCall, raw: list[str], usage: str, takes: tuple[Arg, ...], operation: Operation, *, acts: bool = True
 ) -> None:
-    """Usage, arguments, lookup, operation, answer: the sequence every ticket command shares."""
+    """Usage, arguments, lookup, who may act from here (`acts`), operation, answer: the sequence every ticket
+    command shares."""
     if len(raw) < 1 + sum(arg.required for arg in takes):
         call.answer(t(call.lang, usage))
         return
@@ -169,6 +171,8 @@ async def run_on_ticket(
         call.refuse("agents.error.not_found", outcome="not_found", number=raw[0][:40])
         return
     try:
+        if acts:
+            escalation.check_acting(ticket, call.team, call.policy)
         notice = await operation(call, ticket, *values)
     except Refusal as exc:
         call.answer(exc.text(call.lang))

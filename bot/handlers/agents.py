@@ -35,11 +35,18 @@ from storage.models import Ticket
 
 @agent_command
 async def queue(call: AgentCall) -> None:
-    text, buttons = await agent_views.queue(call.session, call.lang)
+    """`/queue`: the tickets of the caller's teams (where they are asked); `/queue all`: every open ticket."""
+    scope = None
+    command = call.message.command if call.message is not None else None
+    if (command.args if command is not None else "").strip().casefold() != "all":
+        agent = await repos.agent_by_id(call.session, call.actor.user_id)
+        here = call.team.name if call.team is not None else None
+        scope = agent_views.queue_scope(call.policy, here, call.ctx.is_private, agent.teams if agent else [])
+    text, buttons = await agent_views.queue(call.session, call.lang, scope)
     call.answer(text, buttons=buttons or None)
 
 
-@ticket_command("agents.usage.ticket")
+@ticket_command("agents.usage.ticket", acts=False)
 async def ticket(call: AgentCall, ticket: Ticket) -> None:
     """The full card with history and the attachments, where the agent asked."""
     await send_details(call, ticket)
@@ -79,7 +86,7 @@ async def status(ctx: HandlerContext, message: Message) -> None:
     call = await AgentCall.begin(ctx, message)
     raw = split_args(message, 3)
     if len(raw) == 1:
-        await run_on_ticket(call, raw, "agents.usage.status", (), show_card)
+        await run_on_ticket(call, raw, "agents.usage.status", (), show_card, acts=False)
     else:
         await run_on_ticket(call, raw, "agents.usage.status", (STATE, OPTIONAL_TEXT), change_state)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.handlers.agent_command import AgentCall
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import ButtonPress
-from helpdesk import agent_actions, causes, outbox
+from helpdesk import agent_actions, causes, escalation, outbox
 from helpdesk.agent_actions import CauseNeeded, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
@@ -33,6 +33,7 @@ async def cause_button(ctx: HandlerContext, press: ButtonPress, button: Callback
         ctx.outcome = "stale_button"
         return
     try:
+        escalation.check_acting(ticket, call.team, ctx.policy)
         notice = await agent_actions.resolve_kept(ctx.session, ticket, call.actor, draft_id, Cause(code), ctx.policy)
     except Refusal as exc:
         ctx.answer_button(to_plain(exc.text(call.lang))[:200], alert=True)

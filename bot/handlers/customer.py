@@ -37,7 +37,12 @@ async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
     lang = await ctx.lang()
     text = t(lang, "help.customer")
     if ctx.is_agent:
-        text += t(lang, "help.agent") + t(lang, "self_help.agents.help") + t(lang, "replies.agents.help")
+        text += (
+            t(lang, "help.agent")
+            + t(lang, "self_help.agents.help")
+            + t(lang, "replies.agents.help")
+            + t(lang, "teams.help")
+        )
     ctx.reply(text)
 
 

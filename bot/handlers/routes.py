@@ -20,6 +20,7 @@ from bot.handlers import (
     self_help_commands,
     staff,
     survey,
+    team_commands,
     ticket_messages,
 )
 from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT, STAFF_MEMBER
@@ -49,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("unlink", major_commands.unlink, AGENT),
     OnCommand("outage", major_commands.outage, AGENT),
     OnCommand("kb", self_help_commands.kb, AGENT),
+    OnCommand("escalate", team_commands.escalate, AGENT),
     OnMessage("a message in a ticket's forum topic", staff.topic_message, STAFF_AGENT, when=staff.in_topic),
     OnMessage("a reply to a ticket's message", staff.reply_to_ticket, STAFF_AGENT, when=staff.is_reply),
     OnEdit("an agent's edited message (a reply: the correction to the customer)", reply_edits.edited, AGENT),

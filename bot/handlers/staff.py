@@ -16,7 +16,7 @@ from bot.handlers.closing_causes import ask_cause
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import content_of
 from bot.handlers.update import ButtonPress, Message
-from helpdesk import agent_actions, corrections, internal_notes, outbox
+from helpdesk import agent_actions, corrections, escalation, internal_notes, outbox
 from helpdesk.agent_actions import CauseNeeded, Refusal
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
@@ -81,6 +81,7 @@ async def _on_ticket(ctx: HandlerContext, message: Message, ticket_id: int, link
         return
     kind: str | None = None
     try:
+        escalation.check_acting(ticket, call.team, ctx.policy)
         if link_kind == "prompt_ask":
             notice = await agent_actions.ask(ctx.session, ticket, call.actor, content, ctx.policy)
             kind = corrections.QUESTION
@@ -125,6 +126,12 @@ async def card_button(ctx: HandlerContext, press: ButtonPress, button: Callback)
     if action == "det":
         await send_details(call, ticket)
         ctx.answer_button(t(call.lang, "agents.done.details_sent"))
+        return
+    try:
+        escalation.check_acting(ticket, call.team, ctx.policy)
+    except Refusal as exc:
+        ctx.answer_button(to_plain(exc.text(call.lang))[:200], alert=True)
+        ctx.outcome = "refused"
         return
     if action == "take":
         try:

@@ -124,7 +124,7 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
 #: a valid rest of the line for each ticket command
 VALID_REST = {"ticket": "", "take": "", "assign": "7002", "reply": "hi", "ask": "why?", "resolve": "", "close": "",
               "reopen": "", "retype": "software", "priority": "P1", "status": "resolved",
-              "kb": "office-wifi"}  # fmt: skip
+              "kb": "office-wifi", "escalate": "manager"}  # fmt: skip
 
 
 @pytest.mark.parametrize("command", VALID_REST)

@@ -4,6 +4,7 @@ owns their category (else the staff chat), the team on the card, and agents reco
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
@@ -23,6 +24,11 @@ TEAMS = {
 OUTAGE = "The internet is down in the whole office, nothing loads"
 PRINTER = "The printer on floor 2 is jammed"
 HEAT = "The air conditioning in room 5 is broken and it is very hot"
+KB_SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "kb-sample"
+#: every command that acts on a ticket, with a valid rest of the line
+ACTING = {"take": "", "assign": "7002", "reply": "hi", "ask": "why?", "status": "resolved", "resolve": "technical: x",
+          "close": "", "reopen": "", "retype": "software", "priority": "P1", "kb": "office-wifi",
+          "escalate": "facility", "major": "", "unlink": "", "link": "INC-000001"}  # fmt: skip
 
 
 def with_teams(desk: Desk, **settings: Any) -> Desk:
@@ -98,3 +104,153 @@ async def test_without_teams_every_card_is_in_the_staff_chat(desk: Desk) -> None
     outage = await register(ann, OUTAGE)
     assert "Team:" not in desk.card(outage).text
     assert (await ticket_row(desk, outage)).team is None
+
+
+MANAGER = 9001
+ESCALATIONS = -100900
+
+
+async def test_escalate_moves_the_card_to_another_team_and_tells_the_customer(any_desk: Desk) -> None:
+    desk = with_teams(any_desk)
+    ann = desk.person(501, "Ann", lang="ru")
+    agent = desk.agent()
+    number = await register(ann, OUTAGE)
+    old = card_in(desk, NETWORK_CHAT, number)
+    await agent.press(old, "🙋 Take")
+    await agent.send_in(NETWORK_CHAT, f"/escalate {number} facility the switch room has no power")
+    network = desk.telegram.chat(NETWORK_CHAT)
+    assert "moved to team facility" in network.find(number).text
+    assert "Moved to team facility" in old.text and old.buttons == []  # the old card: marked, no buttons
+    new = card_in(desk, FACILITY_CHAT, number)
+    assert new.thread_id == FACILITY_TOPIC and "Team: facility" in new.text and "🙋 Take" in new.buttons
+    note = desk.telegram.chat(FACILITY_CHAT).find("escalated to this team")
+    assert "from network by Agent1" in note.text and "no power" in note.text and note.reply_to == new.message_id
+    assert "facility" in ann.last.text and "передана нашим специалистам" in ann.last.text  # her language
+    row = await ticket_row(desk, number)
+    assert row.team == "facility" and row.assignee_id is None and row.staff_chat_id == FACILITY_CHAT
+
+    # the facility team works it; a reply to the old card in the network chat is refused politely
+    await agent.reply(new, "Power is back in the switch room")
+    assert "Power is back" in ann.last.text
+    before = ann.chat.texts()
+    await agent.reply(old, "This goes nowhere")
+    assert "belongs to team facility" in network.last.text
+    assert ann.chat.texts() == before
+    await agent.send(f"/ticket {number}")
+    assert "escalated" in agent.chat.find("History").text
+
+
+async def test_escalation_refusals_change_nothing(desk: Desk) -> None:
+    with_teams(desk)
+    ann = desk.person(501, "Ann")
+    agent = desk.agent()
+    number = await register(ann, OUTAGE)
+    card = card_in(desk, NETWORK_CHAT, number)
+    customer_before = ann.chat.texts()
+    for command, reason in (
+        (f"/escalate {number} gardening", "There is no team gardening. Escalate to one of: network, facility, manager"),
+        (f"/escalate {number} network", "is already with team network"),
+        (f"/escalate {number} manager", "No managers are configured"),
+        (f"/escalate {number}", "Usage: /escalate N TEAM [note]"),
+        ("/escalate INC-424242 facility", "There is no ticket INC-424242"),
+    ):
+        await agent.send(command)
+        assert reason in agent.last.text, command
+    await agent.send(f"/resolve {number} technical: the router was restarted and the line tested")
+    await agent.send(f"/close {number}")
+    await agent.send(f"/escalate {number} facility")
+    assert "only an open ticket can be escalated" in agent.last.text
+    assert "Team: network" in card.text and not desk.telegram.chat(FACILITY_CHAT).from_bot
+    assert (await ticket_row(desk, number)).team == "network"
+    assert not any("passed to our" in text for text in ann.chat.texts()[len(customer_before) :])
+
+
+async def test_without_teams_escalating_to_a_team_says_there_are_none(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    agent = desk.agent()
+    number = await register(ann, PRINTER)
+    await agent.send(f"/escalate {number} network")
+    assert "There are no teams" in agent.last.text
+
+
+async def test_escalate_to_manager_reaches_managers_and_the_escalation_chat(any_desk: Desk) -> None:
+    desk = with_teams(any_desk, manager_ids=f"{MANAGER}", escalation_chat_id=ESCALATIONS)
+    ann = desk.person(501, "Ann")
+    agent = desk.agent()
+    number = await register(ann, PRINTER)
+    await agent.send_in(STAFF, f"/escalate {number} manager customer is the CEO")
+    private = desk.telegram.chat(MANAGER).last
+    assert "Escalation by Agent1" in private.text and number in private.text and "CEO" in private.text
+    assert "printer" in private.text.lower() and "general desk" in private.text
+    assert number in desk.telegram.chat(ESCALATIONS).last.text
+    assert "escalated to the managers" in desk.staff.find("escalated to the managers by").text
+    assert "service desk management" in ann.last.text
+    assert "2 recipients" in desk.staff.last.text
+
+
+async def test_queue_shows_the_agents_teams_and_all_shows_everything(any_desk: Desk) -> None:
+    desk = with_teams(any_desk)
+    ann, bob, cat = desk.person(501, "Ann"), desk.person(502, "Bob"), desk.person(503, "Cat")
+    outage, printer, heat = await register(ann, OUTAGE), await register(bob, PRINTER), await register(cat, HEAT)
+    agent, other = desk.agent(AGENTS[0]), desk.agent(AGENTS[1])
+    network = desk.telegram.chat(NETWORK_CHAT)
+
+    await agent.send_in(NETWORK_CHAT, "/queue")
+    assert outage in network.last.text and printer not in network.last.text and heat not in network.last.text
+    await agent.send("/queue")  # privately: the teams they work in (network, noted above)
+    assert "network" in agent.last.text and outage in agent.last.text and printer not in agent.last.text
+    await agent.send_in(STAFF, "/queue")  # the general staff chat: the general desk's
+    assert printer in desk.staff.last.text and outage not in desk.staff.last.text
+    await other.send("/queue")  # works in no team's chat: the general desk's
+    assert "general desk" in other.last.text and printer in other.last.text and heat not in other.last.text
+    await other.send("/queue all")
+    assert all(n in other.last.text for n in (outage, printer, heat)) and "/queue all" not in other.last.text
+
+
+async def test_agents_of_another_team_may_look_but_not_act(desk: Desk) -> None:
+    """In the facility team's chat (its topic), a network ticket can be looked at; every acting command,
+    card button and /kb, /escalate is refused politely and changes nothing. The general staff chat and a
+    private chat act on any ticket."""
+    with_teams(desk, kb_dir=str(KB_SAMPLE))
+    ann = desk.person(501, "Ann")
+    agent = desk.agent()
+    number = await register(ann, OUTAGE)
+    card = card_in(desk, NETWORK_CHAT, number)
+    facility = desk.telegram.chat(FACILITY_CHAT)
+    topic = await agent.write({"text": "hello", "message_thread_id": FACILITY_TOPIC, "is_topic_message": True},
+                              chat=FACILITY_CHAT)  # fmt: skip
+    customer_before = list(ann.chat.texts())
+    for command in ACTING:
+        await agent.write(
+            {"text": f"/{command} {number} {ACTING[command]}".strip(), "message_thread_id": FACILITY_TOPIC,
+             "is_topic_message": True}, chat=FACILITY_CHAT, reply_to=topic)  # fmt: skip
+        assert f"{number} belongs to team network" in facility.last.text, command
+    for action in ("take", "ask", "res"):
+        answer = await agent.press_data(
+            Sent(FACILITY_CHAT, card.message_id), card.data_of("🙋 Take").replace("take", action)
+        )
+        assert "belongs to team network" in answer["text"] and answer["show_alert"], action
+    await agent.send_in(FACILITY_CHAT, f"/ticket {number}")
+    assert "History" in facility.last.text
+    assert ann.chat.texts() == customer_before and "🙋 Take" in card.buttons
+    assert (await ticket_row(desk, number)).team == "network"
+
+    await agent.send_in(STAFF, f"/take {number}")  # the general staff chat acts on any ticket
+    assert "You took" in desk.staff.last.text
+    await agent.send(f"/kb {number} office-wifi")  # and so does a private chat
+    assert "Connect to the office Wi-Fi" in ann.last.text
+
+
+async def test_strangers_and_customers_cannot_escalate(desk: Desk) -> None:
+    with_teams(desk, manager_ids=f"{MANAGER}")
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve")
+    number = await register(ann, OUTAGE)
+    for who in (ann, eve):
+        for command in (f"/escalate {number} facility", f"/escalate {number} manager", "/queue all"):
+            await who.send(command)
+            assert "I don't know that command" in who.last.text, command
+    network_before = len(desk.telegram.chat(NETWORK_CHAT).from_bot)
+    await eve.send_in(NETWORK_CHAT, f"/escalate {number} manager")
+    await eve.send_in(STAFF, f"/escalate {number} facility")
+    assert len(desk.telegram.chat(NETWORK_CHAT).from_bot) == network_before
+    assert MANAGER not in desk.telegram.chats and (await ticket_row(desk, number)).team == "network"
