@@ -17,13 +17,14 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
 from bot.batch import Batches, Blamed, Deliver
 from bot.handlers.context import ButtonAnswers
-from bot.handlers.update import chat_key_of, storable
+from bot.handlers.update import chat_key_of, flood_keys_of, storable
 from bot.update_attempts import Attempts, InboxStats, Seen, log_outcome, reason
 from helpdesk import metrics
 from helpdesk.clock import now_utc
@@ -36,6 +37,21 @@ log = logging.getLogger("bot.updates")
 
 #: payloads of updates this process stored, kept until handled so the handler need not read them back
 PAYLOAD_CACHE_LIMIT = 20_000
+
+
+def _inbox_row(payload: dict[str, Any], received: datetime) -> dict[str, Any]:
+    """The inbox row of a fresh update (with what flood control counts: `flood_keys_of`)."""
+    input_key, sent_date = flood_keys_of(payload)
+    return {
+        "update_id": int(payload["update_id"]),
+        "chat_key": chat_key_of(payload),
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "received_at": received,
+        "input_key": input_key,
+        "sent_date": sent_date,
+    }
 
 
 class UpdateInbox:
@@ -147,20 +163,7 @@ class UpdateInbox:
             if fresh:
                 received = now_utc()
                 stmt = dialect_insert(session, InboxUpdate).on_conflict_do_nothing()
-                await session.execute(
-                    stmt,
-                    [
-                        {
-                            "update_id": int(p["update_id"]),
-                            "chat_key": chat_key_of(p),
-                            "payload": p,
-                            "status": "pending",
-                            "attempts": 0,
-                            "received_at": received,
-                        }
-                        for p in fresh
-                    ],
-                )
+                await session.execute(stmt, [_inbox_row(p, received) for p in fresh])
         return fresh
 
     async def _insert_each(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:

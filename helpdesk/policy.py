@@ -84,7 +84,10 @@ class DeskPolicy(BaseModel):
     # canned replies: a TOML file of templates agents send with `/reply N #name`; unset: none
     canned_replies_file: str | None = None
 
-    # what one customer may ask of the desk (agents are never limited): open tickets at once
+    # what one customer may ask of the desk (agents are never limited): new messages a minute in their
+    # private chat, counted in the shared inbox so every process agrees (helpdesk/flood.py), and open
+    # tickets at once (helpdesk/customer_limits.py)
+    flood_messages_per_minute: int = 20
     max_open_tickets_per_customer: int = 10
 
     #: how long a closed ticket still counts as recent in /my (a rule of the product, not a setting)
@@ -129,7 +132,7 @@ class DeskPolicy(BaseModel):
         WorkCalendar.parse(value)  # raises ValueError with the reason
         return value
 
-    @field_validator("max_open_tickets_per_customer", mode="before")
+    @field_validator("flood_messages_per_minute", "max_open_tickets_per_customer", mode="before")
     @classmethod
     def _positive_count(cls, value: Any) -> Any:
         """A count people write: a whole number of at least 1 (0 would refuse everyone, 2.5 means nothing)."""

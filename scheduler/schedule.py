@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import col
 
+from helpdesk import flood
 from helpdesk.clock import now_utc
 from helpdesk.digest import parse_clock
 from helpdesk.policy import DeskPolicy
@@ -44,12 +45,19 @@ async def housekeeping(db: Database) -> None:
         await outbox_files.forget_older_than(session, now - UPLOAD_KEEP)
 
 
+async def flood_digests(db: Database, policy: DeskPolicy) -> None:
+    """Held messages whose flood minute has ended reach the staff as one digest per customer (helpdesk/flood.py)."""
+    async with db.session() as session:
+        await flood.post_due_digests(session, policy, now_utc())
+
+
 def register_sweeps(jobs: Jobs, db: Database, policy: DeskPolicy, settings: Any) -> FollowupSweeps:
-    """Reminders, auto-resolve/close, SLA watch, progress updates, surveys and the daily digest (when
-    DIGEST_AT is set) every SWEEP_EVERY."""
+    """Reminders, auto-resolve/close, SLA watch, progress updates, surveys, flood control's digests and the
+    daily digest (when DIGEST_AT is set) every SWEEP_EVERY."""
     followups = FollowupSweeps(db, policy)
     every = getattr(settings, "sweep_every", None) or timedelta(seconds=5)
     jobs.every("followups", every, followups.run)
+    jobs.every("flood digests", every, lambda: flood_digests(db, policy))
     jobs.every("housekeeping", timedelta(hours=1), lambda: housekeeping(db))
     if getattr(settings, "retention_days", None):  # unset: personal data is kept forever
         jobs.every("retention", timedelta(days=1), lambda: retention_sweep(db, settings.retention_days))

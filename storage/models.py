@@ -283,7 +283,10 @@ class InboxUpdate(SQLModel, table=True):
     """A Telegram update stored before its offset is confirmed; done in the same transaction as its effects."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_status_chat", "status", "chat_key", "update_id"),)
+    __table_args__ = (
+        Index("ix_inbox_status_chat", "status", "chat_key", "update_id"),
+        Index("ix_inbox_chat_sent", "chat_key", "sent_date"),
+    )
 
     update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     chat_key: int = Field(sa_type=BigInteger)
@@ -296,6 +299,23 @@ class InboxUpdate(SQLModel, table=True):
     error_id: str | None = None
     locked_until: datetime | None = _ts()
     locked_by: str | None = None
+    # flood control counts a chat's messages here, so every process agrees (helpdesk/flood.py):
+    input_key: str | None = None  # one input of the sender: the album's id, else the update id; None: no message
+    sent_date: int | None = _big()  # the message's Telegram `date` (Unix seconds), not when we received it
+
+
+class HeldMessage(SQLModel, table=True):
+    """A customer's message held by flood control: kept (not answered, not relayed one by one) until one
+    digest posts every held message of the customer to the staff and removes the rows."""
+
+    __tablename__ = "held_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    update_id: int = Field(sa_type=BigInteger, unique=True)  # a redelivered update is held once
+    content: dict[str, Any] = _json_dict()  # helpdesk.content.Content.as_data()
+    received_at: datetime = _created()
+    digest_due_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class LabelledExample(SQLModel, table=True):

@@ -12,6 +12,7 @@ from sqlalchemy import delete, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import held_messages
 from storage.models import (
     Customer,
     Draft,
@@ -99,8 +100,10 @@ async def delete_old_traces(session: AsyncSession, cutoff: datetime) -> tuple[in
 
 
 async def delete_traces_of_customer(session: AsyncSession, customer: Customer) -> tuple[int, int, int]:
-    """The customer's draft, the handled updates they sent, every message queued or sent to their chat."""
+    """The customer's draft, the handled updates they sent (and those flood control still holds), every
+    message queued or sent to their chat."""
     drafts = await session.execute(delete(Draft).where(col(Draft.customer_id) == customer.id))
+    await held_messages.forget_customer(session, customer.id)
     inbox = await session.execute(
         delete(InboxUpdate).where(col(InboxUpdate.chat_key) == customer.chat_id, col(InboxUpdate.status) != "pending")
     )

@@ -22,6 +22,8 @@ from helpdesk.i18n import t
 MessageHandler = Callable[[HandlerContext, Message], Awaitable[None]]
 ButtonHandler = Callable[[HandlerContext, ButtonPress, Callback], Awaitable[None]]
 MemberHandler = Callable[[HandlerContext, MemberChange], Awaitable[None]]
+#: looks at every new message before the routes; True when it dealt with it (flood control holds it)
+MessageGate = Callable[[HandlerContext, Message], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,11 @@ Route = OnCommand | OnButton | OnMessage | OnEdit | OnMemberChange
 class Dispatch:
     """Hands each update to the first route that matches it and admits its sender."""
 
-    def __init__(self, routes: Iterable[Route], *, bot_username: str | None = None) -> None:
+    def __init__(
+        self, routes: Iterable[Route], *, bot_username: str | None = None, gate: MessageGate | None = None
+    ) -> None:
         self.routes = tuple(routes)
+        self.gate = gate
         self.bot_username = (bot_username or "").casefold() or None
         self._commands: dict[str, list[OnCommand]] = {}
         self._buttons: dict[str, list[OnButton]] = {}
@@ -111,6 +116,8 @@ class Dispatch:
         return command.mention is None or self.bot_username is None or command.mention.casefold() == self.bot_username
 
     async def _message(self, message: Message, ctx: HandlerContext) -> bool:
+        if self.gate is not None and await self.gate(ctx, message):
+            return True
         if message.command is not None and self.addressed_to_us(message):
             for route in self._commands.get(message.command.name.casefold(), ()):
                 if route.audience.admits(ctx):

@@ -197,6 +197,18 @@ def chat_key_of(payload: dict[str, Any]) -> int:
     return _int(_dict(body.get("from") or body.get("user")).get("id")) or 0
 
 
+def flood_keys_of(payload: dict[str, Any]) -> tuple[str | None, int | None]:
+    """What flood control counts (helpdesk/flood.py), stored with the update: which input of its sender a new
+    message is (the parts of an album are one: its id; else the update id) and its Telegram `date`.
+    (None, None) for anything but a new message (edits, button presses, membership changes)."""
+    if update_kind(payload) != "message" or not isinstance(payload.get("message"), dict):
+        return None, None
+    body = payload["message"]
+    album = re.sub(r"[^\w-]", "", _str(body.get("media_group_id")) or "")[:64]  # stored safely on any database
+    key = f"album:{album}" if album else f"update:{_int(payload.get('update_id'))}"
+    return key, _int(body.get("date"))
+
+
 def parse_update(payload: dict[str, Any]) -> Update:
     """The update as the desk reads it; raises `UnreadableUpdate` for a payload that is not one."""
     update_id = _id(payload.get("update_id"), "update_id")

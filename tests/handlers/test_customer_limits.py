@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.handlers.harness import Desk, Person
+from helpdesk import flood
+from helpdesk.clock import now_utc
+from storage import repos
+from storage.outbox_rows import bell
+from tests.handlers.harness import Desk, Person, Sent
 from tests.handlers.test_customers import NUMBER, register
 
 
@@ -91,3 +97,123 @@ async def test_a_ticket_reopened_meanwhile_is_refused_at_confirm_and_the_draft_i
     await agent.send(f"/resolve {first} Access granted again, checked with the customer.")
     await ann.press(refused, "✅ Confirm")
     assert "Registered" in ann.last.text and "scanner" in desk.card(NUMBER.search(ann.last.text).group(0)).text
+
+
+# -- flood control -----------------------------------------------------------------------------------------
+
+SLOW_DOWN = "Please slow down"
+
+
+async def sweep_after_the_minute(desk: Desk) -> int:
+    """The flood digests' sweep, on a clock the test drives: the minute after the flood has ended."""
+    async with desk.db.session() as session:
+        posted = await flood.post_due_digests(session, desk.policy, now_utc() + flood.WINDOW + timedelta(seconds=1))
+    bell.ring()
+    await desk.settle()
+    return posted
+
+
+async def write_later(person: Person, text: str, reply_to: Sent | None = None) -> Sent:
+    """A message sent after the minute of the flood (by Telegram's date, which is what is counted)."""
+    return await person.write({"text": text, "date": int(time.time()) + 90}, reply_to=reply_to)
+
+
+async def test_a_flood_gets_one_slow_down_and_the_staff_one_digest_on_the_ticket(any_desk: Desk) -> None:
+    desk = limited(any_desk, flood_messages_per_minute=5)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 jams on every page")
+    relayed_before = len(desk.staff.from_bot)
+    ann.new()
+    for n in range(1, 31):
+        await ann.send(f"hello? {n}")
+    answers = ann.new()
+    slow_downs = [m for m in answers if SLOW_DOWN in m.text]
+    assert len(slow_downs) == 1 and answers[-1] is slow_downs[0]  # nothing answered after it
+    assert len(answers) <= 5  # at most the limit's answers and the slow-down, for 30 messages
+    relays = [m for m in desk.staff.from_bot[relayed_before:] if "message from Ann" in m.text]
+    assert len(relays) <= 4 and not any("hello? 30" in m.text for m in relays)  # not relayed one by one
+
+    assert await sweep_after_the_minute(desk) == 1
+    digest = desk.staff.last
+    assert number in digest.text and "sent 2" in digest.text and "hello? 30" not in digest.text  # 15 listed
+    assert "… and" in digest.text
+    held = int(digest.text.split("sent ", 1)[1].split(" ", 1)[0])
+    assert held >= 26 and len(desk.staff.from_bot) == relayed_before + len(relays) + 1
+    async with desk.db.session() as session:
+        ticket = await repos.ticket_by_number(session, number)
+        notes = [event.note for event in await repos.events_of(session, ticket.id) if event.kind == "message"]
+    assert sorted(note for note in notes if note and note.startswith("hello?")) == sorted(
+        f"hello? {n}" for n in range(31 - held, 31)
+    )  # every held message is in the ticket's history
+    assert await sweep_after_the_minute(desk) == 0  # posted once
+
+    await write_later(ann, "Sorry, my keyboard was stuck. The printer still jams.")
+    assert "Which one is this message about" in ann.last.text  # answered as usual again
+
+
+async def test_the_next_message_after_the_minute_brings_the_digest_first(any_desk: Desk) -> None:
+    desk = limited(any_desk, flood_messages_per_minute=3)
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    number = await register(ann, "The scanner in the office does not turn on at all")
+    for n in range(1, 8):
+        await ann.send(f"scanner {n}")
+    assert SLOW_DOWN in ann.last.text
+    await agent.send(f"/ask {number} Which room is the scanner in?")  # her next message is the answer
+    await write_later(ann, "Room 204, next to the window")
+    digest, answer = desk.staff.from_bot[-2:]
+    assert "🌊" in digest.text and number in digest.text and "scanner 7" in digest.text
+    assert "answer from Ann" in answer.text and "Room 204" in answer.text  # after the digest, as written
+    assert await sweep_after_the_minute(desk) == 0  # already posted
+
+
+async def test_the_count_is_the_databases_so_a_restarted_process_keeps_it(any_desk: Desk) -> None:
+    desk = limited(any_desk, flood_messages_per_minute=4)
+    bob = desk.person(502, "Bob")
+    await bob.send("/start")
+    for n in range(1, 4):
+        await bob.send(f"/help {n}")
+    desk.restart()  # another process on the same database: no memory of the count
+    await bob.send("/help 4")
+    await bob.send("/help 5")
+    texts = bob.chat.texts()
+    assert sum(SLOW_DOWN in text for text in texts) == 1 and SLOW_DOWN in texts[-1]
+    assert await sweep_after_the_minute(desk) == 1
+    assert "Bob (no open ticket) sent 2 messages" in desk.staff.last.text and "/help 5" in desk.staff.last.text
+
+
+async def test_an_intake_open_during_a_flood_keeps_its_answers_and_its_question(desk: Desk) -> None:
+    limited(desk, flood_messages_per_minute=3)
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("Не работает принтер в бухгалтерии, бумага застревает")
+    question = olga.last
+    for n in range(1, 6):
+        await olga.send(f"ответ {n}")
+    assert "помедленнее" in olga.last.text and sum("помедленнее" in t for t in olga.chat.texts()) == 1
+    await olga.press(question, question.buttons[0])  # buttons are not counted: the form goes on
+    assert "Кого затрагивает" in olga.last.text or "?" in olga.last.text
+    async with desk.db.session() as session:
+        customer = await repos.customer_by_telegram_id(session, 601)
+        draft = await repos.draft_of(session, customer.id)
+    assert draft.answers["description"].startswith("Не работает принтер")  # held messages are no answers
+
+
+async def test_agents_are_never_limited(desk: Desk) -> None:
+    limited(desk, flood_messages_per_minute=2)
+    agent = desk.agent()
+    for _ in range(6):
+        await agent.send("/queue")
+        await agent.send_in(desk.staff.id, "/queue")
+    assert not any(SLOW_DOWN in text for text in agent.chat.texts() + desk.staff.texts())
+    assert len(agent.chat.from_bot) == 6 and len(desk.staff.from_bot) == 6
+
+
+async def test_an_album_is_one_message_for_the_count(desk: Desk) -> None:
+    limited(desk, flood_messages_per_minute=2)
+    ann = desk.person(501, "Ann")
+    for n in range(3):  # Telegram sends each part as a message of its own
+        size = {"file_id": f"p{n}", "file_unique_id": f"u{n}", "width": 90, "height": 90, "file_size": 1000}
+        await ann.write({"photo": [size], "media_group_id": "album-1", **({"caption": "the jam"} if n == 0 else {})})
+    await ann.send("That is all, thank you")
+    assert not any(SLOW_DOWN in text for text in ann.chat.texts())
+    await ann.send("one more")
+    assert SLOW_DOWN in ann.last.text

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.operator_errors import settings_error
 from tests.support.botproc import run_cli
 
-LIMITS = ("MAX_OPEN_TICKETS_PER_CUSTOMER",)
+LIMITS = ("MAX_OPEN_TICKETS_PER_CUSTOMER", "FLOOD_MESSAGES_PER_MINUTE")
 
 
 def refusal(name: str, value: str) -> str:

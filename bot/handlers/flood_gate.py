@@ -1,0 +1,27 @@
+"""Flood control in a customer's private chat, before any route (helpdesk/flood.py has the rule): a message
+beyond FLOOD_MESSAGES_PER_MINUTE is held, the first one of a flood answered with "please slow down"; one
+under the limit first releases the digest of what was held. Agents are never limited."""
+
+from __future__ import annotations
+
+from bot.handlers.context import HandlerContext
+from bot.handlers.inputs import content_of
+from bot.handlers.update import Message
+from helpdesk import flood
+from helpdesk.clock import now_utc
+
+
+async def gate(ctx: HandlerContext, message: Message) -> bool:
+    """True when the message was held: nothing else is done with it now."""
+    if ctx.update.kind != "message" or not ctx.is_private or ctx.person is None or ctx.is_agent:
+        return False
+    customer = await ctx.customer()
+    content = content_of(message)
+    verdict = await flood.hold_if_flooding(ctx.session, customer, ctx.update_id, content, ctx.policy, now_utc())
+    if not verdict.held:
+        await flood.post_held(ctx.session, customer, ctx.policy)
+        return False
+    if verdict.first:
+        ctx.reply(flood.slow_down(await ctx.lang()))
+    ctx.outcome = "flood_held"
+    return True

@@ -1,0 +1,81 @@
+"""Flood control's queries: a chat's recent messages counted in the shared inbox, and the held messages.
+
+Counting in the inbox (where every process stores every update before handling it) rather than in a
+process's memory means two webhook processes on PostgreSQL see the same count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, distinct, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import HeldMessage, InboxUpdate
+
+_INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
+
+
+async def inputs_before(session: AsyncSession, update_id: int, window_seconds: int) -> int:
+    """How many other inputs (an album is one) the same chat sent within `window_seconds` before this
+    message, by Telegram's `date`, among updates stored before it; 0 for an update that is no message."""
+    current, earlier = _INBOX.alias("current"), _INBOX.alias("earlier")
+    joined = current.join(
+        earlier,
+        and_(
+            earlier.c.chat_key == current.c.chat_key,
+            earlier.c.sent_date > current.c.sent_date - window_seconds,
+            earlier.c.sent_date <= current.c.sent_date,
+            earlier.c.update_id < current.c.update_id,
+            earlier.c.input_key != current.c.input_key,
+        ),
+    )
+    stmt = select(func.count(distinct(earlier.c.input_key))).select_from(joined).where(current.c.update_id == update_id)
+    return int((await session.execute(stmt)).scalar_one() or 0)
+
+
+def hold(
+    session: AsyncSession, customer_id: int, update_id: int, content: dict[str, Any], now: datetime, due: datetime
+) -> None:
+    session.add(
+        HeldMessage(customer_id=customer_id, update_id=update_id, content=content, received_at=now, digest_due_at=due)
+    )
+
+
+async def digest_due_of(session: AsyncSession, customer_id: int) -> datetime | None:
+    """When the customer's held messages are due as a digest (None: nothing held)."""
+    stmt = select(func.min(HeldMessage.digest_due_at)).where(HeldMessage.customer_id == customer_id)
+    return (await session.exec(stmt)).first()
+
+
+async def take_held(session: AsyncSession, customer_id: int, *, wait: bool) -> Sequence[HeldMessage]:
+    """The customer's held messages, oldest first, row-locked (PostgreSQL) until the transaction ends: a
+    handler waits for a sweep that has them (`wait`), a sweep skips what another process is posting."""
+    stmt = (
+        select(HeldMessage)
+        .where(HeldMessage.customer_id == customer_id)
+        .order_by(col(HeldMessage.id))
+        .with_for_update(skip_locked=not wait)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def customers_with_due_digests(session: AsyncSession, now: datetime, limit: int = 50) -> list[int]:
+    stmt = select(HeldMessage.customer_id).where(col(HeldMessage.digest_due_at) <= now).distinct().limit(limit)
+    return [int(customer_id) for customer_id in (await session.exec(stmt)).all()]
+
+
+async def forget(session: AsyncSession, rows: Sequence[HeldMessage]) -> None:
+    """The held messages are posted (and recorded on the ticket): their rows go."""
+    ids = [row.id for row in rows]
+    if ids:
+        await session.execute(delete(HeldMessage).where(col(HeldMessage.id).in_(ids)))
+
+
+async def forget_customer(session: AsyncSession, customer_id: int) -> int:
+    """Erasure: whatever the customer sent that is still held."""
+    result = await session.execute(delete(HeldMessage).where(col(HeldMessage.customer_id) == customer_id))
+    return int(result.rowcount or 0)
