@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time as clock
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -297,3 +300,34 @@ def test_last_closing_a_week_back_and_on_a_clock_ahead_of_utc() -> None:
     assert TOKYO.last_closing(datetime(2026, 1, 5, 9, 30, tzinfo=UTC)) == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     late = WorkCalendar.parse("Mon-Fri 09:00-24:00", "Asia/Tokyo")  # closes at midnight, 15:00 UTC
     assert late.last_closing(datetime(2026, 1, 5, 15, 0, tzinfo=UTC)) == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def machine_in_kiritimati() -> Iterator[None]:
+    """The process's own zone set far from UTC and from the desk's (UTC+14), as on a server left on local time."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Kiritimati"
+    clock.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        clock.tzset()
+
+
+@pytest.mark.usefixtures("machine_in_kiritimati")
+def test_the_machines_own_time_zone_never_shows_in_the_calendars_answers() -> None:
+    """Windows, openings and due times are in UTC on any server, as the module promises."""
+    monday = local(2026, 1, 5)
+    assert all(edge.tzinfo is UTC for edge in OFFICE.window(monday.date()) or ())
+    assert all(
+        edge.tzinfo is UTC
+        for edge in WorkCalendar.parse("Mon 08:00-24:00", "Europe/Berlin").window(monday.date()) or ()
+    )
+    due = OFFICE.add(local(2026, 1, 5, 10, 0), H)
+    assert due == local(2026, 1, 5, 11, 0) and due.tzinfo is UTC
+    opens = OFFICE.next_opening(local(2026, 1, 5, 7, 0))
+    assert opens == local(2026, 1, 5, 9, 0) and opens.tzinfo is UTC
