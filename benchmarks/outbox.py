@@ -214,6 +214,7 @@ async def _deliver(url: str, api_url: str, rate: float) -> dict[str, Any]:
         "unknown_outcome": stats.unknown_outcome,
         "failed": stats.failed,
         "reservations": getattr(rate_limiter, "reservations", None),
+        "missed": getattr(rate_limiter, "missed", None),
     }
 
 
@@ -358,6 +359,7 @@ def main() -> int:
         "sent_per_process": [b["sent"] for b in bots],
         "cpu_per_process_s": [round(b["cpu"], 2) for b in bots],
         "rate_reservations_per_process": [b["reservations"] for b in bots],
+        "rate_slots_missed_per_process": [b["missed"] for b in bots],
         "load_average_before_after": [load_before, load_after],
         "machine": _machine(),
     }
@@ -395,7 +397,8 @@ def main() -> int:
         print(f"  wall time           {result['wall_time_s']} s (ideal at the limit: {result['ideal_time_s']} s)")
         print(
             f"  delivery CPU        {result['cpu_per_process_s']} s per process; shared-rate statements "
-            f"{result['rate_reservations_per_process']}"
+            f"{result['rate_reservations_per_process']}, "
+            f"slots given up (woke late) {result['rate_slots_missed_per_process']}"
         )
         print(f"  machine             {m['platform']}, {m['cpus']} CPUs, {m['processor']}, Python {m['python']}")
         print(f"  load average        {load_before} before, {load_after} after (1, 5, 15 min)")

@@ -176,6 +176,26 @@ async def test_calls_wait_while_the_database_is_away() -> None:
     assert limiter.reservations == 1  # both calls in one statement
 
 
+async def test_a_call_that_woke_too_late_takes_a_new_slot() -> None:
+    """A process that stalled past its slots (a busy event loop) does not send them all at once on waking."""
+    time = VirtualTime()
+    schedule = {"next": 0.0}
+
+    async def reserve(count: int) -> float:  # the database's rule, on the virtual clock
+        first = max(schedule["next"], time.now)
+        schedule["next"] = first + count * INTERVAL
+        return first - time.now
+
+    limiter = SharedRateLimiter(reserve, RATE, clock=time.clock, sleep=time.sleep)
+    log: list[tuple[float, str]] = []
+    tasks = [asyncio.create_task(_send(limiter, time, "a", log)) for _ in range(6)]
+    await time.run(tasks, until=lambda: len(log) >= 1)
+    time.now += 0.5  # the process froze for half a second: the other five slots have passed
+    await time.run(tasks)
+    assert len(log) == 6 and limiter.missed == 5
+    assert min(_gaps([at for at, _ in log])) >= INTERVAL - 1e-6
+
+
 async def test_sqlite_keeps_the_rate_in_process(sqlite_database_url: str) -> None:
     db = Database(sqlite_database_url)
     try:
