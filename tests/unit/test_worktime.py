@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time as clock
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -302,11 +303,11 @@ def test_last_closing_a_week_back_and_on_a_clock_ahead_of_utc() -> None:
     assert late.last_closing(datetime(2026, 1, 5, 15, 0, tzinfo=UTC)) == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def machine_in_kiritimati() -> Iterator[None]:
-    """The process's own zone set far from UTC and from the desk's (UTC+14), as on a server left on local time."""
+@contextmanager
+def machine_zone(name: str) -> Iterator[None]:
+    """The process's own zone set to `name`, as on a server left on local time."""
     before = os.environ.get("TZ")
-    os.environ["TZ"] = "Pacific/Kiritimati"
+    os.environ["TZ"] = name
     clock.tzset()
     try:
         yield
@@ -316,6 +317,13 @@ def machine_in_kiritimati() -> Iterator[None]:
         else:
             os.environ["TZ"] = before
         clock.tzset()
+
+
+@pytest.fixture
+def machine_in_kiritimati() -> Iterator[None]:
+    """UTC+14: far from UTC and from the desk's zone."""
+    with machine_zone("Pacific/Kiritimati"):
+        yield
 
 
 @pytest.mark.usefixtures("machine_in_kiritimati")
@@ -331,3 +339,17 @@ def test_the_machines_own_time_zone_never_shows_in_the_calendars_answers() -> No
     assert due == local(2026, 1, 5, 11, 0) and due.tzinfo is UTC
     opens = OFFICE.next_opening(local(2026, 1, 5, 7, 0))
     assert opens == local(2026, 1, 5, 9, 0) and opens.tzinfo is UTC
+
+
+def test_the_desks_day_is_read_on_the_desks_clock_not_the_machines() -> None:
+    """A server and a desk more than a day apart (UTC+14 and UTC-11): every answer is about the desk's day."""
+    samoa = WorkCalendar.parse("Mon-Sun 09:00-24:00", "Pacific/Pago_Pago")
+    late = datetime(2026, 1, 5, 23, 30, tzinfo=ZoneInfo("Pacific/Pago_Pago"))  # Wednesday 00:30 in Kiritimati
+    with machine_zone("Pacific/Kiritimati"):
+        assert samoa.next_opening(late) == late
+        assert samoa.add(late, 10 * M) == late + 10 * M
+        assert samoa.between(late - 30 * M, late) == 30 * M
+    quarter = WorkCalendar.parse("Mon-Sun 00:00-00:15", "Pacific/Kiritimati")
+    early = datetime(2026, 1, 7, 0, 30, tzinfo=ZoneInfo("Pacific/Kiritimati"))  # Monday 23:30 in Pago Pago
+    with machine_zone("Pacific/Pago_Pago"):
+        assert quarter.last_closing(early) == early - 15 * M
