@@ -6,6 +6,11 @@ chat, or a team's chat (TEAMS). Which tickets they may act on there is the domai
 
 Button data and commands can be typed or forged by anyone, so the check never trusts the update's
 content, only who sent it and where. Anonymous admins and channels have no sender and match no audience.
+
+A command no audience admits is a plain message for that caller; a button no audience admits is answered
+on the button only (nothing posted, nothing created): with the audience's `refusal` when the caller is
+who it names (a non-agent pressing an agent's button: "only support agents"), else "out of date" (a
+customer's button pressed in a group, a forged or old one).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from bot.handlers.context import HandlerContext
 class Audience:
     name: str
     admits: Callable[[HandlerContext], bool]
+    #: (who is refused, the text key they are told) when they press one of its buttons
+    refusal: tuple[Callable[[HandlerContext], bool], str] | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -40,15 +47,13 @@ def _customer(ctx: HandlerContext) -> bool:
     return ctx.is_private and ctx.person is not None
 
 
-def _staff_member(ctx: HandlerContext) -> bool:
-    return ctx.in_staff_chat and ctx.person is not None
+def _not_an_agent(ctx: HandlerContext) -> bool:
+    return ctx.person is not None and not ctx.is_agent
 
 
 #: an agent (AGENT_IDS) in a private chat with the bot or in a staff chat (STAFF_CHAT_ID or a team's, TEAMS)
-AGENT = Audience("agent", _agent)
+AGENT = Audience("agent", _agent, refusal=(_not_an_agent, "agents.conv.agents_only"))
 #: an agent in the staff chat (replies to ticket messages there go to the customer)
 STAFF_AGENT = Audience("agent in the staff chat", _staff_agent)
 #: anyone in a private chat with the bot (agents too: they can file a request like anyone else)
 CUSTOMER = Audience("customer", _customer)
-#: anyone in the staff chat (a button there pressed by someone who is not an agent gets a clear "no")
-STAFF_MEMBER = Audience("anyone in the staff chat", _staff_member)

@@ -77,9 +77,3 @@ async def proposal_button(ctx: HandlerContext, press: ButtonPress, button: Callb
     if press.chat_id is not None and press.message_id is not None:
         outbox.edit_text(ctx.session, press.chat_id, press.message_id, decision.text, buttons=[])
     ctx.answer_button(to_plain(decision.notice.text(call.lang))[:200])
-
-
-async def agents_only(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
-    """Someone in the staff chat who is not an agent pressed an agent's button: told so, nothing changes."""
-    ctx.answer_button(t(await ctx.lang(), "major.error.agents_only"), alert=True)
-    ctx.outcome = "refused"

@@ -4,7 +4,8 @@ Read top to bottom: for each update the first route that matches and admits the 
 (`bot/handlers/routing.py`). Agents come first: their routes admit agents only (AGENT_IDS, in a private
 chat with the bot or in the staff chat), so anyone else falls through, in a private chat to the
 customer's routes (the unknown-command answer, or their own /status), in a group to silence. A button
-no route admits is answered "outdated".
+no route admits is answered on the button only, nothing posted: an agent's pressed by anyone else "only
+support agents", any other "out of date" (customers' buttons work in private chats only).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.handlers import (
     team_commands,
     ticket_messages,
 )
-from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT, STAFF_MEMBER
+from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT
 from bot.handlers.routing import Dispatch, OnButton, OnCommand, OnEdit, OnMemberChange, OnMessage, Route
 from helpdesk import callbacks
 
@@ -58,8 +59,6 @@ ROUTES: tuple[Route, ...] = (
     OnButton(callbacks.AGENT, staff.card_button, AGENT),
     OnButton(callbacks.MAJOR, major_commands.proposal_button, AGENT),
     OnButton(callbacks.CAUSE, closing_causes.cause_button, AGENT),
-    OnButton(callbacks.MAJOR, major_commands.agents_only, STAFF_MEMBER),
-    OnButton(callbacks.CAUSE, major_commands.agents_only, STAFF_MEMBER),
     # -- customers (anyone in a private chat) ----------------------------------------------------------
     OnCommand("start", customer.start, CUSTOMER),
     OnCommand("help", customer.help_, CUSTOMER),

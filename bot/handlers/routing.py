@@ -138,13 +138,19 @@ class Dispatch:
 
     async def _press(self, press: ButtonPress, ctx: HandlerContext) -> bool:
         parsed = callbacks.parse(press.data)
-        if parsed is not None:
-            for route in self._buttons.get(parsed.prefix, ()):
-                if route.audience.admits(ctx):
-                    await route.handler(ctx, press, parsed)
-                    return True
-        # old or forged data, or not this caller's button (a customer's in a group, an agent's pressed by
-        # anyone else): a polite "out of date" on the button, nothing posted, nothing created
+        routes = self._buttons.get(parsed.prefix, ()) if parsed is not None else ()
+        for route in routes:
+            if route.audience.admits(ctx):
+                await route.handler(ctx, press, parsed)
+                return True
+        # not this caller's button, or old or forged data: answered on the button only, nothing posted,
+        # nothing created; an agent's button pressed by anyone else says so (audience.refusal)
+        for route in routes:
+            refusal = route.audience.refusal
+            if refusal is not None and refusal[0](ctx):
+                ctx.answer_button(t(await ctx.lang(), refusal[1]), alert=True)
+                ctx.outcome = "refused"
+                return True
         ctx.answer_button(t(await ctx.lang(), "agents.conv.outdated"))
         ctx.outcome = "stale_button"
         return True

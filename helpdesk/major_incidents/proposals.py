@@ -134,7 +134,7 @@ async def _show(session: AsyncSession, proposal: MajorProposal, policy: DeskPoli
 
 async def _decidable(session: AsyncSession, proposal_id: int, actor: Actor, policy: DeskPolicy) -> MajorProposal:
     if not policy.is_agent(actor.user_id):
-        raise Refusal("major.error.agents_only")
+        raise Refusal("agents.conv.agents_only")
     await major_incidents.lock_links(session)  # before the incidents' rows: see lock_links
     proposal = await major_incidents.proposal(session, proposal_id, lock=True)
     if proposal is None:

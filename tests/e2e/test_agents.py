@@ -2,8 +2,9 @@
 
 Cards in the staff chat, Take / Ask / Resolve buttons and replies to cards, the customer's answers (by
 reply, by plain message, after the Reply button), confirming or rejecting the fix, agent commands in a
-private chat, what non-agents get (nothing more than the unknown-command reply or "outdated"), invalid
-transitions, two customers whose replies never cross, and replies that keep working after a SIGKILL.
+private chat, what non-agents get (nothing more than the unknown-command reply, "outdated", or "only
+agents" on an agent's button), invalid transitions, two customers whose replies never cross, and replies
+that keep working after a SIGKILL.
 """
 
 from __future__ import annotations
@@ -246,15 +247,17 @@ async def test_non_agents_get_nothing(bot_api, bot_factory, bot_runtime):
     await staff.anonymous_admin("Anonymous reply to the card", reply_to=card)
     await eve.reply(card, "Eve writes to the customer")
 
-    # forged buttons: outdated, nothing happens
+    # forged buttons: refused or outdated, nothing happens
     for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}"):
         press = await eve.press_data(card, data)
-        assert (await press.answer())["text"], data
+        assert (await press.answer())["text"] == "Only support agents can do this.", data
     menu = eve.messages[-1]
-    for data in (f"fx:{tid}:y", f"fx:{tid}:n", f"an:{tid}", f"ft:{tid}", "ft:new", "ag:take:999999"):
+    for data in (f"fx:{tid}:y", f"fx:{tid}:n", f"an:{tid}", f"ft:{tid}", "ft:new"):
         press = await eve.press_data(menu, data)
         answer = await press.answer()
         assert answer["text"] and ("out of date" in answer["text"] or "earlier message" in answer["text"]), data
+    press = await eve.press_data(menu, "ag:take:999999")  # an agent's button: she is told it is not hers
+    assert (await press.answer())["text"] == "Only support agents can do this."
 
     # a later update in each chat is handled after all of the above (a chat's updates go in order), and its
     # answer goes out after anything they could have sent there: then nothing else may be in those chats

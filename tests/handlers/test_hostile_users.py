@@ -11,7 +11,9 @@ from tests.handlers.harness import Desk
 from tests.handlers.test_customers import register
 
 OUT_OF_DATE = "This button is out of date."
-CUSTOMER_BUTTONS = ("m:new", "m:my", "m:help", "lg:ru", "lg:en", "i:abc123:incident", "i:x", "st:1", "ft:new")
+AGENTS_ONLY = "Only support agents can do this."
+CUSTOMER_BUTTONS = ("m:new", "m:my", "m:help", "lg:ru", "lg:en", "i:abc123:incident", "i:x", "st:1", "ft:new", "ft:1",
+                    "fx:1:y", "rt:1:5", "an:1")  # fmt: skip
 
 
 async def count(desk: Desk, table: type) -> int:
@@ -38,19 +40,23 @@ async def test_customer_buttons_pressed_by_a_non_agent_in_a_group_post_nothing(a
     assert eve_row is None or eve_row.language is None  # lg:ru in a group changed nothing
 
 
-async def test_an_agents_button_pressed_by_anyone_else_is_just_out_of_date(any_desk: Desk) -> None:
+async def test_an_agents_button_pressed_by_anyone_else_is_refused_and_changes_nothing(any_desk: Desk) -> None:
     desk = any_desk
     ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve")
     number = await register(ann, "The scanner on floor 4 jams on every page")
     card = desk.card(number)
     tid = int(card.data_of("📄 Details").split(":")[2])
     await eve.send("/start")
-    for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}"):
-        assert (await eve.press_data(card, data))["text"] == OUT_OF_DATE  # in the staff chat
+    staff_before = len(desk.staff.from_bot)
+    for data in (f"ag:take:{tid}", f"ag:det:{tid}", f"ag:ask:{tid}", f"ag:res:{tid}", "mj:m:1", f"cz:{tid}:1:other"):
+        answer = await eve.press_data(card, data)  # in the staff chat
+        assert answer == {"text": AGENTS_ONLY, "show_alert": True}, data
         before = len(eve.chat.from_bot)
-        assert (await eve.press_data(eve.last, data))["text"] == OUT_OF_DATE  # in her private chat
-        assert len(eve.chat.from_bot) == before  # no "current question" announced, none sent
-    assert "🙋 Take" in card.buttons
+        assert (await eve.press_data(eve.last, data))["text"] == AGENTS_ONLY  # in her private chat
+        assert len(eve.chat.from_bot) == before  # no "current question" announced, nothing sent
+    assert len(desk.staff.from_bot) == staff_before and "🙋 Take" in card.buttons
+    agent = desk.agent()  # an agent in another group: not a place to act, just out of date
+    assert (await agent.press_data(await agent.send_in(-100900, "hm"), f"ag:take:{tid}"))["text"] == OUT_OF_DATE
 
 
 async def test_an_intake_button_after_the_intake_is_over_is_out_of_date(any_desk: Desk) -> None:

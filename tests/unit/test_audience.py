@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT, STAFF_MEMBER, Audience
+from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT, Audience
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Update
 from helpdesk.people import Person
@@ -18,7 +18,7 @@ from helpdesk.policy import DeskPolicy
 from tests.unit.desk import AGENT_ID, POLICY, STAFF
 
 CUSTOMER_ID, OTHER_GROUP = 501, -100777
-AUDIENCES = (AGENT, STAFF_AGENT, CUSTOMER, STAFF_MEMBER)
+AUDIENCES = (AGENT, STAFF_AGENT, CUSTOMER)
 
 
 def context(sender: int | None, chat_id: int | None, chat_type: str | None, policy: DeskPolicy = POLICY) -> Any:
@@ -27,13 +27,13 @@ def context(sender: int | None, chat_id: int | None, chat_type: str | None, poli
     return HandlerContext(session=None, policy=policy, triage=None, answers=None, update=update)  # type: ignore[arg-type]
 
 
-#: caller, chat → the audiences that admit it (AGENT, STAFF_AGENT, CUSTOMER, STAFF_MEMBER)
+#: caller, chat → the audiences that admit it (AGENT, STAFF_AGENT, CUSTOMER)
 CASES = {
     "an agent in a private chat": ((AGENT_ID, AGENT_ID, "private"), {AGENT, CUSTOMER}),
-    "an agent in the staff chat": ((AGENT_ID, STAFF, "supergroup"), {AGENT, STAFF_AGENT, STAFF_MEMBER}),
+    "an agent in the staff chat": ((AGENT_ID, STAFF, "supergroup"), {AGENT, STAFF_AGENT}),
     "an agent in another group": ((AGENT_ID, OTHER_GROUP, "supergroup"), set()),
     "a customer in a private chat": ((CUSTOMER_ID, CUSTOMER_ID, "private"), {CUSTOMER}),
-    "a customer in the staff chat": ((CUSTOMER_ID, STAFF, "supergroup"), {STAFF_MEMBER}),
+    "a customer in the staff chat": ((CUSTOMER_ID, STAFF, "supergroup"), set()),
     "a stranger in another group": ((CUSTOMER_ID, OTHER_GROUP, "group"), set()),
     "an anonymous admin in the staff chat": ((None, STAFF, "supergroup"), set()),
     "a sender-less update in a private chat": ((None, CUSTOMER_ID, "private"), set()),
@@ -59,4 +59,17 @@ def test_a_desk_without_a_staff_chat_has_no_staff_audience() -> None:
 
 def test_an_audience_reads_as_its_name() -> None:
     """An audience prints as its name (in assertion messages and logs)."""
-    assert [str(a) for a in AUDIENCES] == ["agent", "agent in the staff chat", "customer", "anyone in the staff chat"]
+    assert [str(a) for a in AUDIENCES] == ["agent", "agent in the staff chat", "customer"]
+
+
+@pytest.mark.parametrize(("caller", "admitted"), CASES.values(), ids=CASES.keys())
+def test_an_agents_button_refuses_every_person_who_is_not_an_agent(
+    caller: tuple[int | None, int | None, str | None], admitted: set[Audience]
+) -> None:
+    """Who is told "only support agents" on an agent's button: any person not in AGENT_IDS, wherever;
+    nobody else (an agent in the wrong chat and a sender-less update get "out of date")."""
+    assert AGENT.refusal is not None
+    refused, key = AGENT.refusal
+    sender = caller[0]
+    assert refused(context(*caller)) == (sender is not None and sender != AGENT_ID)
+    assert key == "agents.conv.agents_only" and CUSTOMER.refusal is None and STAFF_AGENT.refusal is None

@@ -82,7 +82,7 @@ async def test_merge_makes_the_earliest_the_parent_and_a_second_press_changes_no
     (proposal,) = await all_proposals(db)
     with pytest.raises(Refusal) as caught:
         await decide(db, proposals.merge, proposal.id, Actor(999, "Stranger"))
-    assert caught.value.key == "major.error.agents_only"
+    assert caught.value.key == "agents.conv.agents_only"
     assert (await fresh(db, tickets[0])).is_major is False
 
     decision = await decide(db, proposals.merge, proposal.id)
