@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,6 +55,23 @@ def check_acting(ticket: Ticket, where: Team | None, policy: DeskPolicy) -> None
 def _require_open(ticket: Ticket) -> None:
     if not State(ticket.state).is_open:
         raise Refusal("teams.error.not_open", number=ticket.number, state=ticket.state)
+
+
+def _recorded(
+    session: AsyncSession, ticket: Ticket, actor: Actor, note: str | None, data: dict[str, Any], now: datetime
+) -> None:
+    """The `escalated` event on the ticket's trail: who, where to (and from), the note."""
+    record_event(
+        session,
+        ticket,
+        "escalated",
+        actor_kind="agent",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        note=note,
+        data=data,
+        at=now,
+    )
 
 
 def known_targets(policy: DeskPolicy) -> str:
@@ -100,17 +119,8 @@ async def to_team(
     ticket.assignee_id, ticket.assignee_name = None, None  # the new team takes it
     ticket.updated_at = now
     session.add(ticket)
-    record_event(
-        session,
-        ticket,
-        "escalated",
-        actor_kind="agent",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        note=note,
-        data={"from": previous.name if previous is not None else None, "to": team.name},
-        at=now,
-    )
+    moves = {"from": previous.name if previous is not None else None, "to": team.name}
+    _recorded(session, ticket, actor, note, moves, now)
     if customer is not None:
         await cards.post_new_card(session, ticket, customer, policy)
     why = t(lang, "teams.staff.note", note=note) if note else ""
@@ -136,17 +146,7 @@ async def to_managers(
         raise Refusal("teams.error.no_managers")
     _require_open(ticket)
     now = now_utc()
-    record_event(
-        session,
-        ticket,
-        "escalated",
-        actor_kind="agent",
-        actor_id=actor.user_id,
-        actor_name=actor.name,
-        note=note,
-        data={"to": MANAGER},
-        at=now,
-    )
+    _recorded(session, ticket, actor, note, {"to": MANAGER}, now)
 
     def render(lang: str) -> str:
         why = t(lang, "teams.staff.note", note=note) if note else ""

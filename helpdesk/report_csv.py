@@ -7,8 +7,8 @@ read UTF-8 (Cyrillic names) and other programs skip. Times are local to TIMEZONE
 agent's display name comes from Telegram and could otherwise run as a formula when the file is opened.
 
 `cause` is the closing report's cause by its code word (`supplier`, `technical`…; empty for requests and
-open tickets); `team` is in the header already and stays empty until teams exist (issue 19), so a
-spreadsheet built on this file keeps working when they arrive.
+open tickets); `team` is the team working the ticket (TEAMS, docs/teams.md), empty for the general desk
+and on desks without teams.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _cells(row: ExportRow, zone: ZoneInfo) -> list[str]:
         _yes_no(row.first_response_met),
         _yes_no(row.resolution_met),
         row.assignee or "",
-        "",  # team: issue 19
+        row.team or "",
         "" if row.rating is None else str(row.rating),
         row.cause or "",
     ]

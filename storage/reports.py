@@ -251,6 +251,7 @@ class ExportRow:
     assignee: str | None
     rating: int | None
     cause: str | None = None  # the closing report's cause (helpdesk.vocabulary.Cause)
+    team: str | None = None  # the team working it (TEAMS); None: the general desk
 
 
 def _met(outcome: int | None) -> bool | None:
@@ -275,14 +276,15 @@ async def export_rows(session: AsyncSession, start: datetime, end: datetime, now
             col(Ticket.assignee_name),
             col(Ticket.rating),
             col(Ticket.cause),
+            col(Ticket.team),
         )
         .where(_within(col(Ticket.created_at), start, end))
         .order_by(col(Ticket.seq))
     )
     rows = (await session.execute(stmt)).all()
     return [
-        ExportRow(*head, _met(first), _met(resolution), assignee, rating, cause)
-        for *head, first, resolution, assignee, rating, cause in rows
+        ExportRow(*head, _met(first), _met(resolution), assignee, rating, cause, team)
+        for *head, first, resolution, assignee, rating, cause, team in rows
     ]
 
 

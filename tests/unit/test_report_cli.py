@@ -31,7 +31,7 @@ async def seed(db: Database) -> None:
     now = now_utc()
     await make(db, created_at=now - timedelta(days=2), first_response_at=now - timedelta(days=2) + timedelta(minutes=9),
                assignee_name="=HYPERLINK(\"http://x\")", state="in_progress")  # fmt: skip
-    await make(db, created_at=now - timedelta(hours=3))
+    await make(db, created_at=now - timedelta(hours=3), team="network")
     await make(db, created_at=now - timedelta(days=40))
 
 
@@ -49,6 +49,7 @@ async def test_csv_one_row_per_ticket(db: Database, tmp_path: Path) -> None:
     answered = next(row for row in rows if row["first_response"])
     assert answered["assignee"] == '\'=HYPERLINK("http://x")'  # never a formula in a spreadsheet
     assert answered["first_response_sla_met"] == "yes" and answered["team"] == "" and answered["cause"] == ""
+    assert next(row for row in rows if not row["first_response"])["team"] == "network"  # the team working it
 
 
 async def test_text_and_png(tmp_path: Path) -> None:
