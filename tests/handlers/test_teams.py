@@ -235,6 +235,11 @@ async def test_agents_of_another_team_may_look_but_not_act(desk: Desk) -> None:
     assert ann.chat.texts() == customer_before and "🙋 Take" in card.buttons
     assert (await ticket_row(desk, number)).team == "network"
 
+    printer = await register(desk.person(502, "Bob"), PRINTER)  # a general-desk ticket: not for a team chat
+    await agent.send_in(NETWORK_CHAT, f"/take {printer}")
+    assert f"{printer} belongs to the general desk" in desk.telegram.chat(NETWORK_CHAT).last.text
+    assert "Agent1" not in desk.card(printer).text
+
     await agent.send_in(STAFF, f"/take {number}")  # the general staff chat acts on any ticket
     assert "You took" in desk.staff.last.text
     await agent.send(f"/kb {number} office-wifi")  # and so does a private chat
@@ -254,3 +259,12 @@ async def test_strangers_and_customers_cannot_escalate(desk: Desk) -> None:
     await eve.send_in(STAFF, f"/escalate {number} facility")
     assert len(desk.telegram.chat(NETWORK_CHAT).from_bot) == network_before
     assert MANAGER not in desk.telegram.chats and (await ticket_row(desk, number)).team == "network"
+
+
+async def test_help_shows_teams_to_agents_only(desk: Desk) -> None:
+    with_teams(desk)
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    await agent.send("/help")
+    assert "/escalate N TEAM" in agent.last.text and "/queue all" in agent.last.text
+    await ann.send("/help")
+    assert "/escalate" not in ann.last.text
