@@ -9,6 +9,7 @@ and the digest are waited for.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -22,6 +23,7 @@ from helpdesk.vocabulary import Category, Impact, Priority, Urgency
 from storage.db import Database
 from storage.models import InboxUpdate
 from tests.e2e.test_agents import register
+from tests.e2e.test_multiprocess import PATH, SECRET, RoundRobinProxy, free_port, wait_healthy
 from tests.support.database_state import read, wait_outbox_settled, wait_until_true
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -114,3 +116,56 @@ async def _open_tickets(database_url: str, user_id: int, count: int) -> list[str
         return numbers
     finally:
         await db.dispose()
+
+
+def route_all_to(proxy: RoundRobinProxy, backend: int) -> None:
+    """The balancer sends every request to one backend (the other is still running)."""
+    proxy._next = itertools.cycle([backend])
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+async def test_two_webhook_processes_on_postgresql_count_one_customer_together(
+    bot_api, bot_factory, postgres_database_url
+):
+    """Two webhook processes on PostgreSQL: the balancer hands the start of a customer's burst to the first,
+    the rest to the second. The count is the database's, so the second holds what is beyond the limit
+    for both together; a count in each process's memory would answer another handful."""
+    ports = [free_port(), free_port()]
+    proxy = await RoundRobinProxy([f"http://127.0.0.1:{p}{PATH}" for p in ports]).start()
+    try:
+        env = {
+            "WEBHOOK_URL": proxy.url, "WEBHOOK_SECRET": SECRET, "WEBHOOK_HOST": "127.0.0.1", "WEBHOOK_PATH": PATH,
+            "FLOOD_MESSAGES_PER_MINUTE": str(LIMIT), "OUTBOX_PRIVATE_INTERVAL": "50ms",
+        }  # fmt: skip
+        procs = [
+            bot_factory(postgres_database_url, {**env, "WEBHOOK_PORT": str(port)}, name=f"bot-{n}")
+            for n, port in enumerate(ports)
+        ]
+        for proc in procs:
+            proc.start()
+        for proc, port in zip(procs, ports, strict=True):
+            await wait_healthy(proc, port)
+        dana = bot_api.user(5301, "Dana", language_code="en", started=True)
+        early = LIMIT - 2
+        route_all_to(proxy, 0)
+        for n in range(1, early + 1):
+            await dana.send(f"/help {n}")
+        await wait_until_true(lambda: _all_handled(postgres_database_url, dana.id, early), "the first part", 60)
+        route_all_to(proxy, 1)
+        for n in range(early + 1, 41):
+            await dana.send(f"/help {n}")
+        await wait_until_true(
+            lambda: _all_handled(postgres_database_url, dana.id, 40), "the burst to be handled", timeout=180
+        )
+        await wait_outbox_settled(postgres_database_url, timeout=120)
+        digest = await bot_factory.staff.wait_for("Dana (no open ticket) sent", timeout=180)
+    finally:
+        await proxy.stop()
+    handled_by = [len(re.findall(rf"chat={dana.id} kind=message outcome=\w+", p.log_text())) for p in procs]
+    assert handled_by[0] >= early and handled_by[1] >= 1 and sum(handled_by) == 40, handled_by
+    answers = dana.messages
+    assert sum("Please slow down" in m.content for m in answers) == 1, [m.content[:50] for m in answers]
+    assert len(answers) == LIMIT + 1, [m.content[:50] for m in answers]  # the limit's answers, then one "slow down"
+    held = int(re.search(r"sent (\d+) messages", digest.content).group(1))
+    assert held == 40 - LIMIT and "/help 40" not in digest.content  # the first 15 listed
