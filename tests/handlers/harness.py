@@ -27,11 +27,12 @@ from bot.handlers.context import ButtonAnswers
 from bot.handlers.routes import build_dispatch
 from bot.handlers.routing import Dispatch
 from bot.inbox import UpdateInbox
-from helpdesk.i18n import to_plain
+from scheduler.delivery.transport import Rejected
 from helpdesk.policy import DeskPolicy
 from scheduler.delivery import DeliveryLimits, OutboxDelivery
 from storage.db import Database
 from storage.outbox_rows import bell
+from tests.support.botapi import HtmlParseError, parse_html
 
 STAFF = -100123
 AGENTS = (7001, 7002)
@@ -116,6 +117,7 @@ class Telegram:
         self.chats: dict[int, Chat] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.button_answers: dict[str, dict[str, Any]] = {}
+        self.markup_errors: list[str] = []  # HTML that Telegram would refuse; `Desk.settle` fails the test
         self._topics = itertools.count(500)
 
     def chat(self, chat_id: int, chat_type: str | None = None) -> Chat:
@@ -125,6 +127,13 @@ class Telegram:
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         self.calls.append((method, payload))
+        try:
+            return self._answer(method, payload)
+        except HtmlParseError as error:  # refused as Telegram refuses it; delivery's fallback must not hide it
+            self.markup_errors.append(f"{method}: {error}: {str(payload.get('text') or payload.get('caption'))[:200]}")
+            raise Rejected(f"Bad Request: can't parse entities: {error}") from error
+
+    def _answer(self, method: str, payload: dict[str, Any]) -> Any:
         chat = self.chat(int(payload["chat_id"])) if "chat_id" in payload else None
         if method in ("editMessageText", "editMessageReplyMarkup", "editMessageCaption") and chat is not None:
             message = chat.messages[int(payload["message_id"])]
@@ -159,9 +168,10 @@ class Telegram:
 
 
 def _shown(payload: dict[str, Any], key: str) -> tuple[str, str]:
-    """(as sent, as shown): HTML-formatted texts are shown without their tags, entities unescaped."""
+    """(as sent, as shown): HTML is parsed as Telegram parses it (the Bot API stand-in's strict parser):
+    shown without its tags, entities unescaped; markup Telegram would refuse raises `HtmlParseError`."""
     sent = str(payload.get(key) or "")
-    return sent, (to_plain(sent) if payload.get("parse_mode") == "HTML" else sent)
+    return sent, (parse_html(sent)[0] if payload.get("parse_mode") == "HTML" else sent)
 
 
 class Desk:
@@ -214,6 +224,7 @@ class Desk:
         await self.delivery.drain(30, until_empty=True)
         parked = self.inbox.stats.parked
         assert parked == 0 or self.parking_expected, f"{parked} update(s) parked: a handler failed (see the log)"
+        assert not self.telegram.markup_errors, f"Telegram would refuse this HTML: {self.telegram.markup_errors}"
 
 
 class Person:

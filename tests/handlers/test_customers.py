@@ -169,3 +169,15 @@ async def test_commands_for_another_bot_and_group_chatter_are_ignored(desk: Desk
     assert "don't know that command" in ann.last.text
     async with desk.db.read() as session:
         assert [c.telegram_id for c in (await session.exec(select(Customer))).all()] == [501]
+
+
+async def test_markup_in_a_description_reads_as_typed_everywhere_it_is_shown(desk: Desk) -> None:
+    """User text is escaped in every view: the confirmation, /status, /my, the staff card."""
+    typed = 'Printer "HP" shows <b>bold</b> & <script>alert(1)</script> when 1 < 2 — nothing prints'
+    ivy = desk.person(601, "Ivy")
+    number = await register(ivy, typed)
+    await ivy.send(f"/status {number}")
+    assert typed in ivy.last.text
+    await ivy.send("/my")
+    assert 'Printer "HP" shows <b>bold</b>' in ivy.last.text
+    assert typed in desk.card(number).text
