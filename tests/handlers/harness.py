@@ -27,9 +27,9 @@ from bot.handlers.context import ButtonAnswers
 from bot.handlers.routes import build_dispatch
 from bot.handlers.routing import Dispatch
 from bot.inbox import UpdateInbox
-from scheduler.delivery.transport import Rejected
 from helpdesk.policy import DeskPolicy
 from scheduler.delivery import DeliveryLimits, OutboxDelivery
+from scheduler.delivery.transport import Rejected
 from storage.db import Database
 from storage.outbox_rows import bell
 from tests.support.botapi import HtmlParseError, parse_html
