@@ -29,8 +29,9 @@ from helpdesk.vocabulary import State
 from storage import outbox_rows, repos
 from storage.models import Ticket
 
-#: `/escalate N manager`: to the managers instead of a team
+#: `/escalate N manager`: to the managers instead of a team; `/escalate N general`: back to the general desk
 MANAGER = "manager"
+GENERAL = "general"
 SUMMARY_LIMIT = 300
 
 
@@ -76,7 +77,7 @@ def _recorded(
 
 def known_targets(policy: DeskPolicy) -> str:
     """What /escalate accepts after the number, for the refusal of an unknown one."""
-    return ", ".join([*policy.teams.names, MANAGER])
+    return ", ".join([*policy.teams.names, GENERAL, MANAGER])
 
 
 async def escalate(
@@ -85,6 +86,8 @@ async def escalate(
     """`/escalate N TEAM|manager [note]`."""
     if target.strip().casefold() == MANAGER:
         return await to_managers(session, ticket, actor, note, policy)
+    if target.strip().casefold() == GENERAL and policy.teams:
+        return await to_team(session, ticket, actor, None, note, policy)
     team = policy.teams.get(target)
     if team is None:
         if not policy.teams:
@@ -94,48 +97,56 @@ async def escalate(
 
 
 async def to_team(
-    session: AsyncSession, ticket: Ticket, actor: Actor, team: Team, note: str | None, policy: DeskPolicy
+    session: AsyncSession, ticket: Ticket, actor: Actor, team: Team | None, note: str | None, policy: DeskPolicy
 ) -> Notice:
-    """Functional escalation: the ticket, its card and its conversation move to `team`'s chat."""
+    """Functional escalation: the ticket, its card and its conversation move to `team`'s chat (None: back
+    to the general desk, STAFF_CHAT_ID)."""
     _require_open(ticket)
     if ticket.parent_id is not None:
         parent = await repos.ticket_by_id(session, ticket.parent_id)
         raise Refusal("teams.error.linked", number=ticket.number, parent=parent.number if parent else "?")
-    if ticket.team == team.name:
-        raise Refusal("teams.error.already", number=ticket.number, team=team.name)
-    now = now_utc()
-    lang = policy.default_language
-    customer, customer_lang = await customer_notices.recipient(session, ticket, policy)
     previous = owner(ticket, policy)
+    lang = policy.default_language
+    name = team.name if team is not None else t(lang, "teams.general")
+    if previous == team:
+        raise Refusal("teams.error.already", number=ticket.number, team=name)
+    if team is None and policy.staff_chat_id is None:
+        raise Refusal("teams.error.no_general", number=ticket.number)
+    now = now_utc()
+    customer, customer_lang = await customer_notices.recipient(session, ticket, policy)
     from_name = previous.name if previous is not None else t(lang, "teams.general")
     old_chat, old_card = ticket.staff_chat_id, ticket.staff_message_id
     if old_chat is not None and old_card is not None and customer is not None:
-        moved = t(lang, "teams.card.moved", team=team.name, agent=actor.name)
+        moved = t(lang, "teams.card.moved", team=name, agent=actor.name)
         outbox.edit_text(session, old_chat, old_card, cards.card_text(ticket, customer, lang, [moved]), buttons=[])
     elif old_chat is not None:  # the old card was never sent: it will not be now
-        await outbox_rows.drop_unstarted_of_ticket(session, ticket.id, old_chat, f"moved to team {team.name}")
-    ticket.team = team.name
+        await outbox_rows.drop_unstarted_of_ticket(session, ticket.id, old_chat, f"moved to {name}")
+    ticket.team = team.name if team is not None else None
     ticket.staff_chat_id = ticket.staff_message_id = ticket.staff_thread_id = None
     ticket.assignee_id, ticket.assignee_name = None, None  # the new team takes it
     ticket.updated_at = now
     session.add(ticket)
-    moves = {"from": previous.name if previous is not None else None, "to": team.name}
+    moves = {"from": previous.name if previous is not None else None, "to": ticket.team}
     _recorded(session, ticket, actor, note, moves, now)
     if customer is not None:
         await cards.post_new_card(session, ticket, customer, policy)
+    chat_id, _topic = cards.card_place(ticket, policy)
     why = t(lang, "teams.staff.note", note=note) if note else ""
-    outbox.send_text(
-        session,
-        team.chat_id,
-        t(lang, "teams.staff.escalated", number=ticket.number, source=from_name, agent=actor.name) + why,
-        ticket_id=ticket.id,
-        link_kind="relay",
-        reply_to_card=True,
-    )
-    customer_notices.tell(
-        session, ticket, customer, t(customer_lang, "teams.customer.escalated", number=ticket.number, team=team.name)
-    )
-    return Notice("teams.done.escalated", {"number": ticket.number, "team": team.name})
+    if chat_id is not None:
+        outbox.send_text(
+            session,
+            chat_id,
+            t(lang, "teams.staff.escalated", number=ticket.number, source=from_name, agent=actor.name) + why,
+            ticket_id=ticket.id,
+            link_kind="relay",
+            reply_to_card=True,
+        )
+    if team is not None:
+        told = t(customer_lang, "teams.customer.escalated", number=ticket.number, team=team.name)
+    else:
+        told = t(customer_lang, "teams.customer.returned", number=ticket.number)
+    customer_notices.tell(session, ticket, customer, told)
+    return Notice("teams.done.escalated", {"number": ticket.number, "team": name})
 
 
 async def to_managers(

@@ -19,8 +19,8 @@ from typing import Any
 
 from helpdesk.vocabulary import Category
 
-#: what `/escalate N manager` names instead of a team (so no team may be called that), and /queue all
-RESERVED_NAMES = frozenset({"manager", "all"})
+#: words of the commands that no team may be called: /escalate N manager, /escalate N general, /queue all
+RESERVED_NAMES = frozenset({"manager", "general", "all"})
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 TEAM_KEYS = frozenset({"chat", "topic", "categories"})
 
@@ -132,7 +132,7 @@ def _name(raw: str) -> str:
     if not NAME_PATTERN.match(name):
         raise ValueError(f"team name {raw!r}: use 1-32 letters, digits, '-' or '_' (it is typed in /escalate N TEAM)")
     if name in RESERVED_NAMES:
-        raise ValueError(f"team name {raw!r} is reserved (/escalate N manager, /queue all)")
+        raise ValueError(f"team name {raw!r} is reserved (/escalate N manager, /escalate N general, /queue all)")
     return name
 
 

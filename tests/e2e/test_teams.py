@@ -58,7 +58,7 @@ async def test_team_routing_escalation_to_a_team_and_to_the_manager(bot_api, bot
     await network.wait_edit(card, "Moved to team facility", predicate=lambda m: not m.buttons, timeout=15)
     moved = await card_of(facility, number)
     assert "Team: facility" in moved.text
-    note = await facility.wait_for("escalated to this team", timeout=15)
+    note = await facility.wait_for("was moved here", timeout=15)
     assert "no power" in note.text and note.reply_to == moved.id
     told = await vera.wait_for("передана нашим специалистам", timeout=15)
     assert number in told.text and "facility" in told.text

@@ -123,7 +123,7 @@ async def test_escalate_moves_the_card_to_another_team_and_tells_the_customer(an
     assert "Moved to team facility" in old.text and old.buttons == []  # the old card: marked, no buttons
     new = card_in(desk, FACILITY_CHAT, number)
     assert new.thread_id == FACILITY_TOPIC and "Team: facility" in new.text and "🙋 Take" in new.buttons
-    note = desk.telegram.chat(FACILITY_CHAT).find("escalated to this team")
+    note = desk.telegram.chat(FACILITY_CHAT).find("was moved here")
     assert "from network by Agent1" in note.text and "no power" in note.text and note.reply_to == new.message_id
     assert "facility" in ann.last.text and "передана нашим специалистам" in ann.last.text  # her language
     row = await ticket_row(desk, number)
@@ -140,6 +140,24 @@ async def test_escalate_moves_the_card_to_another_team_and_tells_the_customer(an
     assert "escalated" in agent.chat.find("History").text
 
 
+async def test_escalate_general_sends_a_misrouted_ticket_back_to_the_staff_chat(desk: Desk) -> None:
+    with_teams(desk)
+    ann = desk.person(501, "Ann")
+    agent = desk.agent()
+    number = await register(ann, OUTAGE)
+    old = card_in(desk, NETWORK_CHAT, number)
+    await agent.send_in(NETWORK_CHAT, f"/escalate {number} general not a network problem, the laptop is broken")
+    assert "Moved to" in old.text and old.buttons == []
+    card = desk.card(number)
+    assert "Team:" not in card.text and "🙋 Take" in card.buttons
+    note = desk.staff.find("was moved here")
+    assert "from network by Agent1" in note.text and "laptop is broken" in note.text
+    assert "passed back to our service desk" in ann.last.text
+    assert (await ticket_row(desk, number)).team is None
+    await agent.send_in(STAFF, f"/escalate {number} general")
+    assert "already with team general desk" in desk.staff.last.text
+
+
 async def test_escalation_refusals_change_nothing(desk: Desk) -> None:
     with_teams(desk)
     ann = desk.person(501, "Ann")
@@ -148,7 +166,7 @@ async def test_escalation_refusals_change_nothing(desk: Desk) -> None:
     card = card_in(desk, NETWORK_CHAT, number)
     customer_before = ann.chat.texts()
     for command, reason in (
-        (f"/escalate {number} gardening", "There is no team gardening. Escalate to one of: network, facility, manager"),
+        (f"/escalate {number} gardening", "no team gardening. Escalate to one of: network, facility, general, manager"),
         (f"/escalate {number} network", "is already with team network"),
         (f"/escalate {number} manager", "No managers are configured"),
         (f"/escalate {number}", "Usage: /escalate N TEAM [note]"),

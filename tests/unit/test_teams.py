@@ -50,6 +50,7 @@ BAD = [
     ('{"net work": {"chat": -1}}', "team name 'net work'"),
     ('{"manager": {"chat": -1}}', "team name 'manager' is reserved"),
     ('{"all": {"chat": -1}}', "team name 'all' is reserved"),
+    ('{"General": {"chat": -1}}', "team name 'General' is reserved"),
     ('{"a": {"chat": -1, "categories": ["network"]}, "b": {"chat": -2, "categories": ["network"]}}', "belongs to both"),
     ('{"a": {"chat": -1}, "b": {"chat": -1}}', "have the same chat and topic"),
     ('{"a": {"chat": -1}, "A": {"chat": -2}}', "is named twice"),
