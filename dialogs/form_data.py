@@ -50,8 +50,20 @@ class UserInput:
     token: str = ""
     file: dict[str, Any] | None = None
     phone: str | None = None
+    #: a shared contact card: the name on it, and whether it is the sender's own (else a call-back contact
+    #: they give, someone else's: never stored as their phone)
+    contact_name: str | None = None
+    own_contact: bool = False
     #: the album a file came in (its parts come one by one; see `IntakeDialog.handle`)
     album: str | None = None
+
+    @property
+    def contact_given(self) -> str:
+        """A shared card as the call-back contact: the customer's own phone as it is, someone else's with
+        the name on it (so nobody takes it for the customer's own number)."""
+        if self.own_contact:
+            return self.phone or ""
+        return ", ".join(part for part in (self.contact_name, self.phone) if part)
 
     @property
     def is_file(self) -> bool:

@@ -324,8 +324,8 @@ class IntakeDialog:
 
     def _on_contact(self, draft: DraftState, event: UserInput) -> Turn:
         if event.kind == InputKind.CONTACT and event.phone:
-            draft.answers["contact"] = event.phone
-            draft.answers["phone"] = event.phone
+            draft.answers["contact"] = event.contact_given  # the phone, or "NAME, PHONE" of someone else's card
+            draft.answers["phone"] = event.phone if event.own_contact else None  # never someone else's as theirs
             return self._advance(draft)
         if event.kind == InputKind.CHOICE:
             if event.value == Action.SKIP:

@@ -47,6 +47,14 @@ def card_place(ticket: Ticket, policy: DeskPolicy) -> tuple[int | None, int | No
     return policy.staff_chat_id, None
 
 
+def contact_line(ticket: Ticket, customer: Customer, lang: str) -> str:
+    """How to reach the customer: their own phone (shared with Telegram's button) as it is; any other
+    contact (typed, or someone else's contact card) as one the customer gave, never as their phone."""
+    if ticket.contact and ticket.contact != customer.phone:
+        return t(lang, "card.contact_given", contact=ticket.contact)
+    return ticket.contact or customer.phone or t(lang, "card.no_contact")
+
+
 def card_text(
     ticket: Ticket, customer: Customer, lang: str, notes: list[str] | None = None, *, whole: bool = False
 ) -> str:
@@ -69,7 +77,7 @@ def card_text(
         resolution_due=when(ticket.resolution_due),
         customer=who,
         customer_id=customer.telegram_id,  # what /open takes
-        contact=ticket.contact or customer.phone or t(lang, "card.no_contact"),
+        contact=contact_line(ticket, customer, lang),
         service=ticket.service or t(lang, "card.no_contact"),
         description=ticket.description if whole else shorten(ticket.description, CARD_DESCRIPTION_LIMIT),
     )

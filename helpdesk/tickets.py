@@ -185,7 +185,7 @@ async def register(
     )
     due_times.on_public_update(ticket, policy, now)
     session.add(ticket)
-    if new.phone and not customer.phone:
+    if new.phone and new.phone != customer.phone:  # their own, just shared: the latest is the one to call
         customer.phone = new.phone
         session.add(customer)
     await session.flush()

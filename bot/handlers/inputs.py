@@ -31,6 +31,7 @@ def input_of(message: Message) -> UserInput:
         return UserInput(InputKind.TEXT, text=message.text)
     if message.file is not None:
         return UserInput.of_file(message.file, album=message.media_group_id)
-    if message.phone:
-        return UserInput(InputKind.CONTACT, phone=message.phone)
+    if message.contact is not None:
+        contact = message.contact
+        return UserInput(InputKind.CONTACT, phone=contact.phone, contact_name=contact.name, own_contact=contact.own)
     return UserInput(InputKind.UNSUPPORTED)

@@ -70,6 +70,20 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedContact:
+    """A contact card: a phone, the name on the card, and whether it is the sender's own.
+
+    Anyone can share anyone's card; only one whose `user_id` is the sender's is their own phone (Telegram's
+    "share my phone" button sends that). Any other (another person's, or one with no user_id) is a
+    call-back contact the sender gave, never to be taken for their own number.
+    """
+
+    phone: str
+    name: str
+    own: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message (or an edited one): where it was written, what it carries and what it answers."""
 
@@ -82,7 +96,7 @@ class Message:
     entities: tuple[dict[str, Any], ...] = ()
     #: an attachment as plain data: kind, file_id, file_unique_id, file_size, … (see `_file_of`)
     file: dict[str, Any] | None = None
-    phone: str | None = None
+    contact: SharedContact | None = None
     reply_to: int | None = None
     #: the forum topic it was written in (None outside topics)
     thread_id: int | None = None
@@ -94,6 +108,11 @@ class Message:
     def words(self) -> str | None:
         """The text, or the caption of an attachment."""
         return self.text if self.text is not None else self.caption
+
+    @property
+    def phone(self) -> str | None:
+        """The phone of a shared contact card."""
+        return self.contact.phone if self.contact is not None else None
 
     @property
     def starts_with_slash(self) -> bool:
@@ -283,6 +302,17 @@ def _press(update_id: int, body: dict[str, Any], chat_key: int, payload: dict[st
     return Update(update_id, "callback_query", chat_key, chat_id, chat_type, sender, press=press, payload=payload)
 
 
+def _contact(body: dict[str, Any]) -> SharedContact | None:
+    """The contact card a message carries; its own only when the card's user_id is the sender's."""
+    contact = _dict(body.get("contact"))
+    phone = contact.get("phone_number")
+    if not phone or not isinstance(phone, str | int):
+        return None
+    name = " ".join(part for part in (_str(contact.get("first_name")), _str(contact.get("last_name"))) if part)
+    card_user, sender = _int(contact.get("user_id")), _int(_dict(body.get("from")).get("id"))
+    return SharedContact(str(phone), name, own=card_user is not None and card_user == sender)
+
+
 def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Message:
     message_id = _id(body.get("message_id"), "message id")
     if chat_id is None or message_id is None:
@@ -291,7 +321,6 @@ def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Messa
     caption = body.get("caption") if isinstance(body.get("caption"), str) else None
     entities = body.get("entities") if text is not None else body.get("caption_entities")
     reply = _dict(body.get("reply_to_message"))
-    contact = _dict(body.get("contact"))
     return Message(
         chat_id=chat_id,
         chat_type=chat_type,
@@ -300,7 +329,7 @@ def _message(body: dict[str, Any], chat_id: int | None, chat_type: str) -> Messa
         caption=caption,
         entities=tuple(e for e in entities if isinstance(e, dict)) if isinstance(entities, list) else (),
         file=_file_of(body, chat_id, message_id, caption),
-        phone=str(contact["phone_number"]) if contact.get("phone_number") else None,
+        contact=_contact(body),
         reply_to=_int(reply.get("message_id")),
         thread_id=_int(body.get("message_thread_id")) if body.get("is_topic_message") else None,
         command=_command(text if text is not None else caption),

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlmodel import func, select
 
 from storage.models import Customer, Draft, InboxUpdate, Ticket
-from tests.handlers.harness import Desk
-from tests.handlers.test_customers import register
+from tests.handlers.harness import Desk, Person
+from tests.handlers.test_customers import NUMBER, register
 
 OUT_OF_DATE = "This button is out of date."
 AGENTS_ONLY = "Only support agents can do this."
@@ -109,3 +109,54 @@ async def test_a_description_with_nul_and_a_lone_surrogate_registers_on_every_da
     async with desk.db.read() as session:
         draft = (await session.exec(select(Draft).join(Customer).where(Customer.telegram_id == 502))).one()
     assert draft.answers["description"] == "Projector\ufffd is broken"
+
+
+async def to_contact_step(person: Person, description: str) -> None:
+    """Walk a new intake with the first offered answers up to the call-back question."""
+    await person.send("/new")
+    await person.send(description)
+    for _ in range(12):
+        question = person.last
+        if "call back" in question.text:
+            return
+        if "Skip" in question.buttons:
+            await person.press(question, "Skip")
+        else:
+            await person.press(question, question.buttons[0])
+    raise AssertionError(f"no contact step: {person.last.text[:200]}")
+
+
+async def confirm(person: Person) -> str:
+    summary = person.last
+    await person.press(summary, "✅ Confirm")
+    return NUMBER.search(person.last.text).group(0)
+
+
+async def test_someone_elses_contact_is_a_call_back_contact_never_the_customers_phone(any_desk: Desk) -> None:
+    desk = any_desk
+    ann, kim, agent = desk.person(501, "Ann"), desk.person(502, "Kim"), desk.agent()
+    await to_contact_step(ann, "The label printer on floor 2 prints blank pages")
+    await ann.write(
+        {"contact": {"phone_number": "+1 555 0100", "first_name": "Bob", "last_name": "Smith", "user_id": 777}}
+    )
+    assert "Contact: Bob Smith, +1 555 0100" in ann.last.text  # her summary
+    number = await confirm(ann)
+    given = "Contact: Bob Smith, +1 555 0100 (given by the customer)"
+    assert given in desk.card(number).text
+    await agent.send(f"/ticket {number}")
+    assert given in agent.last.text
+    await to_contact_step(kim, "The scanner on floor 4 jams on every single page")
+    await kim.write({"contact": {"phone_number": "+1 555 0199", "first_name": "Reception"}})  # no user_id
+    kims = await confirm(kim)
+    assert "Contact: Reception, +1 555 0199 (given by the customer)" in desk.card(kims).text
+    async with desk.db.read() as session:
+        phones = {c.telegram_id: c.phone for c in (await session.exec(select(Customer))).all()}
+    assert phones[501] is None and phones[502] is None  # neither stored as the customer's own phone
+    await to_contact_step(ann, "The projector in meeting room 3 does not turn on")  # her own card
+    await ann.write({"contact": {"phone_number": "+44 20 7946 0000", "first_name": "Ann", "user_id": 501}})
+    own = await confirm(ann)
+    assert "Contact: +44 20 7946 0000\n" in desk.card(own).text and "given by" not in desk.card(own).text
+    assert given in desk.card(number).text  # the first ticket still names Bob's as given
+    async with desk.db.read() as session:
+        ann_row = (await session.exec(select(Customer).where(Customer.telegram_id == 501))).one()
+    assert ann_row.phone == "+44 20 7946 0000"

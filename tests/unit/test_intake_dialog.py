@@ -261,3 +261,19 @@ def test_the_service_the_customer_named_is_offered_first() -> None:
     assert turn.prompt.choices[0][0].value == "vpn"
     turn = dialog().begin(PRINTER)
     assert turn.prompt.choices[0][0].value == "printer"
+
+
+def test_someone_elses_contact_card_is_a_call_back_contact_never_the_customers_phone() -> None:
+    d = dialog()
+    turn = to_summary(d)  # "+15550001" shared with no owner: given, not theirs
+    assert turn.draft.answers["contact"] == "+15550001" and turn.draft.answers["phone"] is None
+
+    def to_contact(turn: Turn) -> Turn:
+        return press(d, press(d, turn, Action.EDIT), "contact")
+
+    ann = UserInput(InputKind.CONTACT, phone="+15550002", contact_name="Ann", own_contact=True)
+    own = d.handle(to_contact(turn).draft, ann)
+    assert own.draft.answers["contact"] == own.draft.answers["phone"] == "+15550002"
+    bob = UserInput(InputKind.CONTACT, phone="+15550003", contact_name="Bob Smith", own_contact=False)
+    other = d.handle(to_contact(own).draft, bob)
+    assert other.draft.answers["contact"] == "Bob Smith, +15550003" and other.draft.answers["phone"] is None

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.handlers.entities import entities_html
-from bot.handlers.update import Command, UnreadableUpdate, chat_key_of, parse_update, sender_of, storable
+from bot.handlers.update import (
+    Command,
+    SharedContact,
+    UnreadableUpdate,
+    chat_key_of,
+    parse_update,
+    sender_of,
+    storable,
+)
 
 USER = {"id": 42, "is_bot": False, "first_name": "Ann", "language_code": "en"}
 
@@ -153,3 +161,14 @@ def test_storable_text_is_always_utf8_without_nul_and_as_long_in_utf16(text: str
     assert "\x00" not in clean
     clean.encode("utf-8")  # no lone surrogate left
     assert len(clean.encode("utf-16-le", "surrogatepass")) == len(text.encode("utf-16-le", "surrogatepass"))
+
+
+def test_a_contact_card_is_the_senders_own_only_when_its_user_id_is_theirs() -> None:
+    def card(**fields):
+        return parse_update(message(contact={"phone_number": "+1 555", "first_name": "Bob", **fields})).message.contact
+
+    assert card(user_id=42) == SharedContact("+1 555", "Bob", own=True)  # USER is 42
+    assert card(user_id=7, last_name="Smith") == SharedContact("+1 555", "Bob Smith", own=False)
+    assert card() == SharedContact("+1 555", "Bob", own=False)  # no user_id: not on Telegram, not theirs
+    assert card(user_id="42") == SharedContact("+1 555", "Bob", own=True)
+    assert parse_update(message(contact={"first_name": "Bob"})).message.contact is None
