@@ -87,9 +87,13 @@ async def prefetch_people(session: AsyncSession, senders: Iterable[tuple[Person 
     """
     now = now_utc()
     people = {p.user_id: (p, private) for p, private in senders if p is not None}
+
+    def first_contact(telegram_id: int) -> Customer | None:
+        person, private = people[telegram_id]
+        return _new_customer(person, now) if private else None
+
     if people:
-        first_contacts = [_new_customer(p, now) for p, private in people.values() if private]
-        await repos.prefetch_customers(session, list(people), first_contacts)
+        await repos.prefetch_customers(session, list(people), first_contact)
 
 
 def customer_language(customer: Customer | None, default: str) -> str:

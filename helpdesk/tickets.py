@@ -242,8 +242,6 @@ async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False
 
 async def customer_tickets(
     session: AsyncSession, customer: Customer, policy: DeskPolicy
-) -> tuple[Sequence[Ticket], Sequence[Ticket]]:
-    """Open tickets and the recently closed ones, for /my."""
-    open_ = await repos.tickets_of_customer(session, customer.id, open_only=True)
-    closed = await repos.recently_closed_of_customer(session, customer.id, now_utc() - policy.recently_closed)
-    return open_, closed
+) -> tuple[Sequence[repos.TicketLine], Sequence[repos.TicketLine]]:
+    """Open tickets and the recently closed ones, for /my (one query, no ORM objects)."""
+    return await repos.ticket_lines_of_customer(session, customer.id, now_utc() - policy.recently_closed)

@@ -12,6 +12,7 @@ from helpdesk.i18n import has, t
 from helpdesk.outbox import Buttons
 from storage import repos
 from storage.models import Ticket, TicketEvent
+from storage.repos import TicketLine
 
 HISTORY_LINES = 6
 #: events a customer may see in their history (internal notes and SLA warnings stay with the staff)
@@ -54,9 +55,9 @@ async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
         parent = await repos.ticket_by_id(session, ticket.parent_id)
         if parent is not None:
             text += "\n\n" + t(lang, "major.customer.status_linked", parent=parent.number)
-    events = [e for e in await repos.events_of(session, ticket.id) if e.kind in CUSTOMER_VISIBLE]
+    events = await repos.latest_events_of_kinds(session, ticket.id, CUSTOMER_VISIBLE, HISTORY_LINES)
     if events:
-        lines = [_event_line(lang, e) for e in events[-HISTORY_LINES:]]
+        lines = [_event_line(lang, e) for e in events]
         text += "\n\n" + t(lang, "status.history_title") + "\n" + "\n".join(lines)
     return text
 
@@ -65,7 +66,7 @@ def status_button(ticket: Ticket, lang: str) -> Buttons:
     return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
 
 
-def my_list(lang: str, open_: Sequence[Ticket], closed: Sequence[Ticket]) -> tuple[str, Buttons]:
+def my_list(lang: str, open_: Sequence[TicketLine], closed: Sequence[TicketLine]) -> tuple[str, Buttons]:
     if not open_ and not closed:
         return t(lang, "status.my_empty"), [[(t(lang, "button.new"), callbacks.make(callbacks.MENU, "new"))]]
     parts = [t(lang, "status.my_title")]

@@ -14,6 +14,7 @@ take them along: starting a savepoint with rows queued is refused.
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import Any
 
 from sqlalchemy import Table, event, insert
@@ -57,13 +58,23 @@ def _before_query(state: ORMExecuteState) -> None:
         _write(state.session)
 
 
+#: the tables of each statement seen (statements are immutable; the hot ones are built once and run for
+#: every update, and walking one costs more than running it)
+_TABLES: weakref.WeakKeyDictionary[Any, frozenset[Table]] = weakref.WeakKeyDictionary()
+
+
 def _may_read(statement: Any, queued_tables: set[Table]) -> bool:
     """Whether the statement involves a queued table anywhere (FROM, columns, subqueries, DML target).
 
     A statement whose tables cannot be told (textual SQL) counts as involving them all.
     """
-    found = [t for t in find_tables(statement, check_columns=True, include_crud=True) if isinstance(t, Table)]
-    return not found or any(table in queued_tables for table in found)
+    found = _TABLES.get(statement)
+    if found is None:
+        found = frozenset(
+            t for t in find_tables(statement, check_columns=True, include_crud=True) if isinstance(t, Table)
+        )
+        _TABLES[statement] = found
+    return not found or not found.isdisjoint(queued_tables)
 
 
 @event.listens_for(Session, "before_commit")

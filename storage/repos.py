@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, or_, update
+from sqlalchemy import bindparam, event, func, or_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
@@ -104,15 +105,19 @@ def _ticket_state_changes(ticket: Ticket, _value: Any, _old: Any, _initiator: An
 
 
 async def prefetch_customers(
-    session: AsyncSession, telegram_ids: Sequence[int], first_contacts: Sequence[Customer] = ()
+    session: AsyncSession,
+    telegram_ids: Sequence[int],
+    first_contact: Callable[[int], Customer | None] | None = None,
 ) -> None:
     """Load the customers of a batch of updates, their drafts and whether they have open tickets, in three
     queries for the batch instead of three per update.
 
     `customer_by_telegram_id`, `draft_of` and `tickets_of_customer(open_only=True)` answer from what was
-    loaded for the rest of the transaction. On SQLite the `first_contacts` not found are inserted here, in
-    one statement: the transaction began IMMEDIATE, so no one else can insert them meanwhile (elsewhere
-    `add_customer` inserts each one when it is needed, guarded by a savepoint).
+    loaded for the rest of the transaction. On SQLite the customers not found are inserted here, as
+    `first_contact(telegram_id)` builds them (None: not a customer), in one flush: the transaction began
+    IMMEDIATE, so no one else can insert them meanwhile (elsewhere `add_customer` inserts each one when it
+    is needed, guarded by a savepoint). Only the missing ones are built: a row costs more to build than
+    to look up.
     """
     wanted = [tid for tid in dict.fromkeys(telegram_ids) if tid not in _info(session).get(_CUSTOMERS, {})]
     if not wanted:
@@ -120,9 +125,10 @@ async def prefetch_customers(
     rows = list((await session.exec(_CUSTOMERS_BY_TELEGRAM_IDS, params={"telegram_ids": wanted})).all())
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
-    new = [c for c in first_contacts if c.telegram_id in known and known[c.telegram_id] is None]
-    if not _inserts_exclusively(session):
-        new = []
+    new: list[Customer] = []
+    if first_contact is not None and _inserts_exclusively(session):
+        built = (first_contact(tid) for tid, row in known.items() if row is None)
+        new = [c for c in built if c is not None]
     if new:
         await write_queued(session)  # the flush below must not overtake rows queued before it
         session.add_all(new)
@@ -236,20 +242,18 @@ _OPEN_TICKETS_OF_CUSTOMER = (
     .order_by(*_NEWEST_FIRST)
     .limit(bindparam("n"))
 )
-_RECENTLY_CLOSED_OF_CUSTOMER = (
-    select(Ticket)
-    .where(
-        Ticket.customer_id == bindparam("customer_id"),
-        col(Ticket.state).not_in(OPEN_STATES),
-        Ticket.updated_at >= bindparam("since"),
-    )
-    .order_by(col(Ticket.updated_at).desc())
-    .limit(bindparam("n"))
-)
 _EVENTS_OF = (
     select(TicketEvent).where(TicketEvent.ticket_id == bindparam("ticket_id")).order_by(col(TicketEvent.id).desc())
 )
 _LAST_EVENTS_OF = _EVENTS_OF.limit(bindparam("n"))
+_LATEST_EVENTS_OF_KINDS = (
+    select(TicketEvent)
+    .where(
+        TicketEvent.ticket_id == bindparam("ticket_id"), col(TicketEvent.kind).in_(bindparam("kinds", expanding=True))
+    )
+    .order_by(col(TicketEvent.id).desc())
+    .limit(bindparam("n"))
+)
 
 
 async def ticket_by_number(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket | None:
@@ -289,11 +293,47 @@ async def tickets_of_customer(
     return (await session.exec(stmt, params={"customer_id": customer_id, "n": limit})).all()
 
 
-async def recently_closed_of_customer(
-    session: AsyncSession, customer_id: int, since: datetime, limit: int = 10
-) -> Sequence[Ticket]:
-    params = {"customer_id": customer_id, "since": since, "n": limit}
-    return (await session.exec(_RECENTLY_CLOSED_OF_CUSTOMER, params=params)).all()
+@dataclass(frozen=True)
+class TicketLine:
+    """A ticket as a customer's list shows it: no ORM object (every /my reads a customer's tickets)."""
+
+    id: int
+    number: str
+    state: str
+    description: str
+    updated_at: datetime
+
+
+_LINE_COLUMNS = (col(Ticket.id), col(Ticket.number), col(Ticket.state), col(Ticket.description), col(Ticket.updated_at))
+# the open ones and the recently closed ones, each limited on its own, in one statement
+_CUSTOMER_LINES = union_all(
+    select(*_LINE_COLUMNS)
+    .where(Ticket.customer_id == bindparam("customer_id"), col(Ticket.state).in_(OPEN_STATES))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("open_n"))
+    .subquery()
+    .select(),
+    select(*_LINE_COLUMNS)
+    .where(
+        Ticket.customer_id == bindparam("customer_id"),
+        col(Ticket.state).not_in(OPEN_STATES),
+        Ticket.updated_at >= bindparam("since"),
+    )
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("closed_n"))
+    .subquery()
+    .select(),
+)
+
+
+async def ticket_lines_of_customer(
+    session: AsyncSession, customer_id: int, closed_since: datetime, *, open_limit: int = 50, closed_limit: int = 10
+) -> tuple[list[TicketLine], list[TicketLine]]:
+    """The customer's open tickets and those closed since `closed_since`, newest first, in one query."""
+    params = {"customer_id": customer_id, "since": closed_since, "open_n": open_limit, "closed_n": closed_limit}
+    lines = [TicketLine(*row) for row in (await session.execute(_CUSTOMER_LINES, params)).all()]
+    lines.sort(key=lambda line: (line.updated_at, line.id), reverse=True)
+    return [x for x in lines if x.state in OPEN_STATES], [x for x in lines if x.state not in OPEN_STATES]
 
 
 async def open_tickets(
@@ -327,6 +367,15 @@ async def events_of(session: AsyncSession, ticket_id: int, limit: int | None = N
     else:
         rows = (await session.exec(_EVENTS_OF, params={"ticket_id": ticket_id})).all()
     return list(reversed(rows))
+
+
+async def latest_events_of_kinds(
+    session: AsyncSession, ticket_id: int, kinds: Collection[str], limit: int
+) -> list[TicketEvent]:
+    """The ticket's latest `limit` events of these kinds, oldest first."""
+    stmt = _LATEST_EVENTS_OF_KINDS
+    params = {"ticket_id": ticket_id, "kinds": list(kinds), "n": limit}
+    return list(reversed((await session.exec(stmt, params=params)).all()))
 
 
 async def last_event_note(session: AsyncSession, ticket_id: int, kind: str) -> str | None:

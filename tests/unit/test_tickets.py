@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from helpdesk import tickets, views
@@ -119,6 +124,48 @@ async def test_status_view_and_my_list(db: Database) -> None:
     assert ticket.number in text and "Новая" in text and "История" in text
     body, buttons = views.my_list("en", open_, closed)
     assert ticket.number in body and buttons
+
+
+@contextlib.contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile (transaction control left out)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append(sql)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_my_list_and_status_read_in_one_and_two_statements(db: Database) -> None:
+    """/my and /status run for every customer who asks: the list is one query, the status view two (the
+    ticket, its visible history). What each lists is the customer's own, open and recently closed apart,
+    newest first."""
+    ann, bob = await new_customer(db, 911), await new_customer(db, 912, "Bob")
+    older, newer, done = await register(db, ann), await register(db, ann), await register(db, ann)
+    foreign = await register(db, bob)
+    async with db.session() as session:
+        for ticket, state, minutes in ((older, "in_progress", 30), (newer, "new", 10), (done, "closed", 20)):
+            row = await session.get(Ticket, ticket.id)
+            row.state, row.updated_at = state, row.updated_at - timedelta(minutes=minutes)
+            session.add(row)
+    async with db.read() as session:
+        with statements(db) as listing:
+            open_, closed = await tickets.customer_tickets(session, ann, POLICY)
+        with statements(db) as status:
+            found = await tickets.find_for_customer(session, ann, older.number)
+            text = await views.status_text(session, found, "en")
+    assert [t.number for t in open_] == [newer.number, older.number]
+    assert [t.number for t in closed] == [done.number]
+    assert foreign.number not in views.my_list("en", open_, closed)[0]
+    assert older.number in text and "History" in text
+    assert len(listing) == 1, listing
+    assert len(status) == 2, status
 
 
 async def test_customer_rows_are_created_once(db: Database) -> None:
