@@ -180,6 +180,11 @@ class Batches:
         context = HandlerContext(
             session=session, policy=self.policy, triage=self.triage, answers=self.answers, update=parsed
         )
+        if parsed.sender is None and parsed.chat_type == "private":
+            # no person wrote it (no `from`, a bot): nobody waits for an answer and the staff have nothing to
+            # do; done here with its log line (outcome=no_sender), never handled, retried, parked or alerted
+            context.outcome = "no_sender"
+            return Handled(seen, context)
         began = time.perf_counter()
         try:
             await asyncio.wait_for(self.deliver(parsed, context), timeout=self.handler_timeout)

@@ -4,6 +4,9 @@ sender. On SQLite and PostgreSQL, under each runtime."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from sqlmodel import func, select
 
 from storage.models import Customer, Draft, InboxUpdate, Ticket
@@ -70,8 +73,11 @@ async def test_an_intake_button_after_the_intake_is_over_is_out_of_date(any_desk
     assert answer["text"] == OUT_OF_DATE and len(kim.chat.from_bot) == before
 
 
-async def test_a_private_message_with_no_usable_sender_alerts_nobody(any_desk: Desk) -> None:
+async def test_a_private_message_with_no_usable_sender_alerts_nobody(
+    any_desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
     desk = any_desk
+    caplog.set_level(logging.INFO, logger="bot.updates")
     staff_before = len(desk.staff.from_bot)
     chat = {"id": 4401, "type": "private", "first_name": "Ghost"}
     await desk.feed("message", {"message_id": 1, "date": 1, "chat": chat, "text": "no from at all"})
@@ -85,6 +91,8 @@ async def test_a_private_message_with_no_usable_sender_alerts_nobody(any_desk: D
     async with desk.db.read() as session:
         statuses = {row.status for row in (await session.exec(select(InboxUpdate))).all()}
     assert statuses == {"done"}
+    dropped = [r.getMessage() for r in caplog.records if "outcome=no_sender" in r.getMessage()]
+    assert len(dropped) == 3, dropped  # dropped at the edge, each with its log line
     ann = desk.person(501, "Ann")  # and the desk goes on
     await ann.send("/start")
     assert "Hello, Ann" in ann.last.text
