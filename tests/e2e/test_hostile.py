@@ -18,10 +18,13 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import func, select
 
+from storage.models import Draft
 from tests.conftest import ON_EACH_RUNTIME
 from tests.e2e.test_agents import card_of, register
 from tests.support.botapi import Msg, utf16_len
+from tests.support.database_state import read, wait_outbox_settled, wait_until_true
 from tests.support.users import auto_entities
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -279,3 +282,78 @@ async def test_a_description_with_nul_registers_on_postgresql(bot_api, bot_facto
     assert not any("could not be processed" in text for text in staff_texts), staff_texts
     log = bot.log_text()
     assert "outcome=parked" not in log and "outcome=error" not in log and "invalid byte sequence" not in log
+
+
+CUSTOMER_BUTTONS = ("m:new", "m:my", "m:help", "lg:ru", "i:abc123:incident", "st:1", "ft:new", "fx:1:y", "rt:1:5")
+
+
+@ON_EACH_RUNTIME
+async def test_customer_buttons_pressed_by_a_non_agent_in_the_staff_group_post_nothing(
+    bot_api, bot_factory, bot_runtime
+):
+    await bot_factory.start(env=FAST)
+    staff = bot_factory.staff
+    ann = bot_api.user(501, "Ann", username="ann", language_code="en")
+    eve = bot_api.user(666, "Eve", username="eve", language_code="en")
+    number = await register(ann, "The label printer on floor 2 prints blank pages since the morning")
+    card = await card_of(staff, number)
+    await wait_outbox_settled(bot_factory.default_database_url)
+    staff_before = {m.id for m in staff.messages}
+    for data in CUSTOMER_BUTTONS:
+        press = await eve.press_data(card, data)
+        assert (await press.answer())["text"] == "This button is out of date.", data
+    press = await eve.press_data(card, card.inline_keyboard[0][0]["callback_data"])  # the card's own Take
+    assert (await press.answer())["text"] == "Only support agents can do this."
+    # an agent's command in the staff group is handled after every press (one chat, in order) and its
+    # answer is queued after anything they could have posted there: it must be the only new message
+    await bot_api.user(7001).send_in(staff.id, "/queue")
+    queue = await staff.wait_for("Queue")
+    assert [m.id for m in staff.messages if m.id not in staff_before] == [queue.id]
+    assert eve.messages == []  # nothing privately either (no intake started for her)
+    assert await read(bot_factory.default_database_url, _drafts) == 0
+
+
+async def _drafts(session) -> int:
+    return (await session.exec(select(func.count()).select_from(Draft))).one()
+
+
+async def test_a_4080_character_reply_reaches_the_customer_whole(bot_api, bot_factory):
+    await bot_factory.start(env=FAST)
+    ann = bot_api.user(501, "Ann", username="ann", language_code="en")
+    agent = bot_api.user(7001)
+    number = await register(ann, "The scanner on floor 4 jams on every single page since Monday")
+    await card_of(bot_factory.staff, number)
+    words = " ".join(f"Step{n}" + ("\n" if n % 40 == 0 else "") for n in range(1, 700))[:4080].rstrip()
+    assert len(words) == 4080
+    ann_before = {m.id for m in ann.messages}
+    await agent.command("reply", f"{number} {words}")
+    await agent.wait_for(f"Sent to the customer ({number})", timeout=30)
+    last_word = words.split()[-1]
+    await ann.wait_for(last_word, predicate=lambda m: m.content.rstrip().endswith(last_word), timeout=30)
+    parts = [m for m in ann.messages if m.id not in ann_before]
+    assert len(parts) >= 2  # over Telegram's 4096 with the header: split, every part within the limit
+    got = " ".join(m.content for m in parts).split()
+    assert got[-len(words.split()) :] == words.split() and "…" not in got[-1]
+
+
+async def test_a_private_message_with_no_usable_sender_raises_no_staff_alert(bot_api, bot_factory):
+    bot = await bot_factory.start(env=FAST)
+    staff = bot_factory.staff
+    await wait_outbox_settled(bot_factory.default_database_url)
+    staff_before = {m.id for m in staff.messages}
+    ghost = bot_api.user(4401, "Ghost", language_code="en")
+    robot = bot_api.user(4402, "Robot", language_code="en")
+    bot_api.post_incoming(ghost.id, {"text": "no from at all"}, sender=None)
+    bot_api.post_incoming(robot.id, {"text": "/start"}, sender={**robot.data, "is_bot": True})
+    bot_api._notify()
+    await wait_until_true(lambda: _count(bot, "outcome=no_sender", 2), "both dropped at the edge")
+    await bot_api.user(7001).send_in(staff.id, "/queue")  # after them in the staff chat's order of rows
+    queue = await staff.wait_for("Queue")
+    assert [m.id for m in staff.messages if m.id not in staff_before] == [queue.id]
+    assert ghost.messages == [] and robot.messages == []
+    log = bot.log_text()
+    assert "outcome=parked" not in log and "outcome=error" not in log and "could not be processed" not in log
+
+
+async def _count(bot, text: str, at_least: int) -> bool:
+    return bot.log_text().count(text) >= at_least
