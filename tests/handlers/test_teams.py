@@ -132,6 +132,9 @@ async def test_escalate_moves_the_card_to_another_team_and_tells_the_customer(an
     # the facility team works it; a reply to the old card in the network chat is refused politely
     await agent.reply(new, "Power is back in the switch room")
     assert "Power is back" in ann.last.text
+    await ann.reply(ann.last, "Интернет снова работает")  # her answer reaches the new card, in the new chat
+    relay = desk.telegram.chat(FACILITY_CHAT).find("Интернет снова работает")
+    assert relay.reply_to == new.message_id
     before = ann.chat.texts()
     await agent.reply(old, "This goes nowhere")
     assert "belongs to team facility" in network.last.text
