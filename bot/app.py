@@ -7,6 +7,7 @@ import logging
 import signal
 import time
 from datetime import timedelta
+from functools import partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,7 +16,7 @@ from bot.config import Settings
 from bot.database import open_database
 from bot.handlers.routes import build_dispatch
 from bot.health import Liveness, serve_health
-from bot.inbox import UpdateInbox
+from bot.inbox import RECOVERY_GRACE, UpdateInbox
 from bot.intake_offers import load_self_help, offer_providers
 from bot.logs import register_secret
 from bot.polling import Poller
@@ -117,7 +118,7 @@ class Application:
                 db, runtime.transport(), delivery_limits(settings), hooks=delivery_hooks(self.policy)
             )
             jobs = Jobs()
-            jobs.every("inbox-recovery", timedelta(seconds=10), inbox.recover)
+            jobs.every("inbox-recovery", timedelta(seconds=10), partial(inbox.recover, older_than=RECOVERY_GRACE))
             register_sweeps(jobs, db, self.policy, settings)
             self._install_signals()
             settle_heap()

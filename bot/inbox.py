@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -32,6 +32,9 @@ from helpdesk.policy import DeskPolicy
 from storage.db import Database
 from storage.models import InboxUpdate
 from storage.repos import dialect_insert
+
+#: how old a pending update must be before the periodic recovery takes it up (`UpdateInbox.recover`)
+RECOVERY_GRACE = timedelta(seconds=5)
 
 log = logging.getLogger("bot.updates")
 
@@ -210,12 +213,18 @@ class UpdateInbox:
         task = asyncio.create_task(wait(), name=f"inbox-wait-{chat_key}")
         self._waiting[chat_key] = task
 
-    async def recover(self) -> int:
-        """Schedule every stored update not yet done (after a crash, or another process's death)."""
+    async def recover(self, older_than: timedelta = timedelta(0)) -> int:
+        """Schedule every stored update not yet done (after a crash, or another process's death).
+
+        The periodic pass looks only at updates stored `older_than` ago (RECOVERY_GRACE): a fresh one is
+        in the hands of the process that stored it, and taking it up too would only make the two
+        processes collide on the chat's lock (each collision a failed batch and a retry: with two
+        processes behind a balancer, most of the cost a second process added; benchmarks/README.md)."""
+        stmt = select(InboxUpdate.chat_key).where(InboxUpdate.status == "pending")
+        if older_than:
+            stmt = stmt.where(InboxUpdate.received_at <= now_utc() - older_than)
         async with self.db.read() as session:
-            chats = (
-                await session.exec(select(InboxUpdate.chat_key).where(InboxUpdate.status == "pending").distinct())
-            ).all()
+            chats = (await session.exec(stmt.distinct())).all()
         for chat_key in chats:
             self.schedule(int(chat_key))
         return len(chats)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from sqlmodel import col, func, select
 from bot.batch import pg_lock_key
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Update, chat_key_of, sender_of
-from bot.inbox import UpdateInbox
+from bot.inbox import RECOVERY_GRACE, UpdateInbox
 from helpdesk import outbox
+from helpdesk.clock import now_utc
 from helpdesk.people import Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from storage.db import Database
@@ -193,6 +195,35 @@ async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Datab
     assert sorted(rec.calls) == [(20, "one"), (20, "three"), (21, "two")]
     assert await second.recover() == 0
     assert sorted(await outbox_texts(db)) == ["echo one", "echo three", "echo two"]
+
+
+async def test_the_periodic_recovery_leaves_fresh_updates_to_the_process_that_stored_them(
+    db: Database, bot: Any
+) -> None:
+    """Another process's update stored a moment ago is in its hands: the periodic pass does not take it
+    up (that only collides on the chat's lock); once older than the grace it does (that process died)."""
+    fresh, old = message(40, "just stored elsewhere"), message(41, "stored by a process that died")
+    async with db.session() as s:
+        await s.execute(
+            dialect_insert(s, InboxUpdate),
+            [
+                {"update_id": fresh["update_id"], "chat_key": 40, "payload": fresh},
+                {
+                    "update_id": old["update_id"],
+                    "chat_key": 41,
+                    "payload": old,
+                    "received_at": now_utc() - RECOVERY_GRACE - timedelta(seconds=1),
+                },
+            ],
+        )
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+    assert await inbox.recover(older_than=RECOVERY_GRACE) == 1
+    await inbox.idle(10)
+    assert rec.calls == [(41, "stored by a process that died")]
+    assert await inbox.recover() == 1  # at start every unfinished update is taken up, however fresh
+    await inbox.idle(10)
+    assert rec.calls[-1] == (40, "just stored elsewhere")
 
 
 async def test_a_redelivered_update_that_was_stored_but_not_handled_is_handled_at_once(db: Database, bot: Any) -> None:
