@@ -24,7 +24,8 @@ def test_the_handler_layer_imports_no_telegram_framework() -> None:
 def test_every_command_and_button_has_a_route_and_an_audience() -> None:
     commands = {(r.name, r.audience) for r in ROUTES if isinstance(r, OnCommand)}
     agent = {"queue", "ticket", "take", "assign", "reply", "ask", "status", "resolve", "close", "reopen", "retype",
-             "priority", "stats", "export", "major", "link", "unlink", "outage", "kb", "canned", "open"}  # fmt: skip
+             "priority", "stats", "export", "major", "link", "unlink", "outage", "kb", "canned", "open",
+             "escalate"}  # fmt: skip
     customer = {"start", "new", "status", "my", "cancel", "help", "lang"}
     assert commands == {(c, AGENT) for c in agent} | {(c, CUSTOMER) for c in customer}
     prefixes = {r.prefix for r in ROUTES if isinstance(r, OnButton)}
