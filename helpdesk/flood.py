@@ -3,7 +3,8 @@ every message, nor crowd out everyone else.
 
 - What counts: the new messages of one private chat (an album is one), by Telegram's time of sending,
   over the last minute, in the shared inbox (`storage.held_messages.inputs_before`), so every process
-  of a deployment agrees. Button presses and edits do not count. Agents are never limited.
+  of a deployment agrees. Edits count too (each would be relayed and answered); button presses do not
+  (they answer the bot's own questions). Agents are never limited.
 - Beyond the limit a message is *held*: stored (nothing lost), neither answered nor relayed one by one.
   The first held message of a flood is answered once, with a polite "please slow down".
 - The staff get the held messages as ONE digest on the customer's ticket (the most recently active open
@@ -41,6 +42,8 @@ PENDING_KEY = "flood_held"
 #: messages a digest lists (each shortened); all of them are in the ticket's history
 LISTED_AT_MOST = 15
 LISTED_CHARS = 200
+#: in a held row's content: an edit of an earlier message, not a new one
+EDITED = "edited"
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,25 @@ class Verdict:
 
 
 async def hold_if_flooding(
-    session: AsyncSession, customer: Customer, update_id: int, content: Content, policy: DeskPolicy, now: datetime
+    session: AsyncSession,
+    customer: Customer,
+    update_id: int,
+    content: Content,
+    policy: DeskPolicy,
+    now: datetime,
+    *,
+    edited: bool = False,
 ) -> Verdict:
-    """Hold the message when the customer has sent FLOOD_MESSAGES_PER_MINUTE others within the minute."""
+    """Hold the message (or edit) when the customer has sent FLOOD_MESSAGES_PER_MINUTE others within the
+    minute."""
     if policy.is_agent(customer.telegram_id) or customer.id is None:
         return Verdict(held=False)
     before = await held_messages.inputs_before(session, update_id, int(WINDOW.total_seconds()))
     if before < policy.flood_messages_per_minute:
         return Verdict(held=False)
     due = await held_messages.digest_due_of(session, customer.id)
-    held_messages.hold(session, customer.id, update_id, content.as_data(), now, due or now + WINDOW)
+    data = {**content.as_data(), EDITED: edited}
+    held_messages.hold(session, customer.id, update_id, data, now, due or now + WINDOW)
     if not (customer.pending or {}).get(PENDING_KEY):
         customer.pending = {**(customer.pending or {}), PENDING_KEY: True}
         session.add(customer)
@@ -90,13 +102,14 @@ async def post_due_digests(session: AsyncSession, policy: DeskPolicy, now: datet
     return posted
 
 
-def _listing(contents: Sequence[Content], lang: str) -> str:
+def _listing(rows: Sequence[HeldMessage], contents: Sequence[Content], lang: str) -> str:
     lines = []
-    for n, content in enumerate(contents[:LISTED_AT_MOST], start=1):
+    for n, (row, content) in enumerate(zip(rows[:LISTED_AT_MOST], contents, strict=False), start=1):
         kind = (content.file or {}).get("kind")
         words = shorten(content.words, LISTED_CHARS)
+        edit = f"[{t(lang, 'flood.staff.edited')}]" if row.content.get(EDITED) else ""
         label = f"[{t(lang, 'flood.staff.file')}: {kind}]" if kind else ""
-        lines.append(f"{n}. {' '.join(part for part in (label, words) if part) or '—'}")
+        lines.append(f"{n}. {' '.join(part for part in (edit, label, words) if part) or '—'}")
     if len(contents) > LISTED_AT_MOST:
         lines.append(t(lang, "flood.staff.more", count=len(contents) - LISTED_AT_MOST))
     return "\n".join(lines)
@@ -109,7 +122,7 @@ async def _post_digest(
     lang = policy.default_language
     name = customer_display_name(customer)
     contents = [Content.of_data(row.content) for row in rows]
-    listing = _listing(contents, lang)
+    listing = _listing(rows, contents, lang)
     open_ = await repos.tickets_of_customer(session, customer.id, open_only=True, limit=1)
     ticket = await repos.lock_ticket(session, open_[0].id) if open_ else None
     if ticket is not None:
@@ -117,14 +130,14 @@ async def _post_digest(
             await tickets.record_content(
                 session,
                 ticket,
-                "message",
+                "edited" if row.content.get(EDITED) else "message",
                 content,
                 row.received_at,
                 actor_kind="customer",
                 actor_id=customer.telegram_id,
                 actor_name=name,
             )
-            if content.chat_id is not None and content.message_id is not None:
+            if content.chat_id is not None and content.message_id is not None and not row.content.get(EDITED):
                 await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
         ticket.updated_at = rows[-1].received_at
         session.add(ticket)

@@ -1,5 +1,5 @@
 """Flood control in a customer's private chat, before any route (helpdesk/flood.py has the rule): a message
-beyond FLOOD_MESSAGES_PER_MINUTE is held, the first one of a flood answered with "please slow down"; one
+(or an edit) beyond FLOOD_MESSAGES_PER_MINUTE is held, the first one of a flood answered with "please slow down"; one
 under the limit first releases the digest of what was held. Agents are never limited."""
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from helpdesk.clock import now_utc
 
 async def gate(ctx: HandlerContext, message: Message) -> bool:
     """True when the message was held: nothing else is done with it now."""
-    if ctx.update.kind != "message" or not ctx.is_private or ctx.person is None or ctx.is_agent:
+    kind = ctx.update.kind
+    if kind not in ("message", "edited_message") or not ctx.is_private or ctx.person is None or ctx.is_agent:
         return False
     customer = await ctx.customer()
-    content = content_of(message)
-    verdict = await flood.hold_if_flooding(ctx.session, customer, ctx.update_id, content, ctx.policy, now_utc())
+    content, edited = content_of(message), kind == "edited_message"
+    verdict = await flood.hold_if_flooding(
+        ctx.session, customer, ctx.update_id, content, ctx.policy, now_utc(), edited=edited
+    )
     if not verdict.held:
         await flood.post_held(ctx.session, customer, ctx.policy)
         return False

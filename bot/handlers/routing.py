@@ -22,7 +22,7 @@ from helpdesk.i18n import t
 MessageHandler = Callable[[HandlerContext, Message], Awaitable[None]]
 ButtonHandler = Callable[[HandlerContext, ButtonPress, Callback], Awaitable[None]]
 MemberHandler = Callable[[HandlerContext, MemberChange], Awaitable[None]]
-#: looks at every new message before the routes; True when it dealt with it (flood control holds it)
+#: looks at every message and edit before the routes; True when it dealt with it (flood control holds it)
 MessageGate = Callable[[HandlerContext, Message], Awaitable[bool]]
 
 
@@ -130,6 +130,8 @@ class Dispatch:
         return False
 
     async def _edit(self, message: Message, ctx: HandlerContext) -> bool:
+        if self.gate is not None and await self.gate(ctx, message):
+            return True
         for route in self._edits:
             if route.audience.admits(ctx):
                 await route.handler(ctx, message)

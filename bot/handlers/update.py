@@ -217,15 +217,16 @@ def chat_key_of(payload: dict[str, Any]) -> int:
 
 
 def flood_keys_of(payload: dict[str, Any]) -> tuple[str | None, int | None]:
-    """What flood control counts (helpdesk/flood.py), stored with the update: which input of its sender a new
-    message is (the parts of an album are one: its id; else the update id) and its Telegram `date`.
-    (None, None) for anything but a new message (edits, button presses, membership changes)."""
-    if update_kind(payload) != "message" or not isinstance(payload.get("message"), dict):
+    """What flood control counts (helpdesk/flood.py), stored with the update: which input of its sender a
+    message or an edit is (the parts of an album are one: its id; else the update id) and when Telegram
+    says it was sent (an edit: edited). (None, None) for anything else (button presses, membership…)."""
+    kind = update_kind(payload)
+    body = payload.get(kind)
+    if kind not in ("message", "edited_message") or not isinstance(body, dict):
         return None, None
-    body = payload["message"]
     album = re.sub(r"[^\w-]", "", _str(body.get("media_group_id")) or "")[:64]  # stored safely on any database
-    key = f"album:{album}" if album else f"update:{_int(payload.get('update_id'))}"
-    return key, _int(body.get("date"))
+    key = f"album:{album}" if album and kind == "message" else f"update:{_int(payload.get('update_id'))}"
+    return key, _int(body.get("edit_date") if kind == "edited_message" else None) or _int(body.get("date"))
 
 
 def parse_update(payload: dict[str, Any]) -> Update:

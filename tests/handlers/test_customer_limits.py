@@ -217,3 +217,17 @@ async def test_an_album_is_one_message_for_the_count(desk: Desk) -> None:
     assert not any(SLOW_DOWN in text for text in ann.chat.texts())
     await ann.send("one more")
     assert SLOW_DOWN in ann.last.text
+
+
+async def test_edits_count_too_and_a_held_edit_is_in_the_digest(any_desk: Desk) -> None:
+    desk = limited(any_desk, flood_messages_per_minute=3)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The scanner in the office does not turn on at all")
+    written = await ann.send("It is the scanner in room 204")  # which ticket? — her only one
+    await ann.press(ann.last, ann.last.buttons[0])
+    for n in range(1, 9):  # each edit would be relayed to the staff and answered
+        await ann.edit(written, f"It is the scanner in room 20{n}")
+    assert sum(SLOW_DOWN in text for text in ann.chat.texts()) == 1 and SLOW_DOWN in ann.last.text
+    assert await sweep_after_the_minute(desk) == 1
+    digest = desk.staff.last
+    assert number in digest.text and "[edited] It is the scanner in room 208" in digest.text
