@@ -107,9 +107,10 @@ async def _transition(
         raise transition_refusal(ticket, exc) from None
 
 
-def _require_open(ticket: Ticket) -> None:
+def require_open(ticket: Ticket, key: str = "agents.error.not_open") -> None:
+    """Only an open ticket can take the action; `key`: the refusal that says which action (and /reopen)."""
     if not State(ticket.state).is_open:
-        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+        raise Refusal(key, number=ticket.number, state=ticket.state)
 
 
 def require_writable(ticket: Ticket) -> None:
@@ -133,7 +134,7 @@ async def take(session: AsyncSession, ticket: Ticket, actor: Actor, policy: Desk
 
 async def assign(session: AsyncSession, ticket: Ticket, actor: Actor, assignee: Actor, policy: DeskPolicy) -> Notice:
     """Assign to `assignee` (the caller, or another agent); a new ticket goes in progress."""
-    _require_open(ticket)
+    require_open(ticket)
     yourself = assignee.user_id == actor.user_id
     if ticket.assignee_id == assignee.user_id:
         key = "agents.done.already_yours" if yourself else "agents.done.already_assigned"
@@ -226,7 +227,7 @@ async def reply(
 
 async def ask(session: AsyncSession, ticket: Ticket, actor: Actor, content: Content, policy: DeskPolicy) -> Notice:
     """Ask the customer for information: the question with a Reply button; the ticket waits for them."""
-    _require_open(ticket)
+    require_open(ticket)
     now = await _write_to_customer(
         session, ticket, actor, content, policy,
         kind="question", header_key="agents.customer.question", empty_key="agents.error.empty_question",

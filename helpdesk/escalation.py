@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import cards, customer_notices, outbox
-from helpdesk.agent_actions import Notice, Refusal
+from helpdesk.agent_actions import Notice, Refusal, require_open
 from helpdesk.clock import now_utc
 from helpdesk.formatting import shorten, when
 from helpdesk.i18n import t
@@ -25,7 +25,6 @@ from helpdesk.people import Actor, customer_language
 from helpdesk.policy import DeskPolicy
 from helpdesk.teams import Team
 from helpdesk.tickets import record_event
-from helpdesk.vocabulary import State
 from storage import outbox_rows, repos
 from storage.models import Ticket
 
@@ -51,11 +50,6 @@ def check_acting(ticket: Ticket, where: Team | None, policy: DeskPolicy) -> None
     if team is None:
         raise Refusal("teams.error.general_ticket", number=ticket.number, here=where.name)
     raise Refusal("teams.error.other_team", number=ticket.number, team=team.name, here=where.name)
-
-
-def _require_open(ticket: Ticket) -> None:
-    if not State(ticket.state).is_open:
-        raise Refusal("teams.error.not_open", number=ticket.number, state=ticket.state)
 
 
 def _recorded(
@@ -101,7 +95,7 @@ async def to_team(
 ) -> Notice:
     """Functional escalation: the ticket, its card and its conversation move to `team`'s chat (None: back
     to the general desk, STAFF_CHAT_ID)."""
-    _require_open(ticket)
+    require_open(ticket, "teams.error.not_open")
     if ticket.parent_id is not None:
         parent = await repos.ticket_by_id(session, ticket.parent_id)
         raise Refusal("teams.error.linked", number=ticket.number, parent=parent.number if parent else "?")
@@ -155,7 +149,7 @@ async def to_managers(
     """Hierarchical escalation: the managers hear of the ticket, the staff and the customer are told."""
     if not policy.manager_ids and policy.escalation_chat_id is None:
         raise Refusal("teams.error.no_managers")
-    _require_open(ticket)
+    require_open(ticket, "teams.error.not_open")
     now = now_utc()
     _recorded(session, ticket, actor, note, {"to": MANAGER}, now)
 
