@@ -60,12 +60,18 @@ def canned_words(replies: CannedReplies, name: str, actor: Actor) -> customer_no
     return filled
 
 
-async def send_canned(
-    session: AsyncSession, ticket: Ticket, actor: Actor, name: str, replies: CannedReplies, policy: DeskPolicy
+def reply_words(replies: CannedReplies, text: str, actor: Actor) -> customer_notices.Words:
+    """What `/reply N text` says: for `#name` the template (`canned_words`), else the words as typed."""
+    return canned_words(replies, text, actor) if is_canned(text) else Content(text=text)
+
+
+async def reply(
+    session: AsyncSession, ticket: Ticket, actor: Actor, text: str, replies: CannedReplies, policy: DeskPolicy
 ) -> Notice:
-    """`/reply N #name`: the template, filled in for each reader, as the agent's reply."""
-    words = canned_words(replies, name, actor)
-    await agent_actions.reply(session, ticket, actor, words, policy)
+    """`/reply N text`, or `/reply N #name`: the template, filled in for each reader, as the agent's reply."""
+    notice = await agent_actions.reply(session, ticket, actor, reply_words(replies, text, actor), policy)
+    if not is_canned(text):
+        return notice
     _customer, lang = await customer_notices.recipient(session, ticket, policy)
-    wanted = name.strip().lstrip("#").lower()
+    wanted = text.strip().lstrip("#").lower()
     return Notice("replies.canned.sent", {"name": wanted, "number": ticket.number, "lang": lang})

@@ -126,11 +126,8 @@ async def assign(call: AgentCall, ticket: Ticket, assignee: Actor) -> Notice:
 async def reply(call: AgentCall, ticket: Ticket, text: str) -> Notice:
     """`/reply N text`, or `/reply N #name`: a canned reply (CANNED_REPLIES_FILE). Remembered, so that
     editing the command sends the customer the correction."""
-    if agent_canned.is_canned(text):
-        replies = call.policy.canned_replies
-        notice = await agent_canned.send_canned(call.session, ticket, call.actor, text, replies, call.policy)
-    else:
-        notice = await agent_actions.reply(call.session, ticket, call.actor, Content(text=text), call.policy)
+    replies = call.policy.canned_replies
+    notice = await agent_canned.reply(call.session, ticket, call.actor, text, replies, call.policy)
     remember(call, ticket, corrections.REPLY, text)
     return notice
 

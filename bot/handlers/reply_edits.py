@@ -61,6 +61,6 @@ async def _edited_words(
     if named is None or named.id != ticket.id:
         raise Refusal("replies.edits.other_ticket", number=ticket.number)
     text = raw[1]
-    if original.kind == corrections.REPLY and agent_canned.is_canned(text):
-        return agent_canned.canned_words(call.policy.canned_replies, text, call.actor), text
+    if original.kind == corrections.REPLY:
+        return agent_canned.reply_words(call.policy.canned_replies, text, call.actor), text
     return Content(text=text), text
