@@ -44,6 +44,9 @@ import asyncio
 import contextlib
 import os
 import platform
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -264,6 +267,23 @@ async def prepare_tickets(stand: Stand, count: int, timeout: float) -> None:
     await stand.api.wait_quiet(1.0, timeout)  # the staff cards and the rest delivered before measuring
 
 
+def start_py_spy(stand: Stand, workload: str, folder: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on our bot process(es) while the workload runs (raw stacks, one file per process), so a
+    profile shows what the measured updates cost and nothing of the start or the preparation."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    tag = stand.name.split("(")[-1].split(")")[0].split(",")[0].lower()
+    options = ["--rate", "200", "--format", "raw", "--nonblocking"]
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pid), *options, "--output", str(Path(folder) / f"{workload}-{tag}-{pid}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in stand.pids
+    ]
+
+
 async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) -> Result:
     """Queue the workload's updates at once; wait for one reply per update; measure."""
     api = stand.api
@@ -276,6 +296,7 @@ async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) ->
     expected: dict[int, int] = {}
     queued: dict[int, list[float]] = {u.id: [] for u in users}
     calls_before = len(api.calls)
+    spies = start_py_spy(stand, workload, args.py_spy) if args.py_spy and stand.ours else []
     load_before = load_average()
     cpu_before = cpu_seconds(stand.pids)
     start = time.monotonic()
@@ -311,6 +332,9 @@ async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) ->
         if missing:
             await api.wait_changed(0.2)
     cpu_used = cpu_seconds(stand.pids) - cpu_before
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        await asyncio.to_thread(spy.wait, 30)
     latencies = []
     for chat, times in replies.items():
         for sent, replied in zip(queued[chat], times, strict=False):
@@ -384,6 +408,7 @@ async def main() -> int:
     parser.add_argument("--runtime", choices=("aiogram", "ptb", "both"), default="aiogram", help="BOT_RUNTIME")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="a comma-separated subset, in order")
     parser.add_argument("--keep-log", action="store_true", help="print our bot's log tail")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile our bot during each workload into DIR (py-spy)")
     args = parser.parse_args()
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in workloads if w not in WORKLOADS]
