@@ -70,8 +70,9 @@ def _recorded(
 
 
 def known_targets(policy: DeskPolicy) -> str:
-    """What /escalate accepts after the number, for the refusal of an unknown one."""
-    return ", ".join([*policy.teams.names, GENERAL, MANAGER])
+    """What /escalate accepts after the number, for its usage and the refusal of an unknown one (`general`
+    only with TEAMS: without teams every ticket is the general desk's, and `escalate` refuses it)."""
+    return ", ".join([*policy.teams.names, GENERAL, MANAGER] if policy.teams else [MANAGER])
 
 
 async def escalate(

@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
+from helpdesk.escalation import known_targets
 from helpdesk.policy import DeskPolicy
 from helpdesk.teams import Teams, parse_teams
 from helpdesk.vocabulary import Category
@@ -109,3 +110,10 @@ def test_every_command_stops_on_a_bad_teams_in_one_line(
     for argv in (["migrate"], ["console"], ["run"]):
         assert main(argv) == 2
         assert one_error(capsys).startswith(line), argv
+
+
+def test_escalate_names_general_only_where_it_is_accepted() -> None:
+    """Without TEAMS every ticket is the general desk's and `/escalate N general` is refused: not offered."""
+    assert known_targets(DeskPolicy()) == "manager"
+    teams = DeskPolicy(teams=parse_teams(json.dumps({"network": NETWORK})))
+    assert known_targets(teams) == "network, general, manager"
