@@ -103,6 +103,8 @@ async def to_team(
     previous = owner(ticket, policy)
     lang = policy.default_language
     name = team.name if team is not None else t(lang, "teams.general")
+    if previous == team and team is None:  # the general desk is named in the agent's language: a key of its own
+        raise Refusal("teams.error.already_general", number=ticket.number)
     if previous == team:
         raise Refusal("teams.error.already", number=ticket.number, team=name)
     if team is None and policy.staff_chat_id is None:
@@ -141,7 +143,9 @@ async def to_team(
     else:
         told = t(customer_lang, "teams.customer.returned", number=ticket.number)
     customer_notices.tell(session, ticket, customer, told)
-    return Notice("teams.done.escalated", {"number": ticket.number, "team": name})
+    if team is None:
+        return Notice("teams.done.returned", {"number": ticket.number})
+    return Notice("teams.done.escalated", {"number": ticket.number, "team": team.name})
 
 
 async def to_managers(

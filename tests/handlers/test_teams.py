@@ -161,6 +161,17 @@ async def test_escalate_general_sends_a_misrouted_ticket_back_to_the_staff_chat(
     assert "already with team general desk" in desk.staff.last.text
 
 
+async def test_escalation_answers_a_russian_agent_wholly_in_russian(desk: Desk) -> None:
+    """The general desk is named in the agent's language, not the desk's (a key of its own)."""
+    with_teams(desk)
+    number = await register(desk.person(501, "Ann"), OUTAGE)
+    agent = desk.person(AGENTS[1], "Агент", lang="ru")
+    await agent.send(f"/escalate {number} general")
+    assert "возвращена на общую линию" in agent.last.text and "general desk" not in agent.last.text
+    await agent.send(f"/escalate {number} general")
+    assert f"{number} уже на общей линии" in agent.last.text
+
+
 async def test_escalation_refusals_change_nothing(desk: Desk) -> None:
     with_teams(desk)
     ann = desk.person(501, "Ann")
