@@ -132,9 +132,9 @@ async def _show(session: AsyncSession, proposal: MajorProposal, policy: DeskPoli
 # -- the staff's decision ---------------------------------------------------------------------------------
 
 
-async def _decidable(session: AsyncSession, proposal_id: int, actor: Actor, policy: DeskPolicy) -> MajorProposal:
-    if not policy.is_agent(actor.user_id):
-        raise Refusal("agents.conv.agents_only")
+async def _decidable(session: AsyncSession, proposal_id: int) -> MajorProposal:
+    """The pending proposal, locked. Who may decide is not checked here: the dispatch admits only agents to
+    the proposal's buttons (bot/handlers/audience.py), as for every agent action."""
     await major_incidents.lock_links(session)  # before the incidents' rows: see lock_links
     proposal = await major_incidents.proposal(session, proposal_id, lock=True)
     if proposal is None:
@@ -172,7 +172,7 @@ async def _chosen_parent(session: AsyncSession, usable: list[Ticket]) -> Ticket:
 
 async def merge(session: AsyncSession, proposal_id: int, actor: Actor, policy: DeskPolicy) -> Decision:
     """ "Merge into a major incident"."""
-    proposal = await _decidable(session, proposal_id, actor, policy)
+    proposal = await _decidable(session, proposal_id)
     found = await major_incidents.tickets_by_ids(session, proposal.ticket_ids, lock=True)
     usable = [t for t in found if t.ticket_type == TicketType.INCIDENT.value and State(t.state).is_open]
     if len(usable) < 2:
@@ -196,7 +196,7 @@ async def merge(session: AsyncSession, proposal_id: int, actor: Actor, policy: D
 
 async def reject(session: AsyncSession, proposal_id: int, actor: Actor, policy: DeskPolicy) -> Decision:
     """ "Not related": nothing is linked, and these incidents are not proposed again."""
-    proposal = await _decidable(session, proposal_id, actor, policy)
+    proposal = await _decidable(session, proposal_id)
     _decided(proposal, "rejected", actor)
     session.add(proposal)
     notice = Notice("major.proposal.rejected", {"by": actor.name})

@@ -26,10 +26,11 @@ async def test_a_proposal_merged_once_and_only_by_an_agent(desk: Desk) -> None:
     assert all(number in proposal.text for number in numbers)
     assert proposal.buttons == ["🔗 Merge into a major incident", "✖ Not related"]
 
-    stranger = desk.person(666, "Eve")  # in the staff group, not an agent
-    answer = await stranger.press(proposal, "🔗 Merge into a major incident")
-    assert answer["text"] == "Only support agents can do this." and answer["show_alert"]
-    assert proposal.buttons  # nothing changed
+    stranger = desk.person(666, "Eve")  # in the staff group, not an agent: the dispatch refuses her, and only it
+    for label in ("🔗 Merge into a major incident", "✖ Not related"):
+        answer = await stranger.press(proposal, label)
+        assert answer["text"] == "Only support agents can do this." and answer["show_alert"]
+    assert proposal.buttons and "Merged by" not in proposal.text and "Not related" not in proposal.text
 
     agent = desk.agent()
     answer = await agent.press(proposal, "🔗 Merge into a major incident")
