@@ -20,7 +20,7 @@ from helpdesk.clock import now_utc
 from helpdesk.content import Content
 from helpdesk.formatting import when
 from helpdesk.i18n import Safe, t
-from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
+from helpdesk.lifecycle import Refused, TransitionError, apply_transition, check_transition
 from helpdesk.people import Actor
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Cause, Priority, State, TicketType
@@ -55,26 +55,24 @@ class Refusal(Exception):
 # -- shared steps ----------------------------------------------------------------------------------------
 
 
+#: the agent's text for each reason the lifecycle refuses a change (`lifecycle.Refused`)
+TRANSITION_TEXTS = {
+    Refused.SAME: "agents.transition.same",
+    Refused.CLOSE_UNRESOLVED: "agents.transition.close_unresolved",
+    Refused.NOT_ALLOWED: "agents.transition.not_allowed",
+    Refused.NEEDS_REPORT: "agents.transition.needs_report",
+}
+
+
 def transition_refusal(ticket: Ticket, exc: TransitionError) -> Refusal:
-    """The lifecycle's refusal as a clear reason in the agent's language."""
-    number, current, target = ticket.number, exc.current, exc.target
-    if current == target:
-        return Refusal("agents.transition.same", number=number, state=current.value)
-    if target == State.CLOSED and current != State.RESOLVED:
-        return Refusal("agents.transition.close_unresolved", number=number, state=current.value)
-    if target not in ALLOWED[current]:
-        allowed = ", ".join(sorted(s.value for s in ALLOWED[current]))
-        return Refusal(
-            "agents.transition.not_allowed",
-            number=number,
-            from_state=current.value,
-            to_state=target.value,
-            allowed=allowed,
-        )
-    if target == State.RESOLVED:
-        return Refusal("agents.transition.needs_report", number=number)
+    """The lifecycle's refusal, for the reason it gives, in the agent's language."""
     return Refusal(
-        "agents.transition.not_allowed", number=number, from_state=current.value, to_state=target.value, allowed="—"
+        TRANSITION_TEXTS[exc.why],
+        number=ticket.number,
+        state=exc.current.value,
+        from_state=exc.current.value,
+        to_state=exc.target.value,
+        allowed=exc.allowed,
     )
 
 

@@ -13,6 +13,7 @@ parent's closing report and cause, their own clocks kept still (`due_times.on_li
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,30 +34,49 @@ ALLOWED: dict[State, frozenset[State]] = {
 }
 
 
-class TransitionError(ValueError):
-    """A state change the rules forbid; `reason` is a short explanation for the agent."""
+class Refused(StrEnum):
+    """Why `check_transition` refuses a change: the one account of the reasons (each has its text for the
+    agent, `agent_actions.transition_refusal`)."""
 
-    def __init__(self, current: State, target: State, reason: str) -> None:
-        super().__init__(reason)
+    SAME = "same"  # the ticket is in that state already
+    CLOSE_UNRESOLVED = "close_unresolved"  # closing: only a resolved ticket can be closed
+    NOT_ALLOWED = "not_allowed"  # any other change `ALLOWED` does not list
+    NEEDS_REPORT = "needs_report"  # resolving without a closing report
+
+
+_REASONS = {
+    Refused.SAME: "the ticket is already {current}",
+    Refused.CLOSE_UNRESOLVED: "only a resolved ticket can be closed; this one is {current}",
+    Refused.NOT_ALLOWED: "{current} → {target} is not allowed; from {current}: {allowed}",
+    Refused.NEEDS_REPORT: "resolving needs a closing report: /resolve N what was wrong, what was done",
+}
+
+
+class TransitionError(ValueError):
+    """A state change the rules forbid: `why` it is refused, `reason` the same in English (logs, tests)."""
+
+    def __init__(self, current: State, target: State, why: Refused) -> None:
         self.current = current
         self.target = target
-        self.reason = reason
+        self.why = why
+        self.reason = _REASONS[why].format(current=current.value, target=target.value, allowed=self.allowed)
+        super().__init__(self.reason)
+
+    @property
+    def allowed(self) -> str:
+        """The states the ticket may go to from where it is, e.g. "cancelled, in_progress, resolved"."""
+        return ", ".join(sorted(s.value for s in ALLOWED[self.current]))
 
 
 def check_transition(current: State, target: State, *, has_report: bool = False) -> None:
     if current == target:
-        raise TransitionError(current, target, f"the ticket is already {current.value}")
-    if target not in ALLOWED[current]:
-        allowed = ", ".join(sorted(s.value for s in ALLOWED[current])) or "none"
+        raise TransitionError(current, target, Refused.SAME)
+    if target not in ALLOWED[current]:  # only `resolved` may be closed: a refused close says so
         raise TransitionError(
-            current, target, f"{current.value} → {target.value} is not allowed; from {current.value}: {allowed}"
+            current, target, Refused.CLOSE_UNRESOLVED if target == State.CLOSED else Refused.NOT_ALLOWED
         )
     if target == State.RESOLVED and not has_report:
-        raise TransitionError(
-            current, target, "resolving needs a closing report: /resolve N what was wrong, what was done"
-        )
-    if target == State.CLOSED and current != State.RESOLVED:
-        raise TransitionError(current, target, "only a resolved ticket can be closed")
+        raise TransitionError(current, target, Refused.NEEDS_REPORT)
 
 
 async def apply_transition(

@@ -185,7 +185,10 @@ async def test_invalid_transitions_give_clear_reasons(db: Database) -> None:
     await act(db, ticket, agent_actions.take, AGENT)
     with pytest.raises(Refusal) as back:
         await act(db, ticket, agent_actions.change_state, AGENT, State.NEW)
-    assert "in_progress → new is not allowed" in back.value.text("en")
+    assert back.value.key == "agents.transition.not_allowed"
+    assert "in_progress → new is not allowed. From in_progress it can go to: cancelled, resolved" in back.value.text(
+        "en"
+    )
     with pytest.raises(Refusal) as short:
         await act(db, ticket, agent_actions.resolve, AGENT, "done")
     assert short.value.key == "agents.error.report_needed"

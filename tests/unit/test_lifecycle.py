@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from helpdesk.clock import now_utc
-from helpdesk.lifecycle import ALLOWED, TransitionError, apply_transition, check_transition
+from helpdesk.lifecycle import ALLOWED, Refused, TransitionError, apply_transition, check_transition
 from helpdesk.vocabulary import State
 from storage import repos
 from storage.db import Database
@@ -25,18 +25,27 @@ async def db(sqlite_database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def test_every_pair_of_states_is_either_allowed_or_refused_with_a_reason() -> None:
+def test_every_pair_of_states_is_either_allowed_or_refused_with_its_reason() -> None:
+    """`ALLOWED` is the rule; a refusal says why: the same state, a close of a ticket not resolved, or any
+    other change `ALLOWED` does not list."""
     for current in State:
+        assert ALLOWED[current], current  # every state can go somewhere (a refusal names where)
         for target in State:
-            allowed = target in ALLOWED[current] and not (target == State.CLOSED and current != State.RESOLVED)
-            if allowed:
+            if target in ALLOWED[current]:
                 check_transition(current, target, has_report=True)
+                continue
+            with pytest.raises(TransitionError) as refused:
+                check_transition(current, target, has_report=True)
+            assert (refused.value.current, refused.value.target) == (current, target)
+            if current == target:
+                assert refused.value.why == Refused.SAME
+            elif target == State.CLOSED:
+                assert refused.value.why == Refused.CLOSE_UNRESOLVED
             else:
-                with pytest.raises(TransitionError) as refused:
-                    check_transition(current, target, has_report=True)
-                assert refused.value.reason and (refused.value.current, refused.value.target) == (current, target)
-    with pytest.raises(TransitionError, match="closing report"):
+                assert refused.value.why == Refused.NOT_ALLOWED
+    with pytest.raises(TransitionError, match="closing report") as refused:
         check_transition(State.IN_PROGRESS, State.RESOLVED)
+    assert refused.value.why == Refused.NEEDS_REPORT
 
 
 async def test_a_change_moves_the_clocks_and_is_recorded_with_who_made_it(db: Database) -> None:
@@ -108,17 +117,22 @@ async def test_the_desk_auto_closing_and_an_agent_closing_move_the_same_clocks(d
 def test_a_refusal_explains_itself_to_whoever_reads_it() -> None:
     """The reason names what the rules allow from where the ticket is, or the report resolving needs."""
     with pytest.raises(TransitionError) as refused:
-        check_transition(State.NEW, State.CLOSED, has_report=True)
+        check_transition(State.IN_PROGRESS, State.NEW, has_report=True)
     assert refused.value.reason == (
-        "new → closed is not allowed; from new: cancelled, in_progress, resolved, waiting_customer"
+        "in_progress → new is not allowed; from in_progress: cancelled, resolved, waiting_customer"
     )
+    assert refused.value.allowed == "cancelled, resolved, waiting_customer"
     assert str(refused.value) == refused.value.reason
+    with pytest.raises(TransitionError) as refused:
+        check_transition(State.NEW, State.CLOSED, has_report=True)
+    assert refused.value.reason == "only a resolved ticket can be closed; this one is new"
     with pytest.raises(TransitionError) as refused:
         check_transition(State.WAITING_CUSTOMER, State.RESOLVED)
     assert (refused.value.current, refused.value.target) == (State.WAITING_CUSTOMER, State.RESOLVED)
     assert refused.value.reason == "resolving needs a closing report: /resolve N what was wrong, what was done"
-    with pytest.raises(TransitionError, match="already closed"):
+    with pytest.raises(TransitionError) as refused:
         check_transition(State.CLOSED, State.CLOSED)
+    assert refused.value.reason == "the ticket is already closed"
 
 
 async def test_resolving_without_a_report_is_refused_unless_the_caller_has_one(db: Database) -> None:
