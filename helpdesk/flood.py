@@ -4,7 +4,7 @@ every message, nor crowd out everyone else.
 - What counts: the new messages of one private chat (an album is one), by Telegram's time of sending,
   over the last minute, in the shared inbox (`storage.held_messages.inputs_before`), so every process
   of a deployment agrees. Edits count too (each would be relayed and answered); button presses do not
-  (they answer the bot's own questions). Agents are never limited.
+  (they answer the bot's own questions). Agents are never limited (`applies_to`).
 - Beyond the limit a message is *held*: stored (nothing lost), neither answered nor relayed one by one.
   The first held message of a flood is answered once, with a polite "please slow down".
 - The staff get the held messages as ONE digest on the customer's ticket (the most recently active open
@@ -46,6 +46,12 @@ LISTED_CHARS = 200
 EDITED = "edited"
 
 
+def applies_to(policy: DeskPolicy, telegram_id: int) -> bool:
+    """Whether flood control counts this sender at all: agents are never limited (the one place this is
+    decided; the caller asks before anything else is done for the update)."""
+    return not policy.is_agent(telegram_id)
+
+
 @dataclass(frozen=True)
 class Verdict:
     held: bool
@@ -63,8 +69,8 @@ async def hold_if_flooding(
     edited: bool = False,
 ) -> Verdict:
     """Hold the message (or edit) when the customer has sent FLOOD_MESSAGES_PER_MINUTE others within the
-    minute."""
-    if policy.is_agent(customer.telegram_id) or customer.id is None:
+    minute. Only for a sender flood control `applies_to`."""
+    if customer.id is None:
         return Verdict(held=False)
     before = await held_messages.inputs_before(session, update_id, int(WINDOW.total_seconds()))
     if before < policy.flood_messages_per_minute:

@@ -1,6 +1,6 @@
 """Flood control in a customer's private chat, before any route (helpdesk/flood.py has the rule): a message
 (or an edit) beyond FLOOD_MESSAGES_PER_MINUTE is held, the first one of a flood answered with "please slow down"; one
-under the limit first releases the digest of what was held. Agents are never limited."""
+under the limit first releases the digest of what was held. Agents are never limited (`flood.applies_to`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from helpdesk.clock import now_utc
 async def gate(ctx: HandlerContext, message: Message) -> bool:
     """True when the message was held: nothing else is done with it now."""
     kind = ctx.update.kind
-    if kind not in ("message", "edited_message") or not ctx.is_private or ctx.person is None or ctx.is_agent:
+    if kind not in ("message", "edited_message") or not ctx.is_private or ctx.person is None:
+        return False
+    if not flood.applies_to(ctx.policy, ctx.person.user_id):
         return False
     customer = await ctx.customer()
     content, edited = content_of(message), kind == "edited_message"
