@@ -15,7 +15,7 @@ every message, nor crowd out everyone else.
   leave the staff without the digest for days.
 - An intake open during a flood keeps the answers it had: held messages are not taken as answers (a
   burst is not an answer to one question; taking the last one would be a guess). The form waits at its
-  question, and the slow-down message says so.
+  question, and the slow-down message says so (only then: with no form open it mentions none).
 """
 
 from __future__ import annotations
@@ -156,6 +156,10 @@ async def _post_digest(
     await held_messages.forget(session, rows)
 
 
-def slow_down(lang: str) -> str:
-    """What the customer reads once per flood."""
-    return t(lang, "flood.slow_down", seconds=int(WINDOW.total_seconds()))
+async def slow_down(session: AsyncSession, customer: Customer, lang: str) -> str:
+    """What the customer reads once per flood; the request form they are filling in, if one is open, is said
+    to wait at its question (held messages are no answers)."""
+    text = t(lang, "flood.slow_down", seconds=int(WINDOW.total_seconds()))
+    if customer.id is not None and await repos.draft_of(session, customer.id) is not None:
+        text += "\n\n" + t(lang, "flood.intake_waits")
+    return text

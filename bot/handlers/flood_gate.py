@@ -27,6 +27,6 @@ async def gate(ctx: HandlerContext, message: Message) -> bool:
         await flood.post_held(ctx.session, customer, ctx.policy)
         return False
     if verdict.first:
-        ctx.reply(flood.slow_down(await ctx.lang()))
+        ctx.reply(await flood.slow_down(ctx.session, customer, await ctx.lang()))
     ctx.outcome = "flood_held"
     return True

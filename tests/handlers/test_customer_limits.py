@@ -129,6 +129,7 @@ async def test_a_flood_gets_one_slow_down_and_the_staff_one_digest_on_the_ticket
     answers = ann.new()
     slow_downs = [m for m in answers if SLOW_DOWN in m.text]
     assert len(slow_downs) == 1 and answers[-1] is slow_downs[0]  # nothing answered after it
+    assert "filling in" not in slow_downs[0].text  # no request form is open: none is mentioned
     assert len(answers) <= 5  # at most the limit's answers and the slow-down, for 30 messages
     relays = [m for m in desk.staff.from_bot[relayed_before:] if "message from Ann" in m.text]
     assert len(relays) <= 4 and not any("hello? 30" in m.text for m in relays)  # not relayed one by one
@@ -189,6 +190,7 @@ async def test_an_intake_open_during_a_flood_keeps_its_answers_and_its_question(
     for n in range(1, 6):
         await olga.send(f"ответ {n}")
     assert "помедленнее" in olga.last.text and sum("помедленнее" in t for t in olga.chat.texts()) == 1
+    assert "Заявка, которую вы заполняете, ждёт на последнем вопросе" in olga.last.text  # her form is open
     await olga.press(question, question.buttons[0])  # buttons are not counted: the form goes on
     assert "Кого затрагивает" in olga.last.text or "?" in olga.last.text
     async with desk.db.session() as session:
