@@ -9,6 +9,7 @@ success returns a `Notice` for the agent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,8 @@ from helpdesk import cards, causes, customer_notices, due_times, tickets
 from helpdesk.clock import now_utc
 from helpdesk.content import Content
 from helpdesk.formatting import when
-from helpdesk.i18n import Safe, t
-from helpdesk.lifecycle import Refused, TransitionError, apply_transition, check_transition
+from helpdesk.i18n import Safe, Term, t
+from helpdesk.lifecycle import ALLOWED, Refused, TransitionError, apply_transition, check_transition
 from helpdesk.people import Actor
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Cause, Priority, State, TicketType
@@ -37,7 +38,7 @@ class Notice:
     values: dict[str, Any] = field(default_factory=dict)
 
     def text(self, lang: str) -> str:
-        return t(lang, self.key, **self.values)
+        return t(lang, self.key, **_localised(self.values, lang))
 
 
 class Refusal(Exception):
@@ -49,7 +50,23 @@ class Refusal(Exception):
         self.values = values
 
     def text(self, lang: str) -> str:
-        return t(lang, self.key, **self.values)
+        return t(lang, self.key, **_localised(self.values, lang))
+
+
+def _localised(values: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Values that depend on the reader's language are given as functions of it."""
+    return {name: value(lang) if callable(value) else value for name, value in values.items()}
+
+
+def state_word(state: str) -> Term:
+    """A ticket's state as agents read it, named in their language (`t` looks it up)."""
+    return Term("agents.state", str(state))
+
+
+def _state_choices(states: frozenset[State]) -> Callable[[str], str]:
+    """The states a ticket can go to, named for the agent, each with the word /status takes."""
+    codes = [s.value for s in State if s in states]  # in the lifecycle's order
+    return lambda lang: ", ".join(f"{t(lang, f'agents.state.{code}')} ({code})" for code in codes) or "—"
 
 
 # -- shared steps ----------------------------------------------------------------------------------------
@@ -69,10 +86,10 @@ def transition_refusal(ticket: Ticket, exc: TransitionError) -> Refusal:
     return Refusal(
         TRANSITION_TEXTS[exc.why],
         number=ticket.number,
-        state=exc.current.value,
-        from_state=exc.current.value,
-        to_state=exc.target.value,
-        allowed=exc.allowed,
+        state=state_word(exc.current),
+        from_state=state_word(exc.current),
+        to_state=state_word(exc.target),
+        allowed=_state_choices(ALLOWED[exc.current]),
     )
 
 
@@ -108,13 +125,13 @@ async def _transition(
 def require_open(ticket: Ticket, key: str = "agents.error.not_open") -> None:
     """Only an open ticket can take the action; `key`: the refusal that says which action (and /reopen)."""
     if not State(ticket.state).is_open:
-        raise Refusal(key, number=ticket.number, state=ticket.state)
+        raise Refusal(key, number=ticket.number, state=state_word(ticket.state))
 
 
 def require_writable(ticket: Ticket) -> None:
     """Agents may still write to the customer of a resolved ticket, not of a closed or cancelled one."""
     if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-        raise Refusal("agents.error.not_open", number=ticket.number, state=ticket.state)
+        raise Refusal("agents.error.not_open", number=ticket.number, state=state_word(ticket.state))
 
 
 def _responded(ticket: Ticket, now: datetime) -> None:
@@ -260,7 +277,8 @@ async def change_state(
     _responded(ticket, now)
     await customer_notices.state_changed(session, ticket, target, policy)
     await cards.refresh_card(session, ticket, policy)
-    return Notice("agents.done.state", {"number": ticket.number, "from_state": current.value, "to_state": target.value})
+    states = {"from_state": state_word(current), "to_state": state_word(target)}
+    return Notice("agents.done.state", {"number": ticket.number, **states})
 
 
 class CauseNeeded(Refusal):
@@ -320,12 +338,12 @@ async def reopen(
     session: AsyncSession, ticket: Ticket, actor: Actor, policy: DeskPolicy, note: str | None = None
 ) -> Notice:
     if State(ticket.state).is_open:
-        raise Refusal("agents.error.already_open", number=ticket.number, state=ticket.state)
+        raise Refusal("agents.error.already_open", number=ticket.number, state=state_word(ticket.state))
     now = now_utc()
     await _transition(session, ticket, State.IN_PROGRESS, actor, policy, now, note=note)
     await customer_notices.reopened(session, ticket, policy)
     await cards.refresh_card(session, ticket, policy)
-    return Notice("agents.done.reopened", {"number": ticket.number})
+    return Notice("agents.done.reopened", {"number": ticket.number, "state": state_word(State.IN_PROGRESS)})
 
 
 # -- triage corrections ----------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def event_line(lang: str, event: TicketEvent) -> str:
     """One line of a ticket's audit trail for agents."""
     who = event.actor_name or (t(lang, "agents.view.system") if event.actor_kind == "system" else "—")
     if event.kind == "state":
-        what = f"{event.from_state or '—'} → {event.to_state or '—'}"
+        states = [t(lang, f"agents.state.{state}") if state else "—" for state in (event.from_state, event.to_state)]
+        what = " → ".join(states)
     elif event.kind == "assign":
         who = (event.data or {}).get("by") or who
         what = t(
@@ -91,7 +92,7 @@ def summary_line(lang: str, ticket: Ticket) -> str:
         icon=cards.STATE_ICONS.get(ticket.state, ""),
         number=ticket.number,
         priority=ticket.priority,
-        state=ticket.state,
+        state=t(lang, f"agents.state.{ticket.state}"),
         assignee=ticket.assignee_name or t(lang, "agents.view.nobody"),
         due=when(due),
         summary=shorten(ticket.description, 80),

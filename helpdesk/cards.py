@@ -70,7 +70,7 @@ def card_text(
         type=t(lang, f"type.{ticket.ticket_type}"),
         priority=t(lang, f"priority.{ticket.priority}"),
         category=t(lang, f"category.{ticket.category}"),
-        state=t(lang, f"state.{ticket.state}"),
+        state=t(lang, f"agents.state.{ticket.state}"),
         assignee=ticket.assignee_name or t(lang, "card.unassigned"),
         explanation=ticket.explanation,
         response_due=when(ticket.first_response_due),

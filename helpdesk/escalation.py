@@ -185,7 +185,7 @@ def summary(ticket: Ticket, policy: DeskPolicy, lang: str) -> str:
         number=ticket.number,
         priority=t(lang, f"priority.{ticket.priority}"),
         category=t(lang, f"category.{ticket.category}"),
-        state=t(lang, f"state.{ticket.state}"),
+        state=t(lang, f"agents.state.{ticket.state}"),
         team=team.name if team is not None else t(lang, "teams.general"),
         assignee=ticket.assignee_name or t(lang, "card.unassigned"),
         due=when(ticket.resolution_due),

@@ -30,6 +30,18 @@ class Safe(str):
     __slots__ = ()
 
 
+class Term(str):
+    """A code of the domain's vocabulary (a ticket state…) that `t` names in the reader's language, from the
+    catalog section `section`; it equals its code, so it can travel in values rendered later."""
+
+    section: str
+
+    def __new__(cls, section: str, code: str) -> Term:
+        term = super().__new__(cls, code)
+        term.section = section
+        return term
+
+
 def escape(value: object) -> str:
     return value if isinstance(value, Safe) else html.escape(str(value), quote=False)
 
@@ -77,7 +89,10 @@ def t(lang: str, key: str, /, **values: object) -> str:
         raise KeyError(f"no text {key!r}")
     if isinstance(template, list):
         raise TypeError(f"text {key!r} is a list; use t_list")
-    return Safe(template.format_map({k: escape(v) for k, v in values.items()}) if values else template)
+    if not values:
+        return Safe(template)
+    named = {k: t(lang, f"{v.section}.{v}") if isinstance(v, Term) else v for k, v in values.items()}
+    return Safe(template.format_map({k: escape(v) for k, v in named.items()}))
 
 
 def t_list(lang: str, key: str) -> list[str]:

@@ -17,7 +17,7 @@ from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import content_of
 from bot.handlers.update import ButtonPress, Message
 from helpdesk import agent_actions, corrections, escalation, internal_notes, outbox
-from helpdesk.agent_actions import CauseNeeded, Refusal
+from helpdesk.agent_actions import CauseNeeded, Refusal, state_word
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import t, to_plain
 from helpdesk.vocabulary import State
@@ -143,7 +143,7 @@ async def card_button(ctx: HandlerContext, press: ButtonPress, button: Callback)
         return
     # ask / resolve: a prompt in the staff chat whose reply is the question or the closing report
     if not State(ticket.state).is_open:
-        text = t(call.lang, "agents.error.not_open", number=ticket.number, state=ticket.state)
+        text = t(call.lang, "agents.error.not_open", number=ticket.number, state=state_word(ticket.state))
         ctx.answer_button(to_plain(text)[:200], alert=True)
         return
     if not ctx.in_staff_chat:

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import cards, customer_notices, due_times, tickets
-from helpdesk.agent_actions import Notice, Refusal
+from helpdesk.agent_actions import Notice, Refusal, state_word
 from helpdesk.clock import now_utc
 from helpdesk.lifecycle import TransitionError, apply_transition, check_transition
 from helpdesk.people import Actor
@@ -43,7 +43,7 @@ def _require_open_incident(ticket: Ticket, not_incident: str) -> None:
     if ticket.ticket_type != TicketType.INCIDENT.value:
         raise Refusal(not_incident, number=ticket.number)
     if not State(ticket.state).is_open:
-        raise Refusal("major.error.not_open", number=ticket.number, state=ticket.state)
+        raise Refusal("major.error.not_open", number=ticket.number, state=state_word(ticket.state))
 
 
 def promote(session: AsyncSession, ticket: Ticket, actor: Actor | None, now: datetime) -> None:
@@ -82,7 +82,7 @@ async def check_link(session: AsyncSession, ticket: Ticket, parent: Ticket) -> N
     if parent.ticket_type != TicketType.INCIDENT.value:
         raise Refusal("major.error.not_incident", number=parent.number)
     if not State(parent.state).is_open:
-        raise Refusal("major.error.parent_not_open", parent=parent.number, state=parent.state)
+        raise Refusal("major.error.parent_not_open", parent=parent.number, state=state_word(parent.state))
     if ticket.is_major:
         _numbers, count = await major_incidents.linked_numbers(session, ticket.id, 0)
         if count:

@@ -133,7 +133,7 @@ async def test_take_ask_answer_resolve_confirm(bot_api, bot_factory, bot_runtime
     # /ticket shows the whole history and re-sends the attachment
     await agent.command("ticket", number)
     details = await agent.wait_for("History")
-    for fragment in ("new → in_progress", "question", "answer", "resolved → closed", "Closing report"):
+    for fragment in ("New → In progress", "question", "answer", "Resolved → Closed", "Closing report"):
         assert fragment in details.text, fragment
     await agent.wait_for(f"{number} · attachment 1/1", predicate=lambda m: m.kind == "photo")
 

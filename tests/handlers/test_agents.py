@@ -55,7 +55,7 @@ async def test_card_take_ask_answer_reply_resolve_confirm(desk: Desk) -> None:
 
     await agent.send(f"/ticket {number}")
     details = agent.chat.find("History")
-    for fragment in ("new → in_progress", "question", "answer", "resolved → closed", "Closing report"):
+    for fragment in ("New → In progress", "question", "answer", "Resolved → Closed", "Closing report"):
         assert fragment in details.text, fragment
 
 
@@ -78,7 +78,7 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
 
     for args, reason in (
         (f"{a} closed", "Only a resolved ticket can be closed"),
-        (f"{a} new", "in_progress → new is not allowed"),
+        (f"{a} new", "In progress → New is not allowed"),
         (f"{a} sleeping", "Unknown state sleeping"),
         ("INC-999999 closed", "There is no ticket INC-999999"),
     ):
@@ -176,3 +176,36 @@ async def test_anonymous_admins_and_channels_are_never_agents(desk: Desk) -> Non
     await agent.write({"text": f"/take {number}", **anonymous}, chat=STAFF)
     await agent.write({"text": "Anonymous reply", **anonymous}, chat=STAFF, reply_to=card)
     assert len(desk.staff.from_bot) == staff_before and "🙋 Take" in card.buttons
+
+
+async def test_a_russian_agent_reads_every_state_in_russian(desk: Desk) -> None:
+    """Refusals, confirmations, the queue and the history name states from the catalog, not by their codes."""
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    agent = desk.person(7002, "Агент", lang="ru")
+    await agent.send(f"/take {number}")
+    for args, reason in (
+        ("new", f"{number}: переход В работе → Новая не разрешён. Из статуса «В работе» можно перейти в: "),
+        ("closed", f"а {number} в статусе В работе"),
+        ("in_progress", f"{number} уже в статусе В работе"),
+    ):
+        await agent.send(f"/status {number} {args}")
+        assert reason in agent.last.text, args
+    assert (
+        "Ждёт клиента (waiting_customer), Решена (resolved), Отменена (cancelled)."
+        in agent.chat.find("не разрешён").text
+    )
+    await agent.send(f"/reopen {number}")
+    assert f"{number} открыта (В работе)" in agent.last.text
+    await agent.send(f"/status {number} waiting_customer")
+    assert f"{number}: В работе → Ждёт клиента" in agent.last.text
+    await agent.send("/queue")
+    assert "· Ждёт клиента ·" in agent.last.text
+    await agent.send(f"/ticket {number}")
+    assert "Новая → В работе" in agent.last.text and "Ждёт клиента" in agent.last.text
+    await agent.send(f"/status {number} cancelled")
+    await agent.send(f"/reply {number} Здравствуйте")
+    assert f"{number} в статусе Отменена" in agent.last.text
+    codes = ("in_progress", "waiting_customer", "cancelled")
+    said = [m.text.replace(f"/status {number} cancelled", "/status") for m in agent.chat.from_bot]  # a command
+    assert not [text for text in said for code in codes if f" {code}" in text or f"→ {code}" in text]

@@ -22,5 +22,5 @@ async def test_queue_and_details(db: Database) -> None:
         details, files = await agent_views.details(session, locked, "en")
     assert text.index(high.number) < text.index(low.number)
     assert [data for row in buttons for _, data in row] == [f"ag:det:{high.id}", f"ag:det:{low.id}"]
-    assert "History" in details and "new → waiting_customer" in details and "Which room?" in details
+    assert "History" in details and "New → Waiting on customer" in details and "Which room?" in details
     assert files == 0
