@@ -63,7 +63,7 @@ async def rate(
     """Store a rating from the ticket's own customer (anyone else's press looks like an outdated survey)."""
     if rating not in RATINGS:
         return Rated("unavailable")
-    ticket = await repos.ticket_by_id(session, ticket_id, for_update=True)
+    ticket = await repos.lock_ticket(session, ticket_id)
     if ticket is None or ticket.customer_id != customer.id or ticket.state != "closed":
         return Rated("unavailable")
     if ticket.rating is not None:

@@ -234,7 +234,8 @@ async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False
         number = format_number(ticket_type, seq)
         if prefix and not number.startswith(prefix):
             continue
-        ticket = await repos.ticket_by_number(session, number, for_update=lock)
+        find = repos.lock_ticket_by_number if lock else repos.ticket_by_number
+        ticket = await find(session, number)
         if ticket is not None:
             return ticket
     return None

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import outbox_rows
+from storage import outbox_rows, repos
 from storage.models import Counter, Customer, DeclaredOutage, MajorProposal, OutageFollower, OutboxMessage, Ticket
 from storage.repos import OPEN_STATES, TICKET_COUNTER, dialect_insert, next_value
 
@@ -97,7 +97,7 @@ async def linked_tickets(session: AsyncSession, parent_id: int, *, lock: bool = 
     """The tickets linked under `parent_id`, oldest first; `lock`: row-locked and freshly read."""
     stmt = select(Ticket).where(Ticket.parent_id == parent_id).order_by(col(Ticket.seq))
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = repos.locked(stmt)
     return (await session.exec(stmt)).all()
 
 
@@ -126,7 +126,7 @@ async def tickets_by_ids(session: AsyncSession, ids: Sequence[int], *, lock: boo
         return []
     stmt = select(Ticket).where(col(Ticket.id).in_(list(ids)))
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = repos.locked(stmt)
     found = {ticket.id: ticket for ticket in (await session.exec(stmt)).all()}
     return [found[i] for i in ids if i in found]
 
@@ -137,7 +137,7 @@ async def tickets_by_ids(session: AsyncSession, ids: Sequence[int], *, lock: boo
 async def proposal(session: AsyncSession, proposal_id: int, *, lock: bool = False) -> MajorProposal | None:
     stmt = select(MajorProposal).where(MajorProposal.id == proposal_id)
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = repos.locked(stmt)
     return (await session.exec(stmt)).first()
 
 
@@ -156,8 +156,8 @@ async def rewrite_unsent(session: AsyncSession, dedupe_key: str, changes: dict[s
     """The message queued with this dedupe key (a proposal's), its parameters updated by `changes` if
     delivery has not started on it (it is locked meanwhile); None when there is no such message. The
     caller edits a message already sent (its `result_message_id`)."""
-    stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key).with_for_update()
-    row = (await session.exec(stmt.execution_options(populate_existing=True))).first()
+    stmt = repos.locked(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+    row = (await session.exec(stmt)).first()
     if row is not None and row.status == "pending" and row.attempts == 0 and row.locked_by is None:
         row.payload = {**row.payload, **changes}
         session.add(row)
@@ -197,7 +197,7 @@ async def active_outages(session: AsyncSession) -> Sequence[DeclaredOutage]:
 async def active_outage(session: AsyncSession, service: str, *, lock: bool = False) -> DeclaredOutage | None:
     stmt = select(DeclaredOutage).where(DeclaredOutage.service == service, col(DeclaredOutage.ended_at).is_(None))
     if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = repos.locked(stmt)
     return (await session.exec(stmt.order_by(col(DeclaredOutage.id).desc()))).first()
 
 

@@ -227,11 +227,17 @@ async def agent_by_id(session: AsyncSession, telegram_id: int) -> Agent | None:
 # -- tickets -----------------------------------------------------------------------------------------
 
 
+def locked(stmt: Any) -> Any:
+    """The one way a row (a ticket above all) is read to be changed: row-locked for the rest of the
+    transaction (PostgreSQL) and freshly read (a copy the session already holds is overwritten, not trusted)."""
+    return stmt.with_for_update().execution_options(populate_existing=True)
+
+
 # Built once, the statements every /status, /my and button press runs (see `_CUSTOMER_BY_TELEGRAM_ID`).
 _TICKET_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))
-_TICKET_BY_NUMBER_LOCKED = _TICKET_BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+_TICKET_BY_NUMBER_LOCKED = locked(_TICKET_BY_NUMBER)
 _TICKET_BY_ID = select(Ticket).where(Ticket.id == bindparam("ticket_id"))
-_TICKET_BY_ID_LOCKED = _TICKET_BY_ID.with_for_update()
+_TICKET_BY_ID_LOCKED = locked(_TICKET_BY_ID)
 _NEWEST_FIRST = (col(Ticket.updated_at).desc(), col(Ticket.id).desc())
 _TICKETS_OF_CUSTOMER = (
     select(Ticket).where(Ticket.customer_id == bindparam("customer_id")).order_by(*_NEWEST_FIRST).limit(bindparam("n"))
@@ -256,32 +262,30 @@ _LATEST_EVENTS_OF_KINDS = (
 )
 
 
-async def ticket_by_number(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket | None:
-    """The ticket with this exact number; `for_update`: row-locked and freshly read (see `lock_ticket`)."""
-    stmt = _TICKET_BY_NUMBER_LOCKED if for_update else _TICKET_BY_NUMBER
-    return (await session.exec(stmt, params={"number": number})).first()
+async def ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
+    """The ticket with this exact number, to read (to change it: `lock_ticket_by_number`)."""
+    return (await session.exec(_TICKET_BY_NUMBER, params={"number": number})).first()
 
 
 async def lock_ticket(session: AsyncSession, ticket_id: int) -> Ticket | None:
-    """The ticket, row-locked for the rest of the transaction (PostgreSQL) and freshly read."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id).with_for_update().execution_options(populate_existing=True)
-    return (await session.exec(stmt)).first()
+    """The ticket, row-locked for the rest of the transaction (PostgreSQL) and freshly read (`locked`)."""
+    return (await session.exec(_TICKET_BY_ID_LOCKED, params={"ticket_id": ticket_id})).first()
+
+
+async def lock_ticket_by_number(session: AsyncSession, number: str) -> Ticket | None:
+    """The ticket with this exact number, locked like `lock_ticket`."""
+    return (await session.exec(_TICKET_BY_NUMBER_LOCKED, params={"number": number})).first()
 
 
 async def ticket_in_topic(session: AsyncSession, chat_id: int, thread_id: int) -> Ticket | None:
-    """The ticket whose forum topic `thread_id` of `chat_id` is, row-locked and freshly read."""
-    stmt = (
-        select(Ticket)
-        .where(Ticket.staff_chat_id == chat_id, Ticket.staff_thread_id == thread_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await session.exec(stmt)).first()
+    """The ticket whose forum topic `thread_id` of `chat_id` is, locked like `lock_ticket`."""
+    stmt = select(Ticket).where(Ticket.staff_chat_id == chat_id, Ticket.staff_thread_id == thread_id)
+    return (await session.exec(locked(stmt))).first()
 
 
-async def ticket_by_id(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
-    stmt = _TICKET_BY_ID_LOCKED if for_update else _TICKET_BY_ID
-    return (await session.exec(stmt, params={"ticket_id": ticket_id})).first()
+async def ticket_by_id(session: AsyncSession, ticket_id: int) -> Ticket | None:
+    """The ticket, to read (to change it: `lock_ticket`)."""
+    return (await session.exec(_TICKET_BY_ID, params={"ticket_id": ticket_id})).first()
 
 
 async def tickets_of_customer(

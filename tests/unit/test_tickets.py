@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlmodel import select
+from sqlalchemy import event, update
+from sqlmodel import col, select
 
 from helpdesk import tickets, views
 from helpdesk.numbering import format_number, parse_number
@@ -189,3 +189,22 @@ async def test_a_returning_customer_is_refreshed_and_last_seen_is_kept_coarse(db
     async with db.session() as session:
         later = await ensure_customer(session, renamed)
         assert later.last_seen_at > seen
+
+
+async def test_every_way_to_lock_a_ticket_reads_it_afresh(db: Database) -> None:
+    """A ticket locked to be changed (`repos.locked`) is read again: a copy the session already holds is not
+    trusted, whichever way the ticket is found (its id, its number, as an agent types it)."""
+    ann = await new_customer(db, 501)
+    ticket = await register(db, ann)
+    ways = (
+        lambda session: repos.lock_ticket(session, ticket.id),
+        lambda session: repos.lock_ticket_by_number(session, ticket.number),
+        lambda session: tickets.find_by_number(session, ticket.number.lower(), lock=True),
+    )
+    async with db.session() as session:
+        held = await repos.ticket_by_id(session, ticket.id)
+        for state, lock in zip(("in_progress", "waiting_customer", "resolved"), ways, strict=True):
+            changed = update(Ticket).where(col(Ticket.id) == ticket.id).values(state=state)
+            await session.exec(changed.execution_options(synchronize_session=False))  # another writer
+            found = await lock(session)
+            assert found is held and found.state == state, state
