@@ -99,7 +99,7 @@ async def test_a_closed_ticket_gets_no_canned_reply(desk: Desk) -> None:
     await agent.send(f"/status {number} cancelled")
     before = len(ann.chat.from_bot)
     await agent.send(f"/reply {number} #restart")
-    assert f"{number} is cancelled" in agent.last.text and len(ann.chat.from_bot) == before
+    assert f"{number} is Cancelled" in agent.last.text and len(ann.chat.from_bot) == before
 
 
 async def test_help_shows_the_reply_commands_to_agents_only(desk: Desk) -> None:
@@ -263,7 +263,7 @@ async def test_topic_talk_edits_prompts_and_refusals(desk: Desk) -> None:
     await agent.send(f"/status {number} cancelled")
     before = len(ann.chat.from_bot)
     await agent.send_in(STAFF, "Are you still there?", topic=card.thread_id)
-    assert f"{number} is cancelled" in desk.staff.last.text and len(ann.chat.from_bot) == before
+    assert f"{number} is Cancelled" in desk.staff.last.text and len(ann.chat.from_bot) == before
 
 
 async def test_a_note_replying_to_the_card_is_not_relayed(desk: Desk) -> None:

@@ -82,7 +82,7 @@ async def test_link_commands_refuse_clearly_and_change_nothing(desk: Desk) -> No
     await agent.send(f"/resolve {c} supplier The vendor replaced the scanner's feed roller.")
     await agent.send(f"/close {c}")
     await agent.send(f"/link {b} {c}")
-    assert f"{c} is closed; link only to an open incident" in agent.last.text
+    assert f"{c} is Closed; link only to an open incident" in agent.last.text
     await agent.send(f"/unlink {b}")
     assert f"{b} is no longer linked to {a}" in agent.last.text
     assert "no longer part of" in bob.last.text
@@ -105,7 +105,7 @@ async def test_a_report_without_a_cause_gets_the_causes_as_buttons(desk: Desk) -
     await agent.send(f"/ticket {number}")
     assert "Cause: technical fault" in agent.last.text
     await agent.send(f"/resolve {number} nonsense words here")
-    assert "is already resolved" in agent.last.text
+    assert "is already Resolved" in agent.last.text
 
 
 async def test_a_known_outage_is_offered_before_the_form_and_followers_get_the_next_update(desk: Desk) -> None:

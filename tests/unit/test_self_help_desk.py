@@ -162,7 +162,7 @@ async def test_kb_refuses_an_unknown_article_a_closed_ticket_and_an_empty_knowle
         ticket = await session.get(Ticket, ticket_id)
         with pytest.raises(Refusal) as closed:
             await agent_articles.send_article(session, ticket, AGENT, "office-wifi", knowledge, POLICY)
-        assert "is cancelled" in closed.value.text("en")
+        assert "is Cancelled" in closed.value.text("en")
     async with db.read() as session:
         assert (await session.execute(select(SelfHelpEvent))).scalars().first() is None
         found = await tickets.find_by_number(session, ticket.number)
