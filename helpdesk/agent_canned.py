@@ -25,9 +25,10 @@ FIRST_LINE = 80
 
 
 def is_canned(text: str) -> bool:
-    """`#name` alone: the agent means a template, not words starting with a hash."""
+    """`#name` alone: the agent means a template, not words starting with a hash; a hash alone is a
+    template whose name is missing (never sent as "#")."""
     words = text.split()
-    return len(words) == 1 and words[0].startswith("#") and len(words[0]) > 1
+    return len(words) == 1 and words[0].startswith("#")
 
 
 def listing(replies: CannedReplies, lang: str) -> str:
@@ -47,9 +48,11 @@ def canned_words(replies: CannedReplies, name: str, actor: Actor) -> customer_no
     name); a refusal naming the templates when there is no such template."""
     if not replies:
         raise Refusal("replies.canned.none")
+    names = ", ".join(f"#{known}" for known in replies.names)
+    if not name.strip().lstrip("#"):
+        raise Refusal("replies.canned.missing", names=names)
     template = replies.get(name)
     if template is None:
-        names = ", ".join(f"#{known}" for known in replies.names)
         raise Refusal("replies.canned.unknown", name=name.strip().lstrip("#")[:40], names=names)
 
     def filled(reader: customer_notices.Recipient) -> Content:

@@ -80,6 +80,21 @@ async def test_an_unknown_template_is_answered_with_the_names_and_nothing_is_sen
     assert len(ann.chat.from_bot) == before + 1
 
 
+async def test_a_hash_without_a_name_asks_for_the_name_and_sends_nothing(desk: Desk) -> None:
+    with_templates(desk)
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Please install Photoshop on my work computer")
+    agent, before = desk.agent(), len(ann.chat.from_bot)
+    for rest in ("#", "#   ", "##"):
+        await agent.send(f"/reply {number} {rest}")
+        assert "Name the canned reply after the #: /reply N #name" in agent.last.text, rest
+        assert "#restart, #need-screenshot, #password-portal" in agent.last.text
+    olga = desk.person(7002, "Агент", lang="ru")
+    await olga.send(f"/reply {number} #")
+    assert "Укажите имя шаблона после #" in olga.last.text and "#restart" in olga.last.text
+    assert len(ann.chat.from_bot) == before and "#" not in ann.last.text
+
+
 async def test_without_templates_canned_says_how_to_get_them(desk: Desk) -> None:
     ann = desk.person(501, "Ann")
     number = await register(ann, "Please install Photoshop on my work computer")
