@@ -15,8 +15,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from dialogs.form_data import ALBUM_KEY, Action, Choice, DraftState, InputKind, Prompt, UserInput
+from dialogs.intake_summary import summary_text
 from dialogs.offers import QUEUE_KEY, OfferEvent, OfferStep, Verdict
 from dialogs.services import suggested_services
+from dialogs.small_talk import small_talk, small_talk_answer
 from helpdesk.i18n import t
 from helpdesk.tickets import DESCRIPTION_MAX_CHARS
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
@@ -233,6 +235,9 @@ class IntakeDialog:
         text = " ".join(event.text.split())
         if len(event.text) > DESCRIPTION_MAX_CHARS:
             return self._ask(draft, [t(self.lang, "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS)])
+        if (talk := small_talk(text)) is not None:  # "hello", "help", "thanks": answered, no form about nothing
+            note, ends = small_talk_answer(talk, self.lang, draft)
+            return Turn(Outcome.SETTLED, draft, notes=[note]) if ends else self._ask(draft, [note])
         if len(text) < DESCRIPTION_MIN_CHARS or sum(ch.isalpha() for ch in text) < 3:
             return self._ask(draft, [t(self.lang, "intake.description_too_short")])
         draft.answers["description"] = event.text.strip()
@@ -464,7 +469,7 @@ class IntakeDialog:
             reply_labels = (t(lang, "button.skip"), t(lang, "button.back"), t(lang, "button.cancel"))
             return Prompt(step, draft.token, text, (), share_phone, reply_labels)
         elif step == "summary":
-            text = self.summary_text(draft)
+            text = summary_text(draft, lang)
             rows.append((Choice(Action.CONFIRM, t(lang, "button.confirm")),))
             rows.append((Choice(Action.EDIT, t(lang, "button.edit")), Choice(Action.CANCEL, t(lang, "button.cancel"))))
             return Prompt(step, draft.token, text, tuple(rows))
@@ -478,21 +483,3 @@ class IntakeDialog:
             text = t(lang, "intake.ask_description")
         rows.append(self._nav_row())
         return Prompt(step, draft.token, text, tuple(rows), share_phone, reply_labels)
-
-    def summary_text(self, draft: DraftState) -> str:
-        lang, a = self.lang, draft.answers
-        none = t(lang, "intake.summary_none")
-        is_request = a.get("ticket_type") == TicketType.SERVICE_REQUEST
-        urgency = a.get("urgency")
-        return t(
-            lang,
-            "intake.summary",
-            type=t(lang, f"type.{a.get('ticket_type', TicketType.INCIDENT)}"),
-            category=t(lang, f"category.{a.get('category', Category.SOFTWARE)}"),
-            description=a.get("description", ""),
-            service=a.get("service") or none,
-            impact=t(lang, f"impact.{a['impact']}") if a.get("impact") else none,
-            urgency=t(lang, f"{'urgency_request' if is_request else 'urgency'}.{urgency}") if urgency else none,
-            attachments=str(len(draft.attachments)) if draft.attachments else none,
-            contact=a.get("contact") or none,
-        )

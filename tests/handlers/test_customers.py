@@ -181,3 +181,37 @@ async def test_markup_in_a_description_reads_as_typed_everywhere_it_is_shown(des
     await ivy.send("/my")
     assert 'Printer "HP" shows <b>bold</b>' in ivy.last.text
     assert typed in desk.card(number).text
+
+
+async def test_a_first_hello_is_greeted_and_the_question_asked_instead_of_a_form_about_nothing(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("Hello there! 👋")
+    greeting = ann.last
+    assert greeting.text.startswith("Hello! 👋") and "What happened, or what do you need?" in greeting.text
+    assert "broken" not in greeting.text and greeting.buttons == ["✖ Cancel"]
+    number = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    await ann.send(f"/status {number}")
+    assert "Description: The label printer" in ann.last.text and "Hello" not in ann.last.text
+    assert not any("Hello there" in text for text in desk.staff.texts())  # the staff never saw the greeting
+
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("Здравствуйте!")
+    assert olga.last.text.startswith("Здравствуйте! 👋") and "Что случилось" in olga.last.text
+    await olga.send("помогите пожалуйста")
+    assert olga.last.text.startswith("Конечно, помогу.") and "Что случилось" in olga.last.text
+    await olga.send("Привет, не работает почта с утра, письма не уходят")  # a greeting with a problem is a problem
+    assert "Что случилось" not in olga.last.text
+
+
+async def test_a_thank_you_with_no_open_ticket_is_answered_and_starts_nothing(desk: Desk) -> None:
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("Спасибо большое, всё работает!")
+    assert olga.last.text == "Пожалуйста! Если понадобится что-то ещё, просто напишите мне."
+    await olga.send("/cancel")
+    assert olga.last.text.startswith("Отменять нечего")  # no draft was left behind
+    ann = desk.person(501, "Ann")
+    await ann.send("thanks!")
+    assert ann.last.text.startswith("You're welcome!")
+    await ann.send("/my")
+    assert "no tickets yet" in ann.last.text
+    assert desk.staff.texts() == []

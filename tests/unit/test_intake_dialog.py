@@ -88,7 +88,7 @@ def test_free_text_at_service_step_is_accepted_as_the_service() -> None:
     assert turn.draft.answers["service"] == "kiosk in the lobby"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "hi", "!!!!!!!!", "🙂🙂🙂🙂🙂"])
+@pytest.mark.parametrize("text", ["", "   ", "ok", "!!!!!!!!", "🙂🙂🙂🙂🙂"])
 def test_too_short_description_gets_a_hint_and_the_same_question(text: str) -> None:
     d = dialog()
     turn = d.handle(d.begin().draft, UserInput.of_text(text))
@@ -277,3 +277,26 @@ def test_someone_elses_contact_card_is_a_call_back_contact_never_the_customers_p
     bob = UserInput(InputKind.CONTACT, phone="+15550003", contact_name="Bob Smith", own_contact=False)
     other = d.handle(to_contact(own).draft, bob)
     assert other.draft.answers["contact"] == "Bob Smith, +15550003" and other.draft.answers["phone"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Hello!", "greeting"),
+        ("добрый день", "greeting"),
+        ("Доброго времени суток!", "greeting"),
+        ("help me please", "help"),
+        ("Добрый день! У меня вопрос", "help"),
+        ("Спасибо большое, всё работает", "thanks"),
+        ("thanks again", "thanks"),
+        ("hi, the printer is jammed", None),
+        ("привет, не работает почта", None),
+        ("не работает", None),
+        ("ok", None),
+        ("😀", None),
+    ],
+)
+def test_small_talk_is_only_a_message_made_of_nothing_else(text: str, kind: str | None) -> None:
+    from dialogs.small_talk import small_talk
+
+    assert small_talk(text) == kind
