@@ -187,6 +187,7 @@ class Attempts:
             who=who,
             error_id=error_id,
             policy=self.policy,
+            pressed=update_kind(row.payload) == "callback_query",
         )
         fields = {
             "update": row.update_id,

@@ -14,6 +14,14 @@ from helpdesk.people import customer_language
 from helpdesk.policy import DeskPolicy
 from storage import repos
 
+#: the staff's text for what failed: (a button press?, in a private chat?)
+_PARKED = {
+    (False, True): "staff.update_parked",
+    (False, False): "staff.update_parked_group",
+    (True, True): "staff.update_parked_press",
+    (True, False): "staff.update_parked_press_group",
+}
+
 
 async def update_parked(
     session: AsyncSession,
@@ -23,12 +31,15 @@ async def update_parked(
     who: str,
     error_id: str,
     policy: DeskPolicy,
+    pressed: bool = False,
 ) -> None:
+    """Tell the staff what failed, worded for its kind (a message or a button press, in a private chat or
+    a group: `chat_id` is given for a private chat only), and apologise to a person in a private chat."""
     if user_id is None:
         return
     customer = await repos.customer_by_telegram_id(session, user_id)
     ticket_note = ""
-    if customer is not None:
+    if customer is not None and chat_id is not None:  # in a group the sender is staff, not a customer
         open_tickets = await repos.tickets_of_customer(session, customer.id, open_only=True, limit=1)
         if open_tickets:
             ticket_note = t(policy.default_language, "staff.update_parked_ticket", number=open_tickets[0].number)
@@ -36,7 +47,13 @@ async def update_parked(
         outbox.send_text(
             session,
             policy.staff_chat_id,
-            t(policy.default_language, "staff.update_parked", who=who, error_id=error_id, ticket=ticket_note),
+            t(
+                policy.default_language,
+                _PARKED[pressed, chat_id is not None],
+                who=who,
+                error_id=error_id,
+                ticket=ticket_note,
+            ),
         )
     if chat_id is not None and chat_id > 0:
         lang = customer_language(customer, policy.default_language)

@@ -10,7 +10,7 @@ from telegram.ext import TypeHandler
 
 from bot.bindings.ptb import PtbRuntime
 from storage.db import Database
-from tests.handlers.harness import Desk, LocalRequest
+from tests.handlers.harness import STAFF, Desk, LocalRequest
 from tests.handlers.test_customers import register
 from tests.support.databases import sqlite_url
 
@@ -31,6 +31,38 @@ async def test_a_failing_handler_is_retried_then_parked_with_an_apology(desk: De
     assert calls == 3 and desk.inbox.stats.parked == 1  # HANDLER_ATTEMPTS, then parked
     assert "Sorry" in ann.last.text and "parked" not in ann.last.text
     assert "Ann" in desk.staff.last.text  # the staff are told
+    assert "A message from Ann could not be processed" in desk.staff.last.text
+
+
+async def test_the_staff_are_told_what_failed_a_press_or_a_group_message(desk: Desk, monkeypatch) -> None:
+    """The staff's alert says whether a message or a button press failed, and where: a customer's press in
+    private (told it was received), an agent's command or press in the staff chat (nobody was told)."""
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    await ann.send("/start")
+    welcome = ann.last
+    for target in ("customer.tickets.customer_tickets", "agents.agent_views.queue", "agents.agent_views.details"):
+        monkeypatch.setattr(f"bot.handlers.{target}", broken)
+    desk.parking_expected = True
+
+    with pytest.raises(AssertionError, match="never answered"):  # a parked press is not answered today
+        await ann.press(welcome, "📋 My tickets")
+    alert = desk.staff.last.text
+    assert "A button press by Ann could not be processed" in alert and number in alert
+    assert "The customer was told" in alert and "Sorry" in ann.last.text
+    await agent.send_in(STAFF, "/queue")
+    alert = desk.staff.last.text
+    assert "A message from Agent1 in a group chat could not be processed" in alert
+    assert "customer" not in alert and number not in alert
+    with pytest.raises(AssertionError, match="never answered"):
+        await agent.press(desk.card(number), "📄 Details")
+    alert = desk.staff.last.text
+    assert "A button press by Agent1 in a group chat could not be processed" in alert and "customer" not in alert
+    assert desk.inbox.stats.parked == 3
 
 
 async def test_ptb_handlers_added_by_a_developer_see_the_desks_updates(migrated_sqlite, tmp_path, triage) -> None:
