@@ -62,6 +62,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from storage import migrate
 
     settings = load_settings()
+    if not migrate.is_known(args.revision):  # before the database is touched: Alembic's refusal is a traceback
+        known = migrate.revisions()
+        raise ConfigError(f"no migration {args.revision!r}: give one of {known[0]}…{known[-1]}, or head")
 
     async def run() -> str | None:
         async with database(settings, args.revision) as db:

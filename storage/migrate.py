@@ -23,6 +23,27 @@ def alembic_config() -> Config:
     return config
 
 
+def revisions() -> list[str]:
+    """The migrations' ids, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    return [
+        script.revision for script in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
+    ]
+
+
+def is_known(revision: str) -> bool:
+    """Whether Alembic can find `revision` (an id, a unique prefix of one, "head" or "base")."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revisions(revision)
+    except CommandError:
+        return False
+    return True
+
+
 def _run(connection: Any, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
