@@ -85,6 +85,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     if not args.text and not args.jsonl:
         raise ConfigError("give a text or --jsonl FILE")
+    if any(not text.strip() for text in args.text):  # an empty text was triaged as a P2 security incident
+        raise ConfigError("the text to classify is empty")
     _triage(load_settings())
     return classify_main(list(args.text), Path(args.jsonl) if args.jsonl else None)
 

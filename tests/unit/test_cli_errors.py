@@ -65,6 +65,7 @@ CASES = [
     (["report"], {"DATABASE_URL": "postgresql://nobody@127.0.0.1:{port}/x"}, 3, "cannot reach the database at"),
     (["eval-groups", "no-such-file.jsonl"], {}, 2, "no-such-file.jsonl"),
     (["nonsense"], {}, 2, "invalid choice: 'nonsense'"),
+    (["classify", " "], {}, 2, "error: the text to classify is empty"),
     (["migrate", "nonsense"], {}, 2, "error: no migration 'nonsense': give one of 0001…"),
     (["erase-customer", "me"], {}, 2, "argument telegram_id: invalid int value: 'me'"),
 ]
