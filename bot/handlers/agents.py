@@ -37,8 +37,8 @@ from storage.models import Ticket
 async def queue(call: AgentCall) -> None:
     """`/queue`: the tickets of the caller's teams (where they are asked); `/queue all`: every open ticket."""
     scope = None
-    command = call.message.command if call.message is not None else None
-    if (command.args if command is not None else "").strip().casefold() != "all":
+    words = split_args(call.message, 1) if call.message is not None else []
+    if [word.casefold() for word in words] != ["all"]:
         agent = await repos.agent_by_id(call.session, call.actor.user_id)
         here = call.team.name if call.team is not None else None
         scope = agent_views.queue_scope(call.policy, here, call.ctx.is_private, agent.teams if agent else [])

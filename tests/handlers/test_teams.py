@@ -237,6 +237,10 @@ async def test_queue_shows_the_agents_teams_and_all_shows_everything(any_desk: D
     assert "general desk" in other.last.text and printer in other.last.text and heat not in other.last.text
     await other.send("/queue all")
     assert all(n in other.last.text for n in (outage, printer, heat)) and "/queue all" not in other.last.text
+    await other.send("/queue  ALL ")  # the shared argument reading: case and spaces forgiven
+    assert all(n in other.last.text for n in (outage, printer, heat))
+    await other.send("/queue all of them")  # not the word `all`: the general desk's, as before
+    assert "general desk" in other.last.text and heat not in other.last.text
 
 
 async def test_agents_of_another_team_may_look_but_not_act(desk: Desk) -> None:
