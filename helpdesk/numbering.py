@@ -13,6 +13,12 @@ def format_number(ticket_type: TicketType, seq: int) -> str:
     return f"{TYPE_PREFIX[ticket_type]}-{seq:06d}"
 
 
+def number_with_more(text: str) -> bool:
+    """Whether `text` is a ticket number followed by more words (`INC-000042 fixed it`), not one number."""
+    words = (text or "").split()
+    return parse_number(text) is None and any(parse_number(" ".join(words[:n])) for n in range(1, len(words)))
+
+
 def parse_number(text: str) -> tuple[str | None, int] | None:
     """`INC-000042`, `inc-42`, `#42`, `42` → (prefix or None, 42); anything else → None."""
     match = _NUMBER.match(text or "")

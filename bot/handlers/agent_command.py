@@ -23,6 +23,7 @@ from bot.handlers.update import Message
 from helpdesk import escalation, people, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.i18n import pick_language, t
+from helpdesk.numbering import number_with_more
 from helpdesk.outbox import Buttons
 from helpdesk.people import Actor
 from helpdesk.teams import Team
@@ -153,8 +154,8 @@ async def run_on_ticket(
 ) -> None:
     """Usage, arguments, lookup, who may act from here (`acts`), operation, answer: the sequence every ticket
     command shares."""
-    if len(raw) < 1 + sum(arg.required for arg in takes):
-        call.answer(t(call.lang, usage))
+    if len(raw) < 1 + sum(arg.required for arg in takes) or (not takes and number_with_more(raw[0])):
+        call.answer(t(call.lang, usage))  # "/close N fixed it": the usage, not "there is no ticket N fixed it"
         return
     values = []
     for arg, text in zip(takes, [*raw[1:], *[None] * len(takes)], strict=False):

@@ -209,3 +209,16 @@ async def test_a_russian_agent_reads_every_state_in_russian(desk: Desk) -> None:
     codes = ("in_progress", "waiting_customer", "cancelled")
     said = [m.text.replace(f"/status {number} cancelled", "/status") for m in agent.chat.from_bot]  # a command
     assert not [text for text in said for code in codes if f" {code}" in text or f"→ {code}" in text]
+
+
+@pytest.mark.parametrize("command", ["ticket", "take", "close", "major", "unlink"])
+async def test_a_number_followed_by_words_gets_the_usage_not_there_is_no_such_ticket(desk: Desk, command: str) -> None:
+    agent = desk.agent()
+    number = await register(desk.person(501, "Ann"), "The printer on floor 2 is jammed and prints nothing at all")
+    await agent.send(f"/{command}")
+    usage = agent.last.text
+    await agent.send(f"/{command} {number} fixed it")
+    assert agent.last.text == usage  # was "There is no ticket INC-000001 fixed it" about a ticket that exists
+    assert "New" in desk.card(number).text  # and nothing was done
+    await agent.send(f"/{command} {number.replace('-', ' ')}")  # "INC 000001" is still one number
+    assert agent.last.text != usage and "There is no ticket" not in agent.last.text
