@@ -57,10 +57,14 @@ def delivery_hooks(policy: DeskPolicy) -> DeliveryHooks:
     async def blocked(session: AsyncSession, row: OutboxMessage, customer: Customer) -> None:
         await undelivered.customer_blocked(session, row, customer, policy)
 
+    async def stranger(session: AsyncSession, row: OutboxMessage, _error: str) -> None:
+        await undelivered.manager_unreachable(session, row, policy)
+
     return DeliveryHooks(
         failed=failed,
         uncertain=undelivered.delivery_uncertain,
         customer_blocked=blocked,
+        stranger_unreachable=stranger,
         call_succeeded=metrics.record_outbox_sent,
         call_failed=metrics.outbox_error,
     )

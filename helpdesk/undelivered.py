@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import cards
+from helpdesk import cards, outbox
 from helpdesk.i18n import t
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import record_event
-from storage import repos
+from storage import outbox_rows, repos
 from storage.models import Customer, OutboxMessage, Ticket
 
 
@@ -44,6 +44,20 @@ async def delivery_uncertain(session: AsyncSession, row: OutboxMessage, note: st
         note=note[:500],
         data={"outbox_id": row.id, "chat_id": row.chat_id, "method": row.method},
     )
+
+
+async def manager_unreachable(session: AsyncSession, row: OutboxMessage, policy: DeskPolicy) -> None:
+    """A manager's private chat refuses the bot (Telegram lets a bot write only to people who pressed Start
+    in its chat): the staff chat is told once, so that someone asks them to; not on every alert."""
+    if row.chat_id not in policy.manager_ids or policy.staff_chat_id is None:
+        return
+    key = f"manager-unreachable:{row.chat_id}"
+    if await outbox_rows.key_used(session, key):
+        return
+    agent = await repos.agent_by_id(session, row.chat_id)
+    who = agent.first_name if agent is not None and agent.first_name else str(row.chat_id)
+    text = t(policy.default_language, "teams.staff.manager_unreachable", manager=who, manager_id=row.chat_id)
+    outbox.send_text(session, policy.staff_chat_id, text, dedupe_key=key)
 
 
 async def customer_blocked(session: AsyncSession, row: OutboxMessage, customer: Customer, policy: DeskPolicy) -> None:

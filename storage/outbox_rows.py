@@ -141,6 +141,12 @@ async def newest_unstarted(session: AsyncSession, chat_id: int) -> OutboxMessage
     return (await session.exec(stmt)).first()
 
 
+async def key_used(session: AsyncSession, dedupe_key: str) -> bool:
+    """Was a message ever queued with this dedupe key (whatever became of it)?"""
+    stmt = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key).limit(1)
+    return (await session.exec(stmt)).first() is not None
+
+
 async def pending_to_chat(session: AsyncSession, chat_id: int) -> Sequence[OutboxMessage]:
     stmt = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
     return (await session.exec(stmt)).all()

@@ -34,6 +34,8 @@ class DeliveryHooks:
     uncertain: RowHook = _nothing
     #: a customer blocked the bot (first 403 from their private chat): the row that found out, and them
     customer_blocked: BlockedHook = _nothing
+    #: a private chat of someone who is no customer refuses the bot (403: a manager who never pressed Start)
+    stranger_unreachable: RowHook = _nothing
     #: a call went through (metrics): the Bot API method
     call_succeeded: Callable[[str], None] = _ignore
     #: a call failed (metrics): retry_after | transient | unreachable | rejected

@@ -261,6 +261,7 @@ class RowAttempts:
                 return
             customer = await repos.customer_by_chat_id(session, row.chat_id)
             if customer is None:
+                await self.hooks.stranger_unreachable(session, row, error)
                 return
             first_time = customer.unreachable_since is None
             customer.unreachable_since = customer.unreachable_since or utcnow()

@@ -29,7 +29,7 @@ from bot.handlers.routing import Dispatch
 from bot.inbox import UpdateInbox
 from helpdesk.policy import DeskPolicy
 from scheduler.delivery import DeliveryLimits, OutboxDelivery
-from scheduler.delivery.transport import Rejected
+from scheduler.delivery.transport import Rejected, Unreachable
 from storage.db import Database
 from storage.outbox_rows import bell
 from tests.support.botapi import HtmlParseError, parse_html
@@ -118,6 +118,7 @@ class Telegram:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.button_answers: dict[str, dict[str, Any]] = {}
         self.markup_errors: list[str] = []  # HTML that Telegram would refuse; `Desk.settle` fails the test
+        self.refusing: set[int] = set()  # private chats that answer 403 (never pressed Start, or blocked)
         self._topics = itertools.count(500)
 
     def chat(self, chat_id: int, chat_type: str | None = None) -> Chat:
@@ -127,6 +128,8 @@ class Telegram:
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         self.calls.append((method, payload))
+        if int(payload.get("chat_id") or 0) in self.refusing:
+            raise Unreachable("Forbidden: bot can't initiate conversation with a user")
         try:
             return self._answer(method, payload)
         except HtmlParseError as error:  # refused as Telegram refuses it; delivery's fallback must not hide it

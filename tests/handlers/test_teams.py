@@ -243,6 +243,20 @@ async def test_queue_shows_the_agents_teams_and_all_shows_everything(any_desk: D
     assert "general desk" in other.last.text and heat not in other.last.text
 
 
+async def test_a_manager_who_never_pressed_start_is_reported_to_the_staff_once(desk: Desk) -> None:
+    """Telegram answers 403 to a bot writing first to a person: the staff chat hears of it once, in ru too."""
+    with_teams(desk, manager_ids=f"{MANAGER}", escalation_chat_id=ESCALATIONS, default_language="ru")
+    desk.telegram.refusing.add(MANAGER)
+    agent = desk.agent()
+    first, second = await register(desk.person(501, "Ann"), PRINTER), await register(desk.person(502, "Bob"), HEAT)
+    for number in (first, second):
+        await agent.send_in(STAFF, f"/escalate {number} manager")
+        assert number in desk.telegram.chat(ESCALATIONS).last.text  # the escalation chat still hears
+    told = [text for text in desk.staff.texts() if "не получает эскалации" in text]
+    assert len(told) == 1 and f"id {MANAGER}" in told[0] and "«Запустить» (Start)" in told[0]
+    assert not desk.telegram.chat(MANAGER).from_bot
+
+
 async def test_agents_of_another_team_may_look_but_not_act(desk: Desk) -> None:
     """In the facility team's chat (its topic), a network ticket can be looked at; every acting command,
     card button and /kb, /escalate is refused politely and changes nothing. The general staff chat and a
