@@ -24,9 +24,8 @@ async def start(ctx: HandlerContext, message: Message) -> None:
     customer = await ctx.customer()
     lang = await ctx.lang()
     service = await intake(ctx)
-    if await service.has_draft():
-        result = await service.current()
-        send(ctx, result.replies if result else [])
+    if await service.has_draft():  # like /new: the question again, said to be the unfinished request's
+        send(ctx, (await service.start()).replies)
         return
     known = await tickets.customer_tickets(ctx.session, customer, ctx.policy)
     key = "start.welcome_back" if any(known) else "start.welcome"

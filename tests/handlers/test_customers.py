@@ -122,6 +122,8 @@ async def test_restart_in_the_middle_of_an_intake_continues_where_it_stopped(des
     assert "screenshots" in lee.last.text
     await lee.send("/new")
     assert "unfinished request" in lee.last.text
+    await lee.send("/start")  # the same: not the bare question as if out of nowhere
+    assert lee.last.text.startswith("You have an unfinished request") and "screenshots" in lee.last.text
 
 
 async def test_language_switch_and_help(desk: Desk) -> None:
