@@ -35,6 +35,7 @@ class Reply:
     buttons: Buttons | None = None
     remove_keyboard: bool = False
     coalesce: str | None = None  # a pending unsent reply with the same key is rewritten instead
+    ticket_id: int | None = None  # about this ticket: the customer's Telegram reply to it goes there
 
 
 @dataclass
@@ -177,7 +178,9 @@ class IntakeService:
             await self._delete()
             messages = [*turn.notes, *(text for s in settled if s is not None for text in s.messages)]
             ticket = next((s.ticket for s in settled if s is not None and s.ticket is not None), None)
-            return Result([Reply(text, remove_keyboard=True) for text in messages], ticket=ticket, finished=True)
+            about = ticket.id if ticket is not None else None
+            replies = [Reply(text, remove_keyboard=True, ticket_id=about) for text in messages]
+            return Result(replies, ticket=ticket, finished=True)
         if turn.outcome == Outcome.CANCELLED:
             await self._delete()
             return Result([Reply(t(self.lang, "intake.cancelled"), remove_keyboard=True)], finished=True)
@@ -236,4 +239,4 @@ class IntakeService:
             priority=t(self.lang, f"priority.{ticket.priority}"),
             response=promise.first_response(ticket, self.policy, self.lang),
         )
-        return Reply(text, buttons=views.status_button(ticket, self.lang), remove_keyboard=False)
+        return Reply(text, buttons=views.status_button(ticket, self.lang), remove_keyboard=False, ticket_id=ticket.id)

@@ -86,7 +86,12 @@ async def status(ctx: HandlerContext, message: Message) -> None:
     if ticket is None:
         ctx.reply(t(lang, "status.not_found", number=number[:40]))
         return
-    ctx.reply(await views.status_text(ctx.session, ticket, lang), buttons=views.status_button(ticket, lang))
+    ctx.reply(
+        await views.status_text(ctx.session, ticket, lang),
+        buttons=views.status_button(ticket, lang),
+        ticket_id=ticket.id,
+        link_kind="to_customer",  # a reply to it is about this ticket
+    )
 
 
 def is_slash_text(message: Message) -> bool:
@@ -163,7 +168,12 @@ async def status_button(ctx: HandlerContext, press: ButtonPress, button: Callbac
         ctx.answer_button(t(lang, "status.not_found", number="?"), alert=True)
         return
     ctx.answer_button()
-    ctx.reply(await views.status_text(ctx.session, ticket, lang), buttons=views.status_button(ticket, lang))
+    ctx.reply(
+        await views.status_text(ctx.session, ticket, lang),
+        buttons=views.status_button(ticket, lang),
+        ticket_id=ticket.id,
+        link_kind="to_customer",  # a reply to it is about this ticket
+    )
 
 
 # -- blocking and unblocking ---------------------------------------------------------------------------

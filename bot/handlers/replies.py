@@ -40,7 +40,8 @@ def send(ctx: HandlerContext, replies: list[Reply]) -> None:
             buttons = reply.buttons
         if markup is None and not buttons and reply.remove_keyboard:
             markup = {"remove_keyboard": True}
-        ctx.reply(reply.text, buttons=buttons, reply_markup=markup)
+        link = "to_customer" if reply.ticket_id else None
+        ctx.reply(reply.text, buttons=buttons, reply_markup=markup, ticket_id=reply.ticket_id, link_kind=link)
 
 
 async def send_coalescing(ctx: HandlerContext, replies: list[Reply]) -> None:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.conftest import ON_EACH_RUNTIME_AND_DATABASE, USER_AGENTS
+from tests.conftest import ON_EACH_RUNTIME, ON_EACH_RUNTIME_AND_DATABASE, USER_AGENTS
 from tests.support.database_state import wait_outbox_settled
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +82,26 @@ async def test_english_intake_with_attachment_then_status(bot_api, bot_factory, 
     # the runtime's own HTTP client fetched the updates and sent the answers
     polls = [c for c in bot_api.calls if c.method in ("getUpdates", "sendMessage")]
     assert polls and all(USER_AGENTS[bot_runtime] in (c.user_agent or "") for c in polls)
+
+
+@ON_EACH_RUNTIME
+async def test_a_reply_to_the_registration_goes_to_that_ticket(bot_api, bot_factory, bot_runtime):
+    """A Telegram reply to the bot's "Registered" message is added to that ticket, without the chooser (a
+    plain message would get it: the ticket is open and does not wait for her); docs/customer-messages.md.
+    The other messages about a ticket (/status, notices, agents' words): tests/handlers/test_customers.py."""
+    await bot_factory.start(env=FAST)
+    ann = bot_api.user(511, "Ann", language_code="en")
+    done = await run_english_intake(ann, with_photo=False)
+    number = NUMBER.search(done.text).group(0)
+    staff = bot_api.chat(bot_factory.staff_chat_id)
+
+    await ann.send("It is the printer near room 204", reply_to=done)
+    added = await ann.wait_for("Added to", timeout=20)
+    assert number in added.text
+    await bot_api.wait_until(lambda: any("room 204" in (m.content or "") for m in staff.bot_messages), timeout=20)
+    relay = next(m for m in staff.bot_messages if "room 204" in (m.content or ""))
+    assert number in relay.content and "message from Ann" in relay.content
+    assert not any("Which one is this message about?" in m.content for m in ann.messages)
 
 
 @ON_EACH_RUNTIME_AND_DATABASE

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from storage import repos
 from storage.models import Customer
-from tests.handlers.harness import Desk, Person
+from tests.handlers.harness import Desk, Person, Sent
 
 NUMBER = re.compile(r"\b(?:INC|REQ)-\d{6}\b")
 
@@ -217,3 +217,55 @@ async def test_a_thank_you_with_no_open_ticket_is_answered_and_starts_nothing(de
     await ann.send("/my")
     assert "no tickets yet" in ann.last.text
     assert desk.staff.texts() == []
+
+
+# -- which ticket a free message is about (docs/customer-messages.md) ----------------------------------
+
+
+async def register_another(person: Person, description: str) -> str:
+    """A second request with one already open (📝 New request from the menu, then the intake)."""
+    await person.send("/start")
+    await person.press(person.last, "📝 New request")
+    return await register(person, description)
+
+
+def relayed_under(desk: Desk, number: str, text: str) -> Sent:
+    """The customer's message as the staff got it: under the ticket's card, naming it."""
+    relay = desk.staff.find(text)
+    assert number in relay.text and relay.reply_to == desk.card(number).message_id, relay.text
+    return relay
+
+
+async def test_a_reply_to_the_bots_message_about_a_ticket_goes_to_that_ticket(desk: Desk) -> None:
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    first = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    registered = ann.chat.find(f"Registered: {first}")
+    second = await register_another(ann, "My laptop screen flickers and goes black every few minutes")
+    await agent.press(desk.card(first), "🙋 Take")  # neither waits for her: a plain message gets the chooser
+    taken = ann.last
+    ann.new()
+
+    await ann.reply(registered, "It is the printer near room 204")  # the confirmation of the first
+    (added,) = ann.new()
+    assert added.text == f"✅ Added to {first}. The support team has been notified." and added.buttons == []
+    relayed_under(desk, first, "room 204")
+
+    await ann.send(f"/status {second}")
+    status = ann.last
+    await ann.reply(status, "It flickers more when it is warm")  # the status of the second
+    assert [m.text for m in ann.new()[1:]] == [f"✅ Added to {second}. The support team has been notified."]
+    relayed_under(desk, second, "more when it is warm")
+
+    await ann.reply(taken, "Thank you, I am at my desk")  # "taken by Agent1", about the first
+    assert f"Added to {first}" in ann.last.text
+    await agent.reply(desk.card(first), "Which tray is jammed?")
+    await ann.reply(ann.chat.find("Which tray is jammed?"), "The lower one")  # an agent's message
+    assert f"Added to {first}" in ann.last.text
+    relayed_under(desk, first, "The lower one")
+    assert not any("Which one is this message about?" in m.text for m in ann.chat.from_bot)
+
+    await agent.send(f"/status {second} cancelled")
+    await ann.reply(status, "Now it does not start at all")  # a closed ticket: a new request, as told
+    closed, question = ann.new()[-2:]
+    assert f"{second} is already closed" in closed.text and "Which service or device" in question.text
+    assert not any("does not start at all" in text for text in desk.staff.texts())
