@@ -16,7 +16,7 @@ from dialogs import offers
 from dialogs.intake import DraftState, IntakeDialog, Outcome, Prompt, Turn, UserInput
 from dialogs.known_outage_offer import KnownOutageOffers
 from dialogs.offers import OfferProvider, OfferStep
-from helpdesk import promise, tickets, views
+from helpdesk import customer_messages, promise, tickets, views
 from helpdesk.clock import now_utc
 from helpdesk.customer_limits import open_ticket_refusal
 from helpdesk.i18n import t
@@ -135,7 +135,9 @@ class IntakeService:
 
     async def start(self, description: str | None = None, file: UserInput | None = None) -> Result:
         """/new or a free message: resume an open draft, or begin a new one with what was sent (words,
-        or a file: `UserInput.of_file`)."""
+        or a file: `UserInput.of_file`). A new request ends the conversation about an earlier ticket."""
+        customer_messages.end_conversation(self.customer)
+        self.session.add(self.customer)
         existing = await self._load()
         if existing is not None:
             turn = self.dialog.resume(existing)

@@ -30,6 +30,12 @@ from storage.models import Customer, Ticket
 
 #: after pressing Reply under a question, the next message is the answer for this long
 PENDING_TTL = timedelta(hours=1)
+#: a conversation about one ticket goes on without asking while the customer keeps writing within this
+#: (counted from their last message attached to it; docs/customer-messages.md)
+CONVERSATION_QUIET = timedelta(minutes=30)
+#: in customer.pending: the ticket the customer is talking about ({"ticket": id, "at": iso time}); apart
+#: from PENDING_KEYS, so answering a question or choosing in the chooser does not end it
+CONVERSATION_KEY = "conversation"
 CHOOSER_LIMIT = 8
 FORCE_REPLY = {"force_reply": True}
 
@@ -86,6 +92,29 @@ def _pending(customer: Customer, key: str, now: datetime) -> Any:
     except ValueError:
         return None
     return pending[key] if now - at <= PENDING_TTL else None
+
+
+def continue_conversation(customer: Customer, ticket: Ticket, now: datetime) -> None:
+    """The customer's message went to `ticket`: their next ones go there too, for a while (`route`)."""
+    customer.pending = {**(customer.pending or {}), CONVERSATION_KEY: {"ticket": ticket.id, "at": now.isoformat()}}
+
+
+def end_conversation(customer: Customer) -> None:
+    """The customer turned to something else (a new request): their next message is asked about again."""
+    if CONVERSATION_KEY in (customer.pending or {}):
+        customer.pending = {k: v for k, v in (customer.pending or {}).items() if k != CONVERSATION_KEY}
+
+
+def conversation_ticket_id(customer: Customer, now: datetime) -> int | None:
+    """The ticket the customer has been talking about, unless they have been quiet too long."""
+    kept = (customer.pending or {}).get(CONVERSATION_KEY)
+    if not isinstance(kept, dict) or not isinstance(kept.get("ticket"), int):
+        return None
+    try:
+        at = datetime.fromisoformat(str(kept.get("at", "")))
+    except ValueError:
+        return None
+    return kept["ticket"] if now - at <= CONVERSATION_QUIET else None
 
 
 async def own_ticket(session: AsyncSession, customer: Customer, ticket_id: int | None) -> Ticket | None:
@@ -167,7 +196,9 @@ async def add_message(
         await repos.add_link(session, content.chat_id, content.message_id, ticket.id, "customer_msg")
     if content.album:  # its later parts follow it here (`follow_album`)
         customer.pending = {**(customer.pending or {}), "album": {"id": content.album, "ticket": ticket.id}}
-        session.add(customer)
+    if State(ticket.state).is_open:  # a resolved one is asked about (is it fixed?), not talked on
+        continue_conversation(customer, ticket, now)
+    session.add(customer)
     header = "agents.staff.answer" if kind == "answer" else "agents.staff.message"
     await relay_to_staff(session, ticket, policy, header, content, name=customer_display_name(customer))
     ticket.updated_at = now
@@ -212,10 +243,12 @@ async def route(
     *,
     reply_to: int | None = None,
 ) -> Routed:
-    """A message outside the intake: which ticket (if any) it is about.
+    """A message outside the intake: which ticket (if any) it is about (docs/customer-messages.md).
 
-    A reply to a message linked to one of their tickets → that ticket; after the Reply button → that
-    ticket; exactly one ticket waiting on them → the answer; other open tickets → ask which one (or a
+    A reply to a message linked to one of their tickets → that ticket (closed: told so, and the intake
+    starts); after the Reply button → that ticket; a conversation going on about an open ticket (their
+    last message went there less than CONVERSATION_QUIET ago) → that ticket, unless another one waits
+    on them; exactly one ticket waiting on them → the answer; other open tickets → ask which one (or a
     new request); none → not handled (the intake starts).
     """
     if content.is_empty:
@@ -231,6 +264,7 @@ async def route(
             _set_pending(customer, {})
             session.add(customer)
             if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
+                end_conversation(customer)
                 return Routed(False, [_closed_note(ticket, lang)])
             return Routed(True, await add_message(session, customer, ticket, content, policy))
     answering = _pending(customer, "answer", now)
@@ -244,7 +278,13 @@ async def route(
     if not open_:
         return Routed(False)
     waiting = [ticket for ticket in open_ if ticket.state == State.WAITING_CUSTOMER.value]
-    if len(waiting) == 1:
+    talking = conversation_ticket_id(customer, now)
+    if talking is not None and any(ticket.id == talking for ticket in open_):
+        if all(ticket.id == talking for ticket in waiting):  # else another waits for an answer: ask
+            ticket = await own_ticket(session, customer, talking)
+            if ticket is not None and State(ticket.state).is_open:
+                return Routed(True, await add_message(session, customer, ticket, content, policy))
+    elif len(waiting) == 1:
         ticket = await repos.lock_ticket(session, waiting[0].id)
         if ticket is not None:
             return Routed(True, await add_message(session, customer, ticket, content, policy))
@@ -296,6 +336,7 @@ async def choose(session: AsyncSession, customer: Customer, choice: str, policy:
     more = [Content.of_data(part) for part in (customer.pending or {}).get("more") or [] if isinstance(part, dict)]
     if choice == "new":
         _set_pending(customer, {})
+        end_conversation(customer)
         session.add(customer)
         return ChooserResult("new", content=content, more=more)
     ticket = await own_ticket(session, customer, int(choice) if choice.isdigit() else None)

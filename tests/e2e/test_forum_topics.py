@@ -66,8 +66,9 @@ async def test_a_deleted_topic_sends_the_ticket_to_the_general_topic(bot_api, bo
     assert relay.thread_id is None and number in relay.text  # the general topic, still under the number
     refused = bot_api.calls_to(staff.id, "sendMessage")
     assert any(c.status == 400 and c.params.get("message_thread_id") == card.thread_id for c in refused)
-    # the ticket's later messages go there too, and nothing is lost
-    await add_to_ticket(ann, "And once more at noon")
+    # the ticket's later messages go there too, and nothing is lost (her conversation goes on: no chooser)
+    await ann.send("And once more at noon")
+    await ann.wait_for("Added to", timeout=20)
     assert (await staff.wait_for("once more at noon", timeout=20)).thread_id is None
     await wait_outbox_settled(bot_factory.default_database_url)
 

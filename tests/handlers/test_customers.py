@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlmodel import select
 
+from helpdesk import customer_messages
+from helpdesk.clock import now_utc
 from storage import repos
 from storage.models import Customer
-from tests.handlers.harness import Desk, Person, Sent
+from tests.handlers.harness import STAFF, Desk, Person, Sent
 
 NUMBER = re.compile(r"\b(?:INC|REQ)-\d{6}\b")
 
@@ -269,3 +272,72 @@ async def test_a_reply_to_the_bots_message_about_a_ticket_goes_to_that_ticket(de
     closed, question = ann.new()[-2:]
     assert f"{second} is already closed" in closed.text and "Which service or device" in question.text
     assert not any("does not start at all" in text for text in desk.staff.texts())
+
+
+async def test_after_choosing_a_ticket_the_conversation_goes_on_until_she_is_quiet_or_it_is_resolved(
+    desk: Desk,
+) -> None:
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    number = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    await agent.press(desk.card(number), "🙋 Take")  # in progress: it does not wait for her
+    ann.new()
+    await ann.send("It is the printer near room 204")
+    (chooser,) = ann.new()
+    assert "Which one is this message about?" in chooser.text
+    await ann.press(chooser, next(label for label in chooser.buttons if label.startswith(number)))
+    assert ann.last.text.startswith(f"✅ Added to {number}")
+    ann.new()
+
+    for text in ("It shows error 13.20", "And it smells of burnt paper"):  # asked once, not for every message
+        await ann.send(text)
+        assert [m.text for m in ann.new()] == [f"✅ Added to {number}. The support team has been notified."]
+        relayed_under(desk, number, text)
+
+    async with desk.db.session() as session:  # quiet for longer than a conversation lasts
+        customer = await repos.customer_by_telegram_id(session, 501)
+        quiet = now_utc() - customer_messages.CONVERSATION_QUIET - timedelta(minutes=1)
+        customer.pending = {
+            **customer.pending,
+            "conversation": {**customer.pending["conversation"], "at": quiet.isoformat()},
+        }
+    await ann.send("Is anyone coming?")
+    (chooser,) = ann.new()
+    assert "Which one is this message about?" in chooser.text
+    await ann.press(chooser, next(label for label in chooser.buttons if label.startswith(number)))
+
+    await agent.send("/open 501 The scanner on floor 4 jams on every single page")  # another one, by an agent
+    other = NUMBER.search(agent.last.text).group(0)
+    await agent.send(f"/resolve {number} technical Replaced the fuser and printed a test page.")
+    ann.new()
+    await ann.send("The scanner is in room 410")  # the printer's is resolved: no conversation goes on about it
+    (chooser,) = ann.new()
+    assert "Which one is this message about?" in chooser.text and chooser.buttons[0].startswith(other)
+    assert not any(number in label for label in chooser.buttons)
+    assert not any("room 410" in text for text in desk.staff.texts())
+
+
+async def test_a_new_request_or_another_tickets_question_ends_the_conversation(desk: Desk) -> None:
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    first = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    await agent.reply(desk.card(first), "We are looking into it")
+    await ann.reply(ann.last, "Thank you")  # her reply to the agent starts the conversation about the first
+    second = await register_another(ann, "My laptop screen flickers and goes black every few minutes")
+    ann.new()
+    await ann.send("It flickers more when it is warm")  # a new request since: asked again
+    (chooser,) = ann.new()
+    assert "Which one is this message about?" in chooser.text
+    await ann.press(chooser, next(label for label in chooser.buttons if label.startswith(second)))
+    await ann.send("And the fan is loud")
+    assert ann.last.text.startswith(f"✅ Added to {second}")
+
+    await agent.send_in(STAFF, f"/ask {first} Which tray is jammed?")  # the first now waits for her
+    ann.new()
+    await ann.send("The lower one")  # an answer to the first, or more about the second? asked
+    (chooser,) = ann.new()
+    assert "Which one is this message about?" in chooser.text
+    await ann.press(chooser, next(label for label in chooser.buttons if label.startswith(first)))
+    assert ann.last.text.startswith(f"✅ Thank you! Your answer was added to {first}")
+    relayed_under(desk, first, "The lower one")
+    await ann.send("It jams on every page")  # then the conversation is about the first
+    assert ann.last.text.startswith(f"✅ Added to {first}")
+    relayed_under(desk, first, "every page")

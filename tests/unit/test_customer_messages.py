@@ -3,7 +3,10 @@ message is for, the chooser, the Reply and fixed buttons, edits."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from helpdesk import agent_actions, customer_messages
+from helpdesk.clock import now_utc
 from helpdesk.content import Content
 from helpdesk.vocabulary import State
 from storage import repos
@@ -33,17 +36,30 @@ async def test_free_message_with_several_open_tickets_asks_which_one(db: Databas
     assert [e.kind for e in await events_of(db, second)] == ["created"]
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
-        assert me.pending == {}
+        assert me.pending == {"conversation": {"ticket": first.id, "at": me.pending["conversation"]["at"]}}
         assert (await customer_messages.choose(session, me, str(first.id), POLICY)).kind == "outdated"
 
-    # "New request" hands the kept message back for the intake
+    # the conversation goes on: the next message goes to the same ticket without asking
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
-        await customer_messages.route(session, me, Content(text="Also the scanner", chat_id=501, message_id=6), POLICY)
+        routed = await customer_messages.route(
+            session, me, Content(text="It beeps too", chat_id=501, message_id=6), POLICY
+        )
+    assert routed.handled and first.number in routed.answers[0].text and routed.answers[0].buttons is None
+    assert [e.note for e in await events_of(db, first)][-1] == "It beeps too"
+
+    # quiet for longer than CONVERSATION_QUIET: asked again; "New request" hands the message to the intake
+    async with db.session() as session:
+        me = await repos.customer_by_telegram_id(session, 501)
+        quiet = now_utc() - customer_messages.CONVERSATION_QUIET - timedelta(minutes=1)
+        me.pending = {"conversation": {"ticket": first.id, "at": quiet.isoformat()}}
+        await customer_messages.route(session, me, Content(text="Also the scanner", chat_id=501, message_id=7), POLICY)
+        assert "choose" in me.pending
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
         result = await customer_messages.choose(session, me, "new", POLICY)
     assert result.kind == "new" and result.content.text == "Also the scanner"
+    assert "conversation" not in me.pending
 
 
 async def test_no_open_tickets_leaves_the_message_to_the_intake(db: Database) -> None:
