@@ -1,6 +1,6 @@
 """CPU cost per update inside the bot process, without HTTP: inbox + handler layer, then delivery.
 
-    python benchmarks/inprocess.py [--updates N] [--users M] [--workload W] [--profile out.prof]
+    python benchmarks/inprocess.py [--updates N] [--users M] [--workload W] [--db sqlite|postgres] [--profile out.prof]
 
 Updates are fed straight into `UpdateInbox.store`; the outbox is then drained by the delivery loop into
 a transport that answers at once. Prints CPU milliseconds per update for each phase and SQL statements
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import sys
 import tempfile
@@ -148,10 +149,19 @@ async def main() -> None:
     parser.add_argument("--runtime", choices=("aiogram", "ptb"), default="aiogram", help="how updates reach handlers")
     parser.add_argument("--statements", action="store_true", help="list the measured SQL statements, most run first")
     parser.add_argument("--workload", choices=("texts", "first", "press", "my", "status"), default="texts")
+    parser.add_argument(
+        "--db", choices=("sqlite", "postgres"), default="sqlite", help="postgres: the test server (tests/support)"
+    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="bench-inproc-") as tmp:
-        db = Database(f"sqlite+aiosqlite:///{tmp}/bot.db")
+    async with contextlib.AsyncExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-inproc-"))
+        if args.db == "postgres":
+            from tests.support.databases import postgres_database
+
+            db = Database(await stack.enter_async_context(postgres_database("bench_")))
+        else:
+            db = Database(f"sqlite+aiosqlite:///{tmp}/bot.db")
         await migrate.upgrade(db)
         statements = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -66,31 +67,40 @@ async def ensure_customer(session: AsyncSession, person: Person) -> Customer:
 
 
 def _new_customer(person: Person, now: datetime) -> Customer:
-    return Customer(
-        telegram_id=person.user_id,
-        chat_id=person.chat_id,
-        first_name=person.first_name or "",
-        last_name=person.last_name,
-        username=person.username,
-        telegram_language=person.language_code,
-        last_seen_at=now,
-        created_at=now,
-        pending={},  # given, not defaulted: pydantic inspects a default factory at every call
-    )
+    return Customer(**_new_customer_row(person, now))
+
+
+def _new_customer_row(person: Person, now: datetime) -> dict[str, Any]:
+    """A first contact's columns (every one the table needs: a batch inserts them as they are)."""
+    return {
+        "telegram_id": person.user_id,
+        "chat_id": person.chat_id,
+        "first_name": person.first_name or "",
+        "last_name": person.last_name,
+        "username": person.username,
+        "telegram_language": person.language_code,
+        "language": None,
+        "phone": None,
+        "unreachable_since": None,
+        "pending": {},  # given, not defaulted: pydantic inspects a default factory at every call
+        "closed_notice_at": None,
+        "created_at": now,
+        "last_seen_at": now,
+    }
 
 
 async def prefetch_people(session: AsyncSession, senders: Iterable[tuple[Person | None, bool]]) -> None:
     """Load the customers of a batch of updates (and their drafts, their open tickets) up front.
 
     `senders` are (person, in a private chat). Someone writing privately becomes a customer on first
-    contact (`ensure_customer`); the ones new in this batch are created together here where that is safe.
+    contact (`ensure_customer`); the ones new in this batch are created together here, in one statement.
     """
     now = now_utc()
     people = {p.user_id: (p, private) for p, private in senders if p is not None}
 
-    def first_contact(telegram_id: int) -> Customer | None:
+    def first_contact(telegram_id: int) -> dict[str, Any] | None:
         person, private = people[telegram_id]
-        return _new_customer(person, now) if private else None
+        return _new_customer_row(person, now) if private else None
 
     if people:
         await repos.prefetch_customers(session, list(people), first_contact)

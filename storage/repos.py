@@ -107,17 +107,16 @@ def _ticket_state_changes(ticket: Ticket, _value: Any, _old: Any, _initiator: An
 async def prefetch_customers(
     session: AsyncSession,
     telegram_ids: Sequence[int],
-    first_contact: Callable[[int], Customer | None] | None = None,
+    first_contact: Callable[[int], dict[str, Any] | None] | None = None,
 ) -> None:
     """Load the customers of a batch of updates, their drafts and whether they have open tickets, in three
     queries for the batch instead of three per update.
 
     `customer_by_telegram_id`, `draft_of` and `tickets_of_customer(open_only=True)` answer from what was
-    loaded for the rest of the transaction. On SQLite the customers not found are inserted here, as
-    `first_contact(telegram_id)` builds them (None: not a customer), in one flush: the transaction began
-    IMMEDIATE, so no one else can insert them meanwhile (elsewhere `add_customer` inserts each one when it
-    is needed, guarded by a savepoint). Only the missing ones are built: a row costs more to build than
-    to look up.
+    loaded for the rest of the transaction. The customers not found are inserted here, with the columns
+    `first_contact(telegram_id)` gives (None: not a customer), in ONE statement (`_insert_customers`):
+    each one alone was an INSERT of its own, on PostgreSQL inside a savepoint, and a row built through
+    the model's validation. Only the missing ones are built: a row costs more to build than to look up.
     """
     wanted = [tid for tid in dict.fromkeys(telegram_ids) if tid not in _info(session).get(_CUSTOMERS, {})]
     if not wanted:
@@ -126,14 +125,14 @@ async def prefetch_customers(
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
     new: list[Customer] = []
-    if first_contact is not None and _inserts_exclusively(session):
+    if first_contact is not None:
         built = (first_contact(tid) for tid, row in known.items() if row is None)
-        new = [c for c in built if c is not None]
-    if new:
-        await write_queued(session)  # the flush below must not overtake rows queued before it
-        session.add_all(new)
-        await session.flush()
-        known.update({c.telegram_id: c for c in new})
+        new_rows = [c for c in built if c is not None]
+        if new_rows:
+            new, others = await _insert_customers(session, new_rows)
+            known.update({c.telegram_id: c for c in new})
+            rows += others
+            known.update({c.telegram_id: c for c in others})
     ids = [row.id for row in rows if row.id is not None]
     with_draft: set[int] = set()
     with_ticket: set[int] = set()
@@ -145,6 +144,33 @@ async def prefetch_customers(
     info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
     info.setdefault(_NO_OPEN_TICKET, set()).update(set(ids) - with_ticket)
     _remember_new(session, new)
+
+
+async def _insert_customers(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> tuple[list[Customer], list[Customer]]:
+    """Insert first contacts in one statement; returns (inserted, inserted meanwhile by someone else).
+
+    `ON CONFLICT DO NOTHING`: a person another transaction inserted first (another process on PostgreSQL;
+    SQLite's transactions here begin IMMEDIATE, so none) is skipped, not an error that would need a
+    savepoint, and read back instead. The rows come back as ORM objects loaded from RETURNING, as a query
+    loads them (not built through the model's validation).
+    """
+    await write_queued(session)  # queued rows keep their order before this insert (storage/deferred.py)
+    rows = sorted(rows, key=lambda row: row["telegram_id"])  # the same lock order in every transaction
+    stmt = (
+        dialect_insert(session, Customer)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["telegram_id"])
+        .returning(Customer)
+    )
+    inserted = list((await session.scalars(stmt)).all())
+    missing = {row["telegram_id"] for row in rows} - {c.telegram_id for c in inserted}
+    others: list[Customer] = []
+    if missing:
+        found = await session.exec(_CUSTOMERS_BY_TELEGRAM_IDS, params={"telegram_ids": sorted(missing)})
+        others = list(found.all())
+    return inserted, others
 
 
 def _inserts_exclusively(session: AsyncSession) -> bool:
