@@ -22,6 +22,7 @@ from sqlmodel import select
 from bot.handlers.context import ButtonAnswers, HandlerContext
 from bot.handlers.update import UnreadableUpdate, Update, parse_update, update_kind
 from bot.update_attempts import Attempts, Seen
+from helpdesk import flood
 from helpdesk.clock import now_utc
 from helpdesk.people import prefetch_people
 from helpdesk.policy import DeskPolicy
@@ -131,6 +132,19 @@ class Batches:
                     if isinstance(u, Update)
                 ]
                 await prefetch_people(session, contacts)
+                # what flood control counts for every customer message (bot/handlers/flood_gate.py)
+                await flood.count_ahead(
+                    session,
+                    [
+                        u.update_id
+                        for u in parsed
+                        if isinstance(u, Update)
+                        and u.kind in ("message", "edited_message")
+                        and u.chat_type == "private"
+                        and u.sender is not None
+                        and not self.policy.is_agent(u.sender.user_id)
+                    ],
+                )
                 for row, update_or_error in zip(heads, parsed, strict=True):
                     seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)
                     handled.append(await self._handle(session, row, seen, update_or_error))

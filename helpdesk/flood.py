@@ -58,6 +58,11 @@ class Verdict:
     first: bool = False  # the first held message of this flood: the customer is asked to slow down
 
 
+async def count_ahead(session: AsyncSession, update_ids: Sequence[int]) -> None:
+    """What `hold_if_flooding` counts for these messages (a batch's), in one query up front."""
+    await held_messages.count_inputs_before(session, update_ids, int(WINDOW.total_seconds()))
+
+
 async def hold_if_flooding(
     session: AsyncSession,
     customer: Customer,

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, delete, distinct, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import session_info
 from storage.models import HeldMessage, InboxUpdate
 
 _INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
@@ -38,15 +39,56 @@ def _inputs_before() -> Any:
     )
 
 
-# Built once: it runs for every message, and building the aliases and the join cost more than running it.
+def _inputs_before_each() -> Any:
+    """`_inputs_before` for several messages at once: (update id, count), none for a count of 0."""
+    current, earlier = _INBOX.alias("current"), _INBOX.alias("earlier")
+    joined = current.join(
+        earlier,
+        and_(
+            earlier.c.chat_key == current.c.chat_key,
+            earlier.c.sent_date > current.c.sent_date - bindparam("window_seconds"),
+            earlier.c.sent_date <= current.c.sent_date,
+            earlier.c.update_id < current.c.update_id,
+            earlier.c.input_key != current.c.input_key,
+        ),
+    )
+    return (
+        select(current.c.update_id, func.count(distinct(earlier.c.input_key)))
+        .select_from(joined)
+        .where(current.c.update_id.in_(bindparam("update_ids", expanding=True)))
+        .group_by(current.c.update_id)
+    )
+
+
+# Built once: they run for every message, and building the aliases and the join cost more than running them.
 _INPUTS_BEFORE = _inputs_before()
+_INPUTS_BEFORE_EACH = _inputs_before_each()
+#: session info: {(update id, window): count} counted ahead for a batch of updates (`count_inputs_before`)
+_COUNTED = "held_messages.inputs_before"
 
 
 async def inputs_before(session: AsyncSession, update_id: int, window_seconds: int) -> int:
     """How many other inputs (an album is one) the same chat sent within `window_seconds` before this
     message, by Telegram's `date`, among updates stored before it; 0 for an update that is no message."""
+    counted = session_info(session).get(_COUNTED)
+    if counted is not None and (update_id, window_seconds) in counted:
+        return counted[(update_id, window_seconds)]
     params = {"update_id": update_id, "window_seconds": window_seconds}
     return int((await session.execute(_INPUTS_BEFORE, params)).scalar_one() or 0)
+
+
+async def count_inputs_before(session: AsyncSession, update_ids: Sequence[int], window_seconds: int) -> None:
+    """`inputs_before` of a batch's messages in one query, answered from the session for the rest of its
+    transaction (one query per batch instead of one per message). The rows counted are earlier updates of
+    the same chat, stored before these and never changed afterwards, so counting them at the start of the
+    transaction gives what counting at the handler would."""
+    if not update_ids:
+        return
+    params = {"update_ids": list(update_ids), "window_seconds": window_seconds}
+    counts = dict.fromkeys(((uid, window_seconds) for uid in update_ids), 0)
+    for update_id, count in (await session.execute(_INPUTS_BEFORE_EACH, params)).all():
+        counts[(int(update_id), window_seconds)] = int(count or 0)
+    session_info(session).setdefault(_COUNTED, {}).update(counts)
 
 
 def hold(

@@ -146,9 +146,7 @@ async def prefetch_customers(
     _remember_new(session, new)
 
 
-async def _insert_customers(
-    session: AsyncSession, rows: list[dict[str, Any]]
-) -> tuple[list[Customer], list[Customer]]:
+async def _insert_customers(session: AsyncSession, rows: list[dict[str, Any]]) -> tuple[list[Customer], list[Customer]]:
     """Insert first contacts in one statement; returns (inserted, inserted meanwhile by someone else).
 
     `ON CONFLICT DO NOTHING`: a person another transaction inserted first (another process on PostgreSQL;

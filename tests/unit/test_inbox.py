@@ -328,6 +328,42 @@ async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot
     assert people == [400, 401, 402, 403, 404, 405]  # the rolled-back batch left no half-made customer
 
 
+async def test_a_batch_counts_its_messages_for_flood_control_in_one_query(db: Database, bot: Any) -> None:
+    """What flood control counts (a chat's earlier inputs within the minute) is counted for the whole batch
+    up front: a handler asking for its message's count runs no query, and gets what the query would give."""
+    from sqlalchemy import event
+
+    from storage import held_messages
+
+    counted: dict[tuple[int, str], int] = {}
+    queries: list[str] = []
+    asked: list[str] = []  # what the handlers' questions ran
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        queries.append(sql)
+
+    class Counting(Recorder):
+        async def on_message(self, update: Update, ctx: HandlerContext) -> None:
+            before = len(queries)
+            counted[(update.message.chat_id, update.message.text or "")] = await held_messages.inputs_before(
+                ctx.session, update.update_id, 60
+            )
+            asked.extend(queries[before:])
+
+    inbox = make_inbox(db, bot, Counting(), attempts=3)
+    await inbox.store([message(510, f"m{i}") for i in range(4)] + [message(511, "alone")])
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await inbox.idle(10)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert counted == {(510, "m0"): 0, (510, "m1"): 1, (510, "m2"): 2, (510, "m3"): 3, (511, "alone"): 0}
+    assert asked == []  # answered from the batch's count
+    async with db.read() as s:  # the per-message query agrees
+        last = max(r.update_id for r in (await inbox_rows(db)).values() if r.chat_key == 510)
+        assert await held_messages.inputs_before(s, last, 60) == 3
+
+
 async def test_a_failure_at_the_commit_splits_the_batch_until_it_names_its_update(db: Database, bot: Any) -> None:
     """Two chats' effects that cannot both be committed: the batch is split, one wins, the other is parked."""
     rec = Recorder()
