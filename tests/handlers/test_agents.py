@@ -222,3 +222,13 @@ async def test_a_number_followed_by_words_gets_the_usage_not_there_is_no_such_ti
     assert "New" in desk.card(number).text  # and nothing was done
     await agent.send(f"/{command} {number.replace('-', ' ')}")  # "INC 000001" is still one number
     assert agent.last.text != usage and "There is no ticket" not in agent.last.text
+
+
+async def test_a_resolved_ticket_is_not_listed_as_closed_and_stats_count_without_bad_plurals(desk: Desk) -> None:
+    agent, olga = desk.agent(), desk.person(601, "Ольга", lang="ru")
+    number = await register(olga, "Принтер на втором этаже зажевал бумагу и не печатает")
+    await agent.send(f"/resolve {number} technical заменили ролик подачи")
+    await olga.send("/my")
+    assert "Недавно решённые и закрытые" in olga.last.text and "Решена" in olga.last.text  # was "Недавно закрытые"
+    await agent.send("/stats")
+    assert "Now · tickets: 1, not yet closed: 1" in agent.last.text  # was "1 tickets, 1 not yet closed"
