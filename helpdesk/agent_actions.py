@@ -199,7 +199,7 @@ async def _write_to_customer(
     policy: DeskPolicy,
     *,
     kind: str,
-    header_key: str,
+    header_key: str | None,
     empty_key: str,
     answer_button: bool = False,
 ) -> datetime:
@@ -223,14 +223,17 @@ async def _write_to_customer(
 
 async def reply(
     session: AsyncSession, ticket: Ticket, actor: Actor, content: customer_notices.Words, policy: DeskPolicy
-) -> Notice:
+) -> Notice | None:
     """Send the agent's text or file (or words made for each reader) to the customer, headed with the
-    ticket number."""
+    ticket number; the later parts of an album follow its first part unheaded, and need no notice (None)."""
     require_writable(ticket)
+    later = not callable(content) and await tickets.continues_album(session, ticket, "reply", content)
     now = await _write_to_customer(
         session, ticket, actor, content, policy,
-        kind="reply", header_key="agents.customer.reply", empty_key="agents.error.empty_reply",
+        kind="reply", header_key=None if later else "agents.customer.reply", empty_key="agents.error.empty_reply",
     )  # fmt: skip
+    if later:
+        return None
     if ticket.state == State.NEW.value:
         await _transition(session, ticket, State.IN_PROGRESS, actor, policy, now)
         await cards.refresh_card(session, ticket, policy)

@@ -70,7 +70,7 @@ def reply_words(replies: CannedReplies, text: str, actor: Actor) -> customer_not
 
 async def reply(
     session: AsyncSession, ticket: Ticket, actor: Actor, text: str, replies: CannedReplies, policy: DeskPolicy
-) -> Notice:
+) -> Notice | None:
     """`/reply N text`, or `/reply N #name`: the template, filled in for each reader, as the agent's reply."""
     notice = await agent_actions.reply(session, ticket, actor, reply_words(replies, text, actor), policy)
     if not is_canned(text):

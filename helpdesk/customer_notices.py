@@ -102,19 +102,20 @@ def relay(
     ticket: Ticket,
     customer: Customer,
     content: Content,
-    header_key: str,
+    header_key: str | None,
     lang: str,
     *,
     buttons: outbox.Buttons | None = None,
     number: str | None = None,
 ) -> bool:
     """An agent's words or file for the customer, headed with the ticket number (`header_key`; `number`:
-    how the ticket is named to them, see `Recipient`)."""
+    how the ticket is named to them, see `Recipient`); no header: a file keeps its own caption (a later
+    part of an album, headed by its first part)."""
     if not reachable(customer):
         return False
     number = number or ticket.number
     if content.is_copyable_file:
-        caption = t(lang, header_key, number=number, text=content.formatted()).strip()
+        caption = t(lang, header_key, number=number, text=content.formatted()).strip() if header_key else None
         outbox.copy_message(
             session,
             customer.chat_id,
@@ -127,7 +128,7 @@ def relay(
             caption_apart=not content.shows_caption,
         )
         return True
-    text = t(lang, header_key, number=number, text=content.formatted())
+    text = t(lang, header_key, number=number, text=content.formatted()) if header_key else content.formatted()
     return tell(session, ticket, customer, text, buttons=buttons)
 
 
@@ -147,7 +148,7 @@ async def relay_to_audience(
     session: AsyncSession,
     ticket: Ticket,
     content: Words,
-    header_key: str,
+    header_key: str | None,
     policy: DeskPolicy,
     *,
     buttons: ButtonsFor | None = None,

@@ -131,6 +131,8 @@ async def record_content(
         data["message"] = [content.chat_id, content.message_id]
     if content.file is not None:
         data["file"] = content.file.get("kind")
+    if content.album:
+        data["album"] = content.album
     event = record_event(
         session,
         ticket,
@@ -146,6 +148,15 @@ async def record_content(
         await session.flush()
         session.add(attachment_row(ticket.id, content.file, event.id))
     return event
+
+
+async def continues_album(session: AsyncSession, ticket: Ticket, kind: str, content: Content) -> bool:
+    """A later part of an album whose first part was the ticket's last `kind` message (Telegram sends each
+    part as a message of its own; the album is answered once, as a whole)."""
+    if not content.album:
+        return False
+    last = await repos.latest_events_of_kinds(session, ticket.id, (kind,), 1)
+    return bool(last) and (last[-1].data or {}).get("album") == content.album
 
 
 async def register(

@@ -101,6 +101,8 @@ async def _on_ticket(ctx: HandlerContext, message: Message, ticket_id: int, link
         return
     if kind is not None:  # its edits are corrections
         corrections.remember(ctx.session, message.chat_id, message.message_id, ticket, kind, corrections.typed(content))
+    if notice is None:
+        return  # a later part of an album: acknowledged with its first part
     if link_kind == TOPIC_TALK and kind is not None:
         return  # the topic is the conversation: a plain message there needs no acknowledgement
     # linked to the ticket too, so replying to the acknowledgement carries on the conversation

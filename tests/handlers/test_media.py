@@ -254,3 +254,27 @@ async def test_an_album_where_no_file_is_taken_is_answered_once(desk: Desk) -> N
     await ann.send_album(2, album="album-2")  # another album: answered again, once
     assert len(ann.new()) == 1
     assert "Attachments: —" in await finish_intake(ann)  # the pictures were refused, not kept
+
+
+async def test_an_agents_album_reaches_the_customer_under_one_header_with_one_acknowledgement(any_desk: Desk) -> None:
+    """Telegram sends each part of an album as a message of its own: the first part is headed with the
+    ticket and acknowledged, the later ones follow it in order, unheaded and unacknowledged."""
+    desk = any_desk
+    agent, ann = desk.agent(), desk.person(501, "Ann")
+    number, card = await open_ticket(desk, ann)
+    ann.new(), desk.staff.new()
+
+    async def album(name: str, count: int, caption: str) -> None:
+        for index in range(count):
+            words = caption if index == 0 else None
+            await agent.send_photo(words, file_id=f"{name}-{index}", album=name, chat=STAFF, reply_to=card)
+
+    await album("fuser", 3, "The new fuser, before and after")
+    copies = [m for m in ann.new() if m.kind == "copy"]
+    assert len(copies) == 3 and copies[0].text.startswith(f"💬 {number} · Support:\nThe new fuser")
+    assert [m.text for m in copies[1:]] == ["", ""]  # their own (empty) captions: no header again
+    assert len([m for m in desk.staff.new() if "Sent to the customer" in m.text]) == 1
+    await album("rollers", 2, "And the rollers")  # another album: headed and acknowledged again
+    copies = [m for m in ann.new() if m.kind == "copy"]
+    assert len(copies) == 2 and copies[0].text.startswith(f"💬 {number} · Support:\nAnd the rollers")
+    assert len([m for m in desk.staff.new() if "Sent to the customer" in m.text]) == 1
