@@ -111,6 +111,8 @@ class ConsoleChat:
     async def _press(self, session: AsyncSession, customer: Customer, service: IntakeService, pick: Pick) -> Result:
         if pick.kind == "ticket":
             ticket = await tickets.ticket_for_customer(session, customer, int(pick.value))
+            if ticket is None:
+                return Result([Reply(t(self.lang, "status.not_found", number="?"))])
             return await self._status_of(session, ticket, "?")
         event = (
             UserInput.of_choice(pick.value, self.token or "")
@@ -160,7 +162,7 @@ class ConsoleChat:
     async def _status_of(self, session: AsyncSession, ticket: Any, number: str) -> Result:
         """A customer's own ticket; anyone else's number reads exactly like an unknown one."""
         if ticket is None:
-            return Result([Reply(t(self.lang, "status.not_found", number=number))])
+            return Result([Reply(views.status_not_found(self.lang, number))])
         text = await views.status_text(session, ticket, self.lang)
         return Result([Reply(text, buttons=views.status_button(ticket, self.lang))])
 

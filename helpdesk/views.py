@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from helpdesk import callbacks
 from helpdesk.formatting import shorten, when
 from helpdesk.i18n import has, t
+from helpdesk.numbering import parse_number
 from helpdesk.outbox import Buttons
 from storage import repos
 from storage.models import Ticket, TicketEvent
@@ -64,6 +65,14 @@ async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
 
 def status_button(ticket: Ticket, lang: str) -> Buttons:
     return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
+
+
+def status_not_found(lang: str, typed: str) -> str:
+    """Why `/status` shows nothing: what was typed is no ticket number at all, or it is none of the
+    customer's tickets (anyone else's number reads exactly like an unknown one)."""
+    if parse_number(typed) is None:
+        return t(lang, "status.not_a_number", typed=typed[:40])
+    return t(lang, "status.not_found", number=typed[:40])
 
 
 def my_list(lang: str, open_: Sequence[TicketLine], closed: Sequence[TicketLine]) -> tuple[str, Buttons]:

@@ -84,7 +84,7 @@ async def status(ctx: HandlerContext, message: Message) -> None:
         return
     ticket = await tickets.find_for_customer(ctx.session, await ctx.customer(), number)
     if ticket is None:
-        ctx.reply(t(lang, "status.not_found", number=number[:40]))
+        ctx.reply(views.status_not_found(lang, number))
         return
     ctx.reply(
         await views.status_text(ctx.session, ticket, lang),

@@ -341,3 +341,14 @@ async def test_a_new_request_or_another_tickets_question_ends_the_conversation(d
     await ann.send("It jams on every page")  # then the conversation is about the first
     assert ann.last.text.startswith(f"✅ Added to {first}")
     relayed_under(desk, first, "every page")
+
+
+async def test_status_with_words_instead_of_a_number_says_so_and_shows_how(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("/status my printer")
+    assert ann.last.text.startswith("“my printer” is not a ticket number. Send it like this: /status INC-000042")
+    await ann.send("/status 42")  # a number, of nobody's ticket or someone else's: the usual answer
+    assert "I can't find a ticket with the number 42 among your tickets" in ann.last.text
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("/status <b>заявка</b>")
+    assert olga.last.text.startswith("«<b>заявка</b>» — это не номер заявки")  # escaped: shown as typed
