@@ -39,7 +39,13 @@ async def start_with(ctx: HandlerContext, content: Content | None, more: Sequenc
 
 
 async def new(ctx: HandlerContext, message: Message) -> None:
-    send(ctx, (await (await intake(ctx)).start()).replies)
+    """`/new`, or `/new the printer is jammed`: the words after it are the first answer, not asked again."""
+    service = await intake(ctx)
+    words = (message.command.args if message.command else "").strip()
+    if words and not await service.has_draft():
+        send(ctx, (await service.start(description=words)).replies)
+    else:
+        send(ctx, (await service.start()).replies)
 
 
 async def cancel(ctx: HandlerContext, message: Message) -> None:

@@ -352,3 +352,14 @@ async def test_status_with_words_instead_of_a_number_says_so_and_shows_how(desk:
     olga = desk.person(601, "Ольга", lang="ru")
     await olga.send("/status <b>заявка</b>")
     assert olga.last.text.startswith("«<b>заявка</b>» — это не номер заявки")  # escaped: shown as typed
+
+
+async def test_new_with_the_problem_on_the_same_line_takes_it_as_the_description(desk: Desk) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("/new the label printer in the warehouse is jammed and prints nothing")
+    assert "What happened" not in ann.last.text and "Which service or device is affected?" in ann.last.text
+    await ann.send("/new")  # with the request under way: the same question, said to be the unfinished one
+    assert "unfinished request" in ann.last.text and "Which service or device" in ann.last.text
+    number = await register(ann, "Printer or scanner")
+    await ann.send(f"/status {number}")
+    assert "Description: the label printer in the warehouse is jammed" in ann.last.text
