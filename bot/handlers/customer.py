@@ -46,8 +46,9 @@ async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
 
 
 async def lang(ctx: HandlerContext, message: Message) -> None:
-    wanted = (message.command.args if message.command else "").strip().lower()[:2]
-    if wanted in LANGUAGES:
+    typed = (message.command.args if message.command else "").strip().casefold()
+    wanted = next((code for code in LANGUAGES if typed[:2] == code or typed == t(code, "lang.name").casefold()), None)
+    if wanted is not None:  # "ru", "russian", "Русский"
         await set_language(ctx, wanted)
         return
     current = await ctx.lang()

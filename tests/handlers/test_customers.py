@@ -140,6 +140,10 @@ async def test_language_switch_and_help(desk: Desk) -> None:
     assert "Чем я могу помочь" in max_.last.text and "Команды агента" not in max_.last.text
     await max_.send("/lang en")
     assert max_.last.text == "Language set to English."
+    await max_.send("/lang Русский")  # the language by its own name, as the chooser's button reads
+    assert max_.last.text == "Язык переключён на русский."
+    await max_.send("/lang english")
+    assert max_.last.text == "Language set to English."
     await max_.send("/help")
     assert "How I can help" in max_.last.text
 
