@@ -44,7 +44,7 @@ PAYLOAD_CACHE_LIMIT = 20_000
 
 def _inbox_row(payload: dict[str, Any], received: datetime) -> dict[str, Any]:
     """The inbox row of a fresh update (with what flood control counts: `flood_keys_of`)."""
-    input_key, sent_date = flood_keys_of(payload)
+    input_key, sent_date = flood_keys_of(payload, received)
     return {
         "update_id": int(payload["update_id"]),
         "chat_key": chat_key_of(payload),

@@ -3,8 +3,16 @@ every message, nor crowd out everyone else.
 
 - What counts: the new messages of one private chat (an album is one), by Telegram's time of sending,
   over the last minute, in the shared inbox (`storage.held_messages.inputs_before`), so every process
-  of a deployment agrees. Edits count too (each would be relayed and answered); button presses do not
-  (they answer the bot's own questions). Agents are never limited (`applies_to`).
+  of a deployment agrees. Edits count too (each would be relayed and answered). Agents are never limited
+  (`applies_to`).
+- Button presses are counted apart, by when they were stored (Telegram dates no press), against the same
+  limit but never fewer than `PRESSES_AT_LEAST`: most of them answer the bot's own questions, so a burst
+  of messages must not lock the form's buttons, nor a walk through the form count as messages or be
+  refused under a small limit. But a press can make the bot send a message
+  (the menu's Help or My tickets, an old question of the form asked again), so a hostile user hammering
+  buttons could make it send one per press. A press beyond the limit is refused (`press_refused`): the
+  button is answered with a short note and nothing is sent, done or kept; pressed again after the minute
+  it works as usual.
 - Beyond the limit a message is *held*: stored (nothing lost), neither answered nor relayed one by one.
   The first held message of a flood is answered once, with a polite "please slow down".
 - The staff get the held messages as ONE digest on the customer's ticket (the most recently active open
@@ -44,6 +52,9 @@ LISTED_AT_MOST = 15
 LISTED_CHARS = 200
 #: in a held row's content: an edit of an earlier message, not a new one
 EDITED = "edited"
+#: presses a minute allowed whatever FLOOD_MESSAGES_PER_MINUTE says: walking through the form with its
+#: buttons (about ten, Back included) must never be refused
+PRESSES_AT_LEAST = 20
 
 
 def applies_to(policy: DeskPolicy, telegram_id: int) -> bool:
@@ -87,6 +98,23 @@ async def hold_if_flooding(
         customer.pending = {**(customer.pending or {}), PENDING_KEY: True}
         session.add(customer)
     return Verdict(held=True, first=due is None)
+
+
+async def press_refused(session: AsyncSession, update_id: int, policy: DeskPolicy) -> bool:
+    """True when the press comes after `presses_per_minute` other presses of its chat within the minute:
+    answered on the button only (`press_slow_down`), nothing else done. Only for a sender flood control
+    `applies_to`."""
+    before = await held_messages.presses_before(session, update_id, int(WINDOW.total_seconds()))
+    return before >= presses_per_minute(policy)
+
+
+def presses_per_minute(policy: DeskPolicy) -> int:
+    return max(policy.flood_messages_per_minute, PRESSES_AT_LEAST)
+
+
+def press_slow_down(lang: str) -> str:
+    """The note on a refused press (a toast: short, plain)."""
+    return t(lang, "flood.press_slow_down")
 
 
 async def post_held(session: AsyncSession, customer: Customer, policy: DeskPolicy) -> int:

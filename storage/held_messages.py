@@ -1,4 +1,5 @@
-"""Flood control's queries: a chat's recent messages counted in the shared inbox, and the held messages.
+"""Flood control's queries: a chat's recent messages (and, apart, its button presses) counted in the shared
+inbox, and the held messages.
 
 Counting in the inbox (where every process stores every update before handling it) rather than in a
 process's memory means two webhook processes on PostgreSQL see the same count.
@@ -20,8 +21,15 @@ from storage.models import HeldMessage, InboxUpdate
 _INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
 
 
-def _inputs_before() -> Any:
+#: the input key of a button press (`bot.handlers.update.flood_keys_of`): counted apart from messages
+PRESS = "press:"
+
+
+def _earlier_inputs(presses: bool) -> tuple[Any, Any, Any]:
+    """The inbox row being counted (`current`) joined to the same chat's earlier inputs of its kind within
+    the window (`earlier`): messages, or button presses."""
     current, earlier = _INBOX.alias("current"), _INBOX.alias("earlier")
+    is_press = earlier.c.input_key.like(f"{PRESS}%")
     joined = current.join(
         earlier,
         and_(
@@ -30,8 +38,14 @@ def _inputs_before() -> Any:
             earlier.c.sent_date <= current.c.sent_date,
             earlier.c.update_id < current.c.update_id,
             earlier.c.input_key != current.c.input_key,
+            is_press if presses else ~is_press,
         ),
     )
+    return current, earlier, joined
+
+
+def _inputs_before(presses: bool) -> Any:
+    current, earlier, joined = _earlier_inputs(presses)
     return (
         select(func.count(distinct(earlier.c.input_key)))
         .select_from(joined)
@@ -41,17 +55,7 @@ def _inputs_before() -> Any:
 
 def _inputs_before_each() -> Any:
     """`_inputs_before` for several messages at once: (update id, count), none for a count of 0."""
-    current, earlier = _INBOX.alias("current"), _INBOX.alias("earlier")
-    joined = current.join(
-        earlier,
-        and_(
-            earlier.c.chat_key == current.c.chat_key,
-            earlier.c.sent_date > current.c.sent_date - bindparam("window_seconds"),
-            earlier.c.sent_date <= current.c.sent_date,
-            earlier.c.update_id < current.c.update_id,
-            earlier.c.input_key != current.c.input_key,
-        ),
-    )
+    current, earlier, joined = _earlier_inputs(presses=False)
     return (
         select(current.c.update_id, func.count(distinct(earlier.c.input_key)))
         .select_from(joined)
@@ -61,7 +65,8 @@ def _inputs_before_each() -> Any:
 
 
 # Built once: they run for every message, and building the aliases and the join cost more than running them.
-_INPUTS_BEFORE = _inputs_before()
+_INPUTS_BEFORE = _inputs_before(presses=False)
+_PRESSES_BEFORE = _inputs_before(presses=True)
 _INPUTS_BEFORE_EACH = _inputs_before_each()
 #: session info: {(update id, window): count} counted ahead for a batch of updates (`count_inputs_before`)
 _COUNTED = "held_messages.inputs_before"
@@ -89,6 +94,13 @@ async def count_inputs_before(session: AsyncSession, update_ids: Sequence[int], 
     for update_id, count in (await session.execute(_INPUTS_BEFORE_EACH, params)).all():
         counts[(int(update_id), window_seconds)] = int(count or 0)
     session_info(session).setdefault(_COUNTED, {}).update(counts)
+
+
+async def presses_before(session: AsyncSession, update_id: int, window_seconds: int) -> int:
+    """How many other button presses the same chat made within `window_seconds` before this one, by when
+    they were stored (Telegram dates no press), among updates stored before it."""
+    params = {"update_id": update_id, "window_seconds": window_seconds}
+    return int((await session.execute(_PRESSES_BEFORE, params)).scalar_one() or 0)
 
 
 def hold(

@@ -84,5 +84,6 @@ ROUTES: tuple[Route, ...] = (
 
 def build_dispatch(bot_username: str | None = None) -> Dispatch:
     """The dispatch over ROUTES; `bot_username` tells our `/cmd@mention` from other bots' in groups. Every
-    new message in a customer's private chat passes flood control first (`bot/handlers/flood_gate.py`)."""
-    return Dispatch(ROUTES, bot_username=bot_username, gate=flood_gate.gate)
+    new message and button press in a customer's private chat passes flood control first
+    (`bot/handlers/flood_gate.py`)."""
+    return Dispatch(ROUTES, bot_username=bot_username, gate=flood_gate.gate, press_gate=flood_gate.press_gate)

@@ -24,6 +24,8 @@ ButtonHandler = Callable[[HandlerContext, ButtonPress, Callback], Awaitable[None
 MemberHandler = Callable[[HandlerContext, MemberChange], Awaitable[None]]
 #: looks at every message and edit before the routes; True when it dealt with it (flood control holds it)
 MessageGate = Callable[[HandlerContext, Message], Awaitable[bool]]
+#: looks at every button press before the routes; True when it dealt with it (flood control refuses it)
+PressGate = Callable[[HandlerContext, ButtonPress], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,16 @@ class Dispatch:
     """Hands each update to the first route that matches it and admits its sender."""
 
     def __init__(
-        self, routes: Iterable[Route], *, bot_username: str | None = None, gate: MessageGate | None = None
+        self,
+        routes: Iterable[Route],
+        *,
+        bot_username: str | None = None,
+        gate: MessageGate | None = None,
+        press_gate: PressGate | None = None,
     ) -> None:
         self.routes = tuple(routes)
         self.gate = gate
+        self.press_gate = press_gate
         self.bot_username = (bot_username or "").casefold() or None
         self._commands: dict[str, list[OnCommand]] = {}
         self._buttons: dict[str, list[OnButton]] = {}
@@ -139,6 +147,8 @@ class Dispatch:
         return False
 
     async def _press(self, press: ButtonPress, ctx: HandlerContext) -> bool:
+        if self.press_gate is not None and await self.press_gate(ctx, press):
+            return True
         parsed = callbacks.parse(press.data)
         routes = self._buttons.get(parsed.prefix, ()) if parsed is not None else ()
         for route in routes:

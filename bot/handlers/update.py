@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from helpdesk.people import Person
+from storage.held_messages import PRESS
 
 #: the attachments the desk keeps, in the order they are looked for (a photo comes as several sizes);
 #: voice and video notes are files too: on a ticket they travel both ways like a photo does
@@ -216,12 +218,15 @@ def chat_key_of(payload: dict[str, Any]) -> int:
     return _int(_dict(body.get("from") or body.get("user")).get("id")) or 0
 
 
-def flood_keys_of(payload: dict[str, Any]) -> tuple[str | None, int | None]:
+def flood_keys_of(payload: dict[str, Any], received: datetime) -> tuple[str | None, int | None]:
     """What flood control counts (helpdesk/flood.py), stored with the update: which input of its sender a
     message or an edit is (the parts of an album are one: its id; else the update id) and when Telegram
-    says it was sent (an edit: edited). (None, None) for anything else (button presses, membership…)."""
+    says it was sent (an edit: edited); a button press, counted apart, and when we `received` it (Telegram
+    dates no press). (None, None) for anything else (membership…)."""
     kind = update_kind(payload)
     body = payload.get(kind)
+    if kind == "callback_query":
+        return f"{PRESS}{_int(payload.get('update_id'))}", int(received.timestamp())
     if kind not in ("message", "edited_message") or not isinstance(body, dict):
         return None, None
     album = re.sub(r"[^\w-]", "", _str(body.get("media_group_id")) or "")[:64]  # stored safely on any database

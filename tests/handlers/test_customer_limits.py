@@ -199,6 +199,33 @@ async def test_an_intake_open_during_a_flood_keeps_its_answers_and_its_question(
     assert draft.answers["description"].startswith("Не работает принтер")  # held messages are no answers
 
 
+async def test_button_presses_beyond_the_limit_are_answered_on_the_button_and_send_nothing(any_desk: Desk) -> None:
+    """A press can make the bot send a message (the menu's Help here): hammering a button gets the limit's
+    answers, then only a note on the button. Presses are counted apart from messages, and never limited
+    below `PRESSES_AT_LEAST` (a walk through the form under a small limit is tested above: `register`)."""
+    desk = limited(any_desk, flood_messages_per_minute=3)
+    allowed = flood.presses_per_minute(desk.policy)
+    assert allowed == flood.PRESSES_AT_LEAST
+    ann = desk.person(501, "Ann")
+    await ann.send("/start")
+    menu = ann.last
+    ann.new()
+    answers = [await ann.press(menu, "❓ Help") for _ in range(allowed + 3)]
+    helps = ann.new()
+    assert len(helps) == allowed and all("How I can help" in m.text for m in helps), len(helps)
+    refused = [a for a in answers if a.get("text") and "Too many presses" in a["text"]]
+    assert len(refused) == 3 and answers[allowed:] == refused  # the presses after the limit, and only they
+    assert not any(SLOW_DOWN in text for text in ann.chat.texts())  # the messages' count is untouched
+    await ann.send("/help")
+    assert "How I can help" in ann.last.text
+
+    olga = desk.person(601, "Ольга", lang="ru")  # another chat: her own count
+    await olga.send("/start")
+    menu = olga.last
+    answers = [await olga.press(menu, menu.buttons[-1]) for _ in range(allowed + 1)]
+    assert not any(a.get("text") for a in answers[:allowed]) and "Слишком много нажатий" in answers[-1]["text"]
+
+
 async def test_agents_are_never_limited(desk: Desk) -> None:
     limited(desk, flood_messages_per_minute=2)
     agent = desk.agent()
