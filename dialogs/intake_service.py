@@ -16,11 +16,10 @@ from dialogs import offers
 from dialogs.intake import DraftState, IntakeDialog, Outcome, Prompt, Turn, UserInput
 from dialogs.known_outage_offer import KnownOutageOffers
 from dialogs.offers import OfferProvider, OfferStep
-from helpdesk import customer_messages, promise, tickets, views
+from helpdesk import customer_messages, promise, registration, tickets, views
 from helpdesk.clock import now_utc
 from helpdesk.customer_limits import open_ticket_refusal
 from helpdesk.i18n import t
-from helpdesk.major_incidents import detection as major_detection
 from helpdesk.outbox import Buttons
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
@@ -192,9 +191,9 @@ class IntakeService:
                 again = self.dialog.resume(turn.draft)
                 again.notes.insert(0, refusal + "\n\n" + t(self.lang, "intake.open_ticket_cap_kept"))
                 return await self._apply(again)
-            ticket = await self._register(turn.draft)
+            registered = await self._register(turn.draft)
             await self._delete()
-            return Result([self._registered(ticket)], ticket=ticket, finished=True)
+            return Result([self._registered(registered)], ticket=registered.ticket, finished=True)
         before = await self._draft_row()
         self._row = _store(before, self.customer, turn.draft)
         if before is None:  # a loaded row is tracked already (adding it again walks the mapper for nothing)
@@ -206,7 +205,7 @@ class IntakeService:
         shown = [Reply(message) for message in turn.messages]
         return Result([*shown, Reply(text, prompt=turn.prompt, coalesce=coalesce)], stale=turn.stale)
 
-    async def _register(self, draft: DraftState) -> Ticket:
+    async def _register(self, draft: DraftState) -> registration.Registered:
         a = draft.answers
         forced = TicketType(a["forced_type"]) if a.get("forced_type") else None
         result = self.triage.classify(
@@ -226,19 +225,12 @@ class IntakeService:
             language=self.lang,
             service_key=a.get("service_id"),
         )
-        ticket = await tickets.register(self.session, self.customer, new, self.policy)
         declined = [str(state.get("ref")) for state in offers.declined_states(a, KnownOutageOffers.name)]
-        await major_detection.on_registered(self.session, ticket, self.policy, declined=declined)
-        return ticket
-
-    def _registered(self, ticket: Ticket) -> Reply:
-        text = t(
-            self.lang,
-            "intake.registered",
-            number=ticket.number,
-            type=t(self.lang, f"type.{ticket.ticket_type}"),
-            category=t(self.lang, f"category.{ticket.category}"),
-            priority=t(self.lang, f"priority.{ticket.priority}"),
-            response=promise.first_response(ticket, self.policy, self.lang),
+        return await registration.register(
+            self.session, self.customer, new, self.policy, text_key="intake.registered", declined=declined
         )
-        return Reply(text, buttons=views.status_button(ticket, self.lang), remove_keyboard=False, ticket_id=ticket.id)
+
+    def _registered(self, registered: registration.Registered) -> Reply:
+        ticket = registered.ticket
+        buttons = views.status_button(ticket, self.lang)
+        return Reply(registered.text, buttons=buttons, remove_keyboard=False, ticket_id=ticket.id)

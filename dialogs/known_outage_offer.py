@@ -17,9 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.form_data import Choice
 from dialogs.offers import Decision, OfferEvent, OfferRequest, OfferView, Settlement, Verdict
-from helpdesk import tickets
+from helpdesk import registration
 from helpdesk.i18n import t
-from helpdesk.major_incidents import detection
 from helpdesk.major_incidents import known_outages as known
 from helpdesk.policy import DeskPolicy
 from helpdesk.tickets import Classification, NewTicket
@@ -78,9 +77,10 @@ class KnownOutageOffers:
             outage = await known.follow_declared(session, customer, ident, description)
             if outage is not None:
                 return Settlement([t(lang, "major.offer.following_declared", service=outage.service_word)])
-        ticket = await tickets.register(session, customer, self._report(event), self.policy)
-        await detection.on_registered(session, ticket, self.policy)
-        return Settlement([t(lang, "major.offer.gone", number=ticket.number)], ticket)
+        registered = await registration.register(
+            session, customer, self._report(event), self.policy, text_key="major.offer.gone"
+        )
+        return Settlement([registered.text], registered.ticket)
 
     def _report(self, event: OfferEvent) -> NewTicket:
         """The customer's first description as an incident report (no form answered: the triage decides)."""

@@ -1,9 +1,9 @@
 """Tickets an agent opens on a customer's behalf: `/open CUSTOMER_ID text` (the customer phoned, or
 wrote by e-mail, and has written to the bot before, so the bot can reach them).
 
-The text is triaged as an intake description would be (type, category, priority, SLA), the ticket is
-registered for the customer with its card and major-incident detection as usual, the opening agent is
-recorded in its history, and the customer is told in their language, with the first-response promise.
+The text is triaged as an intake description would be (type, category, priority, SLA), and registered
+for the customer as every ticket is (`registration.register`: its card, the opening agent in its
+history, major-incident detection), the customer told in their language, with the first-response promise.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import customer_notices, promise, tickets
+from helpdesk import registration, tickets
 from helpdesk.agent_actions import Notice, Refusal
-from helpdesk.i18n import t
-from helpdesk.major_incidents import detection as major_detection
 from helpdesk.people import Actor, customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
 from storage import repos
@@ -45,25 +43,10 @@ async def open_for(
         classification=tickets.Classification.of(triage.classify(description)),
         language=lang,
     )
-    ticket = await tickets.register(session, customer, new, policy)
-    tickets.record_event(
-        session, ticket, "opened_by_agent", actor_kind="agent", actor_id=actor.user_id, actor_name=actor.name
+    registered = await registration.register(
+        session, customer, new, policy, text_key="replies.open.customer", opened_by=actor, tell=True
     )
-    await major_detection.on_registered(session, ticket, policy)
-    told = customer_notices.tell(
-        session,
-        ticket,
-        customer,
-        t(
-            lang,
-            "replies.open.customer",
-            number=ticket.number,
-            type=t(lang, f"type.{ticket.ticket_type}"),
-            priority=t(lang, f"priority.{ticket.priority}"),
-            description=description,
-            response=promise.first_response(ticket, policy, lang),
-        ),
-    )
+    ticket = registered.ticket
     values = {
         "number": ticket.number,
         "customer": customer_display_name(customer),
@@ -71,4 +54,4 @@ async def open_for(
         "category": ticket.category,
         "priority": ticket.priority,
     }
-    return ticket, Notice("replies.open.opened" if told else "replies.open.opened_untold", values)
+    return ticket, Notice("replies.open.opened" if registered.told else "replies.open.opened_untold", values)
