@@ -142,7 +142,7 @@ class Batches:
                         and u.kind in ("message", "edited_message")
                         and u.chat_type == "private"
                         and u.sender is not None
-                        and not self.policy.is_agent(u.sender.user_id)
+                        and flood.applies_to(self.policy, u.sender.user_id)
                     ],
                 )
                 for row, update_or_error in zip(heads, parsed, strict=True):
