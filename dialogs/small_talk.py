@@ -18,7 +18,7 @@ from helpdesk.i18n import t
 class SmallTalk(StrEnum):
     GREETING = "greeting"
     HELP = "help"  # "help", "помогите": wants help, has not said with what
-    THANKS = "thanks"
+    THANKS = "thanks"  # also a bare "ok", "понятно", 👍: nothing asked
 
 
 #: every phrase a kind of small talk is made of; None: fillers that may stand around them
@@ -38,12 +38,13 @@ _PHRASES: dict[SmallTalk | None, tuple[str, ...]] = {
         "thanks", "thank you", "thank you very much", "thanks a lot", "many thanks", "thx", "ty", "cheers",
         "спасибо", "спс", "благодарю", "большое спасибо", "спасибо большое", "огромное спасибо",
         "it works", "it works now", "works now", "all good", "работает", "все работает", "заработало",
-        "все заработало",
+        "все заработало", "ok", "okay", "got it", "great", "ок", "окей", "хорошо", "понятно", "ясно", "понял",
+        "поняла", "ладно", "отлично", "супер",
     ),
     None: (
         "there", "all", "everyone", "everybody", "team", "support", "guys", "folks", "bot", "again", "dear",
-        "please", "pls", "plz", "ok", "okay", "всем", "вам", "поддержка", "коллеги", "ребята", "бот", "снова",
-        "еще раз", "пожалуйста", "плиз", "ок", "окей", "хорошо",
+        "please", "pls", "plz", "всем", "вам", "поддержка", "коллеги", "ребята", "бот", "снова", "еще раз",
+        "пожалуйста", "плиз",
     ),
 }  # fmt: skip
 _KIND_OF: dict[tuple[str, ...], SmallTalk | None] = {
@@ -52,6 +53,8 @@ _KIND_OF: dict[tuple[str, ...], SmallTalk | None] = {
 _LONGEST = max(len(phrase) for phrase in _KIND_OF)
 _WORD = re.compile(r"[^\W\d_]+")
 _MAX_WORDS = 8
+#: a message of only these is a thumbs-up or a thank-you (variation selectors and spaces included)
+_THANKS_SIGNS = frozenset("👍🙏❤🤝👌 \ufe0f")
 
 
 def _words(text: str) -> list[str]:
@@ -61,6 +64,8 @@ def _words(text: str) -> list[str]:
 def small_talk(text: str) -> SmallTalk | None:
     """What the message is, when every word of it is a greeting, a call for help, thanks or a filler."""
     words = _words(text)
+    if not words and text.strip() and set(text) <= _THANKS_SIGNS:
+        return SmallTalk.THANKS
     if not words or len(words) > _MAX_WORDS:
         return None
     found: set[SmallTalk] = set()
@@ -76,7 +81,7 @@ def small_talk(text: str) -> SmallTalk | None:
     for kind in (SmallTalk.THANKS, SmallTalk.HELP, SmallTalk.GREETING):  # "hi, thanks" thanks; "hi, help" asks
         if kind in found:
             return kind
-    return None  # fillers alone ("ok", "please") say nothing: the usual "too short" answer fits
+    return None  # fillers alone ("please", "again") say nothing: the usual "too short" answer fits
 
 
 def _match_at(words: list[str], i: int) -> tuple[SmallTalk | None, int] | None:

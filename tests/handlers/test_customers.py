@@ -223,6 +223,11 @@ async def test_a_thank_you_with_no_open_ticket_is_answered_and_starts_nothing(de
     assert ann.last.text.startswith("You're welcome!")
     await ann.send("/my")
     assert "no tickets yet" in ann.last.text
+    for ack in ("ok", "👍"):  # an acknowledgement is no request either
+        await ann.send(ack)
+        assert ann.last.text.startswith("You're welcome!")
+    await ann.send("/cancel")
+    assert ann.last.text.startswith("There is nothing to cancel")
     assert desk.staff.texts() == []
 
 
