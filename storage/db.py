@@ -19,6 +19,8 @@ from sqlmodel.orm.session import Session as SyncSession
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 #: PostgreSQL connections kept open per process (DB_POOL_SIZE); up to as many again on demand
 DEFAULT_POOL_SIZE = 10
+#: execution option of `Database.read()`'s connections on SQLite: their transactions begin DEFERRED
+_READ_ONLY = "intake_read_only"
 #: how long a statement waits for another connection's write lock before it fails (as busy_timeout did)
 SQLITE_BUSY_WAIT = 30.0
 
@@ -63,6 +65,11 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, sync_session_class=_KeepingSession, expire_on_commit=False
         )
+        # reads begin DEFERRED on SQLite (a snapshot, no write lock: see `_configure_sqlite`)
+        reader = self.engine.execution_options(**{_READ_ONLY: True}) if self.is_sqlite else self.engine
+        self._read_sessions = async_sessionmaker(
+            reader, class_=AsyncSession, sync_session_class=_KeepingSession, expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -77,8 +84,10 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reading: nothing is committed; objects stay readable after it closes."""
-        async with self._sessions() as session:
+        """A session for reading: nothing is committed; objects stay readable after it closes. On SQLite its
+        transaction takes no write lock (a plain BEGIN), so a read never holds up another connection's
+        writer (a CLI command, a second Database); whatever it wrote would be rolled back anyway."""
+        async with self._read_sessions() as session:
             yield session
 
     async def dispose(self) -> None:
@@ -111,7 +120,8 @@ def _forget_loaded(session: SyncSession, _previous: Any) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers never deadlock on upgrade."""
+    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers never deadlock on upgrade (a read
+    session's plain BEGIN: it never upgrades, as it writes nothing it keeps)."""
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -129,7 +139,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 # -- SQLite on the event loop's thread -----------------------------------------------------------------

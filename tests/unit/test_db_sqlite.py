@@ -65,3 +65,32 @@ async def test_a_lock_held_elsewhere_is_waited_for_without_blocking_the_loop(tmp
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_read_takes_no_write_lock(tmp_path: Path) -> None:
+    """`Database.read()` begins a plain (deferred) transaction: while it is open another connection can
+    still take the write lock; a unit of work (`session()`) holds it from its start (BEGIN IMMEDIATE)."""
+    import sqlite3
+
+    path = tmp_path / "c.db"
+    db = Database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        await migrate.upgrade(db)
+        async with db.read() as session:
+            assert (await session.exec(select(Counter.value))).all() == []
+            other.execute("BEGIN IMMEDIATE")  # would raise 'database is locked' under a write lock
+            other.execute("INSERT INTO counters (name, value) VALUES ('other', 1)")
+            other.execute("COMMIT")
+        async with db.session() as session:
+            await session.exec(select(Counter.value))
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                locked = False
+                other.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc)
+            assert locked
+    finally:
+        other.close()
+        await db.dispose()
