@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -73,6 +73,27 @@ async def reports_for_grouping(session: AsyncSession, since: datetime, exclude: 
 _OPEN_MAJOR_INCIDENTS = (
     select(Ticket).where(col(Ticket.is_major).is_(True), col(Ticket.state).in_(OPEN_STATES)).order_by(col(Ticket.id))
 )
+
+
+_ANY_KNOWN_OUTAGE = select(
+    or_(
+        _OPEN_MAJOR_INCIDENTS.with_only_columns(col(Ticket.id)).order_by(None).exists(),
+        select(col(DeclaredOutage.id)).where(col(DeclaredOutage.ended_at).is_(None)).exists(),
+    )
+)
+
+
+async def any_known_outage(session: AsyncSession) -> bool:
+    """Whether any major incident is open or any declared outage is on, in one query: every first
+    description asks, and almost always there is none (then the two reads below are not needed).
+
+    Only a pending change to a ticket or an outage is flushed first: anything else the transaction has
+    not flushed yet (a batch's new drafts) cannot change the answer and is left to be written together."""
+    sync = session.sync_session
+    if any(isinstance(row, (Ticket, DeclaredOutage)) for rows in (sync.new, sync.dirty, sync.deleted) for row in rows):
+        await session.flush()
+    with sync.no_autoflush:
+        return bool((await session.execute(_ANY_KNOWN_OUTAGE)).scalar())
 
 
 async def open_major_incidents(session: AsyncSession) -> Sequence[Ticket]:

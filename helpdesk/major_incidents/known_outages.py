@@ -48,7 +48,9 @@ class Known:
 
 async def known_outages(session: AsyncSession) -> list[Known]:
     """Every open major incident (with its latest reports) and every declared outage that is on."""
-    found = []
+    found: list[Known] = []
+    if not await major_incidents.any_known_outage(session):
+        return found
     for parent in await major_incidents.open_major_incidents(session):
         members = await major_incidents.member_reports(session, parent.id)
         reports = [(parent.description, parent.service_key, parent.category)]

@@ -128,3 +128,27 @@ async def test_a_declared_outage_is_offered_and_its_followers_hear_updates_and_i
 async def declare(db: Database, service: str, text: str):
     async with db.session() as session:
         return await declared.declare(session, service, text, AGENT, POLICY)
+
+
+async def test_the_known_outages_check_sees_what_the_transaction_has_not_flushed_yet(db: Database) -> None:
+    """One query says whether anything is known (every first description asks); a declared outage or a
+    major incident added earlier in the same transaction, still unflushed, counts."""
+    from datetime import UTC, datetime
+
+    from helpdesk.major_incidents.known_outages import known_outages
+    from storage.models import DeclaredOutage
+
+    async with db.session() as session:
+        assert await known_outages(session) == []
+        now = datetime.now(UTC)
+        session.add(
+            DeclaredOutage(
+                service="internet",
+                service_word="internet",
+                text="The internet is down",
+                declared_at=now,
+                updated_at=now,
+            )
+        )
+        found = await known_outages(session)
+    assert [k.declared.text for k in found if k.declared is not None] == ["The internet is down"]
