@@ -66,7 +66,6 @@ _CUSTOMER_BY_TELEGRAM_ID = select(Customer).where(Customer.telegram_id == bindpa
 _CUSTOMERS_BY_TELEGRAM_IDS = select(Customer).where(
     col(Customer.telegram_id).in_(bindparam("telegram_ids", expanding=True))
 )
-_DRAFTS_OF = select(Draft).where(col(Draft.customer_id).in_(bindparam("customer_ids", expanding=True)))
 
 # What a batch of updates loaded up front (see `prefetch_customers`), kept in the session's info for its
 # one transaction: telegram id -> customer row (None: known not to exist), and the customer ids known to
@@ -75,10 +74,18 @@ _DRAFTS_OF = select(Draft).where(col(Draft.customer_id).in_(bindparam("customer_
 _CUSTOMERS = "repos.customers_by_telegram_id"
 _NO_DRAFT = "repos.customers_without_draft"
 _NO_OPEN_TICKET = "repos.customers_without_open_ticket"
-_WITH_OPEN_TICKET = (
-    select(Ticket.customer_id)
-    .where(col(Ticket.customer_id).in_(bindparam("customer_ids", expanding=True)), col(Ticket.state).in_(OPEN_STATES))
-    .distinct()
+#: a batch's customers with their drafts and whether they have an open ticket, in one query
+_CUSTOMERS_WITH_DRAFTS = (
+    select(
+        Customer,
+        Draft,
+        select(col(Ticket.id))
+        .where(Ticket.customer_id == Customer.id, col(Ticket.state).in_(OPEN_STATES))
+        .exists()
+        .label("has_open_ticket"),
+    )
+    .outerjoin(Draft, col(Draft.customer_id) == col(Customer.id))
+    .where(col(Customer.telegram_id).in_(bindparam("telegram_ids", expanding=True)))
 )
 
 
@@ -109,8 +116,8 @@ async def prefetch_customers(
     telegram_ids: Sequence[int],
     first_contact: Callable[[int], dict[str, Any] | None] | None = None,
 ) -> None:
-    """Load the customers of a batch of updates, their drafts and whether they have open tickets, in three
-    queries for the batch instead of three per update.
+    """Load the customers of a batch of updates, their drafts and whether they have open tickets, in one
+    query for the batch instead of three per update.
 
     `customer_by_telegram_id`, `draft_of` and `tickets_of_customer(open_only=True)` answer from what was
     loaded for the rest of the transaction. The customers not found are inserted here, with the columns
@@ -121,10 +128,14 @@ async def prefetch_customers(
     wanted = [tid for tid in dict.fromkeys(telegram_ids) if tid not in _info(session).get(_CUSTOMERS, {})]
     if not wanted:
         return
-    rows = list((await session.exec(_CUSTOMERS_BY_TELEGRAM_IDS, params={"telegram_ids": wanted})).all())
+    found = (await session.execute(_CUSTOMERS_WITH_DRAFTS, {"telegram_ids": wanted})).all()
+    rows = [customer for customer, _, _ in found]
+    with_draft = {customer.id for customer, draft, _ in found if draft is not None}
+    with_ticket = {customer.id for customer, _, has_open in found if has_open}
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
     new: list[Customer] = []
+    others: list[Customer] = []
     if first_contact is not None:
         built = (first_contact(tid) for tid, row in known.items() if row is None)
         new_rows = [c for c in built if c is not None]
@@ -133,12 +144,9 @@ async def prefetch_customers(
             known.update({c.telegram_id: c for c in new})
             rows += others
             known.update({c.telegram_id: c for c in others})
-    ids = [row.id for row in rows if row.id is not None]
-    with_draft: set[int] = set()
-    with_ticket: set[int] = set()
-    if ids:
-        with_draft = {d.customer_id for d in (await session.exec(_DRAFTS_OF, params={"customer_ids": ids})).all()}
-        with_ticket = set((await session.exec(_WITH_OPEN_TICKET, params={"customer_ids": ids})).all())
+    # the ones inserted meanwhile by someone else (`others`) may have either: not known to lack them
+    other_ids = {c.id for c in others}
+    ids = [row.id for row in rows if row.id is not None and row.id not in other_ids]
     info = _info(session)
     info.setdefault(_CUSTOMERS, {}).update(known)
     info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
