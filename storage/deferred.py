@@ -18,6 +18,7 @@ import weakref
 from typing import Any
 
 from sqlalchemy import Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,9 +28,13 @@ from storage.db import session_info
 _QUEUE = "deferred.rows"
 
 
-def queue_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """Queue `row` (every column the table needs) for insertion; returns it (changes until written count)."""
-    session_info(session).setdefault(_QUEUE, []).append((table, row))
+def queue_insert(
+    session: AsyncSession | Session, table: Table, row: dict[str, Any], *, skip_conflicts: bool = False
+) -> dict[str, Any]:
+    """Queue `row` (every column the table needs) for insertion; returns it (changes until written count).
+
+    `skip_conflicts`: a row that would break a unique constraint is left out (ON CONFLICT DO NOTHING)."""
+    session_info(session).setdefault(_QUEUE, []).append((table, row, skip_conflicts))
     return row
 
 
@@ -41,8 +46,14 @@ def _write(session: Session) -> None:
     rows = session.info.pop(_QUEUE, None)
     if not rows:
         return
-    for table, group in itertools.groupby(rows, key=lambda item: item[0]):
-        session.execute(insert(table), [row for _, row in group])
+    for (table, skip_conflicts), group in itertools.groupby(rows, key=lambda item: (item[0], item[2])):
+        stmt = _skipping_insert(session, table) if skip_conflicts else insert(table)
+        session.execute(stmt, [row for _, row, _ in group])
+
+
+def _skipping_insert(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
 
 
 async def write_queued(session: AsyncSession) -> None:
@@ -54,7 +65,7 @@ async def write_queued(session: AsyncSession) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
     rows = state.session.info.get(_QUEUE)
-    if rows and _may_read(state.statement, {table for table, _ in rows}):
+    if rows and _may_read(state.statement, {table for table, _, _ in rows}):
         _write(state.session)
 
 

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import session_info as _info
-from storage.deferred import write_queued
+from storage.deferred import queue_insert, write_queued
 from storage.models import (
     Agent,
     Attachment,
@@ -27,6 +27,7 @@ from storage.models import (
     Ticket,
     TicketEvent,
 )
+from storage.types import utcnow
 
 #: the counter that numbers tickets (a row lock on it until commit: see `next_value`)
 TICKET_COUNTER = "ticket"
@@ -453,15 +454,24 @@ async def link_of(session: AsyncSession, chat_id: int, message_id: int) -> Messa
     return (await session.exec(stmt)).first()
 
 
+_LINKS = MessageLink.__table__  # type: ignore[attr-defined]
+
+
 async def add_link(
     session: AsyncSession, chat_id: int, message_id: int, ticket_id: int, kind: str, data: dict[str, Any] | None = None
 ) -> None:
-    stmt = (
-        dialect_insert(session, MessageLink)
-        .values(chat_id=chat_id, message_id=message_id, ticket_id=ticket_id, kind=kind, data=data or {})
-        .on_conflict_do_nothing()
-    )
-    await session.execute(stmt)
+    """Link a message to its ticket (a message already linked keeps its link). Queued with the
+    transaction's other rows (storage/deferred.py): delivery records a link for every message sent about a
+    ticket, and an INSERT each, run at once, also flushed each row's record on its own."""
+    row = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "data": data or {},
+        "created_at": utcnow(),
+    }
+    queue_insert(session, _LINKS, row, skip_conflicts=True)
 
 
 async def links_of_ticket(session: AsyncSession, ticket_id: int, kind: str | None = None) -> Sequence[MessageLink]:

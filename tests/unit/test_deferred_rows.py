@@ -113,3 +113,22 @@ async def test_a_new_customer_in_a_transaction_with_queued_rows(db: Database) ->
 def test_an_outbox_row_is_built_with_new_row() -> None:
     with pytest.raises(TypeError, match="new_row"):
         outbox_rows.enqueue(None, OutboxMessage(chat_id=1, method="sendMessage", payload={}))  # type: ignore[arg-type]
+
+
+async def test_message_links_are_queued_and_a_message_keeps_its_first_link(db: Database) -> None:
+    """Links are queued like outbox rows (delivery records one per message sent about a ticket): seen by
+    a query of the links in the same transaction, and a message linked twice keeps its first link."""
+    from storage import repos
+    from storage.models import MessageLink
+    from tests.unit.test_tickets import new_customer, register
+
+    ticket = await register(db, await new_customer(db, 5))
+    async with db.session() as s:
+        await repos.add_link(s, 5, 100, ticket.id, "to_customer")
+        assert queued(s) == 1  # no statement yet
+        assert (await repos.link_of(s, 5, 100)).kind == "to_customer"
+        await repos.add_link(s, 5, 100, ticket.id, "card")  # the same message again: no error, no change
+        await repos.add_link(s, 5, 101, ticket.id, "card")
+    async with db.read() as s:
+        links = (await s.exec(select(MessageLink).where(MessageLink.chat_id == 5))).all()
+    assert sorted((link.message_id, link.kind) for link in links) == [(100, "to_customer"), (101, "card")]
