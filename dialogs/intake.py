@@ -18,8 +18,9 @@ from dialogs.form_data import ALBUM_KEY, Action, Choice, DraftState, InputKind, 
 from dialogs.intake_summary import summary_text
 from dialogs.offers import QUEUE_KEY, OfferEvent, OfferStep, Verdict
 from dialogs.services import suggested_services
-from dialogs.small_talk import small_talk, small_talk_answer
+from dialogs.small_talk_answers import small_talk_answer
 from helpdesk.i18n import t
+from helpdesk.small_talk import small_talk
 from helpdesk.tickets import DESCRIPTION_MAX_CHARS
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
 

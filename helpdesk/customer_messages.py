@@ -24,6 +24,7 @@ from helpdesk.lifecycle import TransitionError, apply_transition
 from helpdesk.major_incidents import linking
 from helpdesk.people import customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
+from helpdesk.small_talk import small_talk
 from helpdesk.vocabulary import State
 from storage import repos
 from storage.models import Customer, Ticket
@@ -265,6 +266,8 @@ async def route(
             session.add(customer)
             if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
                 end_conversation(customer)
+                if small_talk(content.text or "") is not None:  # "thanks!": the intake answers it, no new request
+                    return Routed(False, [])
                 return Routed(False, [_closed_note(ticket, lang)])
             return Routed(True, await add_message(session, customer, ticket, content, policy))
     answering = _pending(customer, "answer", now)

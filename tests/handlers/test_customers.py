@@ -372,3 +372,17 @@ async def test_new_with_the_problem_on_the_same_line_takes_it_as_the_description
     number = await register(ann, "Printer or scanner")
     await ann.send(f"/status {number}")
     assert "Description: the label printer in the warehouse is jammed" in ann.last.text
+
+
+async def test_thanks_in_reply_to_a_closed_ticket_is_not_announced_as_a_new_request(desk: Desk) -> None:
+    olga, agent = desk.person(601, "Ольга", lang="ru"), desk.agent()
+    number = await register(olga, "Принтер на втором этаже зажевал бумагу и не печатает")
+    await agent.send(f"/resolve {number} technical заменили ролик подачи")
+    await agent.send(f"/close {number}")
+    closed = olga.chat.find("закрыта")
+    olga.new()
+    await olga.reply(closed, "Спасибо!")
+    assert [m.text for m in olga.new()] == ["Пожалуйста! Если понадобится что-то ещё, просто напишите мне."]
+    await olga.reply(closed, "Опять зажевал бумагу, снова не печатает")  # words about a problem: a new request
+    said = [m.text for m in olga.new()]
+    assert "уже закрыта" in said[0] and "Какой сервис или устройство" in said[-1]

@@ -299,6 +299,6 @@ def test_someone_elses_contact_card_is_a_call_back_contact_never_the_customers_p
     ],
 )
 def test_small_talk_is_only_a_message_made_of_nothing_else(text: str, kind: str | None) -> None:
-    from dialogs.small_talk import small_talk
+    from helpdesk.small_talk import small_talk
 
     assert small_talk(text) == kind

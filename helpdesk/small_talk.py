@@ -2,7 +2,8 @@
 
 A newcomer's first message is often "Hello!" or "Здравствуйте", and a customer whose ticket was closed
 often writes "Спасибо!". Taken as a ticket's description, each started a form about nothing. The intake
-answers them instead (dialogs/intake.py). A message counts only when every word in it is one of these
+answers them instead (dialogs/small_talk_answers.py), and a thank-you in reply to a closed ticket's message is no
+new request (helpdesk/customer_messages.py). A message counts only when every word in it is one of these
 (or a filler such as "please"), so "hi, the printer is jammed" is still a description.
 """
 
@@ -10,9 +11,6 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-
-from dialogs.form_data import DraftState
-from helpdesk.i18n import t
 
 
 class SmallTalk(StrEnum):
@@ -91,13 +89,3 @@ def _match_at(words: list[str], i: int) -> tuple[SmallTalk | None, int] | None:
         if phrase in _KIND_OF:
             return _KIND_OF[phrase], length
     return None
-
-
-def small_talk_answer(talk: SmallTalk, lang: str, draft: DraftState) -> tuple[str, bool]:
-    """What to say, and whether the draft ends: a greeting or a bare "help" is answered before the question
-    again; thanks ends a draft with nothing in it yet (nothing to register), else the question comes again."""
-    if talk != SmallTalk.THANKS:
-        return t(lang, f"intake.small_talk_{talk}"), False
-    if not (draft.attachments or draft.editing or draft.history):
-        return t(lang, "intake.small_talk_thanks"), True
-    return t(lang, "intake.description_too_short"), False
