@@ -132,18 +132,19 @@ class Batches:
                     if isinstance(u, Update)
                 ]
                 await prefetch_people(session, contacts)
-                # what flood control counts for every customer message (bot/handlers/flood_gate.py)
+                # what flood control counts for every customer message and press (bot/handlers/flood_gate.py)
+                limited = [
+                    u
+                    for u in parsed
+                    if isinstance(u, Update)
+                    and u.chat_type == "private"
+                    and u.sender is not None
+                    and flood.applies_to(self.policy, u.sender.user_id)
+                ]
                 await flood.count_ahead(
                     session,
-                    [
-                        u.update_id
-                        for u in parsed
-                        if isinstance(u, Update)
-                        and u.kind in ("message", "edited_message")
-                        and u.chat_type == "private"
-                        and u.sender is not None
-                        and flood.applies_to(self.policy, u.sender.user_id)
-                    ],
+                    [u.update_id for u in limited if u.kind in ("message", "edited_message")],
+                    [u.update_id for u in limited if u.kind == "callback_query"],
                 )
                 for row, update_or_error in zip(heads, parsed, strict=True):
                     seen = Seen(row.update_id, row.chat_key, update_kind(row.payload), row.attempts)

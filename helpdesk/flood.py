@@ -69,9 +69,12 @@ class Verdict:
     first: bool = False  # the first held message of this flood: the customer is asked to slow down
 
 
-async def count_ahead(session: AsyncSession, update_ids: Sequence[int]) -> None:
-    """What `hold_if_flooding` counts for these messages (a batch's), in one query up front."""
-    await held_messages.count_inputs_before(session, update_ids, int(WINDOW.total_seconds()))
+async def count_ahead(session: AsyncSession, messages: Sequence[int], presses: Sequence[int] = ()) -> None:
+    """What `hold_if_flooding` counts for these messages and `press_refused` for these button presses (a
+    batch's), in one query each up front."""
+    window = int(WINDOW.total_seconds())
+    await held_messages.count_inputs_before(session, messages, window)
+    await held_messages.count_inputs_before(session, presses, window, presses=True)
 
 
 async def hold_if_flooding(

@@ -53,9 +53,9 @@ def _inputs_before(presses: bool) -> Any:
     )
 
 
-def _inputs_before_each() -> Any:
-    """`_inputs_before` for several messages at once: (update id, count), none for a count of 0."""
-    current, earlier, joined = _earlier_inputs(presses=False)
+def _inputs_before_each(presses: bool) -> Any:
+    """`_inputs_before` for several updates at once: (update id, count), none for a count of 0."""
+    current, earlier, joined = _earlier_inputs(presses)
     return (
         select(current.c.update_id, func.count(distinct(earlier.c.input_key)))
         .select_from(joined)
@@ -67,38 +67,48 @@ def _inputs_before_each() -> Any:
 # Built once: they run for every message, and building the aliases and the join cost more than running them.
 _INPUTS_BEFORE = _inputs_before(presses=False)
 _PRESSES_BEFORE = _inputs_before(presses=True)
-_INPUTS_BEFORE_EACH = _inputs_before_each()
-#: session info: {(update id, window): count} counted ahead for a batch of updates (`count_inputs_before`)
+_INPUTS_BEFORE_EACH = {presses: _inputs_before_each(presses) for presses in (False, True)}
+#: session info: {(update id, window, presses): count} counted ahead for a batch (`count_inputs_before`)
 _COUNTED = "held_messages.inputs_before"
+
+
+def _counted(session: AsyncSession, update_id: int, window_seconds: int, presses: bool) -> int | None:
+    return session_info(session).get(_COUNTED, {}).get((update_id, window_seconds, presses))
 
 
 async def inputs_before(session: AsyncSession, update_id: int, window_seconds: int) -> int:
     """How many other inputs (an album is one) the same chat sent within `window_seconds` before this
     message, by Telegram's `date`, among updates stored before it; 0 for an update that is no message."""
-    counted = session_info(session).get(_COUNTED)
-    if counted is not None and (update_id, window_seconds) in counted:
-        return counted[(update_id, window_seconds)]
+    counted = _counted(session, update_id, window_seconds, presses=False)
+    if counted is not None:
+        return counted
     params = {"update_id": update_id, "window_seconds": window_seconds}
     return int((await session.execute(_INPUTS_BEFORE, params)).scalar_one() or 0)
 
 
-async def count_inputs_before(session: AsyncSession, update_ids: Sequence[int], window_seconds: int) -> None:
-    """`inputs_before` of a batch's messages in one query, answered from the session for the rest of its
-    transaction (one query per batch instead of one per message). The rows counted are earlier updates of
-    the same chat, stored before these and never changed afterwards, so counting them at the start of the
-    transaction gives what counting at the handler would."""
+async def count_inputs_before(
+    session: AsyncSession, update_ids: Sequence[int], window_seconds: int, *, presses: bool = False
+) -> None:
+    """`inputs_before` of a batch's messages (`presses`: `presses_before` of its button presses) in one
+    query, answered from the session for the rest of its transaction (one query per batch instead of one
+    per update). The rows counted are earlier updates of the same chat, stored before these and never
+    changed afterwards, so counting them at the start of the transaction gives what counting at the
+    handler would."""
     if not update_ids:
         return
     params = {"update_ids": list(update_ids), "window_seconds": window_seconds}
-    counts = dict.fromkeys(((uid, window_seconds) for uid in update_ids), 0)
-    for update_id, count in (await session.execute(_INPUTS_BEFORE_EACH, params)).all():
-        counts[(int(update_id), window_seconds)] = int(count or 0)
+    counts = dict.fromkeys(((uid, window_seconds, presses) for uid in update_ids), 0)
+    for update_id, count in (await session.execute(_INPUTS_BEFORE_EACH[presses], params)).all():
+        counts[(int(update_id), window_seconds, presses)] = int(count or 0)
     session_info(session).setdefault(_COUNTED, {}).update(counts)
 
 
 async def presses_before(session: AsyncSession, update_id: int, window_seconds: int) -> int:
     """How many other button presses the same chat made within `window_seconds` before this one, by when
     they were stored (Telegram dates no press), among updates stored before it."""
+    counted = _counted(session, update_id, window_seconds, presses=True)
+    if counted is not None:
+        return counted
     params = {"update_id": update_id, "window_seconds": window_seconds}
     return int((await session.execute(_PRESSES_BEFORE, params)).scalar_one() or 0)
 

@@ -329,8 +329,9 @@ async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot
 
 
 async def test_a_batch_counts_its_messages_for_flood_control_in_one_query(db: Database, bot: Any) -> None:
-    """What flood control counts (a chat's earlier inputs within the minute) is counted for the whole batch
-    up front: a handler asking for its message's count runs no query, and gets what the query would give."""
+    """What flood control counts (a chat's earlier inputs within the minute, messages and button presses
+    apart) is counted for the whole batch up front: a handler asking for its update's count runs no query,
+    and gets what the query would give."""
     from sqlalchemy import event
 
     from storage import held_messages
@@ -343,6 +344,16 @@ async def test_a_batch_counts_its_messages_for_flood_control_in_one_query(db: Da
         queries.append(sql)
 
     class Counting(Recorder):
+        async def __call__(self, update: Update, ctx: HandlerContext) -> bool:
+            if update.press is None:
+                return await super().__call__(update, ctx)
+            before = len(queries)
+            counted[(update.chat_id, update.press.data or "")] = await held_messages.presses_before(
+                ctx.session, update.update_id, 60
+            )
+            asked.extend(queries[before:])
+            return True
+
         async def on_message(self, update: Update, ctx: HandlerContext) -> None:
             before = len(queries)
             counted[(update.message.chat_id, update.message.text or "")] = await held_messages.inputs_before(
@@ -351,13 +362,29 @@ async def test_a_batch_counts_its_messages_for_flood_control_in_one_query(db: Da
             asked.extend(queries[before:])
 
     inbox = make_inbox(db, bot, Counting(), attempts=3)
-    await inbox.store([message(510, f"m{i}") for i in range(4)] + [message(511, "alone")])
+    presses = [
+        {
+            "update_id": next(_ids),
+            "callback_query": {
+                "id": f"p{i}",
+                "from": {"id": 512, "is_bot": False, "first_name": "Bo"},
+                "chat_instance": "1",
+                "data": f"p{i}",
+                "message": {"message_id": 3, "date": 1, "chat": {"id": 512, "type": "private", "first_name": "Bo"}},
+            },
+        }
+        for i in range(3)
+    ]
+    await inbox.store([message(510, f"m{i}") for i in range(4)] + [message(511, "alone"), *presses])
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
         await inbox.idle(10)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
-    assert counted == {(510, "m0"): 0, (510, "m1"): 1, (510, "m2"): 2, (510, "m3"): 3, (511, "alone"): 0}
+    assert counted == {
+        **{(510, "m0"): 0, (510, "m1"): 1, (510, "m2"): 2, (510, "m3"): 3, (511, "alone"): 0},
+        **{(512, "p0"): 0, (512, "p1"): 1, (512, "p2"): 2},  # presses are counted apart
+    }
     assert asked == []  # answered from the batch's count
     async with db.read() as s:  # the per-message query agrees
         last = max(r.update_id for r in (await inbox_rows(db)).values() if r.chat_key == 510)
