@@ -29,7 +29,10 @@ async def start(ctx: HandlerContext, message: Message) -> None:
         return
     known = await tickets.customer_tickets(ctx.session, customer, ctx.policy)
     key = "start.welcome_back" if any(known) else "start.welcome"
-    ctx.reply(t(lang, key, name=customer_display_name(customer)), buttons=menu(lang))
+    text = t(lang, key, name=customer_display_name(customer))
+    if ctx.is_agent:  # an agent's first /start: where the work is, not only how to ask for help
+        text += t(lang, "start.agent")
+    ctx.reply(text, buttons=menu(lang))
 
 
 async def help_(ctx: HandlerContext, message: Message | None = None) -> None:

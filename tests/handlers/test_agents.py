@@ -232,3 +232,13 @@ async def test_a_resolved_ticket_is_not_listed_as_closed_and_stats_count_without
     assert "Недавно решённые и закрытые" in olga.last.text and "Решена" in olga.last.text  # was "Недавно закрытые"
     await agent.send("/stats")
     assert "Now · tickets: 1, not yet closed: 1" in agent.last.text  # was "1 tickets, 1 not yet closed"
+
+
+async def test_an_agents_first_start_says_where_the_work_is(desk: Desk) -> None:
+    agent = desk.agent()
+    await agent.send("/start")
+    assert "Hello, Agent1" in agent.last.text and "You are an agent of this desk" in agent.last.text
+    assert "/queue" in agent.last.text and "/help" in agent.last.text
+    ann = desk.person(501, "Ann")
+    await ann.send("/start")
+    assert "agent" not in ann.last.text.lower()  # customers are not told about it
