@@ -71,10 +71,10 @@ class TransitionError(ValueError):
 def check_transition(current: State, target: State, *, has_report: bool = False) -> None:
     if current == target:
         raise TransitionError(current, target, Refused.SAME)
-    if target not in ALLOWED[current]:  # only `resolved` may be closed: a refused close says so
-        raise TransitionError(
-            current, target, Refused.CLOSE_UNRESOLVED if target == State.CLOSED else Refused.NOT_ALLOWED
-        )
+    if target not in ALLOWED[current]:  # only `resolved` may be closed: a refused close says so (a cancelled
+        # ticket is over already: "resolve it first" would be advice it cannot follow)
+        unresolved = target == State.CLOSED and current != State.CANCELLED
+        raise TransitionError(current, target, Refused.CLOSE_UNRESOLVED if unresolved else Refused.NOT_ALLOWED)
     if target == State.RESOLVED and not has_report:
         raise TransitionError(current, target, Refused.NEEDS_REPORT)
 

@@ -242,3 +242,13 @@ async def test_an_agents_first_start_says_where_the_work_is(desk: Desk) -> None:
     ann = desk.person(501, "Ann")
     await ann.send("/start")
     assert "agent" not in ann.last.text.lower()  # customers are not told about it
+
+
+async def test_closing_a_cancelled_ticket_is_not_told_to_resolve_it_first(desk: Desk) -> None:
+    agent = desk.agent()
+    number = await register(desk.person(501, "Ann"), "The printer on floor 2 is jammed and prints nothing at all")
+    await agent.send(f"/status {number} cancelled")
+    await agent.send(f"/close {number}")
+    refusal = agent.last.text
+    assert "Resolve it first" not in refusal and "/status" not in refusal  # advice it could not follow
+    assert refusal.startswith(f"{number}: Cancelled → Closed is not allowed") and "In progress" in refusal
