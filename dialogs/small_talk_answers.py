@@ -8,10 +8,9 @@ from helpdesk.small_talk import SmallTalk
 
 
 def small_talk_answer(talk: SmallTalk, lang: str, draft: DraftState) -> tuple[str, bool]:
-    """What to say, and whether the draft ends: a greeting or a bare "help" is answered before the question
-    again; thanks ends a draft with nothing in it yet (nothing to register), else the question comes again."""
-    if talk != SmallTalk.THANKS:
-        return t(lang, f"intake.small_talk_{talk}"), False
-    if not (draft.attachments or draft.editing or draft.history):
-        return t(lang, "intake.small_talk_thanks"), True
-    return t(lang, "intake.description_too_short"), False
+    """What to say, and whether the draft ends. With nothing begun yet, a greeting or a bare "help" is
+    answered before the question again, and thanks ends the draft (nothing to register); in a request under
+    way (a file kept, a description being edited) it is only too short for a description."""
+    if draft.attachments or draft.editing or draft.history:
+        return t(lang, "intake.description_too_short"), False
+    return t(lang, f"intake.small_talk_{talk}"), talk == SmallTalk.THANKS

@@ -203,6 +203,18 @@ async def test_a_first_hello_is_greeted_and_the_question_asked_instead_of_a_form
     assert "Description: The label printer" in ann.last.text and "Hello" not in ann.last.text
     assert not any("Hello there" in text for text in desk.staff.texts())  # the staff never saw the greeting
 
+    await ann.send("/new")
+    await ann.send("The printer on floor 3 prints blank pages since this morning")
+    await ann.send("Printer or scanner")
+    await ann.press(ann.last, ann.last.buttons[0])
+    await ann.press(ann.last, ann.last.buttons[0])
+    await ann.press(ann.last, "Skip")
+    await ann.send("Skip")
+    await ann.press(ann.last, "✏️ Edit")
+    await ann.press(ann.last, "Description")
+    await ann.send("hello")  # editing a description: no greeting in the middle of the form, it is too short
+    assert ann.last.text.startswith("That is a bit short") and "Hello!" not in ann.last.text
+
     olga = desk.person(601, "Ольга", lang="ru")
     await olga.send("Здравствуйте!")
     assert olga.last.text.startswith("Здравствуйте! 👋") and "Что случилось" in olga.last.text
