@@ -35,6 +35,17 @@ _RESERVE = text(
 )
 
 
+# Telegram refused a call with 429: nobody's next slot before `:wait` from now (the deployment pauses)
+_PAUSE = text(
+    """
+    WITH clock AS (SELECT COALESCE(CAST(:now AS timestamptz), now()) AS now)
+    INSERT INTO send_schedule (scope, next_slot)
+    SELECT :scope, clock.now + CAST(:wait AS interval) FROM clock
+    ON CONFLICT (scope) DO UPDATE SET next_slot = GREATEST(send_schedule.next_slot, EXCLUDED.next_slot)
+    """
+)
+
+
 class SharedSchedule:
     """Reservations of one process in the shared schedule of `scope` (one statement, one round trip each)."""
 
@@ -52,3 +63,8 @@ class SharedSchedule:
         async with self._engine.connect() as connection:
             result = await connection.execute(_RESERVE, {"scope": self.scope, "span": span, "now": now})
             return max(0.0, float(result.scalar_one()))
+
+    async def pause(self, seconds: float, now: datetime | None = None) -> None:
+        """No slot for anyone before `seconds` from now (a 429 told one process to wait; all of them do)."""
+        async with self._engine.connect() as connection:
+            await connection.execute(_PAUSE, {"scope": self.scope, "wait": timedelta(seconds=seconds), "now": now})

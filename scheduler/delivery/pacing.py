@@ -29,11 +29,21 @@ from storage.types import utcnow
 
 #: how far back the table's sends count for pacing (the group budget is per minute)
 PACING_MEMORY = timedelta(seconds=60)
+#: the shared schedule spaces its slots for this share of the rate. Telegram counts calls as they arrive: a
+#: deployment that sends at exactly the rate has no idle moment to win back what network or CPU jitter
+#: bunched, so its budget only ever shrinks until a 429 (the in-process `RateLimiter` keeps its margin too)
+SHARED_RATE_MARGIN = 0.95
+#: the longest a 429 pauses every call of the deployment (a longer retry_after is a chat's, e.g. a group's)
+GLOBAL_PAUSE_CAP = 5.0
 
 
 class Limiter(Protocol):
     async def acquire(self) -> None:
         """Until the next call may go out under the global rate."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Telegram refused a call (429): no call under this rate for `seconds`."""
         ...
 
 
@@ -55,7 +65,11 @@ class Pacing(Protocol):
         ...
 
     def defer(self, chat_id: int, seconds: float) -> None:
-        """Telegram asked us to leave the chat alone for `seconds` (429 retry_after)."""
+        """Leave the chat alone for `seconds` (a failed call's backoff)."""
+        ...
+
+    def refused(self, chat_id: int, retry_after: float) -> None:
+        """Telegram answered 429: the chat waits `retry_after`, and so, briefly, does every call."""
         ...
 
 
@@ -91,6 +105,9 @@ class RateLimiter:
                 await asyncio.sleep(wait)
             self._slot = max(self._slot, now - self.interval) + self.interval
             self._recent.append(now)
+
+    def pause(self, seconds: float) -> None:
+        self._slot = max(self._slot, time.monotonic() + seconds)
 
 
 class ChatPacer:
@@ -171,6 +188,13 @@ class LocalPacing:
     def defer(self, chat_id: int, seconds: float) -> None:
         self.chats.defer(chat_id, seconds)
 
+    def refused(self, chat_id: int, retry_after: float) -> None:
+        """Telegram does not say which limit a 429 is about. Every call pauses for the wait, up to
+        `GLOBAL_PAUSE_CAP` (going on at full rate would keep the bot's overall budget in debt: one
+        refusal would become hundreds); only the chat waits longer (a group's per-minute budget)."""
+        self.chats.defer(chat_id, retry_after)
+        self.rate.pause(min(retry_after, GLOBAL_PAUSE_CAP))
+
 
 def pacing_for(db: Database, limits: DeliveryLimits) -> LocalPacing:
     """The pacing a delivery process uses: on PostgreSQL the global rate is the deployment's, shared
@@ -178,9 +202,10 @@ def pacing_for(db: Database, limits: DeliveryLimits) -> LocalPacing:
     if db.is_sqlite:
         return LocalPacing(limits)
     schedule = SharedSchedule(db)
-    interval = 1.0 / limits.per_second
+    per_second = limits.per_second * SHARED_RATE_MARGIN
+    interval = 1.0 / per_second
 
     async def reserve(count: int) -> float:
         return await schedule.reserve(count, interval)
 
-    return LocalPacing(limits, SharedRateLimiter(reserve, limits.per_second))
+    return LocalPacing(limits, SharedRateLimiter(reserve, per_second, pause=schedule.pause))

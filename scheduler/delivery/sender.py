@@ -182,7 +182,7 @@ class OutboxDelivery:
             except RetryLater as exc:
                 self.stats.retried_429 += 1
                 self.hooks.call_failed("retry_after")
-                self.pacing.defer(chat_id, exc.retry_after)
+                self.pacing.refused(chat_id, exc.retry_after)
                 await self.attempts.reschedule(
                     row_id, timedelta(seconds=exc.retry_after), str(exc), count=False, parts=part_index, ids=message_ids
                 )

@@ -14,6 +14,12 @@ Telegram's rate a busy process reserves about five times a second.
 A call whose process woke too late for its slot (a busy event loop, a machine short of CPU) does not go
 out late in a crowd with the next calls: more than `late` seconds after its slot, it reserves a new one.
 So any second holds at most about `per_second × (1 + late)` of the deployment's calls.
+
+A 429 pauses the deployment (`pause`): the process that was refused moves the schedule's next free
+slot past the wait, so every process's next reservation comes after it, and its own calls that already
+hold a slot wait too and take a new one. Going on at the full rate after a refusal would keep Telegram's
+budget in debt and turn one refusal into hundreds (the reference limiter, python-telegram-bot's
+AIORateLimiter, also stops all calls on a 429).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ log = logging.getLogger("bot.delivery")
 
 #: `count` → seconds from now until the first of `count` consecutive slots reserved in the shared schedule
 Reserve = Callable[[int], Awaitable[float]]
+#: `seconds` → no slot for anyone in the shared schedule before that many seconds from now
+Pause = Callable[[float], Awaitable[None]]
 
 
 class SharedRateLimiter:
@@ -42,6 +50,7 @@ class SharedRateLimiter:
         reserve: Reserve,
         per_second: float,
         *,
+        pause: Pause | None = None,
         horizon: float = 0.2,
         late: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
@@ -53,6 +62,9 @@ class SharedRateLimiter:
         #: slots per reservation: the waiting calls, up to `horizon` seconds' worth
         self.batch = max(1, math.floor(per_second * horizon))
         self._reserve = reserve
+        self._pause_shared = pause
+        self._paused_until = float("-inf")
+        self._pausing: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._sleep = sleep
         self._waiting: deque[asyncio.Future[float]] = deque()
@@ -71,9 +83,27 @@ class SharedRateLimiter:
             delay = at - self._clock()
             if delay > 0:
                 await self._sleep(delay)
+            if self._clock() < self._paused_until:  # a 429 came meanwhile: a new slot after the pause
+                await self._sleep(self._paused_until - self._clock())
+                continue
             if self._clock() - at <= self.late:
                 return
             self.missed += 1  # the slot has passed: going now would crowd the slots after it
+
+    def pause(self, seconds: float) -> None:
+        """Telegram refused a call (429): no call of the deployment for `seconds` (see the module docstring)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        if self._pause_shared is not None:
+            task = asyncio.get_running_loop().create_task(self._tell_the_others(seconds), name="outbox-pause")
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
+    async def _tell_the_others(self, seconds: float) -> None:
+        assert self._pause_shared is not None
+        try:
+            await self._pause_shared(seconds)
+        except Exception as exc:  # this process waits anyway; the others meet the same 429 and pause then
+            log.warning("the shared send schedule could not be paused (%s)", type(exc).__name__)
 
     def _pending(self) -> int:
         """The calls still waiting for a slot (a caller that went away, at shutdown, needs none)."""

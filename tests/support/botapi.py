@@ -77,6 +77,9 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
 
+HEARTBEAT = 0.05  # seconds between the stand-in's heartbeats (flood.py: the stand-in's own stalls)
+STALL = 0.2  # no heartbeat for this long: the loop was held up, and what it handles now waited in the socket
+
 # Methods that put a new message into a chat (what Telegram's flood limits count).
 MESSAGE_METHODS = frozenset(
     {
@@ -880,6 +883,8 @@ class FakeBotAPI:
         self.faults = Faults()
         self.flood = FloodControl()
         self.limits = self.flood.limits
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._last_beat: float | None = None  # when the heartbeat last ran (flood.py: the stand-in's stalls)
         self.calls: list[Call] = []
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, SimUser] = {}
@@ -943,12 +948,30 @@ class FakeBotAPI:
         self._port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock)
         await site.start()
+        self._heartbeat = asyncio.create_task(self._beat(), name="botapi-heartbeat")
         return self
+
+    async def _beat(self) -> None:
+        """Notes when this loop last ran freely, so a backlog handled after a stall is told from a burst."""
+        while True:
+            self._last_beat = time.monotonic()
+            await asyncio.sleep(HEARTBEAT)
+
+    def _stalled_since(self) -> float | None:
+        """When the loop last ran freely, if that is well over a heartbeat ago (we are working off a backlog)."""
+        if self._last_beat is None or time.monotonic() - self._last_beat < STALL:
+            return None
+        return self._last_beat
 
     async def stop(self) -> None:
         """Answer pending long polls and shut the server down."""
         self._stopping = True
         self._notify()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
         if self._webhook_task is not None:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -1530,7 +1553,9 @@ class FakeBotAPI:
     def _check_flood(self, params: dict[str, Any]) -> None:
         """Telegram's flood limits (tests/support/flood.py): 429 with a retry_after that grows with the overshoot."""
         chat = self._lookup_chat(params.get("chat_id"))
-        retry_after = self.flood.check(chat.id if chat else None, chat.type if chat else None)
+        retry_after = self.flood.check(
+            chat.id if chat else None, chat.type if chat else None, stalled_since=self._stalled_since()
+        )
         if retry_after is not None:
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 

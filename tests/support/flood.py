@@ -28,6 +28,15 @@ A refused call is an attempt too: it spends a token it does not have, so the buc
 longer each time, as Telegram does; hammering on is what gets a bot banned). ``retry_after`` is whole
 seconds, rounded up, so a bot that waits exactly that long and retries is accepted.
 
+The stand-in's own stalls. The stand-in runs in the test's process on a busy 2-core machine; when its
+event loop is held up (descheduled, a collection, a blocking test step), the calls that arrived meanwhile
+wait in the socket and are all handled together when it resumes: counted at that moment, a bot that
+paced them perfectly would look like a burst. Telegram's servers never stall, so the stand-in gives back
+what it could not see: ``check(..., stalled_since=t)`` (the stand-in's heartbeat last ran at t, well
+over a tick ago) lets the overall bucket hold the refill of the stalled time on top of its capacity
+while the backlog is worked off, as if the waiting calls had arrived paced; the next refill after the
+heartbeat has run again cuts it back to capacity. Outside stalls nothing changes.
+
 Tests never switch this off; a test that needs speed shortens the bot's own waits (OUTBOX_* settings)
 within these limits. ``enforce = False`` exists for the benchmarks that measure the machinery without
 Telegram's pacing.
@@ -68,10 +77,11 @@ class TokenBucket:
     def __post_init__(self) -> None:
         self.level = self.capacity
 
-    def refill(self, now: float) -> None:
-        """Add what accrued since the last call (never above capacity)."""
+    def refill(self, now: float, stalled: float = 0.0) -> None:
+        """Add what accrued since the last call (never above capacity, plus what `stalled` seconds accrue)."""
         if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            ceiling = self.capacity + stalled * self.rate
+            self.level = min(ceiling, self.level + (now - self.updated) * self.rate)
             self.updated = now
 
     def short(self, now: float) -> bool:
@@ -123,12 +133,23 @@ class FloodControl:
             self._chats[chat_id] = bucket
         return bucket
 
-    def check(self, chat_id: int | None, chat_type: str | None, now: float | None = None) -> int | None:
-        """Count one message or edit; None when Telegram would accept it, else the ``retry_after`` to give."""
+    def check(
+        self,
+        chat_id: int | None,
+        chat_type: str | None,
+        now: float | None = None,
+        *,
+        stalled_since: float | None = None,
+    ) -> int | None:
+        """Count one message or edit; None when Telegram would accept it, else the ``retry_after`` to give.
+        `stalled_since`: the stand-in's loop has not run freely since then (see the module docstring)."""
         if not self.limits.enforce:
             return None
         now = self.clock() if now is None else now
-        buckets: list[tuple[str, TokenBucket]] = [("global", self._overall(now))]
+        overall = self._overall(now)
+        if stalled_since is not None:  # while working off the backlog, the stalled time's refill is not cut
+            overall.refill(now, stalled=now - stalled_since)
+        buckets: list[tuple[str, TokenBucket]] = [("global", overall)]
         if chat_id is not None and chat_type is not None:
             scope = "private" if chat_type == "private" else "group"
             buckets.append((scope, self._chat(chat_id, chat_type, now)))

@@ -372,6 +372,24 @@ def test_flood_model_overall_limit_and_refill() -> None:
     assert all(off.check(1, "private", now=0.0) is None for _ in range(100))
 
 
+def test_flood_model_a_backlog_after_the_stand_ins_own_stall_is_not_a_burst() -> None:
+    """Calls paced at 30 a second that waited in the socket while the stand-in's loop was held up for 2 s
+    are handled together: counted as a burst they would be refused, though Telegram (which never stalls)
+    saw them paced. With the stall named, the refill of those 2 s is kept for the backlog, once: the same
+    burst without a stall is refused as before, and the credit does not outlive the backlog."""
+    paced = FloodControl()
+    assert all(paced.check(n, "private", now=n / 30) is None for n in range(30))  # the bucket is full again
+    stalled_since = 1.0
+    backlog = [paced.check(1000 + n, "private", now=3.0, stalled_since=stalled_since) for n in range(90)]
+    assert backlog == [None] * 90  # 2 s of paced calls, plus the bucket's 30
+    assert paced.check(2000, "private", now=3.0, stalled_since=stalled_since) is not None  # not a free pass
+    unnamed = FloodControl()
+    assert all(unnamed.check(n, "private", now=n / 30) is None for n in range(30))
+    assert [unnamed.check(1000 + n, "private", now=3.0) for n in range(90)].count(None) == 30
+    # long after, no stall: the bucket's capacity again, no more
+    assert [paced.check(3000 + n, "private", now=10.0) for n in range(31)].count(None) == 30
+
+
 # ----------------------------------------------------------------------------------------------- messages
 
 

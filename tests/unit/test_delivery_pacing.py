@@ -73,3 +73,21 @@ async def test_local_pacing_restores_the_last_minute_from_the_table(monkeypatch:
     pacing.defer(7, 5)  # 429 retry_after
     await pacing.wait_for_chat(7)
     assert clock.now - before == pytest.approx(5)
+
+
+async def test_a_429_pauses_every_call_briefly_and_the_chat_for_the_whole_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram does not say which limit a 429 is about: every call waits (up to the cap), the chat the whole
+    retry_after (a group's per-minute budget may ask for a minute)."""
+    clock = Clock(monkeypatch)
+    pacing = LocalPacing(DeliveryLimits(per_second=30))
+    await pacing.acquire()
+    start = clock.now
+    pacing.refused(-100, 2)
+    await pacing.acquire()  # another chat's call
+    assert clock.now - start == pytest.approx(2)
+    start = clock.now
+    pacing.refused(-100, 60)
+    await pacing.acquire()
+    assert clock.now - start == pytest.approx(pacing_module.GLOBAL_PAUSE_CAP)
+    await pacing.wait_for_chat(-100)
+    assert clock.now - start == pytest.approx(60)

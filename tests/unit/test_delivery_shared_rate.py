@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduler.delivery import DeliveryLimits, LocalPacing, RateLimiter, SharedRateLimiter, pacing_for
+from scheduler.delivery.pacing import SHARED_RATE_MARGIN
 from storage import migrate
 from storage.db import Database
 from storage.send_schedule import SharedSchedule
@@ -157,6 +158,49 @@ async def test_a_stopped_process_leaves_the_whole_rate_to_the_other(processes: t
     assert min(_gaps([at for at, _ in log])) >= INTERVAL - 1e-6
 
 
+@pytest.mark.postgres
+async def test_a_429_pauses_every_process(processes: tuple[Database, Database]) -> None:
+    """Telegram refuses one process's call (429, retry after 1 s): that process pauses, and so does the
+    other through the schedule they share, once the few slots it already holds have passed; going on at
+    the full rate would keep the bot's budget in debt and
+    turn the one refusal into hundreds."""
+    time = VirtualTime()
+    schedules = [SharedSchedule(db) for db in processes]
+
+    def pause_on(schedule: SharedSchedule) -> Callable[[float], Awaitable[None]]:
+        async def pause(seconds: float) -> None:
+            time.in_flight += 1
+            try:
+                await schedule.pause(seconds, now=EPOCH + timedelta(seconds=time.now))
+            finally:
+                time.in_flight -= 1
+
+        return pause
+
+    limiters = [
+        SharedRateLimiter(time.reserve_on(schedule), RATE, pause=pause_on(schedule), clock=time.clock, sleep=time.sleep)
+        for schedule in schedules
+    ]
+    log: list[tuple[float, str]] = []
+    tasks = [
+        asyncio.create_task(_send(limiter, time, name, log))
+        for _ in range(30)
+        for limiter, name in zip(limiters, "ab", strict=True)
+    ]
+    await time.run(tasks, until=lambda: len(log) >= 10)
+    refused_at = time.now
+    limiters[0].pause(1.0)  # a's call was refused
+    await time.run(tasks)
+    assert len(log) == 60
+    during = [(at, name) for at, name in log if refused_at < at < refused_at + 1.0 - 1e-3]  # µs in the database
+    # a sent nothing more; b only the few slots it had reserved before the pause (its horizon), then waited
+    assert {name for _, name in during} <= {"b"}
+    assert all(at <= refused_at + limiters[1].horizon + 2 * INTERVAL for at, _ in during)
+    after = {name for at, name in log if at >= refused_at + 1.0 - 1e-3}
+    assert after == {"a", "b"}
+    assert min(_gaps([at for at, _ in log])) >= INTERVAL - 1e-6
+
+
 async def test_calls_wait_while_the_database_is_away() -> None:
     """A reservation that fails is tried again; no call goes out without its slot meanwhile."""
     time = VirtualTime()
@@ -211,5 +255,8 @@ async def test_sqlite_keeps_the_rate_in_process(sqlite_database_url: str) -> Non
 async def test_postgres_shares_the_rate(processes: tuple[Database, Database]) -> None:
     pacing = pacing_for(processes[0], DeliveryLimits())
     assert isinstance(pacing.rate, SharedRateLimiter)
+    # spaced a little under Telegram's 30 a second: jitter bunches calls, and only idle time wins that back
+    assert pacing.rate.interval == pytest.approx(1 / (30 * SHARED_RATE_MARGIN))
+    assert SHARED_RATE_MARGIN < 1
     await pacing.acquire()  # the real clock: the schedule is free, so this is at once
     assert pacing.rate.reservations == 1

@@ -76,7 +76,8 @@ def bot_texts(api: FakeBotAPI, chat_id: int) -> list[str]:
 async def test_300_notifications_through_429s_and_502s(
     api: FakeBotAPI, transports: Transports, database_url: str
 ) -> None:
-    """Every 3rd send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order.
+    """Every 20th send answered 429 (retry after 1 s), every 7th 502: all 300 arrive exactly once, in order.
+    Each 429 pauses every send for its second (Telegram does not say which limit it is about).
     On PostgreSQL two processes share the work, each configured with Telegram's 30 a second, which they
     hold together (the deployment's rate, shared through the database). The stand-in enforces Telegram's
     limits (30 a second overall, one a second per private chat after a short burst): it refused
@@ -88,7 +89,7 @@ async def test_300_notifications_through_429s_and_502s(
         for n in range(3):
             for user in USERS:
                 await queue(db, user, expected[user][n])
-        api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 3, 1, 7
+        api.faults.every_nth_429, api.faults.retry_after, api.faults.every_nth_5xx = 20, 1, 7
         databases = [db]
         if not db.is_sqlite:
             others.append(Database(database_url))
@@ -99,7 +100,7 @@ async def test_300_notifications_through_429s_and_502s(
         assert {user: bot_texts(api, user) for user in USERS} == expected  # all, once, in order
         report = api.exact_once_report()
         assert report["duplicates"] == []
-        assert report["injected"]["429"] > 50 and report["injected"]["5xx"] > 20
+        assert report["injected"]["429"] > 10 and report["injected"]["5xx"] > 20
         assert api.flood.refusals == []  # Telegram's own limits never refused a send
         assert sum(w.stats.sent for w in workers) == 300
         assert sum(w.stats.retried_429 for w in workers) == report["injected"]["429"]
