@@ -220,6 +220,9 @@ async def test_a_first_hello_is_greeted_and_the_question_asked_instead_of_a_form
     assert olga.last.text.startswith("Здравствуйте! 👋") and "Что случилось" in olga.last.text
     await olga.send("помогите пожалуйста")
     assert olga.last.text.startswith("Конечно, помогу.") and "Что случилось" in olga.last.text
+    max_ = desk.person(602, "Макс", lang="ru")
+    await max_.send_photo(caption="Привет")  # the photo is kept; the greeting is no description
+    assert max_.last.text.startswith("Файл сохранён и будет приложен к заявке") and "Что случилось" in max_.last.text
     await olga.send("Привет, не работает почта с утра, письма не уходят")  # a greeting with a problem is a problem
     assert "Что случилось" not in olga.last.text
 
