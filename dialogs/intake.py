@@ -161,7 +161,7 @@ class IntakeDialog:
         if event.kind not in step.expects:
             if draft.refuse_album(event):  # one album, one answer
                 return Turn(Outcome.ASK, draft, quiet=True)
-            return self._ask(draft, [self._hint_for(step)])
+            return self._ask(draft, [self._hint_for(step, event)])
         handler = getattr(self, f"_on_{step.name}")
         return handler(draft, event)
 
@@ -215,7 +215,9 @@ class IntakeDialog:
                 return self._ask(draft)
         return self._ask(draft)
 
-    def _hint_for(self, step: Step) -> str:
+    def _hint_for(self, step: Step, event: UserInput) -> str:
+        if step.name == "description" and event.kind == InputKind.SPOKEN:  # a voice note: why it is not taken
+            return t(self.lang, "hint.spoken_description")
         if step.name == "attachments":
             return t(self.lang, "hint.attachments_expected")
         if step.name == "contact":

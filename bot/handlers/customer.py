@@ -138,7 +138,7 @@ async def route_free_message(ctx: HandlerContext, message: Message, service: Int
     if sent.kind == InputKind.FILE:
         return await service.start(file=sent)
     lang = await ctx.lang()  # a voice note cannot be the description: the intake needs it in words
-    hint = t(lang, "hint.text_expected" if sent.kind == InputKind.SPOKEN else "hint.unsupported")
+    hint = t(lang, "hint.spoken_description" if sent.kind == InputKind.SPOKEN else "hint.unsupported")
     return Result([Reply(hint + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))])
 
 

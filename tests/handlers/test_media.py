@@ -9,6 +9,7 @@ from tests.handlers.test_agent_replies import with_topics
 from tests.handlers.test_customers import NUMBER
 
 TEXT_NEEDED = "I need a text answer here"
+VOICE_NOT_HEARD = "I can't listen to voice or video messages. Please describe the problem in writing"
 PRINTER = "The label printer in the warehouse is jammed and prints nothing at all"
 
 
@@ -40,6 +41,7 @@ def attachment_captions(desk: Desk, number: str) -> list[str]:
 def no_hints(messages: list[Sent]) -> None:
     for message in messages:
         assert TEXT_NEEDED not in message.text and "can't use this kind" not in message.text, message.text
+        assert VOICE_NOT_HEARD not in message.text, message.text
 
 
 async def test_an_album_as_the_first_message_is_one_input(any_desk: Desk) -> None:
@@ -105,11 +107,11 @@ async def test_an_album_at_the_attachments_step_is_kept_whole(desk: Desk) -> Non
 
 async def test_a_voice_note_where_words_are_needed_is_asked_to_be_typed(desk: Desk) -> None:
     ann = desk.person(501, "Ann")
-    await ann.send_media("voice", file_id="v1")
-    assert TEXT_NEEDED in ann.last.text and "What happened" in ann.last.text
+    await ann.send_media("voice", file_id="v1")  # the first message: not "a text answer", there was no question
+    assert VOICE_NOT_HEARD in ann.last.text and "What happened" in ann.last.text
     await ann.send("/new")
     await ann.send_media("video_note", file_id="vn1")
-    assert TEXT_NEEDED in ann.last.text and "What happened" in ann.last.text
+    assert VOICE_NOT_HEARD in ann.last.text and "What happened" in ann.last.text
     await ann.send(PRINTER)
     await ann.send_media("voice", file_id="v2")  # the service question takes typed words too
     assert TEXT_NEEDED in ann.last.text and "Which service or device" in ann.last.text
