@@ -15,8 +15,13 @@ def format_number(ticket_type: TicketType, seq: int) -> str:
 
 def number_with_more(text: str) -> bool:
     """Whether `text` is a ticket number followed by more words (`INC-000042 fixed it`), not one number."""
+    return parse_number(text) is None and leading_number(text) is not None
+
+
+def leading_number(text: str) -> str | None:
+    """The words a text starts with that make a ticket number (`INC 42` of `INC 42 please`), if any."""
     words = (text or "").split()
-    return parse_number(text) is None and any(parse_number(" ".join(words[:n])) for n in range(1, len(words)))
+    return next((" ".join(words[:n]) for n in range(len(words), 0, -1) if parse_number(" ".join(words[:n]))), None)
 
 
 def parse_number(text: str) -> tuple[str | None, int] | None:

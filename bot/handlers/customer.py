@@ -15,6 +15,7 @@ from dialogs.intake_service import IntakeService, Reply, Result
 from helpdesk import callbacks, people, tickets, views
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import LANGUAGES, t
+from helpdesk.numbering import leading_number
 from helpdesk.people import customer_display_name
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -86,6 +87,7 @@ async def status(ctx: HandlerContext, message: Message) -> None:
     if not number:
         ctx.reply(t(lang, "status.usage"))
         return
+    number = leading_number(number) or number  # "/status INC-000042 please": the number is what counts
     ticket = await tickets.find_for_customer(ctx.session, await ctx.customer(), number)
     if ticket is None:
         ctx.reply(views.status_not_found(lang, number))

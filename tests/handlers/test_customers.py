@@ -371,7 +371,9 @@ async def test_status_with_words_instead_of_a_number_says_so_and_shows_how(desk:
     ann = desk.person(501, "Ann")
     await ann.send("/status my printer")
     assert ann.last.text.startswith("“my printer” is not a ticket number. Send it like this: /status INC-000042")
-    await ann.send("/status 42")  # a number, of nobody's ticket or someone else's: the usual answer
+    await ann.send("/status 42 please")  # a number, of nobody's ticket or someone else's: the usual answer
+    assert "I can't find a ticket with the number 42 among your tickets" in ann.last.text
+    await ann.send("/status 42")
     assert "I can't find a ticket with the number 42 among your tickets" in ann.last.text
     olga = desk.person(601, "Ольга", lang="ru")
     await olga.send("/status <b>заявка</b>")
@@ -385,7 +387,7 @@ async def test_new_with_the_problem_on_the_same_line_takes_it_as_the_description
     await ann.send("/new")  # with the request under way: the same question, said to be the unfinished one
     assert "unfinished request" in ann.last.text and "Which service or device" in ann.last.text
     number = await register(ann, "Printer or scanner")
-    await ann.send(f"/status {number}")
+    await ann.send(f"/status {number} please")  # words after the number do not hide the ticket
     assert "Description: the label printer in the warehouse is jammed" in ann.last.text
 
 
