@@ -51,8 +51,9 @@ class Claims:
         self.worker_id = worker_id
         self.limits = limits
 
-    async def claim(self, busy: Sequence[int]) -> Claimed:
-        """Lease the due rows of chats not `busy` (a sender is still at work on those), in order per chat."""
+    async def claim(self, busy: Sequence[int], max_chats: int | None = None) -> Claimed:
+        """Lease the due rows of chats not `busy` (a sender is still at work on those), in order per chat,
+        of at most `max_chats` chats."""
         now = utcnow()
         chosen: Claimed = []
         async with self.db.session() as session:
@@ -83,7 +84,12 @@ class Claims:
             for row_id, chat in rows:
                 if chat in stopped:
                     continue
-                if row_id > barrier.get(chat, row_id) or per_chat[chat] >= self.limits.per_chat_batch:
+                new_chat_beyond_room = chat not in per_chat and max_chats is not None and len(per_chat) >= max_chats
+                if (
+                    new_chat_beyond_room
+                    or row_id > barrier.get(chat, row_id)
+                    or per_chat[chat] >= self.limits.per_chat_batch
+                ):
                     stopped.add(chat)
                     continue
                 per_chat[chat] += 1

@@ -63,6 +63,9 @@ class OutboxDelivery:
         self.attempts = RowAttempts(db, self.worker_id, self.limits, self.stats, self.hooks)
         self.journal = Journal(db, self.attempts)
         self._active: dict[int, asyncio.Task[None]] = {}
+        #: chats at work at once: what the global rate sends in a quarter of a lease, so every row whose
+        #: attempt has begun gets its call long before its lease runs out (another process would send it too)
+        self.max_active_chats = max(1, int(self.limits.per_second * self.limits.lease / 4))
         self._started = False
         self._stopping = False
 
@@ -129,7 +132,10 @@ class OutboxDelivery:
         return await self.claims.pending_count()
 
     async def _claim(self) -> Claimed:
-        chosen = await self.claims.claim(list(self._active))
+        room = self.max_active_chats - len(self._active)
+        if room <= 0:
+            return []
+        chosen = await self.claims.claim(list(self._active), max_chats=room)
         if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `Claims.keep_in_order`
             chosen, conflicts = await self.claims.keep_in_order(chosen)
             self.stats.order_conflicts += conflicts

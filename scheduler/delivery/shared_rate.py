@@ -12,7 +12,9 @@ The cost is one statement per reservation, not per call: the calls waiting toget
 Telegram's rate a busy process reserves about five times a second.
 
 A call whose process woke too late for its slot (a busy event loop, a machine short of CPU) does not go
-out late in a crowd with the next calls: more than `late` seconds after its slot, it reserves a new one.
+out late in a crowd with the next calls: more than `late` seconds after its slot, it reserves a new one,
+first in line (at the back of the line it could wait past its row's lease, and another process would
+send the row too).
 So any second holds at most about `per_second × (1 + late)` of the deployment's calls.
 
 A 429 pauses the deployment (`pause`): the process that was refused moves the schedule's next free
@@ -74,9 +76,14 @@ class SharedRateLimiter:
 
     async def acquire(self) -> None:
         """Until this call's slot: reserved together with the other calls waiting now."""
+        again = False  # a call that lost its slot keeps its place: before the calls that came meanwhile
         while True:
             slot: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            self._waiting.append(slot)
+            if again:
+                self._waiting.appendleft(slot)
+            else:
+                self._waiting.append(slot)
+            again = True
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._hand_out(), name="outbox-shared-rate")
             at = await slot

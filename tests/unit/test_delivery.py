@@ -559,3 +559,22 @@ async def test_global_rate(db: Database) -> None:
     assert len(transport.calls) == 40
     flood = FloodControl(FloodLimits(global_per_second=20, global_burst=20))
     assert [at for at in sorted(c[2] for c in transport.calls) if flood.check(None, None, now=at)] == []
+
+
+async def test_a_process_takes_on_no_more_chats_than_it_can_serve_within_a_lease(any_db: Database) -> None:
+    """Claimed rows wait for the global rate; a process that claimed every due chat at once would keep
+    rows waiting past their lease, and another process would send them too. So it takes on at most what
+    the rate sends in a quarter of a lease, and the rest when those are done."""
+    limits = DeliveryLimits(per_second=10, lease=4, private_interval=0.02, poll_every=0.05)
+    async with any_db.session() as session:
+        for chat in range(7001, 7031):
+            outbox.send_text(session, chat, f"Notice for {chat}")
+    transport = FakeTransport()
+    delivery = desk.delivery(any_db, transport, limits)
+    assert delivery.max_active_chats == 10
+    claimed = await delivery.dispatch_due()
+    assert claimed == 10 and len(delivery._active) <= 10
+    assert await delivery.dispatch_due() <= 10 - len(delivery._active)
+    await delivery.drain(timeout=60, until_empty=True)
+    assert sorted(transport.delivered) == list(range(7001, 7031))  # the rest follow, each once
+    assert all(len(texts) == 1 for texts in transport.delivered.values())

@@ -240,6 +240,30 @@ async def test_a_call_that_woke_too_late_takes_a_new_slot() -> None:
     assert min(_gaps([at for at, _ in log])) >= INTERVAL - 1e-6
 
 
+async def test_a_call_that_lost_its_slot_keeps_its_place_in_line() -> None:
+    """Calls that woke too late take new slots before the calls that began waiting meanwhile: at the back of
+    the line a call could wait past its row's lease (and another process would send that row too)."""
+    time = VirtualTime()
+    schedule = {"next": 0.0}
+
+    async def reserve(count: int) -> float:
+        first = max(schedule["next"], time.now)
+        schedule["next"] = first + count * INTERVAL
+        return first - time.now
+
+    limiter = SharedRateLimiter(reserve, RATE, clock=time.clock, sleep=time.sleep)
+    log: list[tuple[float, str]] = []
+    early = [asyncio.create_task(_send(limiter, time, f"early{n}", log)) for n in range(3)]
+    await time.run(early, until=lambda: len(log) >= 1)
+    time.now += 0.5  # the process froze: the other early calls' slots have passed
+    late = [asyncio.create_task(_send(limiter, time, f"later{n}", log)) for n in range(30)]
+    await time.run(early + late)
+    order = [name for _, name in log]
+    assert len(order) == 33 and limiter.missed >= 2
+    # served with the next reservations (a few slots are handed out at a time), not after the 30 later ones
+    assert order.index("early1") < 3 + 2 * limiter.batch and order.index("early2") < 3 + 2 * limiter.batch
+
+
 async def test_sqlite_keeps_the_rate_in_process(sqlite_database_url: str) -> None:
     db = Database(sqlite_database_url)
     try:
