@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, cards, causes, outbox
 from helpdesk.formatting import shorten, when
-from helpdesk.i18n import Safe, escape, t
+from helpdesk.i18n import Safe, escape, has, t
 from helpdesk.policy import DeskPolicy
 from storage import repos
 from storage.models import Ticket, TicketEvent
@@ -44,22 +44,41 @@ def queue_scope(
 
 
 def event_line(lang: str, event: TicketEvent) -> str:
-    """One line of a ticket's audit trail for agents."""
+    """One line of a ticket's audit trail for agents, every event named in the agent's language."""
     who = event.actor_name or (t(lang, "agents.view.system") if event.actor_kind == "system" else "—")
-    if event.kind == "state":
-        states = [t(lang, f"agents.state.{state}") if state else "—" for state in (event.from_state, event.to_state)]
-        what = " → ".join(states)
-    elif event.kind == "assign":
+    if event.kind == "assign":  # its actor_name is the assignee; who assigned is in its data
         who = (event.data or {}).get("by") or who
-        what = t(
-            lang, "agents.view.assigned_to", name=(event.data or {}).get("assignee_name") or event.actor_name or "—"
-        )
-    else:
-        what = event.kind
-    line = t(lang, "agents.view.history_line", at=when(event.at), who=who, what=what)
+    line = t(lang, "agents.view.history_line", at=when(event.at), who=who, what=_event_name(lang, event))
     if event.note and event.kind not in ("created",):
-        line += Safe(": ") + escape(shorten(event.note, 300))
+        line += Safe(": ") + escape(_event_note(lang, event, event.note))
     return line
+
+
+def _event_note(lang: str, event: TicketEvent, note: str) -> str:
+    """An event's note: what someone wrote, as written; a note the bot itself wrote ("answered", an SLA
+    clock) named in the agent's language (`agents.event_note.<kind>.<note>`)."""
+    if event.actor_kind != "agent":
+        key = f"agents.event_note.{event.kind}.{note.replace(' ', '_').lower()}"
+        if len(note) <= 40 and has(lang, key):
+            return t(lang, key)
+    return shorten(note, 300)
+
+
+def _event_name(lang: str, event: TicketEvent) -> str:
+    """What happened, from the catalog (`agents.event.*`); a kind the catalog does not know yet (written by
+    a newer version of the bot) reads as its code rather than failing the whole view."""
+    data = event.data or {}
+    if event.kind == "state":
+        return " → ".join(
+            t(lang, f"agents.state.{state}") if state else "—" for state in (event.from_state, event.to_state)
+        )
+    if event.kind == "assign":
+        return t(lang, "agents.event.assign", name=data.get("assignee_name") or event.actor_name or "—")
+    if event.kind == "rating":
+        return t(lang, "agents.event.rating", rating=data.get("rating", "?"))
+    if has(lang, f"agents.event.{event.kind}"):
+        return t(lang, f"agents.event.{event.kind}")
+    return event.kind
 
 
 async def details(session: AsyncSession, ticket: Ticket, lang: str) -> tuple[str, int]:

@@ -252,3 +252,25 @@ async def test_closing_a_cancelled_ticket_is_not_told_to_resolve_it_first(desk: 
     refusal = agent.last.text
     assert "Resolve it first" not in refusal and "/status" not in refusal  # advice it could not follow
     assert refusal.startswith(f"{number}: Cancelled → Closed is not allowed") and "In progress" in refusal
+
+
+async def test_ticket_history_names_every_event_in_the_agents_language(desk: Desk) -> None:
+    """/ticket N's history was "· Агент: retype: …", "priority", "question": event codes, not words."""
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    agent = desk.person(7002, "Агент", lang="ru")
+    await agent.send(f"/ask {number} Какая модель принтера?")
+    await ann.reply(ann.chat.find("Какая модель"), "HP LaserJet 400")
+    await agent.send(f"/priority {number} P1")
+    await agent.send(f"/retype {number} software")
+    await agent.send(f"/ticket {number}")
+    history = agent.chat.find("История").text
+    for words in (
+        "вопрос клиенту: Какая модель",
+        "ответ клиента: HP LaserJet",
+        "изменён приоритет",
+        "изменена категория",
+    ):
+        assert words in history, words
+    lines = history[history.index("История") :].splitlines()[1:]
+    assert not [line for line in lines for code in ("question", "answer", "priority", "retype") if f": {code}" in line]
