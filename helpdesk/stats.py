@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from helpdesk import problem_report, report_period, self_help
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration
-from helpdesk.i18n import t
+from helpdesk.i18n import Safe, has, t
 from helpdesk.problem_report import ProblemFigures
 from helpdesk.report_period import Period
 from helpdesk.vocabulary import State
@@ -151,9 +151,13 @@ async def build(session: AsyncSession, period: Period, now: datetime) -> DeskRep
 # -- text ------------------------------------------------------------------------------------------------
 
 
-def _line(counts: dict[str, int], order: list[str] | None = None) -> str:
+def _line(lang: str, section: str, counts: dict[str, int], order: list[str] | None = None) -> str:
+    """`Software: 3, Network: 1`: each code named from the catalog section `section` in `lang` (a code it
+    does not know, say from an older version, as it is)."""
     keys = [k for k in (order or []) if k in counts] + sorted(k for k in counts if k not in (order or []))
-    return ", ".join(f"{key} {counts[key]}" for key in keys) or "—"
+    named = [t(lang, f"{section}.{key}") if has(lang, f"{section}.{key}") else key for key in keys]
+    parts = [t(lang, "reports.count", name=name, count=counts[key]) for name, key in zip(named, keys, strict=True)]
+    return Safe(", ".join(parts)) if parts else t(lang, "reports.none")
 
 
 def period_title(period: Period, lang: str) -> str:
@@ -194,9 +198,9 @@ def render_body(report: DeskReport, lang: str) -> list[str]:
     lines = [t(lang, "reports.created", count=report.created_total)]
     if report.created_total:
         lines += [
-            t(lang, "reports.by_type", counts=_line(report.by_type, TYPES)),
-            t(lang, "reports.by_category", counts=_line(report.by_category)),
-            t(lang, "reports.by_priority", counts=_line(report.by_priority, PRIORITIES)),
+            t(lang, "reports.by_type", counts=_line(lang, "type", report.by_type, TYPES)),
+            t(lang, "reports.by_category", counts=_line(lang, "category", report.by_category)),
+            t(lang, "reports.by_priority", counts=_line(lang, "priority", report.by_priority, PRIORITIES)),
         ]
     lines += [
         _clock_line(lang, "first_response", report.first_response),
@@ -231,12 +235,12 @@ def render_now(report: DeskReport, lang: str) -> list[str]:
     """The desk as it stands: every ticket by state, and how many are not closed yet."""
     return [
         t(lang, "reports.now", total=report.total, backlog=sum(report.backlog.values())),
-        t(lang, "reports.by_state", counts=_line(report.by_state, STATES)),
+        t(lang, "reports.by_state", counts=_line(lang, "agents.state", report.by_state, STATES)),
     ]
 
 
 def render(report: DeskReport, lang: str) -> str:
-    """The figures as a message (codes as agents type them in commands)."""
+    """The figures as a message, every type, category, priority and state named in `lang`."""
     title = t(lang, "reports.title", period=period_title(report.period, lang), span=period_span(report.period))
     return "\n".join([title, *render_body(report, lang)])
 

@@ -203,7 +203,7 @@ async def test_still_a_problem_invalid_transitions_and_two_customers(bot_api, bo
     assert "still a problem" in details.text
     await agent1.command("stats")
     stats = await agent1.wait_for("Statistics", predicate=lambda m: m.kind == "photo")  # the chart, figures below
-    assert "By state: in_progress 2" in stats.caption and "By type: incident 1, service_request 1" in stats.caption
+    assert "By state: In progress: 2" in stats.caption and "By type: Incident: 1, Service request: 1" in stats.caption
 
     assert card_a.thread_id is None and card_b.thread_id is None
     assert bot.log_text().count("refused to create a forum topic") == 1

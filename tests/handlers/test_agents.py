@@ -118,7 +118,7 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
     await agent1.press(queue, next(label for label in queue.buttons if a in label))
     assert "still a problem" in agent1.chat.find("History").text
     await agent1.send("/stats")
-    assert "By state: in_progress 2" in agent1.last.text
+    assert "By state: In progress: 2" in agent1.last.text
 
 
 #: a valid rest of the line for each ticket command

@@ -63,7 +63,7 @@ async def test_yesterdays_figures_and_breaches(db: Database) -> None:
     assert "New tickets:</b> 2" in text and "SLA met: 50% (1 of 2)" in text
     assert "SLA breached yesterday:</b> 1" in text
     assert f"• {late.number} · P3 · first response due 09.03.2026 10:00 UTC · Agent &lt;One&gt;" in text
-    assert "By state:</b> new 2, in_progress 1" in text
+    assert "By state:</b> New: 2, In progress: 1" in text
 
 
 async def test_a_quiet_day(db: Database) -> None:

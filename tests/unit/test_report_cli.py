@@ -63,6 +63,8 @@ async def test_text_and_png(tmp_path: Path) -> None:
     text = run_cli(["report", "--since", "7d", "--lang", "ru"], env(url), workdir=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "Статистика · за 7 дн." in text.stdout and "<b>" not in text.stdout
+    assert "По статусам: Новая: 2, В работе: 1" in text.stdout  # was "new 2, in_progress 1": codes
+    assert not [code for code in ("incident", "hardware", "in_progress", " new ") if code in text.stdout]
     chart = tmp_path / "week.png"
     result = run_cli(["report", "--format", "png", "-o", str(chart)], env(url), workdir=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -188,11 +188,17 @@ async def test_medians_ratings_and_text(db: Database) -> None:
 
     text = stats.render(week, "en")
     assert "Last 7 days (25.03–31.03.2026 UTC)" in text
-    assert "New tickets:</b> 4" in text and "By type:</b> incident 3, service_request 1" in text
+    assert "New tickets:</b> 4" in text and "By type:</b> Incident: 3, Service request: 1" in text
     assert "First response, median: 1 h 15 min (4 tickets)" in text
     assert "Satisfaction, average: 2.0/5 (1 ratings)" in text
-    assert "By state:</b> in_progress 3, closed 2, cancelled 1" in text
-    assert "За 7 дн." not in text and "за 7 дн." in stats.render(week, "ru")
+    assert "By state:</b> In progress: 3, Closed: 2, Cancelled: 1" in text
+    assert "By category:</b> Access: 1, Hardware: 3" in text and "By priority:</b> P3 · medium: 3, P4 · low: 1" in text
+    russian = stats.render(week, "ru")
+    assert "За 7 дн." not in text and "за 7 дн." in russian
+    assert "Инцидент: 3, Запрос на обслуживание: 1" in russian and "Доступ: 1, Оборудование: 3" in russian
+    assert "P3 · средний: 3" in russian and "В работе: 3, Закрыта: 2, Отменена: 1" in russian
+    codes = ("incident", "service_request", "hardware", "access", "in_progress", "closed", "cancelled")
+    assert not [code for code in codes if code in russian]  # was "incident 3, service_request 1"…
 
 
 async def test_an_empty_period(db: Database) -> None:
