@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from bot.handlers.context import ButtonAnswers, HandlerContext
 from bot.handlers.update import UnreadableUpdate, Update, parse_update, update_kind
-from bot.update_attempts import Attempts, Seen
+from bot.update_attempts import Attempts, PressAnswer, Seen
 from helpdesk import flood
 from helpdesk.clock import now_utc
 from helpdesk.people import prefetch_people
@@ -87,6 +87,7 @@ class Handled:
     seen: Seen
     context: HandlerContext | None  # None: parked without running the handler
     handler_seconds: float = 0.0
+    press_answer: PressAnswer | None = None  # a parked press's note, given after the commit
 
 
 @dataclass
@@ -187,11 +188,10 @@ class Batches:
     async def _handle(self, session: Any, row: _Head, seen: Seen, parsed: Update | UnreadableUpdate) -> Handled:
         """Run one update's handler in the batch's transaction."""
         if row.attempts >= self.attempts.attempts:  # failed before a crash and never parked
-            await self.attempts.park_by_id(session, row.update_id)
-            return Handled(seen, None)
+            return Handled(seen, None, press_answer=await self.attempts.park_by_id(session, row.update_id))
         if isinstance(parsed, UnreadableUpdate):  # no retry can fix it: park it alone, the chat goes on
-            await self.attempts.park_by_id(session, row.update_id, f"unparseable update: {parsed}")
-            return Handled(seen, None)
+            answer = await self.attempts.park_by_id(session, row.update_id, f"unparseable update: {parsed}")
+            return Handled(seen, None, press_answer=answer)
         context = HandlerContext(
             session=session, policy=self.policy, triage=self.triage, answers=self.answers, update=parsed
         )

@@ -84,7 +84,7 @@ class UpdateInbox:
         # transactions in flight at once: no more than the pool's connections (SQLite has one)
         self.max_workers = max(1, min(concurrency, db.pool_size))
         self.stats = InboxStats()
-        self.attempts = Attempts(db, policy, self.stats, attempts=attempts, retry_delays=retry_delays)
+        self.attempts = Attempts(db, policy, self.stats, attempts=attempts, retry_delays=retry_delays, answers=answers)
         self._payloads: dict[int, dict[str, Any]] = {}
         self.batches = Batches(
             db, deliver, answers, policy, triage, self.attempts, self._payloads, handler_timeout=handler_timeout
@@ -297,6 +297,7 @@ class UpdateInbox:
             self._payloads.pop(item.seen.update_id, None)
             context = item.context
             if context is None:
+                await self.attempts.answer_press(item.press_answer)
                 continue
             self.stats.processed += 1
             metrics.update_done(item.seen.kind, context.outcome, latency)

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bot.handlers.context import ButtonAnswers
 from bot.handlers.update import chat_key_of, sender_of, update_kind
 from helpdesk import failures, metrics
 from helpdesk.clock import now_utc
@@ -29,6 +30,23 @@ class Seen:
     chat_key: int
     kind: str
     attempts: int
+
+
+@dataclass(frozen=True)
+class PressAnswer:
+    """The answer a parked button press still gets (after the park is committed): its spinner stops."""
+
+    query_id: str
+    text: str
+
+
+def query_id_of(payload: dict[str, Any]) -> str | None:
+    """The id of a button press's callback query (None: no press, or one without a usable id)."""
+    if update_kind(payload) != "callback_query":
+        return None
+    body = payload.get("callback_query")
+    query_id = body.get("id") if isinstance(body, dict) else None
+    return query_id if isinstance(query_id, str) and query_id else None
 
 
 @dataclass
@@ -74,10 +92,18 @@ class Attempts:
     """Failed attempts counted in the database (a crash does not reset them), parking after the last."""
 
     def __init__(
-        self, db: Database, policy: DeskPolicy, stats: InboxStats, *, attempts: int, retry_delays: tuple[float, ...]
+        self,
+        db: Database,
+        policy: DeskPolicy,
+        stats: InboxStats,
+        *,
+        attempts: int,
+        retry_delays: tuple[float, ...],
+        answers: ButtonAnswers | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
+        self.answers = answers
         self.stats = stats
         self.attempts = max(1, attempts)
         self.retry_delays = retry_delays or (0.0,)
@@ -98,6 +124,7 @@ class Attempts:
         )
         if attempt >= self.attempts:
             log.error("update=%s error_id=%s handler failed", seen.update_id, error_id, exc_info=exc)
+        parked: PressAnswer | None = None
         try:
             async with self.db.session() as session:
                 fresh = await session.get(InboxUpdate, seen.update_id)
@@ -107,13 +134,15 @@ class Attempts:
                 fresh.error_id = error_id
                 fresh.last_error = error[:2000]
                 session.add(fresh)
-                if fresh.attempts >= self.attempts:
-                    await self.park(session, fresh, error_id, error)
-                    return "done", 0.0
                 attempts_done = fresh.attempts
+                if attempts_done >= self.attempts:
+                    parked = await self.park(session, fresh, error_id, error)
         except Exception:
             log.exception("update=%s recording a failed attempt failed", seen.update_id)
             return "stall", 0.0
+        if attempts_done >= self.attempts:
+            await self.answer_press(parked)
+            return "done", 0.0
         delay = self.retry_delays[min(attempts_done - 1, len(self.retry_delays) - 1)]
         return "retry", delay
 
@@ -148,6 +177,10 @@ class Attempts:
             return False
         self.stats.parked += 1
         metrics.updates_parked.inc()
+        query_id, (person, _chat, _type) = query_id_of(payload), sender_of(payload)
+        if query_id is not None and person is not None:  # the database is the problem: no customer lookup
+            text = await failures.press_apology(None, person.user_id, person.language_code, self.policy)
+            await self.answer_press(PressAnswer(query_id, text))
         fields = {
             "update": update_id,
             "chat": chat_key_of(payload),
@@ -159,17 +192,28 @@ class Attempts:
         log.error(" ".join(f"{k}={v}" for k, v in fields.items()) + f" {error}", extra={"fields": fields})
         return True
 
-    async def park_by_id(self, session: Any, update_id: int, error: str | None = None) -> None:
-        """Park a stored update in the caller's transaction (its last error kept unless `error` is given)."""
+    async def park_by_id(self, session: Any, update_id: int, error: str | None = None) -> PressAnswer | None:
+        """Park a stored update in the caller's transaction (its last error kept unless `error` is given);
+        a button press's answer is returned, for the caller to give once that transaction is committed."""
         row = await session.get(InboxUpdate, update_id)
         error_id = (row.error_id if error is None else None) or uuid.uuid4().hex[:8]
-        await self.park(session, row, error_id, error or row.last_error or "?")
+        return await self.park(session, row, error_id, error or row.last_error or "?")
 
-    async def park(self, session: Any, row: InboxUpdate, error_id: str, error: str) -> None:
+    async def answer_press(self, answer: PressAnswer | None) -> None:
+        """Stop a parked press's spinner with its note (after the commit: the park is on record first)."""
+        if answer is None or self.answers is None:
+            return
+        try:
+            await self.answers.answer_button(answer.query_id, answer.text, False)
+        except Exception:  # an expired query id, a network blip: the spinner stops by itself in the end
+            log.warning("answering a parked button press failed", exc_info=True)
+
+    async def park(self, session: Any, row: InboxUpdate, error_id: str, error: str) -> PressAnswer | None:
         """Give up on an update (in the caller's transaction): keep it for a person, and never stay silent.
 
         The staff chat is told (with the customer's open ticket when there is one); a customer writing in
-        private gets a short apology saying their message was received.
+        private gets a short apology saying their message was received. A button press gets a short note
+        on the button too (returned: given after the commit), wherever it was pressed.
         """
         self.stats.parked += 1
         metrics.updates_parked.inc()
@@ -198,3 +242,9 @@ class Attempts:
             "error_id": error_id,
         }
         log.error(" ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
+        query_id = query_id_of(row.payload)
+        if query_id is None or person is None:
+            return None
+        return PressAnswer(
+            query_id, await failures.press_apology(session, person.user_id, person.language_code, self.policy)
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import outbox
-from helpdesk.i18n import t
+from helpdesk.i18n import pick_language, t
 from helpdesk.people import customer_language
 from helpdesk.policy import DeskPolicy
 from storage import repos
@@ -58,3 +58,14 @@ async def update_parked(
     if chat_id is not None and chat_id > 0:
         lang = customer_language(customer, policy.default_language)
         outbox.send_text(session, chat_id, t(lang, "errors.apology"))
+
+
+async def press_apology(
+    session: AsyncSession | None, user_id: int, language_code: str | None, policy: DeskPolicy
+) -> str:
+    """The short note on a button press that could not be handled (its spinner must stop, never hang), in
+    the presser's language: their /lang choice when they are a customer (`session` None: the database is
+    the problem, their Telegram language then)."""
+    customer = await repos.customer_by_telegram_id(session, user_id) if session is not None else None
+    fallback = pick_language(language_code, default=policy.default_language)
+    return t(customer_language(customer, fallback), "errors.press_failed")

@@ -93,6 +93,37 @@ async def test_an_update_the_database_refuses_is_parked_alone_and_the_batch_goes
     assert inbox.stats.parked == 1 and await staff_messages(db) == []
 
 
+class KeptAnswers:
+    """Button answers, kept by query id."""
+
+    def __init__(self) -> None:
+        self.given: dict[str, str | None] = {}
+
+    async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
+        self.given[query_id] = text
+
+
+async def test_a_press_the_database_refuses_still_stops_its_spinner(db: Database) -> None:
+    """Parked unstored, a button press is still answered (in the presser's Telegram language): the
+    database is the problem, so nothing is looked up there; a message gets nothing of the kind."""
+    answers = KeptAnswers()
+    inbox = UpdateInbox(db, Recorder(), answers, POLICY, None, retry_delays=(0.01,))
+    press = {
+        "update_id": 900_003,
+        "callback_query": {
+            "id": "q-refused",
+            "from": {"id": 4243, "is_bot": False, "first_name": "Оля", "language_code": "ru"},
+            "chat_instance": "1",
+            "data": "m:my",
+            "odd": {1, 2},  # no JSON for a set: the database refuses it
+        },
+    }
+    assert await inbox.store([press, unstorable(900_004)]) == []
+    assert (await rows(db))[900_003].status == "parked"
+    assert list(answers.given) == ["q-refused"]
+    assert (answers.given["q-refused"] or "").startswith("Извините, сейчас не получилось обработать нажатие")
+
+
 async def test_when_the_database_itself_fails_nothing_is_confirmed(database_url: str) -> None:
     """Not the content: a database without the inbox table refuses the parked record too, so the store
     fails as a whole and Telegram keeps every update."""
