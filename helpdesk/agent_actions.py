@@ -129,7 +129,8 @@ def require_open(ticket: Ticket, key: str = "agents.error.not_open") -> None:
 
 
 def require_writable(ticket: Ticket) -> None:
-    """Agents may still write to the customer of a resolved ticket, not of a closed or cancelled one."""
+    """Agents may still write to the customer of a resolved ticket or correct its triage, not of a closed or
+    cancelled one (its record is final until it is reopened)."""
     if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
         raise Refusal("agents.error.not_open", number=ticket.number, state=state_word(ticket.state))
 
@@ -387,7 +388,9 @@ async def _triage_corrected(
 
 
 async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: Category, policy: DeskPolicy) -> Notice:
-    """Correct the category (which implies the type); the number never changes, SLA is recomputed."""
+    """Correct the category (which implies the type); the number never changes, SLA is recomputed. A closed
+    or cancelled ticket is refused like every other change to it (its triage is history; reopen it first)."""
+    require_writable(ticket)
     if ticket.category == category.value:
         return Notice("agents.done.retype_same", {"number": ticket.number, "category": category.value})
     now = now_utc()
@@ -424,7 +427,9 @@ async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: 
 async def set_priority(
     session: AsyncSession, ticket: Ticket, actor: Actor, priority: Priority, policy: DeskPolicy
 ) -> Notice:
-    """Correct the priority; SLA due times are recomputed from the ticket's creation."""
+    """Correct the priority; SLA due times are recomputed from the ticket's creation. A closed or cancelled
+    ticket is refused, as `retype` refuses it."""
+    require_writable(ticket)
     if ticket.priority == priority.value:
         return Notice("agents.done.priority_same", {"number": ticket.number, "priority": priority.value})
     now = now_utc()

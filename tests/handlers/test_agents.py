@@ -274,3 +274,26 @@ async def test_ticket_history_names_every_event_in_the_agents_language(desk: Des
         assert words in history, words
     lines = history[history.index("История") :].splitlines()[1:]
     assert not [line for line in lines for code in ("question", "answer", "priority", "retype") if f": {code}" in line]
+
+
+async def test_priority_and_retype_refuse_a_cancelled_or_closed_ticket_like_every_other_change(desk: Desk) -> None:
+    """They changed a cancelled ticket's priority and category (and its SLA) as if it were open."""
+    agent, olga = desk.agent(), desk.person(7002, "Агент", lang="ru")
+    ann = desk.person(501, "Ann")
+    cancelled = await register(ann, "The printer on floor 2 is jammed and prints nothing at all")
+    await agent.send(f"/status {cancelled} cancelled")
+    card = desk.card(cancelled).text
+    await agent.send(f"/priority {cancelled} P1")
+    assert agent.last.text == f"{cancelled} is Cancelled. Reopen it first: /reopen {cancelled}"
+    await olga.send(f"/retype {cancelled} network")
+    assert f"{cancelled} в статусе Отменена" in olga.last.text and f"/reopen {cancelled}" in olga.last.text
+    assert desk.card(cancelled).text == card  # nothing changed
+
+    closed = await register(ann, "I need access to the shared finance folder on the file server")
+    await agent.send(f"/resolve {closed} other: granted the access and checked it with the customer.")
+    await agent.send(f"/close {closed}")
+    await agent.send(f"/retype {closed} change")
+    assert agent.last.text == f"{closed} is Closed. Reopen it first: /reopen {closed}"
+    await agent.send(f"/reopen {closed}")
+    await agent.send(f"/priority {closed} P2")  # open again: corrected as usual
+    assert "P2" in agent.last.text and "Reopen" not in agent.last.text
