@@ -161,7 +161,7 @@ async def test_an_edited_reply_to_the_card_reaches_the_customer_as_a_correction_
     await agent.edit(sent, "Please restart the printer and the PC")  # a second edit: a second correction
     assert len(ann.chat.from_bot) == before + 2 and ann.last.text.endswith("the printer and the PC")
     await agent.send(f"/ticket {number}")
-    assert "Agent1: correction: Please restart the printer and the PC" in agent.last.text
+    assert "Agent1: corrected a message to the customer: Please restart the printer and the PC" in agent.last.text
 
 
 async def test_an_edited_reply_command_is_read_as_the_command(desk: Desk) -> None:
@@ -257,8 +257,8 @@ async def test_in_a_tickets_topic_plain_talk_reaches_the_customer_and_notes_do_n
 
     await agent.send(f"/ticket {number}")
     history = agent.last.text
-    assert "Agent1: note: the supplier says the fuser is on backorder" in history
-    assert "Agent1: reply: We are ordering a new fuser" in history
+    assert "Agent1: internal note: the supplier says the fuser is on backorder" in history
+    assert "Agent1: answer to the customer: We are ordering a new fuser" in history
 
 
 async def test_topic_talk_edits_prompts_and_refusals(desk: Desk) -> None:
@@ -323,7 +323,7 @@ async def test_open_registers_a_triaged_ticket_for_a_known_customer_told_in_thei
     await olga.reply(told, "и телефон тоже")  # her reply to it is about the ticket
     assert "и телефон тоже" in desk.staff.last.text and number in desk.staff.last.text
     await agent.send(f"/ticket {number}")
-    assert "Agent1: opened_by_agent" in agent.last.text
+    assert "Agent1: opened for the customer by an agent" in agent.last.text
     await olga.send("/my")
     assert number in olga.last.text
 
