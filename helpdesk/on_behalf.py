@@ -4,6 +4,8 @@ wrote by e-mail, and has written to the bot before, so the bot can reach them).
 The text is triaged as an intake description would be (type, category, priority, SLA), and registered
 for the customer as every ticket is (`registration.register`: its card, the opening agent in its
 history, major-incident detection), the customer told in their language, with the first-response promise.
+A customer at MAX_OPEN_TICKETS_PER_CUSTOMER gets no further ticket this way either: the agent is told
+which ones are open, to add to one of them instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import registration, tickets
+from helpdesk import customer_limits, registration, tickets
 from helpdesk.agent_actions import Notice, Refusal
 from helpdesk.people import Actor, customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
@@ -37,6 +39,14 @@ async def open_for(
         raise Refusal("replies.open.usage")
     if len(description) > tickets.DESCRIPTION_MAX_CHARS:
         raise Refusal("replies.open.too_long", length=len(description), limit=tickets.DESCRIPTION_MAX_CHARS)
+    at_cap = await customer_limits.open_numbers_at_cap(session, customer, policy)
+    if at_cap is not None:  # the cap the customer's own requests meet (MAX_OPEN_TICKETS_PER_CUSTOMER)
+        raise Refusal(
+            "replies.open.cap",
+            customer=customer_display_name(customer),
+            limit=policy.max_open_tickets_per_customer,
+            numbers=at_cap,
+        )
     lang = customer_language(customer, policy.default_language)
     new = tickets.NewTicket(
         description=description,

@@ -80,6 +80,29 @@ async def test_the_open_ticket_cap_refuses_before_the_form_and_names_the_open_ti
     assert len(set(numbers)) == 3
 
 
+async def test_open_on_a_customers_behalf_respects_the_same_cap(any_desk: Desk) -> None:
+    """/open CUSTOMER_ID text registered a third ticket for a customer capped at two (the cap every other way
+    to a new ticket respects); now the agent is told which ones are open, in the agent's language."""
+    desk = limited(any_desk, max_open_tickets_per_customer=2)
+    ann, agent, oleg = desk.person(501, "Ann"), desk.agent(), desk.person(7002, "Олег", lang="ru")
+    first = await register(ann, "The printer on floor 2 jams on every page")
+    await agent.send("/open 501 Please give me access to the sales folder")  # one more is allowed
+    second = NUMBER.search(agent.last.text).group(0)
+    told = len(ann.chat.from_bot)
+
+    await agent.send("/open 501 The monitor flickers all the time")
+    refusal = agent.last.text
+    assert "Ann already has the most open requests a customer may have (2)" in refusal
+    assert first in refusal and second in refusal and "No ticket was opened" in refusal
+    await oleg.send("/open 501 Монитор мигает")
+    assert "У клиента Ann уже открыто заявок: 2 — это предел" in oleg.last.text
+    assert len(ann.chat.from_bot) == told and not [m for m in desk.staff.from_bot if "monitor" in m.text.lower()]
+
+    await agent.send(f"/resolve {second} Access granted to the sales folder.")
+    await agent.send("/open 501 The monitor flickers all the time")  # room again: opened as usual
+    assert "opened for Ann" in agent.last.text
+
+
 async def test_a_ticket_reopened_meanwhile_is_refused_at_confirm_and_the_draft_is_kept(any_desk: Desk) -> None:
     desk = limited(any_desk, max_open_tickets_per_customer=1)
     ann, agent = desk.person(501, "Ann"), desk.agent()
