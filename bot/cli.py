@@ -66,12 +66,42 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         known = migrate.revisions()
         raise ConfigError(f"no migration {args.revision!r}: give one of {known[0]}…{known[-1]}, or head")
 
-    async def run() -> str | None:
-        async with database(settings, args.revision) as db:
-            return await migrate.current_revision(db)
+    async def run() -> str:
+        async with database(settings, None) as db:
+            before = await migrate.current_revision(db)
+            refusal = migration_refusal(before, args.revision, migrate.revisions())
+            if refusal is not None:
+                raise ConfigError(refusal)
+            await migrate.upgrade(db, args.revision)
+            return migration_done(before, await migrate.current_revision(db))
 
-    print(f"database is at revision {asyncio.run(run())}")
+    print(asyncio.run(run()))
     return 0
+
+
+def migration_refusal(current: str | None, requested: str, known: list[str]) -> str | None:
+    """Why `migrate REQUESTED` cannot be done on a database at `current` (None: it can). `migrate` only
+    upgrades (README): an older revision would otherwise pass in silence, the database left as it is."""
+    from storage import migrate
+
+    if current is not None and current not in known:
+        return f"the database is at revision {current}, which this version does not know (a newer release migrated it)"
+    target = migrate.resolve(requested)
+    if current is not None and (target is None or known.index(target) < known.index(current)):
+        return (
+            f"the database is at revision {current}, newer than {target or 'base'}: migrate only upgrades "
+            "(to go back, restore the backup taken before the upgrade)"
+        )
+    return None
+
+
+def migration_done(before: str | None, after: str | None) -> str:
+    """What `migrate` did, in one line (`database is at revision 0010 …`, as docs/deployment.md shows)."""
+    if after is None:
+        return "database is empty (no migration applied)"
+    if before == after:
+        return f"database is at revision {after} (already; nothing to migrate)"
+    return f"database is at revision {after} (migrated from {before or 'an empty database'})"
 
 
 def cmd_console(args: argparse.Namespace) -> int:

@@ -17,15 +17,16 @@ from storage.db import DEFAULT_DATABASE_URL, Database, normalise_url
 DEFAULT_DATA_DIR = Path(make_url(DEFAULT_DATABASE_URL).database or "data/bot.db").parent
 
 
-async def open_database(settings: Settings, revision: str = "head") -> Database:
+async def open_database(settings: Settings, revision: str | None = "head") -> Database:
     """DATABASE_URL with DB_POOL_SIZE, migrated to `revision` (by default the newest: a command may run
-    before the bot ever started); a missing directory, an unreachable or refused database raises an
-    `OperatorError`."""
+    before the bot ever started; None: as it is, for `migrate` to look first); a missing directory, an
+    unreachable or refused database raises an `OperatorError`."""
     _check_directory(settings.database_url)
     with _reported(settings.database_url):
         db = Database(settings.database_url, pool_size=settings.db_pool_size)  # may create ./data
         try:
-            await migrate.upgrade(db, revision)
+            if revision is not None:
+                await migrate.upgrade(db, revision)
         except BaseException:
             await db.dispose()
             raise
@@ -33,7 +34,7 @@ async def open_database(settings: Settings, revision: str = "head") -> Database:
 
 
 @asynccontextmanager
-async def database(settings: Settings, revision: str = "head") -> AsyncIterator[Database]:
+async def database(settings: Settings, revision: str | None = "head") -> AsyncIterator[Database]:
     """`open_database` for the length of a command, closed afterwards; losing the database midway is
     reported like failing to reach it."""
     db = await open_database(settings, revision)

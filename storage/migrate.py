@@ -44,6 +44,16 @@ def is_known(revision: str) -> bool:
     return True
 
 
+def resolve(revision: str) -> str | None:
+    """The migration id `revision` names ("head": the newest, a unique prefix: its id; "base": None)."""
+    from alembic.script import ScriptDirectory
+
+    if revision == "base":
+        return None
+    found = ScriptDirectory.from_config(alembic_config()).get_revisions(revision)
+    return found[0].revision if found and found[0] is not None else None
+
+
 def _run(connection: Any, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection

@@ -105,6 +105,28 @@ def test_a_trailing_space_is_not_part_of_the_value(
     assert "database is at revision" in capsys.readouterr().out
 
 
+def test_migrate_says_what_it_did_and_refuses_to_go_back(operator: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`migrate 0001` on a newer database printed "database is at revision 0010" and exited 0, as if it had
+    done what was asked: `migrate` only upgrades, so it now says so (exit 2), and says what it did."""
+    from storage import migrate
+
+    known = migrate.revisions()
+    assert main(["migrate", known[2]]) == 0
+    assert capsys.readouterr().out.strip() == f"database is at revision {known[2]} (migrated from an empty database)"
+    assert main(["migrate", known[1]]) == 2
+    assert one_error(capsys) == (
+        f"error: the database is at revision {known[2]}, newer than {known[1]}: migrate only upgrades "
+        "(to go back, restore the backup taken before the upgrade)"
+    )
+    assert main(["migrate"]) == 0
+    assert capsys.readouterr().out.strip() == f"database is at revision {known[-1]} (migrated from {known[2]})"
+    assert main(["migrate", known[-1]]) == 0
+    assert capsys.readouterr().out.strip() == f"database is at revision {known[-1]} (already; nothing to migrate)"
+    for older in ("0001", "base"):
+        assert main(["migrate", older]) == 2
+        assert "migrate only upgrades" in one_error(capsys), older
+
+
 @pytest.mark.postgres
 def test_a_refused_login_is_a_configuration_error(
     operator: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
