@@ -66,8 +66,8 @@ def _binary_output(output: str) -> Iterator[BinaryIO]:
         yield handle
 
 
-async def _produce(settings: Any, request: ReportRequest) -> tuple[bytes | None, str]:
-    """The file's bytes (None: nothing to write) and a line for the operator."""
+async def _produce(settings: Any, request: ReportRequest) -> tuple[bytes, str]:
+    """The file's bytes and a line for the operator."""
     now = request.period.end
     async with database(settings) as db, db.read() as session:
         if request.format == "csv":
@@ -75,21 +75,19 @@ async def _produce(settings: Any, request: ReportRequest) -> tuple[bytes | None,
             data = report_csv.to_csv(rows, settings.timezone, bom=request.output != "-")
             return data, f"{len(rows)} tickets written to {request.output}"
         report = await stats.build(session, request.period, now)
-    if report.empty:
-        empty = to_plain(stats.render_empty(report, request.lang))
-        return (empty.encode() + b"\n", "") if request.format == "text" else (None, empty)
     if request.format == "text":
-        return to_plain(stats.render(report, request.lang)).encode() + b"\n", ""
-    return report_chart.render_png(report, request.lang), f"chart written to {request.output}"
+        text = stats.render_empty(report, request.lang) if report.empty else stats.render(report, request.lang)
+        return to_plain(text).encode() + b"\n", ""
+    # an empty period still gets its chart (each panel says there is no data), so a scheduled report
+    # never leaves last period's image in place, nor fails the job, for a quiet week
+    note = f"chart written to {request.output}" + (" (no tickets in this period)" if report.empty else "")
+    return report_chart.render_png(report, request.lang), note
 
 
 def report_main(settings: Any, since: str, fmt: str, output: str, lang: str | None) -> int:
     """Write the report; a bad option or an unreachable database raises an `OperatorError` (bot.cli)."""
     request = parse_request(settings, since, fmt, output, lang)
     data, note = asyncio.run(_produce(settings, request))
-    if data is None:  # an empty period: no image rather than a chart of nothing
-        print(note, file=sys.stderr)
-        return 1
     try:
         with _binary_output(request.output) as out:
             out.write(data)

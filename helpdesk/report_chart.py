@@ -57,6 +57,9 @@ def _no_data(ax: Any, text: str) -> None:
 def _created(ax: Any, report: DeskReport, lang: str, x: list[int], labels: list[str]) -> None:
     unit = t(lang, f"reports.chart.unit_{report.period.unit}")
     _style(ax, t(lang, "reports.chart.created", unit=unit))
+    if not report.created_total:  # said in words: empty axes read like a chart that failed to draw
+        _no_data(ax, t(lang, "reports.chart.no_tickets"))
+        return
     bottom = [0] * len(x)
     for ticket_type in TYPES:
         heights = [bucket.get(ticket_type, 0) for bucket in report.created]

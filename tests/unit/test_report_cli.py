@@ -13,7 +13,9 @@ from PIL import Image
 
 from bot.cli_report import UsageError, parse_request
 from bot.config import Settings
+from helpdesk import report_chart, report_period, stats
 from helpdesk.clock import now_utc
+from helpdesk.i18n import t
 from storage import migrate
 from storage.db import Database
 from tests.support.botproc import run_cli
@@ -71,10 +73,30 @@ async def test_text_and_png(tmp_path: Path) -> None:
     assert chart.read_bytes().startswith(PNG)
     with Image.open(chart) as image:
         assert image.size == (1080, 1800)
-    # an hour with no tickets: said so, and no image at all
+    # an hour with no tickets: still a chart (it exited 1 and wrote nothing, so a scheduled report failed
+    # and last period's image stayed in place), and the operator is told it is empty
     empty = tmp_path / "empty.png"
+    empty.write_bytes(b"last week's chart")
     result = run_cli(["report", "--since", "1h", "--format", "png", "-o", str(empty)], env(url), workdir=tmp_path)
-    assert result.returncode == 1 and "No tickets in this period" in result.stderr and not empty.exists()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"chart written to {empty} (no tickets in this period)"
+    with Image.open(empty) as image:
+        assert image.format == "PNG" and image.size == (1080, 1800)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_chart_of_an_empty_period_says_so_on_every_panel(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(report_chart, "_no_data", lambda _ax, text: said.append(text))
+    period = report_period.last(report_period.parse_period("7d"), now_utc(), "UTC")
+    report = stats.DeskReport(period=period, created=tuple({} for _ in range(period.buckets)))
+    assert report.empty and report_chart.render_png(report, lang).startswith(PNG)
+    assert said == [
+        t(lang, "reports.chart.no_tickets"),  # the new-tickets panel was empty axes with no word
+        t(lang, "reports.chart.no_data"),
+        t(lang, "reports.chart.no_backlog"),
+        t(lang, "reports.chart.no_data"),
+    ]
 
 
 @pytest.mark.parametrize(
