@@ -140,8 +140,11 @@ async def route_free_message(ctx: HandlerContext, message: Message, service: Int
     if sent.kind == InputKind.FILE:
         return await service.start(file=sent)
     lang = await ctx.lang()  # a voice note cannot be the description: the intake needs it in words
-    hint = t(lang, "hint.spoken_description" if sent.kind == InputKind.SPOKEN else "hint.unsupported")
-    return Result([Reply(hint + "\n\n" + t(lang, "intake.ask_description"), buttons=menu(lang))])
+    if sent.kind == InputKind.SPOKEN:
+        hint = t(lang, "hint.spoken_description") + "\n\n" + t(lang, "intake.ask_description")
+    else:  # a sticker, a location…: no question is waiting, so say how to report a problem
+        hint = t(lang, "hint.unsupported_first", button=t(lang, "button.new"))
+    return Result([Reply(hint, buttons=menu(lang))])
 
 
 # -- buttons -------------------------------------------------------------------------------------------

@@ -85,10 +85,23 @@ async def test_a_russian_request_and_a_foreign_number_that_reads_like_an_unknown
     assert answer["show_alert"] and number not in answer["text"]
 
 
+async def test_a_sticker_with_nothing_open_says_how_to_report_a_problem(desk: Desk) -> None:
+    olga = desk.person(702, "Ольга", lang="ru")
+    location = {"location": {"latitude": 55.75, "longitude": 37.61}}
+    await olga.write(location)
+    assert olga.last.text.startswith("Стикеры, геопозицию, опросы и т. п. я использовать не могу")
+    assert "нажмите «📝 Новая заявка»" in olga.last.text and "вопрос ниже" not in olga.last.text
+    await olga.press(olga.last, "📝 Новая заявка")
+    await olga.write(location)  # with a question asked, it is the question that is repeated
+    assert "Ответьте, пожалуйста, на вопрос ниже" in olga.last.text and "Что случилось" in olga.last.text
+
+
 async def test_odd_input_at_every_step_keeps_the_conversation(desk: Desk) -> None:
     kim = desk.person(701, "Kim")
     await kim.write({"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1}})
-    assert "can't use this kind of message" in kim.last.text
+    first = kim.last  # no question asked yet: how to report a problem (was "answer the question below")
+    assert "can't use stickers" in first.text and "describe it in a message" in first.text
+    assert "question below" not in first.text and "📝 New request" in first.buttons
     await kim.send("Wi-Fi keeps dropping in the meeting room since this morning")
     service = kim.last
     await kim.write({"voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}})
