@@ -392,7 +392,9 @@ async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: 
     or cancelled ticket is refused like every other change to it (its triage is history; reopen it first)."""
     require_writable(ticket)
     if ticket.category == category.value:
-        return Notice("agents.done.retype_same", {"number": ticket.number, "category": category.value})
+        return Notice(
+            "agents.done.retype_same", {"number": ticket.number, "category": Term("category", category.value)}
+        )
     now = now_utc()
     before = {"type": ticket.ticket_type, "category": ticket.category, "priority": ticket.priority}
     ticket.category = category.value
@@ -416,10 +418,10 @@ async def retype(session: AsyncSession, ticket: Ticket, actor: Actor, category: 
         "agents.done.retyped",
         {
             "number": ticket.number,
-            "from_category": before["category"],
-            "to_category": ticket.category,
-            "type": ticket.ticket_type,
-            "priority": ticket.priority,
+            "from_category": Term("category", before["category"]),
+            "to_category": Term("category", ticket.category),
+            "type": Term("type", ticket.ticket_type),
+            "priority": Term("priority", ticket.priority),
         },
     )
 

@@ -56,7 +56,13 @@ def event_line(lang: str, event: TicketEvent) -> str:
 
 def _event_note(lang: str, event: TicketEvent, note: str) -> str:
     """An event's note: what someone wrote, as written; a note the bot itself wrote ("answered", an SLA
-    clock) named in the agent's language (`agents.event_note.<kind>.<note>`)."""
+    clock) named in the agent's language (`agents.event_note.<kind>.<note>`), a category change by its
+    categories' names."""
+    moved = event.data or {}
+    if event.kind == "retype" and isinstance(moved.get("from"), dict) and isinstance(moved.get("to"), dict):
+        names = [moved[side].get("category") for side in ("from", "to")]
+        if all(has(lang, f"category.{name}") for name in names):
+            return " → ".join(t(lang, f"category.{name}") for name in names)
     if event.actor_kind != "agent":
         key = f"agents.event_note.{event.kind}.{note.replace(' ', '_').lower()}"
         if len(note) <= 40 and has(lang, key):

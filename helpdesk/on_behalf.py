@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import customer_limits, registration, tickets
 from helpdesk.agent_actions import Notice, Refusal
+from helpdesk.i18n import Term
 from helpdesk.people import Actor, customer_display_name, customer_language
 from helpdesk.policy import DeskPolicy
 from storage import repos
@@ -60,8 +61,8 @@ async def open_for(
     values = {
         "number": ticket.number,
         "customer": customer_display_name(customer),
-        "type": ticket.ticket_type,
-        "category": ticket.category,
-        "priority": ticket.priority,
+        "type": Term("type", ticket.ticket_type),  # named in the agent's language
+        "category": Term("category", ticket.category),
+        "priority": Term("priority", ticket.priority),
     }
     return ticket, Notice("replies.open.opened" if registered.told else "replies.open.opened_untold", values)

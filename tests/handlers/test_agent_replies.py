@@ -314,7 +314,7 @@ async def test_open_registers_a_triaged_ticket_for_a_known_customer_told_in_thei
     await agent.send("/open 601 не работает интернет во всём офисе, никто не может работать")
     opened = agent.last.text
     number = NUMBER.search(opened).group(0)
-    assert f"{number} opened for Ольга (incident, network, P" in opened and "the customer was told" in opened
+    assert f"{number} opened for Ольга (Incident, Network, P" in opened and "the customer was told" in opened
     told = olga.last
     assert f"Служба поддержки зарегистрировала для вас заявку {number}" in told.text
     assert "не работает интернет во всём офисе" in told.text and "Первый ответ: в течение" in told.text

@@ -93,7 +93,7 @@ async def test_refusals_corrections_queue_and_two_customers_who_never_cross(desk
     assert "❓ Ask for info" not in agent1.last.buttons  # asking prompts in the staff chat only
 
     await agent1.send(f"/retype {a} software")
-    assert "→ software" in agent1.last.text
+    assert "Hardware → Software (Incident, P3 · medium)" in agent1.last.text  # was "hardware → software (incident, P3)"
     await agent1.send(f"/retype {a} gardening")
     assert "Unknown category gardening" in agent1.last.text
     await agent1.send(f"/priority {a} P1")
@@ -263,13 +263,14 @@ async def test_ticket_history_names_every_event_in_the_agents_language(desk: Des
     await ann.reply(ann.chat.find("Какая модель"), "HP LaserJet 400")
     await agent.send(f"/priority {number} P1")
     await agent.send(f"/retype {number} software")
+    assert "Оборудование → Программы (Инцидент, P1 · критический)" in agent.last.text  # the notice, in words too
     await agent.send(f"/ticket {number}")
     history = agent.chat.find("История").text
     for words in (
         "вопрос клиенту: Какая модель",
         "ответ клиента: HP LaserJet",
         "изменён приоритет",
-        "изменена категория",
+        "изменена категория: Оборудование → Программы",
     ):
         assert words in history, words
     lines = history[history.index("История") :].splitlines()[1:]

@@ -75,10 +75,16 @@ def test_every_event_kind_has_a_name_in_the_agents_language(lang: str) -> None:
 def test_a_history_line_reads_in_words_and_keeps_an_unknown_kind_readable() -> None:
     at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
     retyped = TicketEvent(
-        ticket_id=1, kind="retype", actor_kind="agent", actor_name="Олег", note="network → software", at=at
+        ticket_id=1,
+        kind="retype",
+        actor_kind="agent",
+        actor_name="Олег",
+        note="network → software",
+        data={"from": {"category": "network"}, "to": {"category": "software"}},
+        at=at,
     )
-    assert "изменена категория: network → software" in agent_views.event_line("ru", retyped)
-    assert "category changed: network → software" in agent_views.event_line("en", retyped)
+    assert "изменена категория: Сеть → Программы" in agent_views.event_line("ru", retyped)
+    assert "category changed: Network → Software" in agent_views.event_line("en", retyped)
     rated = TicketEvent(ticket_id=1, kind="rating", actor_kind="customer", data={"rating": 4}, at=at)
     assert "оценка 4/5" in agent_views.event_line("ru", rated)
     future = TicketEvent(ticket_id=1, kind="teleported<b>", actor_kind="system", at=at)
