@@ -1,6 +1,7 @@
 """Scale-out on PostgreSQL: the same intake workload with one, two and four bot processes.
 
     python benchmarks/scaleout.py [--customers N] [--processes 1,2,4] [--limits relaxed|telegram]
+                                  [--idle SECONDS] [--py-spy DIR]
 
 Both runs use webhook mode behind the same round-robin load balancer (tests/e2e/test_multiprocess.py),
 so the only difference is the number of processes. N simulated customers go through the whole intake
@@ -15,6 +16,12 @@ throughput ratio only means something when the machine has cores to spare: the s
 balancer, PostgreSQL and the bots all share this one (the script prints the core count and the load
 average before each run). CPU per update shows the cost each process adds, whatever the core count.
 
+Also per run: PostgreSQL transactions per update (commits and rollbacks of the run's database, from
+pg_stat_database: a count, not a time, so it does not move with the machine's load) and, before the
+customers come, what the idle processes cost: CPU and transactions per second over `--idle` seconds
+(a background loop pays per second, and N processes pay it N times). `--py-spy DIR` profiles every
+bot process, idle and under load, into raw stack files (one per process and phase).
+
 `--limits relaxed` (default) lifts Telegram's pacing (30 messages/s, 1 s per private chat, 20/min per
 group) so the machinery is measured; `telegram` keeps it, and then the rate is capped by design.
 """
@@ -26,7 +33,10 @@ import asyncio
 import contextlib
 import os
 import platform
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +59,6 @@ from tests.support.botproc import DEFAULT_TOKEN, BotFactory  # noqa: E402
 from tests.support.databases import postgres_database  # noqa: E402
 
 RELAXED = {"OUTBOX_RATE_PER_SECOND": "100000", "OUTBOX_PRIVATE_INTERVAL": "0s", "OUTBOX_GROUP_PER_MINUTE": "100000"}
-IDLE_SAMPLE = 5.0
 TELEGRAM = {"OUTBOX_RATE_PER_SECOND": "30", "OUTBOX_PRIVATE_INTERVAL": "1s", "OUTBOX_GROUP_PER_MINUTE": "20"}
 
 
@@ -64,6 +73,8 @@ class Run:
     harness_cpu: float = 0.0
     idle_cpu: float = 0.0  # CPU seconds per second all bot processes use with nothing to do
     postgres_cpu: float = 0.0
+    transactions: int = 0  # commits + rollbacks in the run's database while the customers were served
+    idle_transactions: float = 0.0  # per second, all bot processes together, nobody writing
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -93,7 +104,8 @@ class Run:
             f"bot CPU per update (all processes) {self.cpu_per_update * 1000:.2f} ms; "
             f"CPU per 100 updates: bots {cpu:.2f} s, "
             f"PostgreSQL {self.postgres_cpu * per100:.2f} s, stand-in and customers {self.harness_cpu * per100:.2f} s; "
-            f"idle bots {self.idle_cpu * 100:.1f}% of a core"
+            f"PostgreSQL transactions per update {self.transactions * per100 / 100:.2f}; "
+            f"idle bots {self.idle_cpu * 100:.1f}% of a core, {self.idle_transactions:.1f} transactions/s"
             + (f"; {len(self.errors)} failed: {self.errors[0][:200]}" if self.errors else "")
         )
 
@@ -125,7 +137,59 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(processes: int, customers: int, limits: dict[str, str], timeout: float, warmup: int = 0) -> Run:
+XACTS = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+
+
+async def transactions(url: str) -> int:
+    """Commits + rollbacks so far in the run's database (pg_stat_database; a backend reports at most once a
+    second, so callers let a second pass before reading). Each reading is two transactions itself, counted
+    by the next: `transactions_between` takes it off."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        return int(await conn.fetchval(XACTS))
+    finally:
+        await conn.close()
+
+
+def transactions_between(before: int, after: int) -> int:
+    return after - before - 2  # the first reading's own: the query and its connection's set-up
+
+
+def start_py_spy(pids: list[int | None], folder: str | None, phase: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every bot process for one phase (raw stacks, a file per process): see throughput.py."""
+    if not folder:
+        return []
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    options = ["--rate", "200", "--format", "raw", "--nonblocking"]
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(pid), *options, "--output", str(Path(folder) / f"{phase}-{n + 1}-{pid}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, pid in enumerate(pids)
+        if pid is not None
+    ]
+
+
+async def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        await asyncio.to_thread(spy.wait, 30)
+
+
+async def run(
+    processes: int,
+    customers: int,
+    limits: dict[str, str],
+    timeout: float,
+    warmup: int = 0,
+    idle: float = 10.0,
+    py_spy: str | None = None,
+) -> Run:
     result = Run(processes, customers)
     async with FakeBotAPI(token=DEFAULT_TOKEN) as api, contextlib.AsyncExitStack() as stack:
         api.limits.enforce = False  # the bot's own OUTBOX_* pacing is measured, not Telegram's refusals
@@ -158,14 +222,20 @@ async def run(processes: int, customers: int, limits: dict[str, str], timeout: f
                 *(run_intake(u, DESCRIPTIONS[n % len(DESCRIPTIONS)].format(n=n), timeout) for n, u in enumerate(warm))
             )
             await asyncio.sleep(1.0)
-        idle_before = sum(cpu_seconds(p.pid) for p in procs)
-        await asyncio.sleep(IDLE_SAMPLE)
-        result.idle_cpu = (sum(cpu_seconds(p.pid) for p in procs) - idle_before) / IDLE_SAMPLE
+        pids = [p.pid for p in procs]
+        spies = start_py_spy(pids, py_spy, f"{processes}p-idle")
+        idle_before, idle_xacts = sum(cpu_seconds(p.pid) for p in procs), await transactions(url)
+        await asyncio.sleep(idle)
+        result.idle_cpu = (sum(cpu_seconds(p.pid) for p in procs) - idle_before) / idle
+        result.idle_transactions = transactions_between(idle_xacts, await transactions(url)) / idle
+        await stop_py_spy(spies)
 
         users = [api.user(200_000 + n, f"Customer{n}", language_code="en") for n in range(customers)]
         cpu_before = sum(cpu_seconds(p.pid) for p in procs)
         harness_before, pg_before = time.process_time(), postgres_cpu()
         calls_before = len(api.calls)
+        spies = start_py_spy(pids, py_spy, f"{processes}p-load")
+        xacts_before = await transactions(url)
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(run_intake(u, DESCRIPTIONS[n % len(DESCRIPTIONS)].format(n=n), timeout) for n, u in enumerate(users)),
@@ -175,6 +245,9 @@ async def run(processes: int, customers: int, limits: dict[str, str], timeout: f
         result.cpu_seconds = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
         result.harness_cpu = time.process_time() - harness_before
         result.postgres_cpu = cpu_since(pg_before, postgres_cpu())
+        await stop_py_spy(spies)
+        await asyncio.sleep(1.1)  # every backend has reported its transactions
+        result.transactions = transactions_between(xacts_before, await transactions(url))
         result.completed = sum(1 for o in outcomes if isinstance(o, str))
         result.errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
 
@@ -235,6 +308,8 @@ async def main() -> int:
     parser.add_argument("--limits", choices=("relaxed", "telegram"), default="relaxed")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds an intake may take")
     parser.add_argument("--warmup", type=int, default=10, help="intakes done before measuring (per run)")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds the idle processes are measured")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile every bot process, idle and under load, into DIR")
     args = parser.parse_args()
     _record_arrivals(FakeBotAPI)
 
@@ -248,7 +323,7 @@ async def main() -> int:
         api_update_times.clear()
         limits = RELAXED if args.limits == "relaxed" else TELEGRAM
         load = _load()
-        result = await run(count, args.customers, limits, args.timeout, args.warmup)
+        result = await run(count, args.customers, limits, args.timeout, args.warmup, args.idle, args.py_spy)
         print(f"[load average {load}] {result.line()}", flush=True)
         runs.append(result)
     if len(runs) >= 2 and runs[0].rate:
