@@ -10,19 +10,30 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.orm.session import Session as SyncSession
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
-#: PostgreSQL connections kept open per process (DB_POOL_SIZE); up to as many again on demand
+#: PostgreSQL transactions a process runs at once for updates (DB_POOL_SIZE)
 DEFAULT_POOL_SIZE = 10
+#: PostgreSQL connections beyond DB_POOL_SIZE for peaks (delivery, sweeps, stores next to the updates' batches)
+PEAK_CONNECTIONS = 10
+#: prepared statements kept per PostgreSQL connection (SQLAlchemy's asyncpg default: 100). The bot runs some
+#: 350 distinct statements (an IN list of each length is one of its own), so with 100 every connection kept
+#: evicting and preparing again: one in eight statements of the intake was a fresh prepare (a round trip
+#: and a plan). A URL's own `prepared_statement_cache_size` wins.
+PREPARED_STATEMENTS = 500
 #: execution option of `Database.read()`'s connections on SQLite: their transactions begin DEFERRED
 _READ_ONLY = "intake_read_only"
 #: how long a statement waits for another connection's write lock before it fails (as busy_timeout did)
 SQLITE_BUSY_WAIT = 30.0
+#: a PostgreSQL connection that rested in the pool longer than this is pinged before use (see `_ping_if_rested`)
+PING_AFTER_REST = 2.0
+#: connection-record key: when the connection went back to the pool (time.monotonic)
+_RETURNED_AT = "intake_returned_at"
 
 
 def normalise_url(url: str) -> str:
@@ -56,12 +67,18 @@ class Database:
             if not parsed.query:  # plain file (or :memory:): statements run on the event loop's thread
                 kwargs["async_creator"] = _in_loop_creator(database or ":memory:")
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
-        #: connections kept open: more transactions at once than this would only queue for one
-        self.pool_size: int = kwargs["pool_size"]
+            # every connection opened is kept: an overflow connection closed at the end of each peak (QueuePool's
+            # max_overflow) made the next peak pay a new connection and all its prepared statements again
+            kwargs.update(pool_size=pool_size + PEAK_CONNECTIONS, max_overflow=0)
+            if "prepared_statement_cache_size" not in parsed.query:
+                kwargs["connect_args"] = {"prepared_statement_cache_size": PREPARED_STATEMENTS}
+        #: transactions for updates at once: more would only queue for a connection
+        self.pool_size: int = 1 if self.is_sqlite else pool_size
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_if_rested(self.engine)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, sync_session_class=_KeepingSession, expire_on_commit=False
         )
@@ -117,6 +134,34 @@ def _keep_loaded(session: SyncSession, instance: Any) -> None:
 @event.listens_for(_KeepingSession, "after_soft_rollback")
 def _forget_loaded(session: SyncSession, _previous: Any) -> None:
     session.info.pop("_loaded", None)
+
+
+def _ping_if_rested(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it rested in the pool (`PING_AFTER_REST`).
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: with asyncpg three round trips (BEGIN, an empty
+    query, ROLLBACK) and a transaction of their own, as many as all the real transactions together and
+    the per-session cost that grows with processes (more, smaller batches; benchmarks/README.md). A
+    connection that went back to the pool a moment ago was alive then; what a ping is for (the server
+    restarted, an idle connection was cut) shows on connections that rested. A server that dies within
+    the moment fails the transaction that uses it, as it would fail one in flight: SQLAlchemy sees the
+    disconnect and replaces every older connection of the pool. A fresh connection is not pinged either.
+    """
+    sync_engine = engine.sync_engine
+    dialect = sync_engine.dialect
+
+    @event.listens_for(sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)  # none yet: a new connection (a reconnect clears `info`)
+        if returned is None or time.monotonic() - returned < PING_AFTER_REST:
+            return
+        if not dialect._do_ping_w_event(dbapi_connection):  # as pool_pre_ping does: a disconnect
+            raise exc.InvalidatePoolError("the connection was closed while it rested in the pool")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
