@@ -9,6 +9,11 @@ group. Every limit holds for the whole deployment, however many processes send:
 - per chat and per group: a chat's rows are sent by one process at a time (`claims`), and what the table
   records of the chat's sends in the last minute (`sent_at`) is fed back in (`restore`) for every chat
   a process claims on PostgreSQL (another process may have sent to it a moment ago) and after a restart.
+  For a group the table's record *is* the last minute, whoever sent: the process adds to it only its own
+  calls the table does not show as a send (refused, failed, an answer lost, the earlier parts of a split
+  row). What it remembers of its own earlier turns is no substitute: its calls of a minute ago, not yet
+  pruned, once outnumbered the table's record and hid the sends of the process that had the group since
+  (21 messages to one group within a minute, and a 429, in benchmarks/outbox.py with two processes).
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ class Pacing(Protocol):
         """A call to the chat was made (whatever its outcome)."""
         ...
 
+    def recorded(self, chat_id: int) -> None:
+        """The chat's last call is committed as its row's send (the table's `sent_at` now shows it)."""
+        ...
+
     def defer(self, chat_id: int, seconds: float) -> None:
         """Leave the chat alone for `seconds` (a failed call's backoff)."""
         ...
@@ -116,7 +125,11 @@ class ChatPacer:
     def __init__(self, limits: DeliveryLimits) -> None:
         self.limits = limits
         self._next: dict[int, float] = {}
+        #: a group's calls in the last minute: the table's record of its sends (`take_group_record`), then
+        #: this process's own calls since
         self._group_window: dict[int, deque[float]] = defaultdict(deque)
+        #: this process's calls to a group that the table does not (yet) show as a send
+        self._unrecorded: dict[int, deque[float]] = defaultdict(deque)
 
     def ready_at(self, chat_id: int) -> float:
         ready = self._next.get(chat_id, 0.0)
@@ -137,14 +150,26 @@ class ChatPacer:
             window.append(moment)
             if len(window) > 1 and window[-2] > moment:  # restored history may arrive out of order
                 self._group_window[chat_id] = deque(sorted(window))
+            if at is None:
+                self._unrecorded[chat_id].append(moment)
         else:
             self._next[chat_id] = max(self._next.get(chat_id, 0.0), moment + self.limits.private_interval)
 
-    def merge_group(self, chat_id: int, times: list[float]) -> None:
-        """Take a group's sends as the table records them, unless this process counted more itself."""
-        window = self._group_window[chat_id]
-        if len(times) > len(window):
-            self._group_window[chat_id] = deque(sorted(times))
+    def recorded(self, chat_id: int) -> None:
+        """The chat's last call is now in the table as a send (one per row: a split row's earlier parts stay)."""
+        unrecorded = self._unrecorded.get(chat_id)
+        if unrecorded:
+            unrecorded.pop()
+
+    def take_group_record(self, chat_id: int, times: list[float]) -> None:
+        """The group's last minute is what the table records (`times`, every process's sends), plus this
+        process's own calls the table does not show: never what this process counted of its own, which
+        misses the sends of whoever had the group since (see the module docstring)."""
+        horizon = time.monotonic() - PACING_MEMORY.total_seconds()
+        unrecorded = self._unrecorded[chat_id]
+        while unrecorded and unrecorded[0] <= horizon:
+            unrecorded.popleft()
+        self._group_window[chat_id] = deque(sorted([*times, *unrecorded]))
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self._next[chat_id] = max(self._next.get(chat_id, 0.0), time.monotonic() + seconds)
@@ -170,7 +195,7 @@ class LocalPacing:
             else:
                 self.chats.record(chat_id, at=at)
         for chat_id, times in groups.items():
-            self.chats.merge_group(chat_id, times)
+            self.chats.take_group_record(chat_id, times)
 
     async def wait_for_chat(self, chat_id: int) -> None:
         while True:
@@ -184,6 +209,9 @@ class LocalPacing:
 
     def record(self, chat_id: int) -> None:
         self.chats.record(chat_id)
+
+    def recorded(self, chat_id: int) -> None:
+        self.chats.recorded(chat_id)
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self.chats.defer(chat_id, seconds)

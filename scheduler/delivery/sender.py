@@ -219,7 +219,10 @@ class OutboxDelivery:
             if part_index < len(parts) - 1:
                 await self.attempts.note_parts(row_id, part_index + 1, message_ids)
         self.hooks.call_succeeded(part_method)
-        return await self._record_sent(row_id, message_ids, calls.thread_id_of(result))
+        recorded = await self._record_sent(row_id, message_ids, calls.thread_id_of(result))
+        if recorded:
+            self.pacing.recorded(chat_id)
+        return recorded
 
     async def _call(self, method: str, payload: dict[str, Any], *, first_try: bool = True) -> Any:
         """One call; a refusal Telegram would accept without what it refused goes again without it, once."""

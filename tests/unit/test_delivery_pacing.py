@@ -75,6 +75,40 @@ async def test_local_pacing_restores_the_last_minute_from_the_table(monkeypatch:
     assert clock.now - before == pytest.approx(5)
 
 
+def test_a_group_taken_back_counts_the_sends_of_whoever_had_it_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes take turns with a group (one at a time, claims). When this one claims it again, the
+    table's record of the last minute is the group's minute: what this process remembers of its own
+    earlier turn (a full budget a minute ago, not yet pruned) must not hide the other's sends since."""
+    clock = Clock(monkeypatch)
+    pacing = LocalPacing(DeliveryLimits(group_per_minute=3))
+    for _ in range(3):  # this process's turn: the budget spent, each send recorded in the table
+        pacing.record(-100)
+        pacing.recorded(-100)
+        clock.now += 1
+    clock.now += 70  # meanwhile the other process had the group and sent two
+    now = utcnow()
+    pacing.restore([(-100, now - timedelta(seconds=20)), (-100, now - timedelta(seconds=10))])
+    assert pacing.chats.ready_at(-100) <= clock.now  # one more fits in the minute
+    pacing.record(-100)
+    assert pacing.chats.ready_at(-100) == pytest.approx(clock.now + 40, abs=0.05)  # then the other's first must leave
+
+
+def test_a_group_keeps_counting_its_own_calls_the_table_does_not_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call that is not a recorded send (refused, failed, its answer lost, a split row's earlier part)
+    counts on after the table's record is taken back in, and a recorded one is not counted twice."""
+    clock = Clock(monkeypatch)
+    pacing = LocalPacing(DeliveryLimits(group_per_minute=3))
+    pacing.record(-100)  # its answer was lost: maybe in the group, not in the table
+    clock.now += 5
+    pacing.record(-100)  # sent and recorded: the table's sent_at below is this call
+    pacing.recorded(-100)
+    now = utcnow()
+    pacing.restore([(-100, now)])
+    assert pacing.chats.ready_at(-100) <= clock.now  # 2 of 3: the recorded send is counted once
+    pacing.record(-100)
+    assert pacing.chats.ready_at(-100) == pytest.approx(clock.now + 55, abs=0.05)  # the lost answer's minute
+
+
 async def test_a_429_pauses_every_call_briefly_and_the_chat_for_the_whole_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """Telegram does not say which limit a 429 is about: every call waits (up to the cap), the chat the whole
     retry_after (a group's per-minute budget may ask for a minute)."""

@@ -89,6 +89,14 @@ async def _send(limiter: SharedRateLimiter, time: VirtualTime, name: str, log: l
     log.append((time.now, name))
 
 
+def two_limiters(time: VirtualTime, processes: tuple[Database, Database]) -> list[SharedRateLimiter]:
+    """A limiter per process, each on its own connection pool, both on the virtual clock."""
+    return [
+        SharedRateLimiter(time.reserve_on(SharedSchedule(db)), RATE, clock=time.clock, sleep=time.sleep)
+        for db in processes
+    ]
+
+
 def _gaps(stamps: list[float]) -> list[float]:
     ordered = sorted(stamps)
     return [later - earlier for earlier, later in itertools.pairwise(ordered)]
@@ -111,10 +119,7 @@ async def test_two_processes_share_one_budget(processes: tuple[Database, Databas
     """Two processes, 45 calls waiting in each at once: together their calls are spaced as one process's
     would be (never two within 1/30 s), both send all along, and a statement serves several calls."""
     time = VirtualTime()
-    limiters = [
-        SharedRateLimiter(time.reserve_on(SharedSchedule(db)), RATE, clock=time.clock, sleep=time.sleep)
-        for db in processes
-    ]
+    limiters = two_limiters(time, processes)
     log: list[tuple[float, str]] = []
     tasks = [
         asyncio.create_task(_send(limiter, time, name, log))
@@ -134,10 +139,7 @@ async def test_a_stopped_process_leaves_the_whole_rate_to_the_other(processes: t
     """Both busy, then one stops (its waiting calls cancelled, as in a crash): once the slots it had
     reserved (a fraction of a second) have passed, the other sends at the full rate, one call every 1/30 s."""
     time = VirtualTime()
-    limiters = [
-        SharedRateLimiter(time.reserve_on(SharedSchedule(db)), RATE, clock=time.clock, sleep=time.sleep)
-        for db in processes
-    ]
+    limiters = two_limiters(time, processes)
     log: list[tuple[float, str]] = []
     a_tasks = [asyncio.create_task(_send(limiters[0], time, "a", log)) for _ in range(60)]
     b_tasks = [asyncio.create_task(_send(limiters[1], time, "b", log)) for _ in range(60)]
