@@ -113,7 +113,8 @@ class ConsoleChat:
             ticket = await tickets.ticket_for_customer(session, customer, int(pick.value))
             if ticket is None:
                 return Result([Reply(t(self.lang, "status.not_found", number="?"))])
-            return await self._status_of(session, ticket, "?")
+            shown = await self._status_of(session, ticket, "?")
+            return Result([*shown.replies, *await service.reminder()])
         event = (
             UserInput.of_choice(pick.value, self.token or "")
             if pick.kind == "answer"
@@ -130,16 +131,9 @@ class ConsoleChat:
             return await service.start()
         if command == "/cancel":
             return await service.cancel()
-        if command == "/help":
-            return Result([Reply(t(self.lang, "help.customer") + t(self.lang, "console.help"))])
-        if command == "/my":
-            open_, closed = await tickets.customer_tickets(session, customer, self.policy)
-            listing, buttons = views.my_list(self.lang, open_, closed)
-            return Result([Reply(listing, buttons=buttons)])
-        if command == "/status":
-            if not arg:
-                return Result([Reply(t(self.lang, "status.usage"))])
-            return await self._status_of(session, await tickets.find_for_customer(session, customer, arg), arg[:40])
+        if command in ("/help", "/my", "/status"):  # answered, then the open form's question again
+            answer = await self._side_command(session, customer, command, arg)
+            return Result([*answer.replies, *await service.reminder()])
         if command == "/lang":
             return await self._language(session, customer, arg)
         if command in ("/back", "/skip") and await service.has_draft():
@@ -153,6 +147,18 @@ class ConsoleChat:
             return Result([Reply(unknown)])
         first, *rest = current.replies
         return Result([Reply(unknown + "\n\n" + first.text, prompt=first.prompt, buttons=first.buttons), *rest])
+
+    async def _side_command(self, session: AsyncSession, customer: Customer, command: str, arg: str) -> Result:
+        """/help, /my, /status: answered without touching the open form."""
+        if command == "/help":
+            return Result([Reply(t(self.lang, "help.customer") + t(self.lang, "console.help"))])
+        if command == "/my":
+            open_, closed = await tickets.customer_tickets(session, customer, self.policy)
+            listing, buttons = views.my_list(self.lang, open_, closed)
+            return Result([Reply(listing, buttons=buttons)])
+        if not arg:
+            return Result([Reply(t(self.lang, "status.usage"))])
+        return await self._status_of(session, await tickets.find_for_customer(session, customer, arg), arg[:40])
 
     async def _welcome_result(self, session: AsyncSession, customer: Customer) -> Result:
         known = await tickets.customer_tickets(session, customer, self.policy)

@@ -167,6 +167,17 @@ class IntakeService:
         draft = await self._load()
         return None if draft is None else await self._apply(self.dialog.resume(draft))
 
+    async def reminder(self) -> list[Reply]:
+        """The open form's question again, said to be where we stopped: sent after a side command (/my,
+        /status, /help) answered in the middle of the form, so the customer sees how to go on. Nothing when
+        no form is open."""
+        draft = await self._load()
+        if draft is None:
+            return []
+        turn = self.dialog.resume(draft)
+        turn.notes.insert(0, t(self.lang, "intake.back_to_question"))
+        return (await self._apply(turn)).replies
+
     async def cancel(self) -> Result:
         if not await self.has_draft():
             return Result([Reply(t(self.lang, "intake.nothing_to_cancel"))])

@@ -47,6 +47,7 @@ async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
             + t(lang, "teams.help")
         )
     ctx.reply(text)
+    await remind_open_form(ctx)
 
 
 async def lang(ctx: HandlerContext, message: Message) -> None:
@@ -78,10 +79,16 @@ async def my(ctx: HandlerContext, message: Message | None = None) -> None:
     open_, closed = await tickets.customer_tickets(ctx.session, await ctx.customer(), ctx.policy)
     text, buttons = views.my_list(lang, open_, closed)
     ctx.reply(text, buttons=buttons)
+    await remind_open_form(ctx)
 
 
 async def status(ctx: HandlerContext, message: Message) -> None:
     """`/status NUMBER`: the customer's own ticket; anyone else's number reads exactly like an unknown one."""
+    await answer_status(ctx, message)
+    await remind_open_form(ctx)
+
+
+async def answer_status(ctx: HandlerContext, message: Message) -> None:
     lang = await ctx.lang()
     number = (message.command.args if message.command else "").strip()
     if not number:
@@ -98,6 +105,12 @@ async def status(ctx: HandlerContext, message: Message) -> None:
         ticket_id=ticket.id,
         link_kind="to_customer",  # a reply to it is about this ticket
     )
+
+
+async def remind_open_form(ctx: HandlerContext) -> None:
+    """After a side command answered in the middle of the intake form: the form's question again (with its
+    buttons), or the customer is left with an answer and no idea how to go on."""
+    send(ctx, await (await intake(ctx)).reminder())
 
 
 def is_slash_text(message: Message) -> bool:
@@ -183,6 +196,7 @@ async def status_button(ctx: HandlerContext, press: ButtonPress, button: Callbac
         ticket_id=ticket.id,
         link_kind="to_customer",  # a reply to it is about this ticket
     )
+    await remind_open_form(ctx)
 
 
 # -- blocking and unblocking ---------------------------------------------------------------------------

@@ -416,3 +416,48 @@ async def test_thanks_in_reply_to_a_closed_ticket_is_not_announced_as_a_new_requ
     await olga.reply(closed, "Опять зажевал бумагу, снова не печатает")  # words about a problem: a new request
     said = [m.text for m in olga.new()]
     assert "уже закрыта" in said[0] and "Какой сервис или устройство" in said[-1]
+
+
+# -- side commands while the intake form is open -------------------------------------------------------
+
+
+async def test_my_status_and_help_during_the_form_answer_then_ask_the_open_question_again(desk: Desk) -> None:
+    kim = desk.person(701, "Kim")
+    number = await register(kim, "The label printer in the warehouse is jammed and prints nothing at all")
+    await kim.send("/new Wi-Fi keeps dropping in the meeting room since this morning")
+    await kim.press(kim.last, "Wi-Fi")
+    assert "Who is affected?" in kim.last.text
+    kim.new()
+
+    await kim.send("/my")
+    listing, again = kim.new()
+    assert number in listing.text and "Open" in listing.text
+    assert again.text.startswith("↩️ Back to your request") and "Who is affected?" in again.text
+    assert "Only me" in again.buttons
+
+    await kim.send(f"/status {number}")
+    status, again = kim.new()
+    assert "State: New" in status.text and "Who is affected?" in again.text and "Only me" in again.buttons
+    await kim.press(status, f"🔎 Status {number}")
+    assert [m.text.startswith("↩️ Back to your request") for m in kim.new()] == [False, True]
+    await kim.send("/status INC-999999")
+    assert "can't find" in kim.new()[0].text and "Who is affected?" in kim.last.text
+    await kim.send("/help")
+    help_, again = kim.new()
+    assert "How I can help" in help_.text and "Who is affected?" in again.text
+
+    await kim.press(again, "Only me")  # the reminder's buttons answer the form
+    assert "How urgent" in kim.last.text or "Work has stopped" in kim.last.buttons
+    await kim.send("/cancel")
+    kim.new()
+    await kim.send("/my")  # no form open: the list alone
+    assert len(kim.new()) == 1
+
+
+async def test_a_russian_customer_is_reminded_of_the_question_in_russian(desk: Desk) -> None:
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("Не работает интернет в переговорной с самого утра")
+    question = olga.last
+    await olga.send("/my")
+    again = olga.last
+    assert again.text.startswith("↩️ Вернёмся к заявке") and again.buttons == question.buttons

@@ -16,7 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.console import run_console
 from dialogs.intake import DESCRIPTION_MAX_CHARS
-from helpdesk.i18n import catalog, t
+from helpdesk.i18n import catalog, t, to_plain
 from storage.db import Database
 from storage.models import Draft
 from tests.support.botproc import REPO_ROOT, child_env, run_cli
@@ -168,6 +168,15 @@ def test_status_my_help_and_cancel_work_as_in_the_chat(settings: Settings) -> No
     unknown = talk(settings, "/status INC-999999", user_id=2)
     assert t("en", "status.not_found", number=ticket) in foreign
     assert foreign.replace(ticket, "N") == unknown.replace("INC-999999", "N")
+
+
+def test_my_and_status_in_the_middle_of_the_form_ask_its_question_again(settings: Settings) -> None:
+    ticket = number(talk(settings, "The office printer is jammed and prints nothing", *["1"] * 8))
+    out = talk(settings, "Wi-Fi keeps dropping in the meeting room", "/my", f"/status {ticket}")
+    back = to_plain(t("en", "intake.back_to_question"))
+    listing, status = out.split(to_plain(t("en", "status.my_title")))[1].split(f"{ticket} · Incident")
+    assert back in listing and back in status  # each answer, then the question it interrupted
+    assert "\n  [2] " in status.split(back)[1]  # with its choices, numbered to press (after the Status button)
 
 
 def test_the_language_is_the_customers_and_can_be_changed(settings: Settings) -> None:
