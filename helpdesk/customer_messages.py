@@ -296,6 +296,23 @@ async def route(
     return Routed(True, [chooser(open_, lang)])
 
 
+async def route_reply_during_intake(
+    session: AsyncSession, customer: Customer, content: Content, policy: DeskPolicy, *, reply_to: int | None
+) -> Routed:
+    """A message while the intake form is open: a Telegram reply to a message about one of their open
+    tickets names that ticket, so it goes there (not into the form, which stays where it was); any other
+    message is the form's (not handled). No conversation follows: their next messages answer the form."""
+    if reply_to is None or content.chat_id is None or content.is_empty:
+        return Routed(False)
+    ticket = await linked_ticket(session, customer, content.chat_id, reply_to)
+    if ticket is None or ticket.state in (State.CLOSED.value, State.CANCELLED.value):
+        return Routed(False)  # a closed one's: the new request under way is where it belongs
+    answers = await add_message(session, customer, ticket, content, policy)
+    end_conversation(customer)
+    session.add(customer)
+    return Routed(True, answers)
+
+
 async def follow_album(
     session: AsyncSession, customer: Customer, content: Content, policy: DeskPolicy
 ) -> Routed | None:

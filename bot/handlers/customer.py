@@ -8,7 +8,7 @@ from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import input_of
 from bot.handlers.intake import intake
 from bot.handlers.replies import menu, send, send_coalescing
-from bot.handlers.ticket_messages import continue_ticket_conversation
+from bot.handlers.ticket_messages import continue_ticket_conversation, reply_about_ticket_during_intake
 from bot.handlers.update import ButtonPress, MemberChange, Message
 from dialogs.intake import InputKind
 from dialogs.intake_service import IntakeService, Reply, Result
@@ -134,8 +134,12 @@ async def unknown_command(ctx: HandlerContext, message: Message) -> None:
 
 
 async def free_message(ctx: HandlerContext, message: Message) -> None:
-    """Any message outside a command: the next intake answer, or the start of a new request."""
+    """Any message outside a command: the next intake answer (unless it is a reply to a ticket's message:
+    that ticket's), a message about an open ticket, or the start of a new request."""
     service = await intake(ctx)
+    if await service.has_draft() and await reply_about_ticket_during_intake(ctx, message):
+        send(ctx, await service.reminder())  # the form waits where it was
+        return
     result = await service.handle(input_of(message))
     if result is None:
         result = await route_free_message(ctx, message, service)

@@ -35,6 +35,19 @@ async def continue_ticket_conversation(ctx: HandlerContext, message: Message) ->
     return routed.handled
 
 
+async def reply_about_ticket_during_intake(ctx: HandlerContext, message: Message) -> bool:
+    """True when, with the intake form open, the message was a reply to a ticket's message and went there."""
+    if message.reply_to is None:
+        return False
+    routed = await customer_messages.route_reply_during_intake(
+        ctx.session, await ctx.customer(), content_of(message), ctx.policy, reply_to=message.reply_to
+    )
+    send_answers(ctx, routed.answers)
+    if routed.handled:
+        ctx.outcome = "ticket_message"
+    return routed.handled
+
+
 async def outdated(ctx: HandlerContext) -> None:
     ctx.answer_button(t(await ctx.lang(), "agents.conv.outdated"))
     ctx.outcome = "stale_button"

@@ -461,3 +461,39 @@ async def test_a_russian_customer_is_reminded_of_the_question_in_russian(desk: D
     await olga.send("/my")
     again = olga.last
     assert again.text.startswith("↩️ Вернёмся к заявке") and again.buttons == question.buttons
+
+
+async def test_a_reply_to_a_tickets_message_during_the_form_goes_to_that_ticket_and_the_form_waits(
+    desk: Desk,
+) -> None:
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    number = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    registered = ann.chat.find(f"Registered: {number}")
+    await ann.send("/new Wi-Fi keeps dropping in the meeting room since this morning")
+    await ann.press(ann.last, "Wi-Fi")
+    question = ann.last
+    assert "Who is affected?" in question.text
+    ann.new()
+
+    await ann.reply(registered, "It is the printer near room 204")
+    added, again = ann.new()
+    assert added.text.startswith(f"✅ Added to {number}")
+    relayed_under(desk, number, "room 204")
+    assert again.text.startswith("↩️ Back to your request") and again.buttons == question.buttons
+
+    await agent.send_in(STAFF, f"/ask {number} Which tray is jammed?")
+    await ann.reply(ann.chat.find("Which tray is jammed?"), "The lower one")  # the agent's question, answered
+    assert ann.new()[-2].text.startswith(f"✅ Thank you! Your answer was added to {number}")
+    relayed_under(desk, number, "The lower one")
+
+    await ann.press(ann.last, "Only me")  # the form went on from where it was, its answers untouched
+    await ann.press(ann.last, "Work has stopped")
+    await ann.press(ann.last, "Skip")
+    await ann.send("Skip")
+    summary = ann.last
+    assert "Please check your request" in summary.text and "Wi-Fi keeps dropping" in summary.text
+    assert "room 204" not in summary.text and "lower one" not in summary.text
+
+    await ann.reply(question, "Only me")  # a reply to the form's own question is the form's
+    assert "Please check your request" in ann.last.text
+    assert not any("Only me" in text for text in desk.staff.texts())
