@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, update
 from sqlmodel import col, select
@@ -101,13 +102,15 @@ class Claims:
                 )
         return chosen
 
-    async def keep_in_order(self, chosen: Claimed) -> tuple[Claimed, int]:
+    async def keep_in_order(self, chosen: Claimed) -> tuple[Claimed, int, list[tuple[int, datetime]]]:
         """After committing a claim: a chat's claimed rows must be a gap-free run of its pending rows.
 
         `SKIP LOCKED` silently passes over a row another process is claiming at this very moment, so a
         claim may hold rows 1 and 3 of a chat while another holds row 2. Our rows after the first pending
         row that is not ours are given back (all of them, when that row is older than our first). Returns
-        the rows kept and how many chats gave some back.
+        the rows kept, how many chats gave some back, and the chats' recent sends (`recent_sends`: another
+        process may have sent to them a moment ago), read in the same transaction: a claim pass is then
+        two transactions, not three.
         """
         chats = {chat for _, chat in chosen}
         async with self.db.read() as session:
@@ -121,12 +124,13 @@ class Claims:
                 .group_by(col(OutboxMessage.chat_id))
             )
             foreign = {int(chat): int(first) for chat, first in (await session.exec(stmt)).all()}
+            recent = await _recent_sends(session, chats)
         give_back = {r for r, c in chosen if c in foreign and r > foreign[c]}
         if not give_back:
-            return chosen, 0
+            return chosen, 0, recent
         await self.unlock(sorted(give_back))
         conflicts = len({c for r, c in chosen if r in give_back})
-        return [(r, c) for r, c in chosen if r not in give_back], conflicts
+        return [(r, c) for r, c in chosen if r not in give_back], conflicts, recent
 
     async def unlock(self, ids: Sequence[int]) -> None:
         """Give rows back (claimed but not started): another process, or our next pass, sends them."""
@@ -151,16 +155,20 @@ class Claims:
 
     async def recent_sends(self, chats: set[int] | None = None) -> list[tuple[int, datetime]]:
         """(chat id, sent at) of the rows sent within PACING_MEMORY, to these chats or all."""
-        stmt = select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
-            OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= utcnow() - PACING_MEMORY
-        )
-        if chats is not None:
-            stmt = stmt.where(col(OutboxMessage.chat_id).in_(chats))
         async with self.db.read() as session:
-            found = (await session.exec(stmt)).all()
-        return [(int(chat), sent_at) for chat, sent_at in found if sent_at is not None]
+            return await _recent_sends(session, chats)
 
     async def pending_count(self) -> int:
         async with self.db.read() as session:
             stmt = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")
             return int((await session.exec(stmt)).one())
+
+
+async def _recent_sends(session: Any, chats: set[int] | None) -> list[tuple[int, datetime]]:
+    stmt = select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
+        OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= utcnow() - PACING_MEMORY
+    )
+    if chats is not None:
+        stmt = stmt.where(col(OutboxMessage.chat_id).in_(chats))
+    found = (await session.exec(stmt)).all()
+    return [(int(chat), sent_at) for chat, sent_at in found if sent_at is not None]

@@ -137,10 +137,9 @@ class OutboxDelivery:
             return []
         chosen = await self.claims.claim(list(self._active), max_chats=room)
         if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `Claims.keep_in_order`
-            chosen, conflicts = await self.claims.keep_in_order(chosen)
+            chosen, conflicts, recent = await self.claims.keep_in_order(chosen)
             self.stats.order_conflicts += conflicts
-        if chosen and not self.db.is_sqlite:  # another process may have sent to these chats a moment ago
-            self.pacing.restore(await self.claims.recent_sends({chat for _, chat in chosen}))
+            self.pacing.restore(recent)  # another process may have sent to these chats a moment ago
         return chosen
 
     # -- sending ------------------------------------------------------------------------------------
