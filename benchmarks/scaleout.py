@@ -137,13 +137,16 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: PostgreSQL 15 reports a backend's counts when it goes idle, at most once a second; counts still due then
+#: are reported after 10 s of idleness at the latest (PGSTAT_IDLE_INTERVAL): waiting that long before a
+#: reading makes it complete
+STATS_SETTLE = 10.5
 XACTS = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
 
 
 async def transactions(url: str) -> int:
-    """Commits + rollbacks so far in the run's database (pg_stat_database; a backend reports at most once a
-    second, so callers let a second pass before reading). Each reading is two transactions itself, counted
-    by the next: `transactions_between` takes it off."""
+    """Commits + rollbacks so far in the run's database (pg_stat_database; see STATS_SETTLE). Each reading is
+    two transactions itself, counted by the next: `transactions_between` takes it off."""
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
@@ -222,13 +225,17 @@ async def run(
                 *(run_intake(u, DESCRIPTIONS[n % len(DESCRIPTIONS)].format(n=n), timeout) for n, u in enumerate(warm))
             )
             await asyncio.sleep(1.0)
+        await asyncio.sleep(STATS_SETTLE)  # the warm-up's transactions are all reported before the idle sample
         pids = [p.pid for p in procs]
         spies = start_py_spy(pids, py_spy, f"{processes}p-idle")
         idle_before, idle_xacts = sum(cpu_seconds(p.pid) for p in procs), await transactions(url)
+        idle_started = time.monotonic()
         await asyncio.sleep(idle)
         result.idle_cpu = (sum(cpu_seconds(p.pid) for p in procs) - idle_before) / idle
-        result.idle_transactions = transactions_between(idle_xacts, await transactions(url)) / idle
         await stop_py_spy(spies)
+        await asyncio.sleep(STATS_SETTLE)  # still idle: the sample's transactions are all reported
+        idle_xacts = transactions_between(idle_xacts, await transactions(url))
+        result.idle_transactions = idle_xacts / (time.monotonic() - idle_started)
 
         users = [api.user(200_000 + n, f"Customer{n}", language_code="en") for n in range(customers)]
         cpu_before = sum(cpu_seconds(p.pid) for p in procs)
@@ -246,8 +253,10 @@ async def run(
         result.harness_cpu = time.process_time() - harness_before
         result.postgres_cpu = cpu_since(pg_before, postgres_cpu())
         await stop_py_spy(spies)
-        await asyncio.sleep(1.1)  # every backend has reported its transactions
-        result.transactions = transactions_between(xacts_before, await transactions(url))
+        await asyncio.sleep(STATS_SETTLE)  # every backend has reported the run's transactions
+        settled = transactions_between(xacts_before, await transactions(url))
+        # less what the idle processes did meanwhile (at the idle sample's rate)
+        result.transactions = round(settled - result.idle_transactions * (time.monotonic() - started - result.seconds))
         result.completed = sum(1 for o in outcomes if isinstance(o, str))
         result.errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
 
