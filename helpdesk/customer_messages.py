@@ -226,7 +226,9 @@ async def add_message(
             )
         ]
     key = "agents.conv.answer_added" if kind == "answer" else "agents.conv.message_added"
-    return [Answer(t(lang, key, number=ticket.number), ticket_id=ticket.id)]  # a reply to it goes there too
+    # a reply to it goes there too; the button, in case the customer meant something new (the start menu's)
+    new_request = [[(t(lang, "button.new"), callbacks.make(callbacks.MENU, "new"))]]
+    return [Answer(t(lang, key, number=ticket.number), buttons=new_request, ticket_id=ticket.id)]
 
 
 def _closed_note(ticket: Ticket, lang: str) -> Answer:

@@ -287,7 +287,8 @@ async def test_a_reply_to_the_bots_message_about_a_ticket_goes_to_that_ticket(de
 
     await ann.reply(registered, "It is the printer near room 204")  # the confirmation of the first
     (added,) = ann.new()
-    assert added.text == f"✅ Added to {first}. The support team has been notified." and added.buttons == []
+    assert added.text == f"✅ Added to {first}. The support team has been notified."
+    assert added.buttons == ["📝 New request"]  # in case it was meant as a new one
     relayed_under(desk, first, "room 204")
 
     await ann.send(f"/status {second}")
@@ -497,3 +498,15 @@ async def test_a_reply_to_a_tickets_message_during_the_form_goes_to_that_ticket_
     await ann.reply(question, "Only me")  # a reply to the form's own question is the form's
     assert "Please check your request" in ann.last.text
     assert not any("Only me" in text for text in desk.staff.texts())
+
+
+async def test_the_added_to_confirmation_offers_a_new_request_instead(desk: Desk) -> None:
+    olga = desk.person(601, "Ольга", lang="ru")
+    number = await register(olga, "Не работает интернет в переговорной с самого утра")
+    await olga.reply(olga.chat.find(number), "Принтер в бухгалтерии тоже не печатает")
+    added = olga.last
+    assert added.text.startswith(f"✅ Добавлено к заявке {number}") and added.buttons == ["📝 Новая заявка"]
+    await olga.press(added, "📝 Новая заявка")
+    assert "Что случилось" in olga.last.text  # the form, from its first question
+    await olga.send("Принтер в бухгалтерии не печатает, горит красная лампочка")
+    assert "Какой сервис или устройство" in olga.last.text  # the form's answer, not a message to the ticket

@@ -45,7 +45,8 @@ async def test_free_message_with_several_open_tickets_asks_which_one(db: Databas
         routed = await customer_messages.route(
             session, me, Content(text="It beeps too", chat_id=501, message_id=6), POLICY
         )
-    assert routed.handled and first.number in routed.answers[0].text and routed.answers[0].buttons is None
+    assert routed.handled and first.number in routed.answers[0].text
+    assert routed.answers[0].buttons == [[("📝 New request", "m:new")]]  # not the chooser: only "or a new one?"
     assert [e.note for e in await events_of(db, first)][-1] == "It beeps too"
 
     # quiet for longer than CONVERSATION_QUIET: asked again; "New request" hands the message to the intake
