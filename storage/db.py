@@ -69,7 +69,10 @@ class Database:
         else:
             # every connection opened is kept: an overflow connection closed at the end of each peak (QueuePool's
             # max_overflow) made the next peak pay a new connection and all its prepared statements again
-            kwargs.update(pool_size=pool_size + PEAK_CONNECTIONS, max_overflow=0)
+            # last in, first out: the connection back most recently goes next, so a quiet process (a poll a
+            # second) keeps using one and the others rest; first in, first out would hand out the one that
+            # rested longest, and ping it (`_ping_if_rested`) at every poll
+            kwargs.update(pool_size=pool_size + PEAK_CONNECTIONS, max_overflow=0, pool_use_lifo=True)
             if "prepared_statement_cache_size" not in parsed.query:
                 kwargs["connect_args"] = {"prepared_statement_cache_size": PREPARED_STATEMENTS}
         #: transactions for updates at once: more would only queue for a connection

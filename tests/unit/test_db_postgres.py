@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -67,3 +68,28 @@ async def test_a_rested_connection_the_server_closed_is_replaced_before_use(
         await database.dispose()
     assert second != first
     assert len(pings) == 1
+
+
+async def test_a_quiet_process_polling_every_second_pings_nothing_after_a_peak(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a peak opened several connections, a poll a second takes the connection back last (it rested
+    a second); handing out the one that rested longest would ping at every poll."""
+    database = Database(postgres_database_url)
+    pings = count_pings(database, monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(db_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    try:
+        async with database.session() as a, database.session() as b, database.session() as c:
+            for session in (a, b, c):  # a peak: three transactions at once, three connections
+                await session.execute(text("SELECT 1"))
+        polled = set()
+        for _ in range(10):  # then quiet: one short transaction a second
+            clock[0] += 1.0
+            polled.add(await backend_pid(database))
+        kept = database.engine.pool.checkedin()
+    finally:
+        await database.dispose()
+    assert kept == 3
+    assert len(polled) == 1
+    assert pings == []
