@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import func, select
 
 import scheduler.delivery.sender as sender_module
@@ -180,6 +182,40 @@ async def test_an_older_row_in_backoff_blocks_the_later_ones(db: Database, monke
     assert transport.delivered[1001] == []
     await delivery.drain(timeout=10, until_empty=True)
     assert transport.delivered[1001] == ["first", "second"]
+
+
+async def test_ordinary_rows_are_begun_and_recorded_without_orm_objects(any_db: Database) -> None:
+    """Replies and /status answers (linked to their ticket) are begun and recorded in plain SQL: no row is
+    loaded as an ORM object (that cost several times the statements), and what is written is the same:
+    sent, Telegram's message id, released, no in-flight mark left, the link to the ticket recorded."""
+    db = any_db
+    tid, transport = await ticket_with_card(db)
+    async with db.session() as session:
+        for i in range(3):
+            outbox.send_text(session, 501, f"reply {i}")
+        outbox.send_text(session, 501, "status", ticket_id=tid, link_kind="status")
+        first = await last_outbox_id(session) - 3
+    loaded: list[Any] = []
+
+    def count(_session: Any, instance: Any) -> None:
+        if isinstance(instance, OutboxMessage):
+            loaded.append(instance)
+
+    event.listen(Session, "loaded_as_persistent", count)
+    try:
+        await sender(db, transport).drain(until_empty=True)
+    finally:
+        event.remove(Session, "loaded_as_persistent", count)
+    assert transport.delivered[501][-4:] == ["reply 0", "reply 1", "reply 2", "status"]
+    assert loaded == []
+    async with db.read() as session:
+        rows = (await session.exec(select(OutboxMessage).where(OutboxMessage.id >= first))).all()
+        links = (await session.exec(select(MessageLink).where(MessageLink.kind == "status"))).all()
+    assert [(r.status, r.attempts, r.locked_by, r.locked_until) for r in rows] == [("sent", 1, None, None)] * 4
+    assert all(r.result_message_id and r.sent_at and set(r.payload) == {"chat_id", "text", "parse_mode"} for r in rows)
+    assert [(link.chat_id, link.message_id, link.ticket_id) for link in links] == [
+        (501, rows[-1].result_message_id, tid)
+    ]
 
 
 async def test_two_workers_share_the_outbox(any_db: Database, database_url: str) -> None:
