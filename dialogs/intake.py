@@ -172,7 +172,7 @@ class IntakeDialog:
         album's later part gets at any step. The album was answered with its first part, so only the
         attachments step's receipt is said again (it counts the files and rewrites its unsent predecessor)."""
         if len(draft.attachments) >= MAX_ATTACHMENTS:
-            return self._ask(draft, [t(self.lang, "intake.too_many_attachments", limit=MAX_ATTACHMENTS)])
+            return self._ask(draft, [t(self.lang, "intake.too_many_attachments", count=MAX_ATTACHMENTS)])
         self._keep_file(draft, event)
         if draft.step == "attachments":
             return Turn(Outcome.ASK, draft, self.prompt(draft, compact=True), [], receipt=True)
@@ -237,7 +237,7 @@ class IntakeDialog:
             event = UserInput.of_text(caption)
         text = " ".join(event.text.split())
         if len(event.text) > DESCRIPTION_MAX_CHARS:
-            return self._ask(draft, [t(self.lang, "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS)])
+            return self._ask(draft, [t(self.lang, "intake.description_too_long", count=DESCRIPTION_MAX_CHARS)])
         if (talk := small_talk(text)) is not None:  # "hello", "help", "thanks": answered, no form about nothing
             note, ends = small_talk_answer(talk, self.lang, draft)
             return Turn(Outcome.SETTLED, draft, notes=[note]) if ends else self._ask(draft, [note])
@@ -306,7 +306,7 @@ class IntakeDialog:
         if not text:
             return self._ask(draft, [t(self.lang, "hint.text_expected")])
         if len(text) > SERVICE_MAX_CHARS:
-            return self._ask(draft, [t(self.lang, "intake.service_too_long", limit=SERVICE_MAX_CHARS)])
+            return self._ask(draft, [t(self.lang, "intake.service_too_long", count=SERVICE_MAX_CHARS)])
         draft.answers["service"] = text
         draft.answers.pop("service_id", None)
         return self._advance(draft)
@@ -351,7 +351,7 @@ class IntakeDialog:
         if not text:
             return self._ask(draft, [t(self.lang, "hint.contact_expected")])
         if len(text) > CONTACT_MAX_CHARS:
-            return self._ask(draft, [t(self.lang, "intake.contact_too_long", limit=CONTACT_MAX_CHARS)])
+            return self._ask(draft, [t(self.lang, "intake.contact_too_long", count=CONTACT_MAX_CHARS)])
         draft.answers["contact"] = text
         return self._advance(draft)
 

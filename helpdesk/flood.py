@@ -195,7 +195,7 @@ async def _post_digest(
 async def slow_down(session: AsyncSession, customer: Customer, lang: str) -> str:
     """What the customer reads once per flood; the request form they are filling in, if one is open, is said
     to wait at its question (held messages are no answers)."""
-    text = t(lang, "flood.slow_down", seconds=int(WINDOW.total_seconds()))
+    text = t(lang, "flood.slow_down", during=t(lang, "flood.next_seconds", count=int(WINDOW.total_seconds())))
     if customer.id is not None and await repos.draft_of(session, customer.id) is not None:
         text += "\n\n" + t(lang, "flood.intake_waits")
     return text

@@ -39,7 +39,7 @@ async def open_for(
     if not description:
         raise Refusal("replies.open.usage")
     if len(description) > tickets.DESCRIPTION_MAX_CHARS:
-        raise Refusal("replies.open.too_long", length=len(description), limit=tickets.DESCRIPTION_MAX_CHARS)
+        raise Refusal("replies.open.too_long", count=len(description), limit=tickets.DESCRIPTION_MAX_CHARS)
     at_cap = await customer_limits.open_numbers_at_cap(session, customer, policy)
     if at_cap is not None:  # the cap the customer's own requests meet (MAX_OPEN_TICKETS_PER_CUSTOMER)
         raise Refusal(

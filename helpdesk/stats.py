@@ -223,7 +223,7 @@ def _self_help_line(lang: str, counts: dict[str, int]) -> str:
     return t(
         lang,
         "reports.self_help",
-        offered=offered,
+        offered=t(lang, "reports.offered_times", count=offered),
         solved=solved,
         percent=f"{100 * solved / offered:.0f}" if offered else "—",
         still=counts.get(self_help.STILL_NEEDED, 0),

@@ -105,7 +105,7 @@ async def proposal_text(session: AsyncSession, proposal: MajorProposal, policy: 
     return t(
         lang,
         "major.proposal.text",
-        count=len(proposal.ticket_ids),
+        similar=t(lang, "major.proposal.similar", count=len(proposal.ticket_ids)),
         window=human_duration(lang, policy.major_incident_window),
         lines=Safe("\n".join(lines)),
         numbers=numbers,

@@ -120,7 +120,7 @@ async def test_russian_intake_and_foreign_number(bot_api, bot_factory, database_
     q = await answer(olga, q, "Может подождать")
     await olga.send_document("brief.pdf")
     q = await olga.next_message()
-    assert "Получено файлов: 1" in q.text
+    assert "Получен 1 файл" in q.text
     q = await answer(olga, q, "✅ Готово")
     await olga.send("+7 900 000-00-00")
     summary = await olga.next_message()
@@ -224,7 +224,7 @@ async def test_an_album_of_photos_is_acknowledged_once_not_per_photo(bot_api, bo
     assert "screenshots" in q.text
     for n in range(6):
         await ivy.send_photo(caption=f"photo {n}")
-    last = await ivy.wait_for("Received: 6 file(s)", timeout=20)
+    last = await ivy.wait_for("Received: 6 files", timeout=20)
     contact = await answer(ivy, last, "✅ Done")
     assert "call back" in contact.text
     # the chat's messages go out in order: a receipt for any of the photos came before this question

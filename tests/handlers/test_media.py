@@ -98,9 +98,9 @@ async def test_an_album_at_the_attachments_step_is_kept_whole(desk: Desk) -> Non
     assert "screenshots, photos or documents" in ann.last.text
     await ann.send_album(3, "the jam")
     no_hints(ann.new())
-    assert "Received: 3 file(s)" in ann.last.text
+    assert "Received: 3 files" in ann.last.text
     await ann.send_album(2, album="album-2")  # a second album adds to the first
-    assert "Received: 5 file(s)" in ann.last.text
+    assert "Received: 5 files" in ann.last.text
     await ann.press(ann.last, "✅ Done")
     assert "Attachments: 5" in await finish_intake(ann)
 
@@ -118,7 +118,7 @@ async def test_a_voice_note_where_words_are_needed_is_asked_to_be_typed(desk: De
     for label in ("Printer or scanner", "My team or department", "Work has stopped"):
         await ann.press(ann.last, label)
     await ann.send_media("voice", file_id="v3")  # at the attachments step it is a file like any other
-    assert "Received: 1 file(s)" in ann.last.text
+    assert "Received: 1 file." in ann.last.text
     assert "Attachments: 1" in await finish_intake(ann)
 
 

@@ -62,7 +62,7 @@ async def test_this_solved_it_registers_nothing_and_shows_in_stats(desk: Desk) -
 
     agent = desk.agent()
     await agent.send("/stats")
-    assert "Self-help: articles offered 1 times · solved it 1 (100%)" in agent.last.text
+    assert "Self-help: articles offered 1 time · solved it 1 (100%)" in agent.last.text
 
 
 async def test_i_still_need_help_goes_on_with_the_description_typed(desk: Desk) -> None:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import html
 import re
 import string
 
 import pytest
 
-from helpdesk.i18n import LANGUAGES, Safe, catalog, t, to_plain
+from helpdesk.i18n import LANGUAGES, NEEDED_FORMS, Safe, catalog, t, to_plain
 from tests.support.botapi import parse_html
 
 FIELDS = string.Formatter()
 
 
-def placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in FIELDS.parse(template) if name}
+def placeholders(template: str | dict[str, str]) -> set[str]:
+    """A text's placeholders (a text with plural forms: all of its forms')."""
+    forms = template.values() if isinstance(template, dict) else [template]
+    return {name for form in forms for _, name, _, _ in FIELDS.parse(form) if name}
+
+
+def texts(lang: str) -> list[tuple[str, str]]:
+    """Every template of a language with its key; each plural form on its own (`key[form]`)."""
+    out: list[tuple[str, str]] = []
+    for key, template in catalog(lang).items():
+        if isinstance(template, str):
+            out.append((key, template))
+        elif isinstance(template, dict):
+            out.extend((f"{key}[{form}]", text) for form, text in template.items())
+    return out
 
 
 def test_languages_have_the_same_keys() -> None:
@@ -26,17 +40,34 @@ def test_languages_have_the_same_keys() -> None:
 def test_placeholders_match_across_languages(lang: str) -> None:
     other = catalog("en")
     for key, template in catalog(lang).items():
-        if isinstance(template, str):
+        if isinstance(template, (str, dict)):
             assert placeholders(template) == placeholders(other[key]), key
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_plural_texts_have_every_form_of_their_language_and_each_says_the_count(lang: str) -> None:
+    plurals = {key: forms for key, forms in catalog(lang).items() if isinstance(forms, dict)}
+    assert plurals, "no text with plural forms"
+    for key, forms in plurals.items():
+        assert set(forms) >= NEEDED_FORMS[lang], key
+        for form, text in forms.items():
+            assert "count" in placeholders(text), f"{key}[{form}]"
+        other = catalog("en")[key]
+        if isinstance(other, dict):  # the same placeholders in every form of it
+            assert {frozenset(placeholders(text)) for text in forms.values()} == {frozenset(placeholders(other))}, key
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_template_renders_as_telegram_html(lang: str) -> None:
-    for key, template in catalog(lang).items():
-        if not isinstance(template, str):
-            continue
+    for key, template in texts(lang):
         values = {name: "<x & y>" for name in placeholders(template)}
-        rendered = t(lang, key, **values)
+        if "[" in key:  # one plural form: rendered as `t` renders it, with a number for its count
+            rendered = Safe(
+                template.format_map({k: html.escape(v, quote=False) for k, v in values.items()} | {"count": 7})
+            )
+            values.pop("count")
+        else:
+            rendered = t(lang, key, **values)
         parse_html(rendered)  # raises on markup Telegram would refuse
         if values:
             assert "&lt;x &amp; y&gt;" in rendered, key

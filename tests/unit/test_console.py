@@ -77,7 +77,7 @@ def test_a_300_character_first_answer_attachment_and_contact_register_a_ticket(t
     result = run_cli(["console", "--lang", "ru"], env, workdir=tmp_path, input="\n".join(script) + "\n", timeout=120)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     out = result.stdout
-    assert "Принтер или сканер" in out and "Получено файлов: 1" in out
+    assert "Принтер или сканер" in out and "Получен 1 файл" in out
     ticket = number(out)
     assert f"Заявка {ticket} сохранена в {tmp_path / 'console.db'}." in out
     again = run_cli(["console"], env, workdir=tmp_path, input=f"/status {ticket}\n/my\n", timeout=60)
@@ -141,7 +141,7 @@ def test_quitting_at_once_leaves_no_draft(settings: Settings) -> None:
 def test_any_length_script_and_bytes_are_answered_politely(settings: Settings) -> None:
     typed = "🖨️💥 <b>принтер</b> & сканер 打印机 не работают, всё стоит с утра /etc/passwd"
     out = talk(settings, "x" * 10_000, "/" + "z" * 400, typed, *["1"] * 8, "/my")
-    assert t("en", "intake.description_too_long", limit=DESCRIPTION_MAX_CHARS) in out
+    assert t("en", "intake.description_too_long", count=DESCRIPTION_MAX_CHARS) in out
     assert t("en", "errors.unknown_command") in out
     assert number(out) and "<b>принтер</b> & сканер 打印机" in out  # shown as typed: nothing read as markup
     typed_bytes = b"Printer \xff\xfe\x00 broken since the morning, nothing prints\n" + b"1\n" * 8 + b"/my\n"

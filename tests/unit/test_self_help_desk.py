@@ -91,7 +91,7 @@ async def test_this_solved_it_registers_nothing_and_is_counted(
         report = await stats.compute(session, period="1d")
     assert not report.empty and report.self_help == {"offered": 1, "opened": 1, "solved": 1}
     text = stats.render(report, "en")
-    assert "Self-help: articles offered 1 times · solved it 1 (100%) · still needed help 0" in text
+    assert "Self-help: articles offered 1 time · solved it 1 (100%) · still needed help 0" in text
     assert "Самопомощь: статьи предложены 1 раз" in stats.render(report, "ru")
 
 

@@ -190,7 +190,7 @@ async def test_medians_ratings_and_text(db: Database) -> None:
     assert "Last 7 days (25.03–31.03.2026 UTC)" in text
     assert "New tickets:</b> 4" in text and "By type:</b> Incident: 3, Service request: 1" in text
     assert "First response, median: 1 h 15 min (4 tickets)" in text
-    assert "Satisfaction, average: 2.0/5 (1 ratings)" in text
+    assert "Satisfaction, average: 2.0/5 (1 rating)" in text
     assert "By state:</b> In progress: 3, Closed: 2, Cancelled: 1" in text
     assert "By category:</b> Access: 1, Hardware: 3" in text and "By priority:</b> P3 · medium: 3, P4 · low: 1" in text
     russian = stats.render(week, "ru")
