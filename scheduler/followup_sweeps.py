@@ -15,13 +15,14 @@ while the bot was down runs once at start, and two processes never both act on o
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,6 +56,15 @@ def _flag(key: str) -> ColumnElement[Any]:
     return col(Ticket.sla_flags)[key].as_string()
 
 
+#: the pass's time in the sweeps' statements (built once, `FollowupSweeps._statements`)
+_NOW = bindparam("now")
+
+
+def _lengths(target: Any) -> tuple[timedelta, timedelta]:
+    """A target's clocks in the order `_sla_where` writes them: first response, then resolution."""
+    return target.first_response, target.resolution
+
+
 class FollowupSweeps:
     """All follow-up sweeps of one process; `run()` is what the scheduler calls every SWEEP_EVERY."""
 
@@ -64,6 +74,9 @@ class FollowupSweeps:
         self.batch = batch
         self.max_batches = max_batches
         self._failing: dict[tuple[str, int], tuple[int, float]] = {}  # (sweep, ticket) → (failures, retry at)
+        #: each sweep's page and claim statements, built once (`_statements`): building them anew every pass
+        #: cost more than running them (the SLA watch's condition has a term per type, priority and clock)
+        self._built: dict[str, tuple[Any, Any]] = {}
 
     @property
     def lang(self) -> str:
@@ -88,23 +101,47 @@ class FollowupSweeps:
 
     # -- the claim loop ------------------------------------------------------------------------------
 
-    async def _each_due(self, name: str, where: Sequence[Any], order: Any, act: Act, now: datetime) -> int:
+    def _statements(self, name: str, where: Callable[[], Sequence[Any]], order: Any) -> tuple[Any, Any]:
+        """The sweep's page of due ticket ids (those `seen` left out) and its claim of one, built at first use;
+        `where` holds bound parameters (`now`…) that each pass fills in."""
+        built = self._built.get(name)
+        if built is None:
+            condition = list(where())
+            page = (
+                select(Ticket.id)
+                .where(*condition, col(Ticket.id).not_in(bindparam("seen", expanding=True)))
+                .order_by(order, col(Ticket.id))
+                .limit(self.batch)
+            )
+            claim = (
+                select(Ticket).where(Ticket.id == bindparam("ticket_id"), *condition).with_for_update(skip_locked=True)
+            )
+            built = self._built[name] = (page, claim)
+        return built
+
+    async def _each_due(
+        self,
+        name: str,
+        where: Callable[[], Sequence[Any]],
+        order: Any,
+        act: Act,
+        now: datetime,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        page, claim = self._statements(name, where, order)
+        params = {"now": now, **(params or {})}
         acted = 0
         # tickets looked at in this pass, and failing ones waiting for their retry, are not asked for again:
         # a page of tickets another process holds (or of poison) never hides the ones after it
         seen = {tid for (sweep, tid), (_, at) in self._failing.items() if sweep == name and at > time.monotonic()}
         for _ in range(self.max_batches):
             async with self.db.read() as session:
-                stmt = select(Ticket.id).where(*where)
-                if seen:
-                    stmt = stmt.where(col(Ticket.id).not_in(seen))
-                ids = list((await session.exec(stmt.order_by(order, col(Ticket.id)).limit(self.batch))).all())
+                ids = list((await session.exec(page, params={**params, "seen": sorted(seen)})).all())
             seen.update(ids)
             for ticket_id in ids:
                 try:
                     async with self.db.session() as session:
-                        stmt = select(Ticket).where(Ticket.id == ticket_id, *where).with_for_update(skip_locked=True)
-                        ticket = (await session.exec(stmt)).first()
+                        ticket = (await session.exec(claim, params={**params, "ticket_id": ticket_id})).first()
                         if ticket is None:  # another process has it, or it is no longer due
                             continue
                         if await act(session, ticket, now):
@@ -138,11 +175,13 @@ class FollowupSweeps:
     # -- waiting on the customer ---------------------------------------------------------------------
 
     async def reminders(self, now: datetime) -> int:
-        where = [
-            col(Ticket.reminder_due_at).is_not(None),
-            col(Ticket.reminder_due_at) <= now,
-            Ticket.state == State.WAITING_CUSTOMER.value,
-        ]
+        def where() -> list[Any]:
+            return [
+                col(Ticket.reminder_due_at).is_not(None),
+                col(Ticket.reminder_due_at) <= _NOW,
+                Ticket.state == State.WAITING_CUSTOMER.value,
+            ]
+
         return await self._each_due("reminders", where, col(Ticket.reminder_due_at), self._remind, now)
 
     async def _remind(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
@@ -166,11 +205,13 @@ class FollowupSweeps:
         return True
 
     async def waiting_timeouts(self, now: datetime) -> int:
-        where = [
-            Ticket.state == State.WAITING_CUSTOMER.value,
-            col(Ticket.auto_close_due_at).is_not(None),
-            col(Ticket.auto_close_due_at) <= now,
-        ]
+        def where() -> list[Any]:
+            return [
+                Ticket.state == State.WAITING_CUSTOMER.value,
+                col(Ticket.auto_close_due_at).is_not(None),
+                col(Ticket.auto_close_due_at) <= _NOW,
+            ]
+
         return await self._each_due("waiting_timeouts", where, col(Ticket.auto_close_due_at), self._auto_resolve, now)
 
     async def _auto_resolve(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
@@ -189,14 +230,17 @@ class FollowupSweeps:
     # -- resolved tickets: warning, then close ------------------------------------------------------
 
     async def closing(self, now: datetime) -> int:
+        def where() -> list[Any]:
+            return [
+                Ticket.state == State.RESOLVED.value,
+                col(Ticket.auto_close_due_at).is_not(None),
+                col(Ticket.auto_close_due_at) <= bindparam("warn_from"),
+                or_(col(Ticket.close_warning_sent).is_(False), col(Ticket.auto_close_due_at) <= _NOW),
+            ]
+
         warn_from = now + self.policy.resolved_close_warning_before
-        where = [
-            Ticket.state == State.RESOLVED.value,
-            col(Ticket.auto_close_due_at).is_not(None),
-            col(Ticket.auto_close_due_at) <= warn_from,
-            or_(col(Ticket.close_warning_sent).is_(False), col(Ticket.auto_close_due_at) <= now),
-        ]
-        return await self._each_due("closing", where, col(Ticket.auto_close_due_at), self._close_or_warn, now)
+        order = col(Ticket.auto_close_due_at)
+        return await self._each_due("closing", where, order, self._close_or_warn, now, {"warn_from": warn_from})
 
     async def _close_or_warn(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         after = self.policy.resolved_auto_close_after
@@ -219,25 +263,30 @@ class FollowupSweeps:
 
     # -- SLA watch -----------------------------------------------------------------------------------
 
-    def _sla_where(self, now: datetime) -> list[Any]:
+    def _sla_horizons(self, now: datetime) -> dict[str, datetime]:
+        """The wall-clock horizon of each (type, priority, clock) of `_sla_where`: `h0`, `h1`… in its order."""
+        share = 1.0 - self.policy.sla_warning_ratio
+        add = self.policy.calendar.add
+        lengths = (length for target in self.policy.sla.targets.values() for length in _lengths(target))
+        return {f"h{i}": add(now, length * share) for i, length in enumerate(lengths)}
+
+    def _sla_where(self) -> list[Any]:
         """Tickets with a clock past its warning point (or its due time) not yet announced.
 
         The warning point of a clock is when the working time left reaches (1 - ratio) of its target;
-        `calendar.add(now, that)` turns it into a wall-clock horizon per (type, priority), so the whole
-        test is an indexed comparison in SQL, exact also with business hours.
+        `calendar.add(now, that)` turns it into a wall-clock horizon per (type, priority) (the bound
+        parameters `h0`, `h1`…: `_sla_horizons`), so the whole test is an indexed comparison in SQL, exact
+        also with business hours.
         """
-        share = 1.0 - self.policy.sla_warning_ratio
         cells = []
-        for (ticket_type, priority), target in self.policy.sla.targets.items():
+        horizons = (bindparam(f"h{i}") for i in itertools.count())
+        for ticket_type, priority in self.policy.sla.targets:
             cell = and_(
                 Ticket.ticket_type == TicketType(ticket_type).value, Ticket.priority == Priority(priority).value
             )
-            for clock, length, done in (
-                ("first_response", target.first_response, Ticket.first_response_at),
-                ("resolution", target.resolution, Ticket.resolved_at),
-            ):
+            for clock, done in (("first_response", Ticket.first_response_at), ("resolution", Ticket.resolved_at)):
                 due = col(getattr(Ticket, f"{clock}_due"))
-                horizon = self.policy.calendar.add(now, length * share)
+                horizon = next(horizons)
                 cells.append(
                     and_(
                         cell,
@@ -245,7 +294,7 @@ class FollowupSweeps:
                         due.is_not(None),
                         due <= horizon,
                         _flag(f"{clock}_breach").is_(None),
-                        or_(_flag(f"{clock}_warning").is_(None), due <= now),
+                        or_(_flag(f"{clock}_warning").is_(None), due <= _NOW),
                     )
                 )
         return [
@@ -255,7 +304,7 @@ class FollowupSweeps:
         ]
 
     async def sla_watch(self, now: datetime) -> int:
-        return await self._each_due("sla", self._sla_where(now), col(Ticket.id), self._sla, now)
+        return await self._each_due("sla", self._sla_where, col(Ticket.id), self._sla, now, self._sla_horizons(now))
 
     async def _sla(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         target = self.policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
@@ -329,7 +378,9 @@ class FollowupSweeps:
     # -- progress updates ----------------------------------------------------------------------------
 
     async def progress(self, now: datetime) -> int:
-        where = [col(Ticket.progress_due_at).is_not(None), col(Ticket.progress_due_at) <= now]
+        def where() -> list[Any]:
+            return [col(Ticket.progress_due_at).is_not(None), col(Ticket.progress_due_at) <= _NOW]
+
         return await self._each_due("progress", where, col(Ticket.progress_due_at), self._progress, now)
 
     async def _progress(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
@@ -368,7 +419,9 @@ class FollowupSweeps:
     # -- satisfaction --------------------------------------------------------------------------------
 
     async def surveys(self, now: datetime) -> int:
-        where = [col(Ticket.survey_due_at).is_not(None), col(Ticket.survey_due_at) <= now]
+        def where() -> list[Any]:
+            return [col(Ticket.survey_due_at).is_not(None), col(Ticket.survey_due_at) <= _NOW]
+
         return await self._each_due("surveys", where, col(Ticket.survey_due_at), self._survey, now)
 
     async def _survey(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:

@@ -328,7 +328,8 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
         await desk.change(db, tid, sla_flags={"_target": "x", **flags})
         ids.append(tid)
     async with db.read() as session:
-        selected = set((await session.exec(select(Ticket.id).where(*jobs._sla_where(now)))).all())
+        stmt = select(Ticket.id).where(*jobs._sla_where())
+        selected = set((await session.exec(stmt, params={"now": now, **jobs._sla_horizons(now)})).all())
         tickets = (await session.exec(select(Ticket))).all()
     expected = set()
     for ticket in tickets:
