@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import causes
 from helpdesk.formatting import shorten
-from helpdesk.i18n import has, t
+from helpdesk.i18n import Safe, has, t
 from storage import problem_reports
 from storage.problem_reports import MajorIncidentRow, Reporter
 
@@ -75,10 +75,14 @@ def _name(kind: str, key: str, lang: str) -> str:
 
 
 def _ranked(kind: str, counts: Counts, lang: str, limit: int | None = TOP) -> str:
-    """`internet 9 (+7), email 4 (±0)`: the most first, among those of this period."""
+    """`Internet: 9 (+7), Email: 4 (±0)`: the most first, among those of this period; written like the rest
+    of the report's counts (`name: count`), the change against the period before in brackets."""
     shown = sorted(((k, c, p) for k, (c, p) in counts.items() if c), key=lambda item: (-item[1], item[0]))
-    parts = [f"{_name(kind, key, lang)} {current} ({change(current, previous)})" for key, current, previous in shown]
-    return ", ".join(parts[:limit]) or t(lang, "reports.none")
+    parts = [
+        t(lang, "problems.count", name=_name(kind, key, lang), count=current, change=change(current, previous))
+        for key, current, previous in shown[:limit]
+    ]
+    return Safe(", ".join(parts)) if parts else t(lang, "reports.none")
 
 
 def render(figures: ProblemFigures, lang: str) -> list[str]:
@@ -94,7 +98,7 @@ def render(figures: ProblemFigures, lang: str) -> list[str]:
         t(lang, "problems.by_category", counts=_ranked("category", figures.by_category, lang)),
     ]
     if figures.reporters:
-        who = ", ".join(f"{r.name} {r.tickets}" for r in figures.reporters)
+        who = Safe(", ".join(t(lang, "reports.count", name=r.name, count=r.tickets) for r in figures.reporters))
         lines.append(t(lang, "problems.reporters", reporters=who))
     if figures.majors:
         majors = "; ".join(

@@ -15,6 +15,7 @@ from helpdesk.vocabulary import Category, Impact, Priority, Urgency
 from storage import reports
 from storage.db import Database
 from storage.models import Ticket
+from storage.problem_reports import Reporter
 from tests.unit.test_stats import POLICY
 
 DAY = timedelta(days=1)
@@ -68,12 +69,13 @@ async def test_causes_services_categories_reporters_and_major_incidents(db: Data
 
     text = to_plain(stats.render(report, "en"))
     assert "Incidents: 3 (before: 2, +1)" in text
-    assert "By cause (resolved): supplier failure 1 (+1), technical fault 1 (+1)" in text
-    assert "Most incidents by service: Printer or scanner 2 (+2), Internet 1 (−1)" in text
-    assert "Most incidents by category: Hardware 2 (+2), Network 1 (−1)" in text
-    assert "Reported more than once: Ann 2, Dan 2" in text
+    assert "By cause (resolved): supplier failure: 1 (+1), technical fault: 1 (+1)" in text
+    assert "Most incidents by service: Printer or scanner: 2 (+2), Internet: 1 (−1)" in text
+    assert "Most incidents by category: Hardware: 2 (+2), Network: 1 (−1)" in text  # like "By type: Incident: 3"
+    assert "Reported more than once: Ann: 2, Dan: 2" in text
     assert f"Major incidents: {parent.number} (Internet down in the whole office): 3 linked, Closed" in text
-    assert "сбой поставщика 1 (+1)" in to_plain(stats.render(report, "ru"))
+    ru = to_plain(stats.render(report, "ru"))
+    assert "сбой поставщика: 1 (+1)" in ru and "Оборудование: 2 (+2), Сеть: 1 (−1)" in ru
 
     async with db.read() as session:
         rows = await reports.export_rows(session, now - 7 * DAY, now, now)
@@ -84,6 +86,19 @@ async def test_causes_services_categories_reporters_and_major_incidents(db: Data
 
 def test_change_is_signed() -> None:
     assert [problem_report.change(*pair) for pair in ((3, 1), (1, 3), (2, 2))] == ["+2", "−2", "±0"]
+
+
+def test_names_typed_by_people_are_escaped_once_in_both_languages() -> None:
+    figures = problem_report.ProblemFigures(
+        incidents=(2, 0),
+        by_service={"R&D <lab> printer": (2, 0), "": (1, 1)},
+        reporters=(Reporter(name="Ann & Bob", username=None, tickets=2),),
+    )
+    en, ru = (problem_report.render(figures, lang) for lang in ("en", "ru"))
+    assert "R&amp;D &lt;lab&gt; printer: 2 (+2), no service named: 1 (±0)" in en[3]
+    assert to_plain(en[3]).endswith("R&D <lab> printer: 2 (+2), no service named: 1 (±0)")
+    assert to_plain(en[5]) == "Reported more than once: Ann & Bob: 2"
+    assert to_plain(ru[3]).endswith("R&D <lab> printer: 2 (+2), сервис не указан: 1 (±0)")
 
 
 async def test_a_period_without_incidents_has_no_section(db: Database) -> None:
