@@ -163,7 +163,7 @@ def _line(lang: str, section: str, counts: dict[str, int], order: list[str] | No
 def period_title(period: Period, lang: str) -> str:
     """`Last 7 days`, `Last 24 hours`, `Today`, or the day itself for a one-day report of a past day."""
     if period.hours:
-        return t(lang, "reports.period.hours", hours=period.hours)
+        return t(lang, "reports.period.hours", count=period.hours)
     if period.whole_day:
         return t(lang, "reports.period.day", day=f"{period.local(period.start):%d.%m.%Y}")
     if period.days == 1:

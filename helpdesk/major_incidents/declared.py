@@ -60,7 +60,7 @@ async def declare(session: AsyncSession, word: str, text: str, actor: Actor, pol
         session.add(outage)
         told = await _tell_followers(session, outage, "major.outage.customer_update", policy)
         _staff(session, policy, "major.outage.staff_updated", service=outage.service_word, text=text, by=actor.name)
-        return Notice("major.outage.updated", {"service": outage.service_word, "followers": told})
+        return Notice("major.outage.updated", {"service": outage.service_word, "count": told})
     outage = DeclaredOutage(
         service=sorted(keys)[0],
         service_word=word[:60],
@@ -86,7 +86,7 @@ async def end(session: AsyncSession, word: str, actor: Actor, policy: DeskPolicy
     session.add(outage)
     told = await _tell_followers(session, outage, "major.outage.customer_ended", policy)
     _staff(session, policy, "major.outage.staff_ended", service=outage.service_word, by=actor.name)
-    return Notice("major.outage.ended", {"service": outage.service_word, "followers": told})
+    return Notice("major.outage.ended", {"service": outage.service_word, "count": told})
 
 
 async def _tell_followers(session: AsyncSession, outage: DeclaredOutage, key: str, policy: DeskPolicy) -> int:

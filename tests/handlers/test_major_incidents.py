@@ -146,7 +146,7 @@ async def test_outages_are_declared_updated_and_ended(desk: Desk) -> None:
     assert "сообщу здесь" in vera.last.text
 
     await agent.send("/outage internet Fibre spliced, bringing links up")
-    assert "1 following customers told" in agent.last.text
+    assert "1 following customer told." in agent.last.text
     assert "Fibre spliced" in vera.last.text
     await agent.send("/outage off internet")
     assert "устранён" in vera.last.text

@@ -112,7 +112,7 @@ async def test_a_declared_outage_is_offered_and_its_followers_hear_updates_and_i
     assert done.finished and await tickets_of(db, 508) == []  # nothing to work: they follow the outage
 
     updated = await declare(db, "1с", "Подняли резервный сервер, проверяем")
-    assert updated.key == "major.outage.updated" and updated.values["followers"] == 1
+    assert updated.key == "major.outage.updated" and updated.values["count"] == 1
     async with db.session() as session:
         ended = await declared.end(session, "1C", AGENT, POLICY)
     assert ended.key == "major.outage.ended"

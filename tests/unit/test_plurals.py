@@ -50,3 +50,11 @@ def test_a_text_with_plural_forms_needs_a_whole_count() -> None:
         t("ru", "intake.attachment_received")
     with pytest.raises(TypeError, match="count"):
         t("ru", "intake.attachment_received", count="3")
+
+
+def test_staff_and_report_counts_in_english() -> None:
+    assert t("en", "reports.period.hours", count=1) == "Last 1 hour"
+    assert t("en", "reports.period.hours", count=24) == "Last 24 hours"
+    assert "; 1 following customer told." in t("en", "major.outage.ended", service="VPN", count=1)
+    assert "; 2 following customers told." in t("en", "major.outage.updated", service="VPN", count=2)
+    assert t("ru", "reports.period.hours", count=1) == "за 1 ч"
