@@ -37,6 +37,20 @@ _CLAIMABLE = (
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)
 )
+_CLAIMABLE_BUT_BUSY = _CLAIMABLE.where(_OUTBOX.c.chat_id.not_in(bindparam("busy", expanding=True)))
+#: the first row of each chat that is waiting (backoff) or held by another process: its queue stops there
+_BARRIERS = (
+    select(_OUTBOX.c.chat_id, func.min(_OUTBOX.c.id))
+    .where(
+        _OUTBOX.c.chat_id.in_(bindparam("chats", expanding=True)),
+        _OUTBOX.c.status == "pending",
+        or_(
+            _OUTBOX.c.next_attempt_at > bindparam("now"),
+            and_(_OUTBOX.c.locked_until.is_not(None), _OUTBOX.c.locked_until >= bindparam("now")),
+        ),
+    )
+    .group_by(_OUTBOX.c.chat_id)
+)
 _LEASE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("b_id"))
@@ -61,25 +75,15 @@ class Claims:
             # Only ids and chats are read here (no rows, no payloads): most of what a pass reads is passed
             # over (a chat's later rows, chats beyond their batch), and the row itself is read under its
             # lock when its attempt begins, where an unconcluded earlier attempt is found.
-            stmt = _CLAIMABLE.where(_OUTBOX.c.chat_id.not_in(list(busy))) if busy else _CLAIMABLE
-            params = {"now": now, "limit": self.limits.claim_batch}
-            rows = (await session.execute(stmt, params)).all()
+            params: dict[str, Any] = {"now": now, "limit": self.limits.claim_batch}
+            if busy:
+                params["busy"] = list(busy)
+            rows = (await session.execute(_CLAIMABLE_BUT_BUSY if busy else _CLAIMABLE, params)).all()
             if not rows:
                 return []
             # a chat's queue stops at its first row that is waiting (backoff) or held by another process
-            barrier_stmt = (
-                select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
-                .where(
-                    col(OutboxMessage.chat_id).in_({chat for _, chat in rows}),
-                    OutboxMessage.status == "pending",
-                    or_(
-                        OutboxMessage.next_attempt_at > now,
-                        and_(col(OutboxMessage.locked_until).is_not(None), col(OutboxMessage.locked_until) >= now),
-                    ),
-                )
-                .group_by(col(OutboxMessage.chat_id))
-            )
-            barrier = {int(chat): int(first) for chat, first in (await session.exec(barrier_stmt)).all()}
+            found = await session.execute(_BARRIERS, {"chats": sorted({chat for _, chat in rows}), "now": now})
+            barrier = {int(chat): int(first) for chat, first in found.all()}
             per_chat: dict[int, int] = defaultdict(int)
             stopped: set[int] = set()
             for row_id, chat in rows:
