@@ -70,6 +70,7 @@ class Run:
     updates: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    system_cpu: float = 0.0  # the kernel's part of cpu_seconds (socket calls to PostgreSQL and the stand-in)
     harness_cpu: float = 0.0
     idle_cpu: float = 0.0  # CPU seconds per second all bot processes use with nothing to do
     postgres_cpu: float = 0.0
@@ -101,7 +102,8 @@ class Run:
             f"{self.processes} process{plural}: {self.completed}/{self.customers} intakes, "
             f"{self.updates} updates in {self.seconds:6.2f} s = {self.rate:6.1f} updates/s; "
             f"answer p50 {self.pct(0.5):6.1f} ms, p99 {self.pct(0.99):7.1f} ms; "
-            f"bot CPU per update (all processes) {self.cpu_per_update * 1000:.2f} ms; "
+            f"bot CPU per update (all processes) {self.cpu_per_update * 1000:.2f} ms "
+            f"({self.system_cpu / self.cpu_seconds if self.cpu_seconds else 0:.0%} in the kernel); "
             f"CPU per 100 updates: bots {cpu:.2f} s, "
             f"PostgreSQL {self.postgres_cpu * per100:.2f} s, stand-in and customers {self.harness_cpu * per100:.2f} s; "
             f"PostgreSQL transactions per update {self.transactions * per100 / 100:.2f}; "
@@ -126,15 +128,15 @@ def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(max(0.0, used - before.get(pid, 0.0)) for pid, used in after.items())
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
+def cpu_seconds(pid: int | None, *, system_only: bool = False) -> float:
+    """User + system CPU time of a process so far (Linux /proc), or only the system part; 0 when unknown."""
     if pid is None:
         return 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[12]) + (0 if system_only else int(fields[11]))) / os.sysconf("SC_CLK_TCK")
 
 
 #: PostgreSQL 15 reports a backend's counts when it goes idle, at most once a second; counts still due then
@@ -239,6 +241,7 @@ async def run(
 
         users = [api.user(200_000 + n, f"Customer{n}", language_code="en") for n in range(customers)]
         cpu_before = sum(cpu_seconds(p.pid) for p in procs)
+        system_before = sum(cpu_seconds(p.pid, system_only=True) for p in procs)
         harness_before, pg_before = time.process_time(), postgres_cpu()
         calls_before = len(api.calls)
         spies = start_py_spy(pids, py_spy, f"{processes}p-load")
@@ -250,6 +253,7 @@ async def run(
         )
         result.seconds = time.monotonic() - started
         result.cpu_seconds = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
+        result.system_cpu = sum(cpu_seconds(p.pid, system_only=True) for p in procs) - system_before
         result.harness_cpu = time.process_time() - harness_before
         result.postgres_cpu = cpu_since(pg_before, postgres_cpu())
         await stop_py_spy(spies)
