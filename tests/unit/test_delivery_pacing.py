@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -107,6 +107,33 @@ def test_a_group_keeps_counting_its_own_calls_the_table_does_not_show(monkeypatc
     assert pacing.chats.ready_at(-100) <= clock.now  # 2 of 3: the recorded send is counted once
     pacing.record(-100)
     assert pacing.chats.ready_at(-100) == pytest.approx(clock.now + 55, abs=0.05)  # the lost answer's minute
+
+
+async def test_two_processes_taking_turns_with_a_group_never_exceed_its_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes take turns with a group (one at a time, as claims make them), each taking back the
+    table's record when its turn begins: counted as Telegram counts them, no minute holds more than the
+    group's budget, whoever sent."""
+    clock = Clock(monkeypatch)
+    start, started = clock.now, utcnow()
+    monkeypatch.setattr(pacing_module, "utcnow", lambda: started + timedelta(seconds=clock.now - start))
+    group, budget = -100, 3
+    processes = [LocalPacing(DeliveryLimits(group_per_minute=budget)) for _ in range(2)]
+    sent: list[float] = []  # the group's messages, on the clock Telegram sees
+    table: list[tuple[int, datetime]] = []  # the outbox table's sent_at of each
+    for turn, messages in enumerate([3, 2, 3, 1, 3, 3]):
+        pacing = processes[turn % 2]
+        now = pacing_module.utcnow()
+        pacing.restore([(chat, at) for chat, at in table if at >= now - pacing_module.PACING_MEMORY])
+        for _ in range(messages):
+            await pacing.wait_for_chat(group)
+            sent.append(clock.now)
+            clock.now += 0.05  # the answer: the sender records the call, then the table the send
+            pacing.record(group)
+            table.append((group, pacing_module.utcnow()))
+            pacing.recorded(group)
+        clock.now += 25  # the other process's turn comes a while later
+    assert len(sent) == 15
+    assert max(sum(1 for at in sent if first <= at < first + 60) for first in sent) <= budget
 
 
 async def test_a_429_pauses_every_call_briefly_and_the_chat_for_the_whole_wait(monkeypatch: pytest.MonkeyPatch) -> None:
