@@ -43,6 +43,7 @@ _STOP = words(
 BLOCKS: tuple[str, ...] = ("w", "c", "x")
 BLOCK_WEIGHTS: dict[str, float] = {"w": 1.0, "c": 1.0, "x": 0.3}
 MAX_CHARS = 4000  # beyond this a ticket only repeats itself; keeps a 10,000-char paste fast
+CHAR_CACHE_TOKENS = 50_000  # distinct words whose n-gram columns are kept (a few MB); emptied when full
 
 
 @lru_cache(maxsize=65536)
@@ -53,6 +54,14 @@ def stem(token: str) -> str:
     if token.isdigit():
         return token
     return _EN.stemWord(token)
+
+
+_SUBLINEAR = [0.0] + [1.0 + math.log(count) for count in range(1, 64)]
+
+
+def _sublinear(count: int) -> float:
+    """1 + log(count), the tf of a feature seen `count` times (looked up for the usual small counts)."""
+    return _SUBLINEAR[count] if count < 64 else 1.0 + math.log(count)
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,49 @@ class Vectorizer:
         self.names: list[str] = list(vocabulary)
         self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
         self.idf = np.asarray(idf, dtype=np.float64)
+        self._idf: list[float] = self.idf.tolist()  # the same values; a list item is cheaper than a numpy scalar
+        self._char_columns: dict[str, tuple[int, ...]] = {}
+
+    def char_columns(self, token: str) -> tuple[int, ...]:
+        """The vocabulary's columns of a token's character n-grams, in raw_features' order (out-of-vocabulary
+        n-grams left out). Cached per token: words recur from text to text, and slicing and looking up
+        their dozens of n-grams was most of a call's cost."""
+        columns = self._char_columns.get(token)
+        if columns is None:
+            index, padded = self.index, f" {token} "
+            columns = tuple(
+                j
+                for n in (3, 4, 5)
+                for i in range(len(padded) - n + 1)
+                if (j := index.get("c:" + padded[i : i + n])) is not None
+            )
+            if len(self._char_columns) >= CHAR_CACHE_TOKENS:
+                self._char_columns.clear()
+            self._char_columns[token] = columns
+        return columns
+
+    def _counts(self, a: Analysis) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+        """raw_features() as column counts per block, without the out-of-vocabulary names, in the order
+        raw_features() first meets them (so the sums below add in the same order, to the same floats)."""
+        index = self.index
+        words: dict[int, int] = {}
+        content = [s for t, s in zip(a.tokens, a.stems, strict=True) if t not in _STOP]
+        names = ["w:" + s for s in content]
+        names.extend("w:" + s1 + " " + s2 for s1, s2 in pairwise(content))
+        for name in names:
+            j = index.get(name)
+            if j is not None:
+                words[j] = words.get(j, 0) + 1
+        chars: dict[int, int] = {}
+        for t in a.tokens:
+            for j in self.char_columns(t):
+                chars[j] = chars.get(j, 0) + 1
+        lex: dict[int, int] = {}
+        for g, ws in a.cues.items():
+            j = index.get("x:" + g)
+            if j is not None:
+                lex[j] = len(ws)
+        return words, chars, lex
 
     @classmethod
     def fit(cls, analyses: Sequence[Analysis], min_df: dict[str, int] | None = None) -> Vectorizer:
@@ -128,19 +180,15 @@ class Vectorizer:
     def _row(self, a: Analysis) -> tuple[list[int], list[float]]:
         cols: list[int] = []
         vals: list[float] = []
-        index, idf = self.index, self.idf
-        for block, counts in raw_features(a).items():
-            bcols, bvals = [], []
-            for name, count in counts.items():
-                j = index.get(name)
-                if j is not None:
-                    bcols.append(j)
-                    bvals.append((1.0 + math.log(count)) * idf[j])
-            norm = math.sqrt(sum(v * v for v in bvals))
+        idf = self._idf
+        for block, counts in zip(BLOCKS, self._counts(a), strict=True):
+            bcols = list(counts)
+            bvals = [_sublinear(count) * idf[j] for j, count in counts.items()]
+            norm = math.sqrt(sum([v * v for v in bvals]))
             if norm > 0:
                 w = BLOCK_WEIGHTS[block] / norm
                 cols.extend(bcols)
-                vals.extend(v * w for v in bvals)
+                vals.extend([v * w for v in bvals])
         return cols, vals
 
     def transform_one(self, a: Analysis) -> tuple[np.ndarray, np.ndarray]:

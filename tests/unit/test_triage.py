@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from helpdesk.triage import Triage, TriageResult, get_triage
 from helpdesk.triage import model as triage_model
+from helpdesk.triage.features import BLOCK_WEIGHTS, Analysis, Vectorizer, analyze, raw_features
 from helpdesk.triage.model import cache_key
 from helpdesk.triage.normalize import normalize
 from helpdesk.vocabulary import (
@@ -315,3 +317,31 @@ def test_unwritable_cache_dir_still_loads(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_get_triage_is_a_singleton(triage: Triage) -> None:
     assert get_triage() is get_triage() is triage
+
+
+# features: the cached per-word n-gram columns give the very vector raw_features() describes -----
+
+
+def _reference_row(vectorizer: Vectorizer, a: Analysis) -> tuple[list[int], list[float]]:
+    """The tf-idf row as documented: raw_features() names looked up, 1 + log(tf) times idf, per block."""
+    cols: list[int] = []
+    vals: list[float] = []
+    for block, counts in raw_features(a).items():
+        bcols = [vectorizer.index[n] for n in counts if n in vectorizer.index]
+        bvals = [(1.0 + math.log(counts[vectorizer.names[j]])) * vectorizer.idf[j] for j in bcols]
+        norm = math.sqrt(sum(v * v for v in bvals))
+        if norm > 0:
+            cols.extend(bcols)
+            vals.extend(v * BLOCK_WEIGHTS[block] / norm for v in bvals)
+    return cols, vals
+
+
+def test_vector_equals_raw_features_exactly(triage: Triage) -> None:
+    vectorizer = triage.model.vectorizer
+    texts = [r["text"] for r in _dev_rows()] + ["printer printer printer jammed " * 70, "", "ok"]
+    for text in texts + texts:  # the second pass reads each word's columns from the cache
+        a = analyze(text)
+        cols, vals = vectorizer.transform_one(a)
+        ref_cols, ref_vals = _reference_row(vectorizer, a)
+        assert cols.tolist() == ref_cols
+        assert vals.tolist() == pytest.approx(ref_vals, rel=1e-12, abs=0)
