@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import event, func, or_
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as SyncSession
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,12 +90,54 @@ async def any_known_outage(session: AsyncSession) -> bool:
     description asks, and almost always there is none (then the two reads below are not needed).
 
     Only a pending change to a ticket or an outage is flushed first: anything else the transaction has
-    not flushed yet (a batch's new drafts) cannot change the answer and is left to be written together."""
+    not flushed yet (a batch's new drafts) cannot change the answer and is left to be written together.
+    "None" is remembered for the rest of the transaction (a batch asks once for all its first
+    descriptions) until it writes a ticket or an outage (`_forget_no_outage`); like the batch's other
+    reads, another process's outage declared meanwhile is seen by the next transaction."""
     sync = session.sync_session
-    if any(isinstance(row, (Ticket, DeclaredOutage)) for rows in (sync.new, sync.dirty, sync.deleted) for row in rows):
+    if _outage_rows_pending(sync):
         await session.flush()
+    if sync.info.get(_NO_KNOWN_OUTAGE):
+        return False
     with sync.no_autoflush:
-        return bool((await session.execute(_ANY_KNOWN_OUTAGE)).scalar())
+        found = bool((await session.execute(_ANY_KNOWN_OUTAGE)).scalar())
+    if not found:
+        sync.info[_NO_KNOWN_OUTAGE] = True
+    return found
+
+
+def _outage_rows_pending(session: SyncSession) -> bool:
+    """Does the unit of work hold a ticket or an outage to write?"""
+    pending = (session.new, session.dirty, session.deleted)
+    return any(isinstance(row, (Ticket, DeclaredOutage)) for rows in pending for row in rows)
+
+
+#: session.info key: this transaction found no known outage and has written no ticket or outage since
+_NO_KNOWN_OUTAGE = "no_known_outage"
+_OUTAGE_TABLES = frozenset({Ticket.__tablename__, DeclaredOutage.__tablename__})
+
+
+@event.listens_for(SyncSession, "after_flush")
+def _forget_no_outage_on_flush(session: SyncSession, _context: Any) -> None:
+    """A flushed ticket or outage (new, changed, deleted: the lists still hold them here) may be one."""
+    if _NO_KNOWN_OUTAGE in session.info and _outage_rows_pending(session):
+        del session.info[_NO_KNOWN_OUTAGE]
+
+
+@event.listens_for(SyncSession, "do_orm_execute")
+def _forget_no_outage_on_write(state: ORMExecuteState) -> None:
+    """An INSERT, UPDATE or DELETE of tickets or outages run as a statement, past the unit of work."""
+    if _NO_KNOWN_OUTAGE in state.session.info and (state.is_insert or state.is_update or state.is_delete):
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in _OUTAGE_TABLES:
+            del state.session.info[_NO_KNOWN_OUTAGE]
+
+
+@event.listens_for(SyncSession, "after_commit")
+@event.listens_for(SyncSession, "after_soft_rollback")
+def _forget_no_outage(session: SyncSession, *_args: Any) -> None:
+    """A new transaction (or a savepoint's rollback, which may bring back an outage ended in it) asks again."""
+    session.info.pop(_NO_KNOWN_OUTAGE, None)
 
 
 async def open_major_incidents(session: AsyncSession) -> Sequence[Ticket]:

@@ -6,6 +6,7 @@ goes on with the form."""
 from __future__ import annotations
 
 import pytest
+from sqlmodel import col
 
 from dialogs import offers
 from dialogs.intake import Action, UserInput
@@ -152,3 +153,37 @@ async def test_the_known_outages_check_sees_what_the_transaction_has_not_flushed
         )
         found = await known_outages(session)
     assert [k.declared.text for k in found if k.declared is not None] == ["The internet is down"]
+
+
+async def test_a_transaction_asks_once_while_nothing_is_known_and_again_after_writing_one(db: Database) -> None:
+    """A batch's first descriptions each ask whether an outage is known: with none, one query answers the
+    whole transaction, until it writes a ticket or an outage (flushed by any other query, or an UPDATE
+    statement past the unit of work): then the next question reads again and sees it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+    from sqlmodel import select
+
+    from helpdesk.major_incidents.known_outages import known_outages
+    from storage.major_incidents import any_known_outage
+    from storage.models import Customer, DeclaredOutage
+    from tests.unit.desk import customer, ticket_for
+    from tests.unit.test_tickets import statements
+
+    ticket = await ticket_for(db, await customer(db, 7301))
+    async with db.session() as session:
+        with statements(db) as asked:
+            assert [await known_outages(session) for _ in range(5)] == [[]] * 5
+        assert len(asked) == 1, asked
+        await session.execute(update(Ticket).where(col(Ticket.id) == ticket.id).values(is_major=True))
+        assert await any_known_outage(session)
+        await session.rollback()
+    async with db.session() as session:
+        assert not await any_known_outage(session)
+        now = datetime.now(UTC)
+        session.add(
+            DeclaredOutage(service="internet", service_word="internet", text="Down", declared_at=now, updated_at=now)
+        )
+        await session.execute(select(col(Customer.id)).limit(1))  # autoflushes the outage
+        assert not session.sync_session.new
+        assert await any_known_outage(session)
