@@ -237,19 +237,32 @@ async def ticket_for_customer(session: AsyncSession, customer: Customer, ticket_
 async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False) -> Ticket | None:
     """A ticket by its number as people type it (`INC-000042`, `inc-42`, `#42`, `42`); `lock`: row-locked
     for the rest of the transaction and freshly read, as an operation on it needs."""
-    parsed = parse_number(text)
-    if parsed is None:
-        return None
-    prefix, seq = parsed
-    for ticket_type in TicketType:
-        number = format_number(ticket_type, seq)
-        if prefix and not number.startswith(prefix):
-            continue
-        find = repos.lock_ticket_by_number if lock else repos.ticket_by_number
+    find = repos.lock_ticket_by_number if lock else repos.ticket_by_number
+    for number in _numbers_meant(text):
         ticket = await find(session, number)
         if ticket is not None:
             return ticket
     return None
+
+
+async def status_for_customer(session: AsyncSession, customer: Customer, text: str) -> repos.TicketStatus | None:
+    """What `/status` shows of the customer's own ticket by number (as `find_for_customer` finds it), read
+    without loading the ticket; someone else's looks exactly like a missing one."""
+    for number in _numbers_meant(text):
+        found = await repos.ticket_status_by_number(session, number)
+        if found is not None:
+            return found if found.customer_id == customer.id else None
+    return None
+
+
+def _numbers_meant(text: str) -> list[str]:
+    """The exact ticket numbers a typed number may mean: `42` any type's, `INC-42` the incident's."""
+    parsed = parse_number(text)
+    if parsed is None:
+        return []
+    prefix, seq = parsed
+    numbers = (format_number(ticket_type, seq) for ticket_type in TicketType)
+    return [number for number in numbers if not prefix or number.startswith(prefix)]
 
 
 async def customer_tickets(

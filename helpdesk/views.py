@@ -12,7 +12,7 @@ from helpdesk.i18n import has, t
 from helpdesk.numbering import parse_number
 from helpdesk.outbox import Buttons
 from storage import repos
-from storage.models import Ticket, TicketEvent
+from storage.models import Ticket
 from storage.repos import TicketLine
 
 HISTORY_LINES = 6
@@ -20,7 +20,7 @@ HISTORY_LINES = 6
 CUSTOMER_VISIBLE = frozenset({"created", "state", "reply", "question", "answer", "message", "assign", "rating"})
 
 
-def _event_line(lang: str, event: TicketEvent) -> str:
+def _event_line(lang: str, event: repos.EventLine) -> str:
     if event.kind == "state":
         what = t(
             lang,
@@ -39,7 +39,7 @@ def _event_line(lang: str, event: TicketEvent) -> str:
     return t(lang, "status.history_line", at=when(event.at), what=what)
 
 
-async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
+async def status_text(session: AsyncSession, ticket: Ticket | repos.TicketStatus, lang: str) -> str:
     text = t(
         lang,
         "status.view",
@@ -56,14 +56,14 @@ async def status_text(session: AsyncSession, ticket: Ticket, lang: str) -> str:
         parent = await repos.ticket_by_id(session, ticket.parent_id)
         if parent is not None:
             text += "\n\n" + t(lang, "major.customer.status_linked", parent=parent.number)
-    events = await repos.latest_events_of_kinds(session, ticket.id, CUSTOMER_VISIBLE, HISTORY_LINES)
+    events = await repos.latest_event_lines(session, ticket.id, CUSTOMER_VISIBLE, HISTORY_LINES)
     if events:
         lines = [_event_line(lang, e) for e in events]
         text += "\n\n" + t(lang, "status.history_title") + "\n" + "\n".join(lines)
     return text
 
 
-def status_button(ticket: Ticket, lang: str) -> Buttons:
+def status_button(ticket: Ticket | repos.TicketStatus, lang: str) -> Buttons:
     return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
 
 

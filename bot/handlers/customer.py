@@ -95,7 +95,7 @@ async def answer_status(ctx: HandlerContext, message: Message) -> None:
         ctx.reply(t(lang, "status.usage"))
         return
     number = leading_number(number) or number  # "/status INC-000042 please": the number is what counts
-    ticket = await tickets.find_for_customer(ctx.session, await ctx.customer(), number)
+    ticket = await tickets.status_for_customer(ctx.session, await ctx.customer(), number)
     if ticket is None:
         ctx.reply(views.status_not_found(lang, number))
         return

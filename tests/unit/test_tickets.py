@@ -158,14 +158,47 @@ async def test_my_list_and_status_read_in_one_and_two_statements(db: Database) -
         with statements(db) as listing:
             open_, closed = await tickets.customer_tickets(session, ann, POLICY)
         with statements(db) as status:
-            found = await tickets.find_for_customer(session, ann, older.number)
+            found = await tickets.status_for_customer(session, ann, older.number)
             text = await views.status_text(session, found, "en")
+        loaded = [row for row in session.sync_session.identity_map.values() if isinstance(row, (Ticket, TicketEvent))]
+        assert await tickets.status_for_customer(session, ann, foreign.number) is None
+        assert await tickets.status_for_customer(session, bob, foreign.number.lower()) is not None
     assert [t.number for t in open_] == [newer.number, older.number]
     assert [t.number for t in closed] == [done.number]
     assert foreign.number not in views.my_list("en", open_, closed)[0]
     assert older.number in text and "History" in text
     assert len(listing) == 1, listing
     assert len(status) == 2, status
+    assert loaded == []  # read as plain rows: no ticket or event loaded as an ORM object
+
+
+async def test_the_status_view_reads_what_the_ticket_holds(db: Database) -> None:
+    """The status view from plain rows reads exactly like the one from the ticket itself."""
+    ann = await new_customer(db, 913)
+    ticket = await register(db, ann)
+    async with db.session() as session:
+        row = await session.get(Ticket, ticket.id)
+        row.state, row.assignee_name = "in_progress", "Agent <One>"
+        session.add(
+            TicketEvent(ticket_id=row.id, actor_kind="agent", kind="state", from_state="new", to_state="in_progress")
+        )
+        session.add(TicketEvent(ticket_id=row.id, actor_kind="customer", kind="rating", data={"rating": 5}))
+    async with db.read() as session:
+        whole = await tickets.find_for_customer(session, ann, ticket.number)
+        plain = await tickets.status_for_customer(session, ann, ticket.number)
+        for lang in ("en", "ru"):
+            assert await views.status_text(session, plain, lang) == await views.status_text(session, whole, lang)
+            assert views.status_button(plain, lang) == views.status_button(whole, lang)
+            events = await repos.latest_events_of_kinds(session, ticket.id, views.CUSTOMER_VISIBLE, views.HISTORY_LINES)
+            lines = await repos.latest_event_lines(session, ticket.id, views.CUSTOMER_VISIBLE, views.HISTORY_LINES)
+            assert [views._event_line(lang, e) for e in lines] == [views._event_line(lang, e) for e in events]  # type: ignore[arg-type]
+            assert len(lines) == 3 and "5" in views._event_line(lang, lines[-1])
+    async with db.session() as session:  # what the transaction changed and has not flushed yet is read too
+        row = await session.get(Ticket, ticket.id)
+        row.state = "resolved"
+        session.add(TicketEvent(ticket_id=row.id, actor_kind="agent", kind="reply"))
+        assert (await tickets.status_for_customer(session, ann, ticket.number)).state == "resolved"
+        assert (await repos.latest_event_lines(session, ticket.id, views.CUSTOMER_VISIBLE, 9))[-1].kind == "reply"
 
 
 async def test_customer_rows_are_created_once(db: Database) -> None:
