@@ -151,7 +151,7 @@ class ChatPacer:
             if len(window) > 1 and window[-2] > moment:  # restored history may arrive out of order
                 self._group_window[chat_id] = deque(sorted(window))
             if at is None:
-                self._unrecorded[chat_id].append(moment)
+                self._unrecorded_since(chat_id, moment - PACING_MEMORY.total_seconds()).append(moment)
         else:
             self._next[chat_id] = max(self._next.get(chat_id, 0.0), moment + self.limits.private_interval)
 
@@ -165,11 +165,15 @@ class ChatPacer:
         """The group's last minute is what the table records (`times`, every process's sends), plus this
         process's own calls the table does not show: never what this process counted of its own, which
         misses the sends of whoever had the group since (see the module docstring)."""
-        horizon = time.monotonic() - PACING_MEMORY.total_seconds()
+        unrecorded = self._unrecorded_since(chat_id, time.monotonic() - PACING_MEMORY.total_seconds())
+        self._group_window[chat_id] = deque(sorted([*times, *unrecorded]))
+
+    def _unrecorded_since(self, chat_id: int, horizon: float) -> deque[float]:
+        """The group's unrecorded calls after `horizon` (older ones no longer count, and would pile up)."""
         unrecorded = self._unrecorded[chat_id]
         while unrecorded and unrecorded[0] <= horizon:
             unrecorded.popleft()
-        self._group_window[chat_id] = deque(sorted([*times, *unrecorded]))
+        return unrecorded
 
     def defer(self, chat_id: int, seconds: float) -> None:
         self._next[chat_id] = max(self._next.get(chat_id, 0.0), time.monotonic() + seconds)
