@@ -12,8 +12,9 @@ group. Every limit holds for the whole deployment, however many processes send:
   For a group the table's record *is* the last minute, whoever sent: the process adds to it only its own
   calls the table does not show as a send (refused, failed, an answer lost, the earlier parts of a split
   row). What it remembers of its own earlier turns is no substitute: its calls of a minute ago, not yet
-  pruned, once outnumbered the table's record and hid the sends of the process that had the group since
-  (21 messages to one group within a minute, and a 429, in benchmarks/outbox.py with two processes).
+  pruned, could outnumber the table's record and hide the sends of the process that had the group since
+  (the one way found to the 21 messages to one group within a minute, and the 429, that
+  benchmarks/outbox.py once showed with two processes).
 """
 
 from __future__ import annotations
