@@ -165,19 +165,29 @@ async def _insert_customers(session: AsyncSession, rows: list[dict[str, Any]]) -
     """
     await write_queued(session)  # queued rows keep their order before this insert (storage/deferred.py)
     rows = sorted(rows, key=lambda row: row["telegram_id"])  # the same lock order in every transaction
-    stmt = (
-        dialect_insert(session, Customer)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["telegram_id"])
-        .returning(Customer)
-    )
-    inserted = list((await session.scalars(stmt)).all())
+    inserted = list((await session.scalars(_insert_customer_rows(session), rows)).all())
     missing = {row["telegram_id"] for row in rows} - {c.telegram_id for c in inserted}
     others: list[Customer] = []
     if missing:
         found = await session.exec(_CUSTOMERS_BY_TELEGRAM_IDS, params={"telegram_ids": sorted(missing)})
         others = list(found.all())
     return inserted, others
+
+
+_CUSTOMER_INSERTS: dict[str, Any] = {}  # per dialect
+
+
+def _insert_customer_rows(session: AsyncSession) -> Any:
+    """The first contacts' INSERT, built once and run with the rows as parameters (SQLAlchemy sends them as
+    one multi-row statement): `.values(rows)` built each row's values into a new statement, one compiled
+    afresh for every batch, which cost more than the insert itself."""
+    dialect = session.get_bind().dialect.name
+    stmt = _CUSTOMER_INSERTS.get(dialect)
+    if stmt is None:
+        insert = dialect_insert(session, Customer).on_conflict_do_nothing(index_elements=["telegram_id"])
+        # render_nulls: a None is sent as NULL, so every row has the same columns and all go in one statement
+        stmt = _CUSTOMER_INSERTS[dialect] = insert.returning(Customer).execution_options(render_nulls=True)
+    return stmt
 
 
 def _inserts_exclusively(session: AsyncSession) -> bool:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event, update
 from sqlmodel import col, select
 
-from helpdesk import tickets, views
+from helpdesk import people, tickets, views
 from helpdesk.numbering import format_number, parse_number
 from helpdesk.people import LAST_SEEN_RESOLUTION, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
@@ -241,3 +241,24 @@ async def test_every_way_to_lock_a_ticket_reads_it_afresh(db: Database) -> None:
             await session.exec(changed.execution_options(synchronize_session=False))  # another writer
             found = await lock(session)
             assert found is held and found.state == state, state
+
+
+async def test_a_batch_of_first_contacts_is_one_insert(db: Database) -> None:
+    """A batch's first contacts go in with one INSERT (its rows as parameters), come back as the session's
+    own customers, and one someone else inserted meanwhile is read back, not inserted twice."""
+
+    def first_contact(telegram_id: int) -> dict[str, Any]:  # some with a username, some without
+        username = f"u{telegram_id}" if telegram_id % 2 else None
+        person = Person(user_id=telegram_id, chat_id=telegram_id, first_name=f"N{telegram_id}", username=username)
+        return people._new_customer_row(person, datetime.now(UTC))
+
+    async with db.session() as session:
+        with statements(db) as ran:
+            await repos.prefetch_customers(session, [931, 932, 933], first_contact)
+        inserts = [sql for sql in ran if sql.lstrip().upper().startswith("INSERT")]
+        assert len(inserts) == 1, ran
+        found = [await repos.customer_by_telegram_id(session, tid) for tid in (931, 932, 933)]
+        assert [c.first_name for c in found] == ["N931", "N932", "N933"] and all(c in session for c in found)
+    async with db.session() as session:  # 932 exists: _insert_customers skips it and reads it back
+        new, others = await repos._insert_customers(session, [first_contact(932), first_contact(934)])
+        assert [c.telegram_id for c in new] == [934] and [c.telegram_id for c in others] == [932]
