@@ -43,6 +43,7 @@ _STOP = words(
 BLOCKS: tuple[str, ...] = ("w", "c", "x")
 BLOCK_WEIGHTS: dict[str, float] = {"w": 1.0, "c": 1.0, "x": 0.3}
 MAX_CHARS = 4000  # beyond this a ticket only repeats itself; keeps a 10,000-char paste fast
+ANALYSES_KEPT = 64  # the latest texts analysed (a batch's first descriptions are read one after another)
 CHAR_CACHE_TOKENS = 50_000  # distinct words whose n-gram columns are kept (a few MB); emptied when full
 
 
@@ -86,7 +87,10 @@ class Analysis:
         return phrase
 
 
+@lru_cache(maxsize=ANALYSES_KEPT)
 def analyze(text: str) -> Analysis:
+    """The text's analysis; the latest few are kept, since one first description is read by the triage, the
+    self-help matcher and the outage grouping, each asking for the same analysis (read it, never change it)."""
     normalized, source = normalize_aligned(text[:MAX_CHARS] if text else "")
     tokens = tuple(normalized.split())
     stems = tuple(stem(t) for t in tokens)

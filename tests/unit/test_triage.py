@@ -345,3 +345,29 @@ def test_vector_equals_raw_features_exactly(triage: Triage) -> None:
         ref_cols, ref_vals = _reference_row(vectorizer, a)
         assert cols.tolist() == ref_cols
         assert vals.tolist() == pytest.approx(ref_vals, rel=1e-12, abs=0)
+
+
+def test_one_description_is_analysed_once_by_triage_self_help_and_grouping(
+    triage: Triage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first description is read by the triage, the self-help matcher and the outage grouping: the text
+    is normalised and tokenised once, and each gets the same analysis."""
+    from helpdesk.knowledge.terms import query_slots
+    from helpdesk.outages.profile import profile_report
+    from helpdesk.triage import features
+
+    calls: list[str] = []
+    real = features.normalize_aligned
+
+    def counting(text: str) -> tuple[str, tuple[str, ...]]:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(features, "normalize_aligned", counting)
+    text = "Интернет не работает во всём офисе на 3 этаже, vpn тоже лежит"
+    features.analyze.cache_clear()
+    triage.classify(text)
+    profile_report(text)
+    query_slots(text)
+    assert calls == [text]
+    assert features.analyze(text) is features.analyze(text)
