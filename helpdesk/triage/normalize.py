@@ -552,6 +552,25 @@ def _mixed_script(token: str) -> bool:
     return bool(_LATIN.search(token)) and bool(_CYRILLIC.search(token))
 
 
+def _any_of(rules: tuple[tuple[re.Pattern[str], str], ...]) -> re.Pattern[str]:
+    """One pattern matching wherever any of the rules' patterns would (none has inline flags)."""
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in rules))
+
+
+_ANY_CONTRACTION = _any_of(_CONTRACTIONS)
+_ANY_JOIN = _any_of(_JOINS)
+
+
+def _substitute(text: str, rules: tuple[tuple[re.Pattern[str], str], ...], any_rule: re.Pattern[str]) -> str:
+    """The rules applied in order; a text none of them matches (most texts) is returned as it is after one
+    scan instead of one per rule. Exact: a rule that matches nowhere leaves the text as it was for the next."""
+    if any_rule.search(text) is None:
+        return text
+    for pattern, repl in rules:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def normalize(text: str) -> str:
     """Lowercased, ё-folded, markup-free text with slang and transliteration mapped; words space-separated."""
     return normalize_aligned(text)[0]
@@ -565,20 +584,17 @@ def normalize_aligned(text: str) -> tuple[str, tuple[str, ...]]:
     text = _URL.sub(" url ", text)
     text = _EMAIL.sub(" emailaddr ", text)
     text = text.lower().replace("ё", "е").replace("’", "'").replace("`", "'")
-    for pattern, repl in _CONTRACTIONS:
-        text = pattern.sub(repl, text)
+    text = _substitute(text, _CONTRACTIONS, _ANY_CONTRACTION)
     # Decide on transliteration before the joins turn "ne rabotaet" into Cyrillic and hide the evidence.
-    transliterated = _looks_transliterated([t.replace("'", "") for t in _TOKEN.findall(text)])
-    for pattern, repl in _JOINS:
-        text = pattern.sub(repl, text)
     tokens = [t.replace("'", "") for t in _TOKEN.findall(text)]
+    transliterated = _looks_transliterated(tokens)
+    joined = _substitute(text, _JOINS, _ANY_JOIN)
+    if joined is not text:
+        tokens = [t.replace("'", "") for t in _TOKEN.findall(joined)]
     source = list(tokens)
     if transliterated:
         tokens = [translit_word(t) if _LATIN.search(t) and t not in _KEEP_LATIN else t for t in tokens]
-        joined = " ".join(tokens)
-        for pattern, repl in _JOINS:
-            joined = pattern.sub(repl, joined)
-        tokens = joined.split()
+        tokens = _substitute(" ".join(tokens), _JOINS, _ANY_JOIN).split()
         if len(tokens) != len(source):
             source = list(tokens)
     else:  # "mышка", "serverнoy": a word typed half in the wrong keyboard layout
