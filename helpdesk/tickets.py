@@ -19,7 +19,7 @@ from helpdesk.content import Content
 from helpdesk.numbering import format_number, parse_number
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, State, TicketType, Urgency
-from storage import repos
+from storage import repos, ticket_lines
 from storage.models import Attachment, Customer, Ticket, TicketEvent
 
 #: the longest description a ticket takes, however it is registered (the intake, `/open`): longer ones
@@ -245,11 +245,11 @@ async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False
     return None
 
 
-async def status_for_customer(session: AsyncSession, customer: Customer, text: str) -> repos.TicketStatus | None:
+async def status_for_customer(session: AsyncSession, customer: Customer, text: str) -> ticket_lines.TicketStatus | None:
     """What `/status` shows of the customer's own ticket by number (as `find_for_customer` finds it), read
     without loading the ticket; someone else's looks exactly like a missing one."""
     for number in _numbers_meant(text):
-        found = await repos.ticket_status_by_number(session, number)
+        found = await ticket_lines.ticket_status_by_number(session, number)
         if found is not None:
             return found if found.customer_id == customer.id else None
     return None
@@ -267,6 +267,6 @@ def _numbers_meant(text: str) -> list[str]:
 
 async def customer_tickets(
     session: AsyncSession, customer: Customer, policy: DeskPolicy
-) -> tuple[Sequence[repos.TicketLine], Sequence[repos.TicketLine]]:
+) -> tuple[Sequence[ticket_lines.TicketLine], Sequence[ticket_lines.TicketLine]]:
     """Open tickets and the recently closed ones, for /my (one query, no ORM objects)."""
-    return await repos.ticket_lines_of_customer(session, customer.id, now_utc() - policy.recently_closed)
+    return await ticket_lines.ticket_lines_of_customer(session, customer.id, now_utc() - policy.recently_closed)

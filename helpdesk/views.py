@@ -11,16 +11,15 @@ from helpdesk.formatting import shorten, when
 from helpdesk.i18n import has, t
 from helpdesk.numbering import parse_number
 from helpdesk.outbox import Buttons
-from storage import repos
+from storage import repos, ticket_lines
 from storage.models import Ticket
-from storage.repos import TicketLine
 
 HISTORY_LINES = 6
 #: events a customer may see in their history (internal notes and SLA warnings stay with the staff)
 CUSTOMER_VISIBLE = frozenset({"created", "state", "reply", "question", "answer", "message", "assign", "rating"})
 
 
-def _event_line(lang: str, event: repos.EventLine) -> str:
+def _event_line(lang: str, event: ticket_lines.EventLine) -> str:
     if event.kind == "state":
         what = t(
             lang,
@@ -39,7 +38,7 @@ def _event_line(lang: str, event: repos.EventLine) -> str:
     return t(lang, "status.history_line", at=when(event.at), what=what)
 
 
-async def status_text(session: AsyncSession, ticket: Ticket | repos.TicketStatus, lang: str) -> str:
+async def status_text(session: AsyncSession, ticket: Ticket | ticket_lines.TicketStatus, lang: str) -> str:
     text = t(
         lang,
         "status.view",
@@ -56,14 +55,14 @@ async def status_text(session: AsyncSession, ticket: Ticket | repos.TicketStatus
         parent = await repos.ticket_by_id(session, ticket.parent_id)
         if parent is not None:
             text += "\n\n" + t(lang, "major.customer.status_linked", parent=parent.number)
-    events = await repos.latest_event_lines(session, ticket.id, CUSTOMER_VISIBLE, HISTORY_LINES)
+    events = await ticket_lines.latest_event_lines(session, ticket.id, CUSTOMER_VISIBLE, HISTORY_LINES)
     if events:
         lines = [_event_line(lang, e) for e in events]
         text += "\n\n" + t(lang, "status.history_title") + "\n" + "\n".join(lines)
     return text
 
 
-def status_button(ticket: Ticket | repos.TicketStatus, lang: str) -> Buttons:
+def status_button(ticket: Ticket | ticket_lines.TicketStatus, lang: str) -> Buttons:
     return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
 
 
@@ -75,7 +74,9 @@ def status_not_found(lang: str, typed: str) -> str:
     return t(lang, "status.not_found", number=typed[:40])
 
 
-def my_list(lang: str, open_: Sequence[TicketLine], closed: Sequence[TicketLine]) -> tuple[str, Buttons]:
+def my_list(
+    lang: str, open_: Sequence[ticket_lines.TicketLine], closed: Sequence[ticket_lines.TicketLine]
+) -> tuple[str, Buttons]:
     if not open_ and not closed:
         return t(lang, "status.my_empty"), [[(t(lang, "button.new"), callbacks.make(callbacks.MENU, "new"))]]
     parts = [t(lang, "status.my_title")]

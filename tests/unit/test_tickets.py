@@ -17,7 +17,7 @@ from helpdesk.numbering import format_number, parse_number
 from helpdesk.people import LAST_SEEN_RESOLUTION, Person, ensure_customer
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, Priority, TicketType, Urgency
-from storage import repos
+from storage import repos, ticket_lines
 from storage.db import Database
 from storage.models import Attachment, OutboxMessage, Ticket, TicketEvent
 
@@ -190,7 +190,9 @@ async def test_the_status_view_reads_what_the_ticket_holds(db: Database) -> None
             assert await views.status_text(session, plain, lang) == await views.status_text(session, whole, lang)
             assert views.status_button(plain, lang) == views.status_button(whole, lang)
             events = await repos.latest_events_of_kinds(session, ticket.id, views.CUSTOMER_VISIBLE, views.HISTORY_LINES)
-            lines = await repos.latest_event_lines(session, ticket.id, views.CUSTOMER_VISIBLE, views.HISTORY_LINES)
+            lines = await ticket_lines.latest_event_lines(
+                session, ticket.id, views.CUSTOMER_VISIBLE, views.HISTORY_LINES
+            )
             assert [views._event_line(lang, e) for e in lines] == [views._event_line(lang, e) for e in events]  # type: ignore[arg-type]
             assert len(lines) == 3 and "5" in views._event_line(lang, lines[-1])
     async with db.session() as session:  # what the transaction changed and has not flushed yet is read too
@@ -198,7 +200,8 @@ async def test_the_status_view_reads_what_the_ticket_holds(db: Database) -> None
         row.state = "resolved"
         session.add(TicketEvent(ticket_id=row.id, actor_kind="agent", kind="reply"))
         assert (await tickets.status_for_customer(session, ann, ticket.number)).state == "resolved"
-        assert (await repos.latest_event_lines(session, ticket.id, views.CUSTOMER_VISIBLE, 9))[-1].kind == "reply"
+        latest = await ticket_lines.latest_event_lines(session, ticket.id, views.CUSTOMER_VISIBLE, 9)
+        assert latest[-1].kind == "reply"
 
 
 async def test_customer_rows_are_created_once(db: Database) -> None:
