@@ -33,8 +33,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import stacks  # noqa: E402
 from tests.e2e.test_multiprocess import (  # noqa: E402
     DESCRIPTIONS,
     PATH,
@@ -163,27 +162,11 @@ def transactions_between(before: int, after: int) -> int:
 
 
 def start_py_spy(pids: list[int | None], folder: str | None, phase: str) -> list[subprocess.Popen[bytes]]:
-    """py-spy on every bot process for one phase (raw stacks, a file per process): see throughput.py."""
+    """py-spy on every bot process for one phase (benchmarks/stacks.py)."""
     if not folder:
         return []
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    options = ["--rate", "200", "--format", "raw", "--nonblocking"]
-    return [
-        subprocess.Popen(
-            [spy, "record", "--pid", str(pid), *options, "--output", str(Path(folder) / f"{phase}-{n + 1}-{pid}.txt")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for n, pid in enumerate(pids)
-        if pid is not None
-    ]
-
-
-async def stop_py_spy(spies: list[subprocess.Popen[bytes]]) -> None:
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-        await asyncio.to_thread(spy.wait, 30)
+    running = [(n, pid) for n, pid in enumerate(pids) if pid is not None]
+    return stacks.record({pid: Path(folder) / f"{phase}-{n + 1}-{pid}.txt" for n, pid in running})
 
 
 async def run(
@@ -237,7 +220,7 @@ async def run(
         idle_started = time.monotonic()
         await asyncio.sleep(idle)
         result.idle_cpu = (sum(cpu_seconds(p.pid) for p in procs) - idle_before) / idle
-        await stop_py_spy(spies)
+        await stacks.stop(spies)
         await asyncio.sleep(STATS_SETTLE)  # still idle: the sample's transactions are all reported
         idle_xacts = transactions_between(idle_xacts, await transactions(url))
         result.idle_transactions = idle_xacts / (time.monotonic() - idle_started)
@@ -259,7 +242,7 @@ async def run(
         result.system_cpu = sum(cpu_seconds(p.pid, system_only=True) for p in procs) - system_before
         result.harness_cpu = time.process_time() - harness_before
         result.postgres_cpu = cpu_since(pg_before, postgres_cpu())
-        await stop_py_spy(spies)
+        await stacks.stop(spies)
         await asyncio.sleep(STATS_SETTLE)  # every backend has reported the run's transactions
         settled = transactions_between(xacts_before, await transactions(url))
         # less what the idle processes did meanwhile (at the idle sample's rate)

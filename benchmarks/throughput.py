@@ -44,8 +44,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +55,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import stacks  # noqa: E402
 from tests.support.botapi import FakeBotAPI  # noqa: E402
 from tests.support.botproc import DEFAULT_TOKEN, BotFactory, BotProcess  # noqa: E402
 from tests.support.intake import choose, finish_intake  # noqa: E402
@@ -268,20 +267,9 @@ async def prepare_tickets(stand: Stand, count: int, timeout: float) -> None:
 
 
 def start_py_spy(stand: Stand, workload: str, folder: str) -> list[subprocess.Popen[bytes]]:
-    """py-spy on our bot process(es) while the workload runs (raw stacks, one file per process), so a
-    profile shows what the measured updates cost and nothing of the start or the preparation."""
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    """py-spy on our bot process(es) while the workload runs (benchmarks/stacks.py)."""
     tag = stand.name.split("(")[-1].split(")")[0].split(",")[0].lower()
-    options = ["--rate", "200", "--format", "raw", "--nonblocking"]
-    return [
-        subprocess.Popen(
-            [spy, "record", "--pid", str(pid), *options, "--output", str(Path(folder) / f"{workload}-{tag}-{pid}.txt")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for pid in stand.pids
-    ]
+    return stacks.record({pid: Path(folder) / f"{workload}-{tag}-{pid}.txt" for pid in stand.pids})
 
 
 async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) -> Result:
@@ -332,9 +320,7 @@ async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) ->
         if missing:
             await api.wait_changed(0.2)
     cpu_used = cpu_seconds(stand.pids) - cpu_before
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-        await asyncio.to_thread(spy.wait, 30)
+    await stacks.stop(spies)
     latencies = []
     for chat, times in replies.items():
         for sent, replied in zip(queued[chat], times, strict=False):
