@@ -158,7 +158,7 @@ class ConsoleChat:
             return Result([Reply(listing, buttons=buttons)])
         if not arg:
             return Result([Reply(t(self.lang, "status.usage"))])
-        return await self._status_of(session, await tickets.find_for_customer(session, customer, arg), arg[:40])
+        return await self._status_of(session, await tickets.status_for_customer(session, customer, arg), arg[:40])
 
     async def _welcome_result(self, session: AsyncSession, customer: Customer) -> Result:
         known = await tickets.customer_tickets(session, customer, self.policy)

@@ -221,14 +221,6 @@ async def register(
     return ticket
 
 
-async def find_for_customer(session: AsyncSession, customer: Customer, text: str) -> Ticket | None:
-    """The customer's own ticket by number; someone else's looks exactly like a missing one."""
-    ticket = await find_by_number(session, text)
-    if ticket is None or ticket.customer_id != customer.id:
-        return None
-    return ticket
-
-
 async def ticket_for_customer(session: AsyncSession, customer: Customer, ticket_id: int) -> Ticket | None:
     ticket = await repos.ticket_by_id(session, ticket_id)
     return ticket if ticket is not None and ticket.customer_id == customer.id else None
@@ -246,8 +238,8 @@ async def find_by_number(session: AsyncSession, text: str, *, lock: bool = False
 
 
 async def status_for_customer(session: AsyncSession, customer: Customer, text: str) -> ticket_lines.TicketStatus | None:
-    """What `/status` shows of the customer's own ticket by number (as `find_for_customer` finds it), read
-    without loading the ticket; someone else's looks exactly like a missing one."""
+    """What `/status` shows of the customer's own ticket by number as people type it (see `find_by_number`),
+    read without loading the ticket; someone else's looks exactly like a missing one."""
     for number in _numbers_meant(text):
         found = await ticket_lines.ticket_status_by_number(session, number)
         if found is not None:

@@ -107,11 +107,11 @@ async def test_customers_only_find_their_own_tickets(db: Database) -> None:
     bob = await new_customer(db, 802, "Bob")
     ticket = await register(db, ann)
     async with db.read() as session:
-        assert (await tickets.find_for_customer(session, ann, ticket.number)).id == ticket.id
-        assert (await tickets.find_for_customer(session, ann, ticket.number.lower())).id == ticket.id
-        assert (await tickets.find_for_customer(session, ann, str(ticket.seq))).id == ticket.id
-        assert await tickets.find_for_customer(session, bob, ticket.number) is None
-        assert await tickets.find_for_customer(session, ann, "INC-999999") is None
+        assert (await tickets.status_for_customer(session, ann, ticket.number)).id == ticket.id
+        assert (await tickets.status_for_customer(session, ann, ticket.number.lower())).id == ticket.id
+        assert (await tickets.status_for_customer(session, ann, str(ticket.seq))).id == ticket.id
+        assert await tickets.status_for_customer(session, bob, ticket.number) is None
+        assert await tickets.status_for_customer(session, ann, "INC-999999") is None
         assert await tickets.ticket_for_customer(session, bob, ticket.id) is None
 
 
@@ -184,7 +184,7 @@ async def test_the_status_view_reads_what_the_ticket_holds(db: Database) -> None
         )
         session.add(TicketEvent(ticket_id=row.id, actor_kind="customer", kind="rating", data={"rating": 5}))
     async with db.read() as session:
-        whole = await tickets.find_for_customer(session, ann, ticket.number)
+        whole = await tickets.find_by_number(session, ticket.number)
         plain = await tickets.status_for_customer(session, ann, ticket.number)
         for lang in ("en", "ru"):
             assert await views.status_text(session, plain, lang) == await views.status_text(session, whole, lang)
