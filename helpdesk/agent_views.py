@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import callbacks, cards, causes, outbox
 from helpdesk.formatting import shorten, when
-from helpdesk.i18n import Safe, escape, has, t
+from helpdesk.i18n import Safe, escape, has, name_or_code, t
 from helpdesk.policy import DeskPolicy
 from storage import repos
 from storage.models import Ticket, TicketEvent
@@ -82,9 +82,7 @@ def _event_name(lang: str, event: TicketEvent) -> str:
         return t(lang, "agents.event.assign", name=data.get("assignee_name") or event.actor_name or "—")
     if event.kind == "rating":
         return t(lang, "agents.event.rating", rating=data.get("rating", "?"))
-    if has(lang, f"agents.event.{event.kind}"):
-        return t(lang, f"agents.event.{event.kind}")
-    return event.kind
+    return name_or_code(lang, "agents.event", event.kind)
 
 
 async def details(session: AsyncSession, ticket: Ticket, lang: str) -> tuple[str, int]:

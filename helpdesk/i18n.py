@@ -134,3 +134,10 @@ def t_list(lang: str, key: str) -> list[str]:
 
 def has(lang: str, key: str) -> bool:
     return key in catalog(lang if lang in LANGUAGES else FALLBACK)
+
+
+def name_or_code(lang: str, section: str, code: str) -> str:
+    """The catalog's name of a domain code (`section.code`) in `lang`; a code the catalog does not know
+    (written by another version of the bot, say) as it is, rather than failing the whole text."""
+    key = f"{section}.{code}"
+    return t(lang, key) if has(lang, key) else code

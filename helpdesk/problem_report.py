@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from helpdesk import causes
 from helpdesk.formatting import shorten
-from helpdesk.i18n import Safe, has, t
+from helpdesk.i18n import Safe, name_or_code, t
 from storage import problem_reports
 from storage.problem_reports import MajorIncidentRow, Reporter
 
@@ -66,12 +66,8 @@ def _name(kind: str, key: str, lang: str) -> str:
     if kind == "cause":
         return causes.name(key, lang) if key else t(lang, "problems.no_cause")
     if kind == "service":
-        return (
-            t(lang, f"service.{key}")
-            if key and has(lang, f"service.{key}")
-            else (key or t(lang, "problems.no_service"))
-        )
-    return t(lang, f"category.{key}") if has(lang, f"category.{key}") else key
+        return name_or_code(lang, "service", key) if key else t(lang, "problems.no_service")
+    return name_or_code(lang, "category", key)
 
 
 def _ranked(kind: str, counts: Counts, lang: str, limit: int | None = TOP) -> str:

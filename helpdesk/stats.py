@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from helpdesk import problem_report, report_period, self_help
 from helpdesk.clock import now_utc
 from helpdesk.formatting import human_duration
-from helpdesk.i18n import Safe, has, t
+from helpdesk.i18n import Safe, name_or_code, t
 from helpdesk.problem_report import ProblemFigures
 from helpdesk.report_period import Period
 from helpdesk.vocabulary import State
@@ -155,7 +155,7 @@ def _line(lang: str, section: str, counts: dict[str, int], order: list[str] | No
     """`Software: 3, Network: 1`: each code named from the catalog section `section` in `lang` (a code it
     does not know, say from an older version, as it is)."""
     keys = [k for k in (order or []) if k in counts] + sorted(k for k in counts if k not in (order or []))
-    named = [t(lang, f"{section}.{key}") if has(lang, f"{section}.{key}") else key for key in keys]
+    named = [name_or_code(lang, section, key) for key in keys]
     parts = [t(lang, "reports.count", name=name, count=counts[key]) for name, key in zip(named, keys, strict=True)]
     return Safe(", ".join(parts)) if parts else t(lang, "reports.none")
 
