@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Row
 
-from scheduler.delivery.row_attempts import INFLIGHT, Prepared
+from scheduler.delivery.row_attempts import INFLIGHT, Prepared, in_flight, settled
 from storage import repos
 from storage.models import OutboxMessage, Ticket
 
@@ -98,7 +98,7 @@ def begin(row: Row[Any], worker_id: str, lease: float, now: datetime, writes: li
             "b_id": row.id,
             "b_attempts": attempt,
             "b_until": now + timedelta(seconds=lease),
-            "b_payload": {**payload, INFLIGHT: {"by": worker_id, "attempt": attempt, "at": now.isoformat()}},
+            "b_payload": in_flight(payload, worker_id, attempt, now),
         }
     )
     return row.method, dict(payload), 0, [], attempt
@@ -114,7 +114,7 @@ async def record(
             "b_id": row.id,
             "b_at": now,
             "b_result": message_ids[-1] if message_ids else None,
-            "b_payload": {k: v for k, v in row.payload.items() if k != INFLIGHT},
+            "b_payload": settled(row.payload),
         }
     )
     if message_ids and row.ticket_id and row.link_kind:

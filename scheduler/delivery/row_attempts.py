@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -41,6 +41,11 @@ BLOCKED = "customer unreachable (blocked the bot)"
 
 #: a row ready for its calls: method, parameters, parts already sent, their message ids, attempt number
 Prepared = tuple[str, dict[str, Any], int, list[int], int]
+
+
+def in_flight(payload: dict[str, Any], worker_id: str, attempt: int, now: datetime) -> dict[str, Any]:
+    """The payload with the in-flight marker `prepare` reads to spot a sender that died mid-call."""
+    return {**payload, INFLIGHT: {"by": worker_id, "attempt": attempt, "at": now.isoformat()}}
 
 
 def settled(payload: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +100,7 @@ class RowAttempts:
         now = utcnow()
         row.attempts += 1
         row.locked_until = now + timedelta(seconds=self.limits.lease)
-        row.payload = {**row.payload, INFLIGHT: {"by": self.worker_id, "attempt": row.attempts, "at": now.isoformat()}}
+        row.payload = in_flight(row.payload, self.worker_id, row.attempts, now)
         return row.attempts
 
     async def begin(self, row_id: int) -> int:
