@@ -163,7 +163,13 @@ def _ping_if_rested(engine: AsyncEngine) -> None:
         returned = record.info.get(_RETURNED_AT)  # none yet: a new connection (a reconnect clears `info`)
         if returned is None or time.monotonic() - returned < PING_AFTER_REST:
             return
-        if not dialect._do_ping_w_event(dbapi_connection):  # as pool_pre_ping does: a disconnect
+        try:  # the dialect's ping and disconnect test, as pool_pre_ping uses them (Dialect's public API)
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:  # the pool replaces this connection and every older one, as after pool_pre_ping's
             raise exc.InvalidatePoolError("the connection was closed while it rested in the pool")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from storage import db as db_module
 from storage.db import Database
@@ -93,3 +94,23 @@ async def test_a_quiet_process_polling_every_second_pings_nothing_after_a_peak(
     assert kept == 3
     assert len(polled) == 1
     assert pings == []
+
+
+async def test_a_ping_that_fails_for_another_reason_than_a_disconnect_is_not_hidden(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a disconnect makes the pool replace a rested connection; any other error of the ping surfaces."""
+    database = Database(postgres_database_url)
+    dialect = database.engine.sync_engine.dialect
+
+    def failing_ping(_dbapi_connection: Any) -> bool:
+        raise dialect.loaded_dbapi.Error("not a disconnect")
+
+    try:
+        await backend_pid(database)
+        monkeypatch.setattr(dialect, "do_ping", failing_ping)
+        monkeypatch.setattr(db_module, "PING_AFTER_REST", 0.0)
+        with pytest.raises(DBAPIError, match="not a disconnect"):
+            await backend_pid(database)
+    finally:
+        await database.dispose()
