@@ -92,7 +92,7 @@ class Triage:
     def _evidence_words(self, a: Analysis, category: Category, cols: np.ndarray, vals: np.ndarray) -> list[str]:
         """Words that pushed the model towards `category`: lexicon cues first, else strongest features."""
         if a.cues.get(category.value):
-            return a.cues[category.value]
+            return list(a.cues[category.value])
         k = CATEGORIES.index(category)
         names = self.model.vectorizer.names
         contrib = vals * self.model.cat_coef[cols, k]
@@ -153,7 +153,7 @@ class Triage:
 
         ttype = chosen.ticket_type
         cat_words = [a.own_words(w) for w in self._evidence_words(a, chosen, cols, vals)]
-        type_words = [w for w in (a.own_words(w) for w in a.cues.get(ttype.value, [])) if w not in cat_words]
+        type_words = [w for w in (a.own_words(w) for w in a.cues.get(ttype.value, ())) if w not in cat_words]
         impact_cue = a.own_words(impact_cue) if impact_cue else None
         urgency_cue = a.own_words(urgency_cue) if urgency_cue else None
         if how:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -67,12 +68,13 @@ def _sublinear(count: int) -> float:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Everything later steps need from one text, computed once."""
+    """Everything later steps need from one text, computed once. Read-only throughout: `analyze` hands the
+    same instance to every caller of a recent text, so the cue groups are a read-only mapping of tuples."""
 
     normalized: str
     tokens: tuple[str, ...]
     stems: tuple[str, ...]
-    cues: dict[str, list[str]] = field(hash=False)
+    cues: Mapping[str, tuple[str, ...]] = field(hash=False)  # group -> its cue words found, in order
     source: tuple[str, ...] = ()  # the customer's own word behind each token
 
     def own_words(self, phrase: str) -> str:
@@ -94,7 +96,8 @@ def analyze(text: str) -> Analysis:
     normalized, source = normalize_aligned(text[:MAX_CHARS] if text else "")
     tokens = tuple(normalized.split())
     stems = tuple(stem(t) for t in tokens)
-    return Analysis(normalized, tokens, stems, matches(normalized), source)
+    cues = MappingProxyType({group: tuple(found) for group, found in matches(normalized).items()})
+    return Analysis(normalized, tokens, stems, cues, source)
 
 
 def raw_features(a: Analysis) -> dict[str, Counter[str]]:

@@ -373,6 +373,22 @@ def test_one_description_is_analysed_once_by_triage_self_help_and_grouping(
     assert features.analyze(text) is features.analyze(text)
 
 
+def test_the_shared_analysis_cannot_be_changed_by_one_of_its_readers(triage: Triage) -> None:
+    """`analyze` hands one instance to every reader of a recent text: its cue groups are read-only, so no
+    reader can change what the next one (or the next classify of the same text) sees."""
+    text = "принтер не печатает, всё сломалось, срочно"
+    analyze.cache_clear()
+    first = triage.classify(text)
+    a = analyze(text)
+    assert a is analyze(text)
+    assert a.cues, "the text has cue words"
+    with pytest.raises(TypeError):
+        a.cues["incident"] = ("changed",)  # type: ignore[index]
+    for words in a.cues.values():
+        assert isinstance(words, tuple)
+    assert triage.classify(text) == first
+
+
 @pytest.mark.parametrize(
     "text",
     [
