@@ -261,23 +261,22 @@ async def route(
         return followed
     lang = lang_of(customer, policy)
     now = now_utc()
-    if reply_to is not None and content.chat_id is not None:
-        ticket = await linked_ticket(session, customer, content.chat_id, reply_to)
-        if ticket is not None:
-            _set_pending(customer, {})
-            session.add(customer)
-            if ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-                end_conversation(customer)
-                if small_talk(content.text or "") is not None:  # "thanks!": the intake answers it, no new request
-                    return Routed(False, [])
-                return Routed(False, [_closed_note(ticket, lang)])
-            return Routed(True, await add_message(session, customer, ticket, content, policy))
+    ticket = await _reply_target(session, customer, content, reply_to)
+    if ticket is not None and _ended(ticket):
+        _set_pending(customer, {})
+        end_conversation(customer)
+        session.add(customer)
+        if small_talk(content.text or "") is not None:  # "thanks!": the intake answers it, no new request
+            return Routed(False, [])
+        return Routed(False, [_closed_note(ticket, lang)])
+    if ticket is not None:
+        return Routed(True, await _add_reply(session, customer, ticket, content, policy))
     answering = _pending(customer, "answer", now)
     if answering is not None:
         _set_pending(customer, {})
         session.add(customer)
         ticket = await own_ticket(session, customer, int(answering))
-        if ticket is not None and ticket.state not in (State.CLOSED.value, State.CANCELLED.value):
+        if ticket is not None and not _ended(ticket):
             return Routed(True, await add_message(session, customer, ticket, content, policy))
     open_ = list(await repos.tickets_of_customer(session, customer.id, open_only=True))
     if not open_:
@@ -303,16 +302,43 @@ async def route_reply_during_intake(
 ) -> Routed:
     """A message while the intake form is open: a Telegram reply to a message about one of their open
     tickets names that ticket, so it goes there (not into the form, which stays where it was); any other
-    message is the form's (not handled). No conversation follows: their next messages answer the form."""
-    if reply_to is None or content.chat_id is None or content.is_empty:
+    message is the form's (not handled). No conversation follows: their next messages answer the form.
+    Unlike `route`, a closed ticket's reply is the form's with no note and nothing changed (the new
+    request under way is where it belongs)."""
+    if content.is_empty:
         return Routed(False)
-    ticket = await linked_ticket(session, customer, content.chat_id, reply_to)
-    if ticket is None or ticket.state in (State.CLOSED.value, State.CANCELLED.value):
-        return Routed(False)  # a closed one's: the new request under way is where it belongs
-    answers = await add_message(session, customer, ticket, content, policy)
+    ticket = await _reply_target(session, customer, content, reply_to)
+    if ticket is None or _ended(ticket):
+        return Routed(False)
+    answers = await _add_reply(session, customer, ticket, content, policy)
     end_conversation(customer)
     session.add(customer)
     return Routed(True, answers)
+
+
+async def _reply_target(
+    session: AsyncSession, customer: Customer, content: Content, reply_to: int | None
+) -> Ticket | None:
+    """The customer's own ticket (locked, in any state) a Telegram reply names: the one the replied-to
+    message is linked to; None for no reply or a message of no ticket of theirs."""
+    if reply_to is None or content.chat_id is None:
+        return None
+    return await linked_ticket(session, customer, content.chat_id, reply_to)
+
+
+async def _add_reply(
+    session: AsyncSession, customer: Customer, ticket: Ticket, content: Content, policy: DeskPolicy
+) -> list[Answer]:
+    """Attach a reply to its open ticket. The reply said where it goes: a Reply button's pending answer
+    and a pending choice are used up (in the form as outside it)."""
+    _set_pending(customer, {})
+    session.add(customer)
+    return await add_message(session, customer, ticket, content, policy)
+
+
+def _ended(ticket: Ticket) -> bool:
+    """Closed or cancelled: nothing more is added to it."""
+    return ticket.state in (State.CLOSED.value, State.CANCELLED.value)
 
 
 async def follow_album(

@@ -104,6 +104,54 @@ async def test_reply_to_a_linked_message_and_the_reply_button(db: Database) -> N
     assert not routed.handled and "already closed" in routed.answers[0].text
 
 
+async def test_a_reply_uses_up_a_pending_answer_outside_the_form_and_in_it(db: Database) -> None:
+    """A Telegram reply says which ticket it is for: the Reply button's pending answer (here for another
+    ticket) is used up by it, by `route` and by `route_reply_during_intake` alike."""
+    ann = await customer(db)
+    first = await ticket_for(db, ann, text="Printer one is broken")
+    second = await ticket_for(db, ann, text="Monitor two is flickering")
+    async with db.session() as session:
+        await repos.add_link(session, 501, 40, first.id, "to_customer")
+    for n, routing in enumerate((customer_messages.route, customer_messages.route_reply_during_intake)):
+        async with db.session() as session:
+            me = await repos.customer_by_telegram_id(session, 501)
+            assert await customer_messages.start_answer(session, me, second.id, POLICY) is not None
+        async with db.session() as session:
+            me = await repos.customer_by_telegram_id(session, 501)
+            text = f"about the printer {n}"
+            routed = await routing(session, me, Content(text=text, chat_id=501, message_id=50 + n), POLICY, reply_to=40)
+        assert routed.handled and first.number in routed.answers[0].text
+        assert [e.note for e in await events_of(db, first)][-1] == text
+        async with db.session() as session:
+            me = await repos.customer_by_telegram_id(session, 501)
+            assert "answer" not in me.pending
+    assert "conversation" not in me.pending  # in the form no conversation follows: next messages are the form's
+    assert [e.kind for e in await events_of(db, second)] == ["created"]
+
+
+async def test_in_the_form_only_a_reply_to_an_open_tickets_message_goes_to_the_ticket(db: Database) -> None:
+    ann = await customer(db)
+    ticket = await ticket_for(db, ann, text="Printer one is broken")
+    async with db.session() as session:
+        await repos.add_link(session, 501, 40, ticket.id, "to_customer")
+        me = await repos.customer_by_telegram_id(session, 501)
+        plain = Content(text="Room 12", chat_id=501, message_id=60)
+        assert not (
+            await customer_messages.route_reply_during_intake(session, me, plain, POLICY, reply_to=None)
+        ).handled
+        assert not (await customer_messages.route_reply_during_intake(session, me, plain, POLICY, reply_to=39)).handled
+    await act(db, ticket, agent_actions.change_state, AGENT, State.CANCELLED)
+    async with db.session() as session:
+        me = await repos.customer_by_telegram_id(session, 501)
+        me.pending = {"answer": ticket.id, "at": now_utc().isoformat()}
+        reply = Content(text="printer again", chat_id=501, message_id=61)
+        routed = await customer_messages.route_reply_during_intake(session, me, reply, POLICY, reply_to=40)
+        # a closed ticket's: the form's, with no note and nothing changed (unlike `route`, which says it is closed)
+        assert not routed.handled and routed.answers == []
+        assert me.pending["answer"] == ticket.id
+    assert "printer again" not in [e.note for e in await events_of(db, ticket)]
+
+
 async def test_another_customers_links_and_buttons_do_not_reach_a_ticket(db: Database) -> None:
     ann = await customer(db)
     bob = await customer(db, 502, "Bob")
