@@ -58,3 +58,13 @@ def test_staff_and_report_counts_in_english() -> None:
     assert "; 1 following customer told." in t("en", "major.outage.ended", service="VPN", count=1)
     assert "; 2 following customers told." in t("en", "major.outage.updated", service="VPN", count=2)
     assert t("ru", "reports.period.hours", count=1) == "за 1 ч"
+
+
+def test_the_flood_digest_counts_one_held_message_in_the_singular() -> None:
+    one = t("en", "flood.staff.digest", number="INC-000001", name="Ann", count=1, text="hello?")
+    assert "Ann sent 1 message within a minute; flood control held it" in one
+    assert "Ann sent 3 messages within a minute; flood control held them" in t(
+        "en", "flood.staff.digest", number="INC-000001", name="Ann", count=3, text="hello?"
+    )
+    alone = t("en", "flood.staff.digest_no_ticket", name="Dana", count=1, text="hi")
+    assert "Dana (no open ticket) sent 1 message within a minute" in alone
