@@ -190,8 +190,8 @@ async def status_button(ctx: HandlerContext, press: ButtonPress, button: Callbac
     ticket_id = button.int_arg(0)
     customer = await ctx.customer()
     ticket = await tickets.ticket_for_customer(ctx.session, customer, ticket_id) if ticket_id else None
-    if ticket is None:
-        ctx.answer_button(t(lang, "status.not_found", number="?"), alert=True)
+    if ticket is None:  # forged, or not hers: there is no number to name ("number ?" read as a code)
+        ctx.answer_button(t(lang, "agents.conv.outdated"))
         return
     ctx.answer_button()
     ctx.reply(

@@ -73,6 +73,19 @@ async def test_an_intake_button_after_the_intake_is_over_is_out_of_date(any_desk
     assert answer["text"] == OUT_OF_DATE and len(kim.chat.from_bot) == before
 
 
+async def test_a_status_button_for_a_ticket_not_hers_is_out_of_date_and_names_no_number(any_desk: Desk) -> None:
+    desk = any_desk
+    ann, eve = desk.person(501, "Ann"), desk.person(666, "Eve")
+    number = await register(ann, "The projector in meeting room 3 does not turn on")
+    tid = int(desk.card(number).data_of("📄 Details").split(":")[2])
+    await eve.send("/start")
+    before = len(eve.chat.from_bot)
+    for data in (f"st:{tid}", "st:999999", "st:x", "st:"):  # Ann's ticket, none, nonsense
+        answer = await eve.press_data(eve.last, data)
+        assert answer["text"] == OUT_OF_DATE, data  # not "a ticket with the number ?"
+    assert len(eve.chat.from_bot) == before and number not in str(eve.chat.from_bot)
+
+
 async def test_a_private_message_with_no_usable_sender_alerts_nobody(
     any_desk: Desk, caplog: pytest.LogCaptureFixture
 ) -> None:
