@@ -15,7 +15,6 @@ while the bot was down runs once at start, and two processes never both act on o
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +40,8 @@ from storage.models import Ticket
 log = logging.getLogger("bot.followups")
 
 Act = Callable[[AsyncSession, Ticket, datetime], Awaitable[bool]]
-CLOCKS = ("first_response", "resolution")
+#: each SLA clock and the column that stops it
+CLOCKS: dict[str, Any] = {"first_response": Ticket.first_response_at, "resolution": Ticket.resolved_at}
 
 
 def mention(ticket: Ticket) -> str:
@@ -56,13 +56,16 @@ def _flag(key: str) -> ColumnElement[Any]:
     return col(Ticket.sla_flags)[key].as_string()
 
 
-#: the pass's time in the sweeps' statements (built once, `FollowupSweeps._statements`)
+#: the pass's time in the sweeps' statements (built once, `FollowupSweeps.__init__`)
 _NOW = bindparam("now")
+#: the closing sweep's: a resolved ticket closing before this is warned (now + the warning's lead)
+_WARN_FROM = bindparam("warn_from")
 
 
-def _lengths(target: Any) -> tuple[timedelta, timedelta]:
-    """A target's clocks in the order `_sla_where` writes them: first response, then resolution."""
-    return target.first_response, target.resolution
+def sla_horizon(ticket_type: TicketType, priority: Priority, clock: str) -> str:
+    """The bound parameter of one SLA cell's clock in the SLA watch's statement: where its warning starts
+    on the wall clock this pass (`FollowupSweeps._sla_horizons`)."""
+    return f"{clock}_horizon_{TicketType(ticket_type).value}_{Priority(priority).value}"
 
 
 class FollowupSweeps:
@@ -74,9 +77,45 @@ class FollowupSweeps:
         self.batch = batch
         self.max_batches = max_batches
         self._failing: dict[tuple[str, int], tuple[int, float]] = {}  # (sweep, ticket) → (failures, retry at)
-        #: each sweep's page and claim statements, built once (`_statements`): building them anew every pass
-        #: cost more than running them (the SLA watch's condition has a term per type, priority and clock)
-        self._built: dict[str, tuple[Any, Any]] = {}
+        #: each sweep's page and claim statements, built once here: building them anew every pass cost more
+        #: than running them (the SLA watch's condition has a term per type, priority and clock); what
+        #: changes from pass to pass (`now`, the SLA horizons…) is bound parameters
+        self._statements: dict[str, tuple[Any, Any]] = {
+            "waiting_timeouts": self._build(
+                [
+                    Ticket.state == State.WAITING_CUSTOMER.value,
+                    col(Ticket.auto_close_due_at).is_not(None),
+                    col(Ticket.auto_close_due_at) <= _NOW,
+                ],
+                col(Ticket.auto_close_due_at),
+            ),
+            "reminders": self._build(
+                [
+                    col(Ticket.reminder_due_at).is_not(None),
+                    col(Ticket.reminder_due_at) <= _NOW,
+                    Ticket.state == State.WAITING_CUSTOMER.value,
+                ],
+                col(Ticket.reminder_due_at),
+            ),
+            "closing": self._build(
+                [
+                    Ticket.state == State.RESOLVED.value,
+                    col(Ticket.auto_close_due_at).is_not(None),
+                    col(Ticket.auto_close_due_at) <= _WARN_FROM,
+                    or_(col(Ticket.close_warning_sent).is_(False), col(Ticket.auto_close_due_at) <= _NOW),
+                ],
+                col(Ticket.auto_close_due_at),
+            ),
+            "sla": self._build(self._sla_where(), col(Ticket.id)),
+            "progress": self._build(
+                [col(Ticket.progress_due_at).is_not(None), col(Ticket.progress_due_at) <= _NOW],
+                col(Ticket.progress_due_at),
+            ),
+            "surveys": self._build(
+                [col(Ticket.survey_due_at).is_not(None), col(Ticket.survey_due_at) <= _NOW],
+                col(Ticket.survey_due_at),
+            ),
+        }
 
     @property
     def lang(self) -> str:
@@ -101,34 +140,19 @@ class FollowupSweeps:
 
     # -- the claim loop ------------------------------------------------------------------------------
 
-    def _statements(self, name: str, where: Callable[[], Sequence[Any]], order: Any) -> tuple[Any, Any]:
-        """The sweep's page of due ticket ids (those `seen` left out) and its claim of one, built at first use;
-        `where` holds bound parameters (`now`…) that each pass fills in."""
-        built = self._built.get(name)
-        if built is None:
-            condition = list(where())
-            page = (
-                select(Ticket.id)
-                .where(*condition, col(Ticket.id).not_in(bindparam("seen", expanding=True)))
-                .order_by(order, col(Ticket.id))
-                .limit(self.batch)
-            )
-            claim = (
-                select(Ticket).where(Ticket.id == bindparam("ticket_id"), *condition).with_for_update(skip_locked=True)
-            )
-            built = self._built[name] = (page, claim)
-        return built
+    def _build(self, condition: Sequence[Any], order: Any) -> tuple[Any, Any]:
+        """A sweep's page of due ticket ids in `order` (those `seen` left out) and its claim of one."""
+        page = (
+            select(Ticket.id)
+            .where(*condition, col(Ticket.id).not_in(bindparam("seen", expanding=True)))
+            .order_by(order, col(Ticket.id))
+            .limit(self.batch)
+        )
+        claim = select(Ticket).where(Ticket.id == bindparam("ticket_id"), *condition).with_for_update(skip_locked=True)
+        return page, claim
 
-    async def _each_due(
-        self,
-        name: str,
-        where: Callable[[], Sequence[Any]],
-        order: Any,
-        act: Act,
-        now: datetime,
-        params: dict[str, Any] | None = None,
-    ) -> int:
-        page, claim = self._statements(name, where, order)
+    async def _each_due(self, name: str, act: Act, now: datetime, params: dict[str, Any] | None = None) -> int:
+        page, claim = self._statements[name]
         params = {"now": now, **(params or {})}
         acted = 0
         # tickets looked at in this pass, and failing ones waiting for their retry, are not asked for again:
@@ -175,14 +199,7 @@ class FollowupSweeps:
     # -- waiting on the customer ---------------------------------------------------------------------
 
     async def reminders(self, now: datetime) -> int:
-        def where() -> list[Any]:
-            return [
-                col(Ticket.reminder_due_at).is_not(None),
-                col(Ticket.reminder_due_at) <= _NOW,
-                Ticket.state == State.WAITING_CUSTOMER.value,
-            ]
-
-        return await self._each_due("reminders", where, col(Ticket.reminder_due_at), self._remind, now)
+        return await self._each_due("reminders", self._remind, now)
 
     async def _remind(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         if ticket.auto_close_due_at is not None and ticket.auto_close_due_at <= now:
@@ -205,14 +222,7 @@ class FollowupSweeps:
         return True
 
     async def waiting_timeouts(self, now: datetime) -> int:
-        def where() -> list[Any]:
-            return [
-                Ticket.state == State.WAITING_CUSTOMER.value,
-                col(Ticket.auto_close_due_at).is_not(None),
-                col(Ticket.auto_close_due_at) <= _NOW,
-            ]
-
-        return await self._each_due("waiting_timeouts", where, col(Ticket.auto_close_due_at), self._auto_resolve, now)
+        return await self._each_due("waiting_timeouts", self._auto_resolve, now)
 
     async def _auto_resolve(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         after = self.policy.waiting_auto_close_after
@@ -230,17 +240,8 @@ class FollowupSweeps:
     # -- resolved tickets: warning, then close ------------------------------------------------------
 
     async def closing(self, now: datetime) -> int:
-        def where() -> list[Any]:
-            return [
-                Ticket.state == State.RESOLVED.value,
-                col(Ticket.auto_close_due_at).is_not(None),
-                col(Ticket.auto_close_due_at) <= bindparam("warn_from"),
-                or_(col(Ticket.close_warning_sent).is_(False), col(Ticket.auto_close_due_at) <= _NOW),
-            ]
-
         warn_from = now + self.policy.resolved_close_warning_before
-        order = col(Ticket.auto_close_due_at)
-        return await self._each_due("closing", where, order, self._close_or_warn, now, {"warn_from": warn_from})
+        return await self._each_due("closing", self._close_or_warn, now, {"warn_from": warn_from})
 
     async def _close_or_warn(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         after = self.policy.resolved_auto_close_after
@@ -264,35 +265,36 @@ class FollowupSweeps:
     # -- SLA watch -----------------------------------------------------------------------------------
 
     def _sla_horizons(self, now: datetime) -> dict[str, datetime]:
-        """The wall-clock horizon of each (type, priority, clock) of `_sla_where`: `h0`, `h1`… in its order."""
+        """This pass's wall-clock horizon of each (type, priority, clock) of `_sla_where`, by `sla_horizon` name."""
         share = 1.0 - self.policy.sla_warning_ratio
         add = self.policy.calendar.add
-        lengths = (length for target in self.policy.sla.targets.values() for length in _lengths(target))
-        return {f"h{i}": add(now, length * share) for i, length in enumerate(lengths)}
+        return {
+            sla_horizon(ticket_type, priority, clock): add(now, getattr(target, clock) * share)
+            for (ticket_type, priority), target in self.policy.sla.targets.items()
+            for clock in CLOCKS
+        }
 
     def _sla_where(self) -> list[Any]:
         """Tickets with a clock past its warning point (or its due time) not yet announced.
 
         The warning point of a clock is when the working time left reaches (1 - ratio) of its target;
-        `calendar.add(now, that)` turns it into a wall-clock horizon per (type, priority) (the bound
-        parameters `h0`, `h1`…: `_sla_horizons`), so the whole test is an indexed comparison in SQL, exact
-        also with business hours.
+        `calendar.add(now, that)` turns it into a wall-clock horizon per (type, priority) (a bound
+        parameter per cell and clock, named by `sla_horizon`; `_sla_horizons` gives their values), so the
+        whole test is an indexed comparison in SQL, exact also with business hours.
         """
         cells = []
-        horizons = (bindparam(f"h{i}") for i in itertools.count())
         for ticket_type, priority in self.policy.sla.targets:
             cell = and_(
                 Ticket.ticket_type == TicketType(ticket_type).value, Ticket.priority == Priority(priority).value
             )
-            for clock, done in (("first_response", Ticket.first_response_at), ("resolution", Ticket.resolved_at)):
+            for clock, done in CLOCKS.items():
                 due = col(getattr(Ticket, f"{clock}_due"))
-                horizon = next(horizons)
                 cells.append(
                     and_(
                         cell,
                         col(done).is_(None),
                         due.is_not(None),
-                        due <= horizon,
+                        due <= bindparam(sla_horizon(ticket_type, priority, clock)),
                         _flag(f"{clock}_breach").is_(None),
                         or_(_flag(f"{clock}_warning").is_(None), due <= _NOW),
                     )
@@ -304,7 +306,7 @@ class FollowupSweeps:
         ]
 
     async def sla_watch(self, now: datetime) -> int:
-        return await self._each_due("sla", self._sla_where, col(Ticket.id), self._sla, now, self._sla_horizons(now))
+        return await self._each_due("sla", self._sla, now, self._sla_horizons(now))
 
     async def _sla(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         target = self.policy.sla.target(TicketType(ticket.ticket_type), Priority(ticket.priority))
@@ -378,10 +380,7 @@ class FollowupSweeps:
     # -- progress updates ----------------------------------------------------------------------------
 
     async def progress(self, now: datetime) -> int:
-        def where() -> list[Any]:
-            return [col(Ticket.progress_due_at).is_not(None), col(Ticket.progress_due_at) <= _NOW]
-
-        return await self._each_due("progress", where, col(Ticket.progress_due_at), self._progress, now)
+        return await self._each_due("progress", self._progress, now)
 
     async def _progress(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         every = due_times.progress_interval(ticket, self.policy)
@@ -419,10 +418,7 @@ class FollowupSweeps:
     # -- satisfaction --------------------------------------------------------------------------------
 
     async def surveys(self, now: datetime) -> int:
-        def where() -> list[Any]:
-            return [col(Ticket.survey_due_at).is_not(None), col(Ticket.survey_due_at) <= _NOW]
-
-        return await self._each_due("surveys", where, col(Ticket.survey_due_at), self._survey, now)
+        return await self._each_due("surveys", self._survey, now)
 
     async def _survey(self, session: AsyncSession, ticket: Ticket, now: datetime) -> bool:
         ticket.survey_due_at = None

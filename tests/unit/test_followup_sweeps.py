@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col, select
 
 from helpdesk import cards, due_times
 from helpdesk.clock import now_utc
 from helpdesk.vocabulary import Priority, State, TicketType
-from scheduler.followup_sweeps import FollowupSweeps
+from scheduler.followup_sweeps import FollowupSweeps, sla_horizon
 from storage.db import Database
 from storage.models import Customer, Ticket
 from storage.outbox_rows import bell
@@ -344,6 +346,28 @@ async def test_sla_sql_filter_agrees_with_the_rule(any_db: Database) -> None:
             if now >= due or (f"{clock}_warning" not in flags and policy.calendar.between(now, due) <= length * 0.2):
                 expected.add(ticket.id)
     assert selected == expected and 0 < len(selected) < len(ids)
+
+
+async def test_each_sla_horizon_is_bound_by_its_cell_and_clock(db: Database) -> None:
+    """The SLA watch's statement names each horizon by its (type, priority, clock), and `_sla_horizons` gives
+    each the warning point of that very cell's target: not a pairing by order that a reordering would shift."""
+    policy = desk.policy(sla_incident_p1="10m/2h", sla_request_p4="3d/9d", sla_warning_ratio=0.75)
+    jobs = FollowupSweeps(db, policy)
+    now = datetime(2026, 1, 13, 11, 0, tzinfo=UTC)
+    horizons = jobs._sla_horizons(now)
+    page, claim = jobs._statements["sla"]
+    for statement in (page, claim):
+        named = {e.key for e in visitors.iterate(statement) if isinstance(e, BindParameter) and not e.unique}
+        assert named - {"now", "seen", "ticket_id"} == set(horizons)  # each named; none left unfilled
+    assert len(horizons) == 2 * len(policy.sla.targets)
+    for (ticket_type, priority), target in policy.sla.targets.items():
+        for clock in ("first_response", "resolution"):
+            length = getattr(target, clock)
+            assert horizons[sla_horizon(ticket_type, priority, clock)] == now + length * 0.25
+    assert horizons[sla_horizon(TicketType.INCIDENT, Priority.P1, "first_response")] == now + minutes(10) * 0.25
+    assert (
+        horizons[sla_horizon(TicketType.SERVICE_REQUEST, Priority.P4, "resolution")] == now + timedelta(days=9) * 0.25
+    )
 
 
 # -- progress updates ------------------------------------------------------------------------------------
