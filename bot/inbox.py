@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,16 @@ def _inbox_row(payload: dict[str, Any], received: datetime) -> dict[str, Any]:
         "input_key": input_key,
         "sent_date": sent_date,
     }
+
+
+async def _after_commit(update_id: int, actions: list[Callable[[], Awaitable[Any]]]) -> None:
+    """One update's actions after its commit (a button answer), in order: nothing may undo the update any
+    more, so a failure is logged and the rest carry on."""
+    for action in actions:
+        try:
+            await action()
+        except Exception:
+            log.exception("update=%s an after-commit action failed", update_id)
 
 
 class UpdateInbox:
@@ -293,6 +303,7 @@ class UpdateInbox:
             # after its last look would wait for the periodic recovery: look again shortly.
             self._wait_then_schedule(chat_key, self.busy_retry)
         latency = time.perf_counter() - started
+        actions: list[Any] = []
         for item in outcome.handled:
             self._payloads.pop(item.seen.update_id, None)
             context = item.context
@@ -309,11 +320,10 @@ class UpdateInbox:
                 batch=len(outcome.handled),
                 handler_ms=round(item.handler_seconds * 1000, 1),
             )
-            for action in context.after_commit:
-                try:
-                    await action()
-                except Exception:  # after the commit nothing may undo the update; log and carry on
-                    log.exception("update=%s an after-commit action failed", item.seen.update_id)
+            if context.after_commit:
+                actions.append(_after_commit(item.seen.update_id, context.after_commit))
+        if actions:  # the updates' at once (button answers): one by one, each waited its round trip to the Bot API
+            await asyncio.gather(*actions)
         return outcome.more
 
     async def _blame(self, seen: Seen, error: BaseException, started: float) -> bool:
