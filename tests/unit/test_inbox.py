@@ -542,3 +542,47 @@ async def test_rows_count_matches(db: Database, bot: Any) -> None:
     async with db.read() as s:
         done = (await s.exec(select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "done"))).one()
     assert done == 10
+
+
+async def test_a_batchs_button_answers_are_under_way_together_after_its_commit(db: Database) -> None:
+    """Each answerCallbackQuery is a round trip to the Bot API: a batch's answers start together (one by one,
+    the worker waited each round trip in turn). Each answer here waits until all of them have started, so
+    answers made one after another never finish."""
+    presses = 6
+
+    class Together:
+        def __init__(self) -> None:
+            self.started: list[str] = []
+            self.all_started = asyncio.Event()
+
+        async def answer_button(self, query_id: str, text: str | None, alert: bool) -> None:
+            self.started.append(query_id)
+            if len(self.started) == presses:
+                self.all_started.set()
+            await self.all_started.wait()
+
+    async def deliver(update: Update, ctx: HandlerContext) -> bool:
+        assert update.press is not None
+        ctx.reply("next question")
+        ctx.answer_button()
+        return True
+
+    answers = Together()
+    inbox = UpdateInbox(db, deliver, answers, POLICY, triage=None, concurrency=1)  # one batch
+    queries = [
+        {
+            "update_id": next(_ids),
+            "callback_query": {
+                "id": f"q{chat}",
+                "from": {"id": chat, "is_bot": False, "first_name": "Bo"},
+                "chat_instance": "1",
+                "data": "i:t:x",
+                "message": {"message_id": 3, "date": 1, "chat": {"id": chat, "type": "private", "first_name": "B"}},
+            },
+        }
+        for chat in range(700, 700 + presses)
+    ]
+    await inbox.store(queries)
+    assert await inbox.idle(10)
+    assert sorted(answers.started) == sorted(f"q{chat}" for chat in range(700, 700 + presses))
+    assert inbox.stats.processed == presses and inbox.stats.batches == 1
