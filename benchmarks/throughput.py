@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py [--updates N] [--users M] [--db sqlite|postgres|both] [--processes 1|2]
                                     [--limits relaxed|telegram|both] [--runtime aiogram|ptb|both]
-                                    [--workloads first,press,my,status]
+                                    [--workloads first,press,my,status] [--rounds R]
 
 Each workload queues N updates at the stand-in (tests/support/botapi.py) at once; each bot under test
 long-polls them and answers every one:
@@ -35,6 +35,11 @@ and OUTBOX_PRIVATE_INTERVAL (default 1 s between messages to one private chat). 
 rate is capped at 30 updates/s by design, whatever the machinery can do; `--limits relaxed` (default)
 raises them so the machinery is measured, `telegram` keeps the defaults, `both` runs the two.
 `--processes 2` runs two bot processes in webhook mode behind a small round-robin proxy.
+
+`--rounds R` runs the workloads R times over (each round's `first` and `press` with new customers) and
+reports per bot and workload the median ratio with its range and the median CPU per update: one round
+lasts about a second per bot, so a burst of another process's work on the shared machine moves a single
+ratio by 0.1-0.2; the median of several rounds is the figure to quote.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +78,7 @@ TITLES = {
     "status": "/status NUMBER",
 }
 FIRST_USER_ID = 1_000_000
+ROUND_USERS = 100_000  # each round's new customers start this far after the previous round's
 
 
 @dataclass
@@ -229,8 +236,10 @@ async def our_stand(
 # -- the workloads ---------------------------------------------------------------------------------------
 
 
-def customers(api: FakeBotAPI, count: int) -> list[Any]:
-    return [api.user(FIRST_USER_ID + u, f"User{u}", language_code="en") for u in range(count)]
+def customers(api: FakeBotAPI, count: int, round_: int = 0) -> list[Any]:
+    """The round's customers: round 0's first ones also hold the tickets /my and /status read."""
+    base = FIRST_USER_ID + round_ * ROUND_USERS
+    return [api.user(base + u, f"User{u}", language_code="en") for u in range(count)]
 
 
 def queue_text(api: FakeBotAPI, user: Any, text: str) -> None:
@@ -272,14 +281,14 @@ def start_py_spy(stand: Stand, workload: str, folder: str) -> list[subprocess.Po
     return stacks.record({pid: Path(folder) / f"{workload}-{tag}-{pid}.txt" for pid in stand.pids})
 
 
-async def run_workload(stand: Stand, workload: str, args: argparse.Namespace) -> Result:
+async def run_workload(stand: Stand, workload: str, args: argparse.Namespace, round_: int = 0) -> Result:
     """Queue the workload's updates at once; wait for one reply per update; measure."""
     api = stand.api
     if workload in ("my", "status"):
         await prepare_tickets(stand, args.users, args.timeout)
         users = customers(api, args.users)
     else:
-        users = customers(api, args.updates)
+        users = customers(api, args.updates, round_)
     await api.wait_quiet(0.3, args.timeout)
     expected: dict[int, int] = {}
     queued: dict[int, list[float]] = {u.id: [] for u in users}
@@ -395,7 +404,12 @@ async def main() -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="a comma-separated subset, in order")
     parser.add_argument("--keep-log", action="store_true", help="print our bot's log tail")
     parser.add_argument("--py-spy", metavar="DIR", help="profile our bot during each workload into DIR (py-spy)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the workloads R times; report medians")
     args = parser.parse_args()
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds: from 1 to 20")
+    if args.updates > ROUND_USERS:
+        parser.error(f"--updates: at most {ROUND_USERS}")
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown or not workloads:
@@ -420,14 +434,16 @@ async def main() -> int:
                 for db in dbs
                 for limits in (("relaxed", "telegram") if args.limits == "both" else (args.limits,))
             ]
-            for workload in workloads:
-                print(f"\n{TITLES[workload]} ({runtime}):")
-                base = await run_workload(echo, workload, args)
-                print(base.line())
-                for stand in ours:
-                    result = await run_workload(stand, workload, args)
-                    print(result.line())
-                    table.append((workload, base, result))
+            for round_ in range(args.rounds):
+                for workload in workloads:
+                    round_note = f", round {round_ + 1} of {args.rounds}" if args.rounds > 1 else ""
+                    print(f"\n{TITLES[workload]} ({runtime}{round_note}):")
+                    base = await run_workload(echo, workload, args, round_)
+                    print(base.line())
+                    for stand in ours:
+                        result = await run_workload(stand, workload, args, round_)
+                        print(result.line())
+                        table.append((workload, base, result))
             if args.keep_log:
                 for stand in ours:
                     print(stand.procs[0].log_tail(20))
@@ -441,7 +457,23 @@ async def main() -> int:
             f"{TITLES[workload]:<32}{result.name:<34}{base.rate:>9.1f}{result.rate:>9.1f}{ratio:>7.2f}{cpu:>25}"
             f"  {result.load}{result.note}"
         )
+    if args.rounds > 1:
+        print_medians(table, args.rounds)
     return 0
+
+
+def print_medians(table: list[tuple[str, Result, Result]], rounds: int) -> None:
+    """Per workload and bot: the median ratio of the rounds, its range, and the median CPU per update."""
+    print(f"\nmedians of {rounds} rounds")
+    print(f"{'workload':<32}{'bot':<34}{'ratio':>7}{'range':>13}{'CPU/update echo / ours':>25}")
+    groups: dict[tuple[str, str], list[tuple[Result, Result]]] = {}
+    for workload, base, result in table:
+        groups.setdefault((workload, result.name), []).append((base, result))
+    for (workload, name), pairs in groups.items():
+        ratios = [r.rate / b.rate if b.rate else 0.0 for b, r in pairs]
+        cpu = f"{median(b.cpu_per_update for b, _ in pairs):.2f} / {median(r.cpu_per_update for _, r in pairs):.2f} ms"
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+        print(f"{TITLES[workload]:<32}{name:<34}{median(ratios):>7.2f}{spread:>13}{cpu:>25}")
 
 
 if __name__ == "__main__":
