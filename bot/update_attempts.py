@@ -179,7 +179,7 @@ class Attempts:
         metrics.updates_parked.inc()
         query_id, (person, _chat, _type) = query_id_of(payload), sender_of(payload)
         if query_id is not None and person is not None:  # the database is the problem: no customer lookup
-            text = await failures.press_apology(None, person.user_id, person.language_code, self.policy)
+            text = failures.press_apology(None, person.language_code, self.policy)
             await self.answer_press(PressAnswer(query_id, text))
         fields = {
             "update": update_id,
@@ -224,7 +224,7 @@ class Attempts:
         session.add(row)
         person, chat_id, chat_type = sender_of(row.payload)
         who = person.display_name if person is not None else f"chat {chat_id if chat_id is not None else '?'}"
-        await failures.update_parked(
+        note = await failures.update_parked(
             session,
             chat_id=chat_id if chat_type == "private" and person is not None else None,
             user_id=person.user_id if person is not None else None,
@@ -232,6 +232,7 @@ class Attempts:
             error_id=error_id,
             policy=self.policy,
             pressed=update_kind(row.payload) == "callback_query",
+            language_code=person.language_code if person is not None else None,
         )
         fields = {
             "update": row.update_id,
@@ -243,8 +244,6 @@ class Attempts:
         }
         log.error(" ".join(f"{k}={v}" for k, v in fields.items()), extra={"fields": fields})
         query_id = query_id_of(row.payload)
-        if query_id is None or person is None:
+        if query_id is None or note is None:
             return None
-        return PressAnswer(
-            query_id, await failures.press_apology(session, person.user_id, person.language_code, self.policy)
-        )
+        return PressAnswer(query_id, note)

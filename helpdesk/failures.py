@@ -13,6 +13,7 @@ from helpdesk.i18n import pick_language, t
 from helpdesk.people import customer_language
 from helpdesk.policy import DeskPolicy
 from storage import repos
+from storage.models import Customer
 
 #: the staff's text for what failed: (a button press?, in a private chat?)
 _PARKED = {
@@ -32,11 +33,13 @@ async def update_parked(
     error_id: str,
     policy: DeskPolicy,
     pressed: bool = False,
-) -> None:
+    language_code: str | None = None,
+) -> str | None:
     """Tell the staff what failed, worded for its kind (a message or a button press, in a private chat or
-    a group: `chat_id` is given for a private chat only), and apologise to a person in a private chat."""
+    a group: `chat_id` is given for a private chat only), and apologise to a person in a private chat.
+    A press's note for its button is returned (`press_apology`, with the customer read here), None else."""
     if user_id is None:
-        return
+        return None
     customer = await repos.customer_by_telegram_id(session, user_id)
     ticket_note = ""
     if customer is not None and chat_id is not None:  # in a group the sender is staff, not a customer
@@ -56,16 +59,17 @@ async def update_parked(
             ),
         )
     if chat_id is not None and chat_id > 0:
-        lang = customer_language(customer, policy.default_language)
-        outbox.send_text(session, chat_id, t(lang, "errors.apology"))
+        outbox.send_text(session, chat_id, t(apology_language(customer, language_code, policy), "errors.apology"))
+    return press_apology(customer, language_code, policy) if pressed else None
 
 
-async def press_apology(
-    session: AsyncSession | None, user_id: int, language_code: str | None, policy: DeskPolicy
-) -> str:
+def press_apology(customer: Customer | None, language_code: str | None, policy: DeskPolicy) -> str:
     """The short note on a button press that could not be handled (its spinner must stop, never hang), in
-    the presser's language: their /lang choice when they are a customer (`session` None: the database is
-    the problem, their Telegram language then)."""
-    customer = await repos.customer_by_telegram_id(session, user_id) if session is not None else None
-    fallback = pick_language(language_code, default=policy.default_language)
-    return t(customer_language(customer, fallback), "errors.press_failed")
+    the presser's language (`apology_language`; `customer` None when the database is the problem)."""
+    return t(apology_language(customer, language_code, policy), "errors.press_failed")
+
+
+def apology_language(customer: Customer | None, language_code: str | None, policy: DeskPolicy) -> str:
+    """One rule for every apology: the customer's /lang choice or stored Telegram language, else the
+    Telegram language of the update (a newcomer, or no database to ask), else the desk's language."""
+    return customer_language(customer, pick_language(language_code, default=policy.default_language))
