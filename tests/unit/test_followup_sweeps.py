@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -477,6 +479,45 @@ async def test_two_sweepers_at_once_act_once(database_url: str) -> None:
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_ticket_another_process_acted_on_after_this_one_listed_it_is_claimed_fresh(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a sweep's page of due ids and its claim of one, another process reminds the customer and
+    commits: the claim re-reads the row and re-checks the condition, so the reminder is not sent twice."""
+    first, second = await desk.migrated(database_url), await desk.migrated(database_url)
+    try:
+        t0 = now_utc()
+        tid = await desk.new_ticket(first, POLICY, ANN, created_at=t0)
+        await desk.ask(first, POLICY, tid, "Which room?", t0)
+        a, b = FollowupSweeps(first, POLICY), FollowupSweeps(second, POLICY)
+        claim = first.session
+        other_went = []
+
+        def session_after_the_other():  # type: ignore[no-untyped-def]
+            async def went() -> None:
+                if not other_went:  # the page is read; before the claim, the other process acts
+                    other_went.append(await b.reminders(t0 + H))
+
+            return _after(went, claim)
+
+        monkeypatch.setattr(first, "session", session_after_the_other)
+        assert await a.reminders(t0 + H) == 0
+        assert other_went == [1]
+        reminders = [x for x in desk.texts(await desk.rows(first, ANN)) if kind_of(x) == "reminder1"]
+        assert len(reminders) == 1
+        assert (await desk.ticket(first, tid)).reminders_sent == 1
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+@asynccontextmanager
+async def _after(first: Callable[[], Awaitable[None]], session: Callable[[], Any]) -> AsyncIterator[Any]:
+    await first()
+    async with session() as opened:
+        yield opened
 
 
 # -- poison and jobs -------------------------------------------------------------------------------------
