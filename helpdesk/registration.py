@@ -5,6 +5,11 @@ card (`tickets.register`), the opening agent in its history, major-incident dete
 known outages the customer said theirs is not), and what the customer reads about it. The callers differ
 only in the parameters: the text, and whether it is sent from here (`/open`: the agent's chat is not the
 customer's) or answered by the dialog in the customer's chat.
+
+A report that follows an open major incident (`known_outages.follow_major`) is registered apart, on
+purpose: it has no card, it is linked under the major incident in the same step (so detection, which
+would place it elsewhere or propose it with others, has nothing to do), and the customer's note names both
+tickets. Its ending-meanwhile case comes back here (`text_key="major.offer.gone"`).
 """
 
 from __future__ import annotations
