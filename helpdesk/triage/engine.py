@@ -121,8 +121,8 @@ class Triage:
         a = analyze(text or "")
         joint, p_inc, cols, vals = self._scores(a)
         informative = self._informative(a)
-        order = list(np.argsort(-joint))
-        ranked = [(CATEGORIES[i], float(joint[i])) for i in order]
+        probabilities = joint.tolist()  # the floats float(joint[i]) gives, without a numpy scalar for each
+        ranked = [(CATEGORIES[i], probabilities[i]) for i in np.argsort(-joint).tolist()]
 
         if category is not None:
             category = Category(category)

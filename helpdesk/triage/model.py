@@ -148,8 +148,8 @@ class LinearModel:
     def predict(self, a: Analysis) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         """(category probabilities in CATEGORIES order, P(incident) from the type model, cols, vals)."""
         cols, vals = self.vectorizer.transform_one(a)
-        z_cat = vals @ self.cat_coef[cols] + self.cat_intercept
-        z_type = float(vals @ self.type_coef[cols]) + self.type_intercept
+        z_cat = vals @ self.cat_coef.take(cols, axis=0) + self.cat_intercept  # take: fancy indexing's rows, sooner
+        z_type = float(vals @ self.type_coef.take(cols)) + self.type_intercept
         return _softmax(z_cat), 1.0 / (1.0 + np.exp(-z_type)), cols, vals
 
     # cache ---------------------------------------------------------------------------------

@@ -535,21 +535,28 @@ def translit_word(word: str) -> str:
 _RUSSIAN_LIKE = re.compile(r"zh|kh|shch|yy|iy$|ya|yu|(?:ogo|ayte|yayte|aya|yye|ov|ev|ami|akh|nuyu|uyu)$")
 
 
+@lru_cache(maxsize=65536)
+def _shape(token: str) -> tuple[bool, bool, bool]:
+    """(has a Latin letter, has a Cyrillic letter, spelt like transliterated Russian) of one word, kept:
+    every word of every text was asked up to five regex searches, and words recur from text to text."""
+    return bool(_LATIN.search(token)), bool(_CYRILLIC.search(token)), bool(_RUSSIAN_LIKE.search(token))
+
+
 def _looks_transliterated(tokens: list[str]) -> bool:
     """Russian in Latin letters: known Russian words or Russian-looking spellings outnumber English words."""
-    latin = [t for t in tokens if _LATIN.search(t) and not _CYRILLIC.search(t) and t not in _KEEP_LATIN]
+    shapes = [(t, _shape(t)) for t in tokens]
+    latin = [(t, shape) for t, shape in shapes if shape[0] and not shape[1] and t not in _KEEP_LATIN]
     if not latin:
         return False
-    markers = sum(t in _TRANSLIT_MARKERS for t in latin)
-    english = sum(t in _ENGLISH_HINTS for t in latin)
-    russian_like = sum(
-        t not in _TRANSLIT_MARKERS and t not in _ENGLISH_HINTS and bool(_RUSSIAN_LIKE.search(t)) for t in latin
-    )
+    markers = sum(t in _TRANSLIT_MARKERS for t, _ in latin)
+    english = sum(t in _ENGLISH_HINTS for t, _ in latin)
+    russian_like = sum(t not in _TRANSLIT_MARKERS and t not in _ENGLISH_HINTS and shape[2] for t, shape in latin)
     return 2 * markers + russian_like >= 2 and markers + russian_like > english
 
 
 def _mixed_script(token: str) -> bool:
-    return bool(_LATIN.search(token)) and bool(_CYRILLIC.search(token))
+    latin, cyrillic, _ = _shape(token)
+    return latin and cyrillic
 
 
 def _any_of(rules: tuple[tuple[re.Pattern[str], str], ...]) -> re.Pattern[str]:

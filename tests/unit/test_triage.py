@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpdesk.triage import Triage, TriageResult, get_triage
@@ -409,3 +410,73 @@ def test_contractions_and_joins_apply_as_the_rules_in_order(text: str) -> None:
         for pattern, repl in rules:
             expected = pattern.sub(repl, expected)
         assert n._substitute(text, rules, any_rule) == expected
+
+
+def _labelled_texts() -> list[str]:
+    """Every text of tests/data's labelled sets, and each upper-cased (other words, other n-grams)."""
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted(DEV.parent.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return texts + [text.upper() + " !!!" for text in texts]
+
+
+def _counted_row(vectorizer: Vectorizer, a: Analysis) -> tuple[list[int], list[float]]:
+    """The row as the vectoriser built it before its counting and its tf were inlined: a dict counted column by
+    column in raw_features()' order, the tf by a call, the same products, sums and weights in the same order."""
+    from helpdesk.triage import features
+
+    counts: list[dict[int, int]] = []
+    for names in raw_features(a).values():
+        block: dict[int, int] = {}
+        for name, n in names.items():
+            j = vectorizer.index.get(name)
+            if j is not None:
+                block[j] = block.get(j, 0) + n
+        counts.append(block)
+    cols: list[int] = []
+    vals: list[float] = []
+    for block_name, block in zip(features.BLOCKS, counts, strict=True):
+        bvals = [features._sublinear(n) * vectorizer._idf[j] for j, n in block.items()]
+        norm = math.sqrt(sum([v * v for v in bvals]))
+        if norm > 0:
+            w = BLOCK_WEIGHTS[block_name] / norm
+            cols.extend(block)
+            vals.extend([v * w for v in bvals])
+    return cols, vals
+
+
+def test_vector_is_the_counted_row_to_the_last_bit(triage: Triage) -> None:
+    """The fast row (Counter, the tf table inline) is the counted one exactly: same columns in the same order,
+    the very same floats, so every label, confidence and probability stays as it was."""
+    vectorizer = triage.model.vectorizer
+    for text in [*_labelled_texts(), "printer " * 300, "а" * 3000, "", "ok"]:
+        a = analyze(text)
+        assert vectorizer._row(a) == _counted_row(vectorizer, a), text
+
+
+def test_predict_is_the_gathered_rows_product(triage: Triage) -> None:
+    """`take` gathers the rows fancy indexing gathered: the scores are the same floats."""
+    model = triage.model
+    for text in _dev_rows()[:20]:
+        a = analyze(text["text"])
+        cols, vals = model.vectorizer.transform_one(a)
+        p_cat, p_inc, _, _ = model.predict(a)
+        z_cat = vals @ model.cat_coef[cols] + model.cat_intercept
+        z_type = float(vals @ model.type_coef[cols]) + model.type_intercept
+        assert p_cat.tolist() == triage_model._softmax(z_cat).tolist()
+        assert p_inc == 1.0 / (1.0 + np.exp(-z_type))
+
+
+def test_word_shapes_kept_are_the_regex_answers() -> None:
+    """Transliteration and mixed-script checks read each word's shape from a cache: the answers are the
+    regex searches' for every word of the labelled texts."""
+    from helpdesk.triage import normalize as n
+
+    tokens = {t for text in _labelled_texts() for t in n._TOKEN.findall(text.lower())} | {"mышка", "rabotaet", ""}
+    for token in tokens:
+        latin, cyrillic = bool(n._LATIN.search(token)), bool(n._CYRILLIC.search(token))
+        assert n._shape(token) == (latin, cyrillic, bool(n._RUSSIAN_LIKE.search(token)))
+        assert n._mixed_script(token) == (latin and cyrillic)
