@@ -24,7 +24,7 @@ from helpdesk import callbacks, outbox, survey
 from helpdesk.content import Content
 from helpdesk.formatting import human_duration, shorten
 from helpdesk.i18n import Safe, t
-from helpdesk.people import customer_language
+from helpdesk.people import customer_language, public_agent_name
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import State
 from storage import major_incidents, repos
@@ -222,7 +222,11 @@ async def _notify(
 
 
 async def assigned(session: AsyncSession, ticket: Ticket, agent_name: str, policy: DeskPolicy) -> bool:
-    return await _notify(session, ticket, policy, "agents.customer.taken", agent=agent_name)
+    """Who works on it now, by name; an agent known only by their id is "a support agent"."""
+    name = public_agent_name(agent_name)
+    if name is None:
+        return await _notify(session, ticket, policy, "agents.customer.taken_unnamed")
+    return await _notify(session, ticket, policy, "agents.customer.taken", agent=name)
 
 
 async def state_changed(session: AsyncSession, ticket: Ticket, target: State, policy: DeskPolicy) -> bool:

@@ -133,6 +133,12 @@ async def remember_agent(session: AsyncSession, person: Person, team: str | None
     return agent
 
 
+def public_agent_name(name: str | None) -> str | None:
+    """An agent's name as a customer may read it; None for none, or for a name that is only a Telegram id
+    (`find_agent` names an agent the bot has not seen yet by their id, which means nothing to a customer)."""
+    return name if name and not name.strip().isdigit() else None
+
+
 async def find_agent(session: AsyncSession, policy: DeskPolicy, ref: str) -> Actor | None:
     """Another agent by Telegram id or @username (usernames are known once the agent has acted)."""
     ref = ref.strip()

@@ -11,12 +11,18 @@ from helpdesk.formatting import shorten, when
 from helpdesk.i18n import has, t
 from helpdesk.numbering import parse_number
 from helpdesk.outbox import Buttons
+from helpdesk.people import public_agent_name
 from storage import repos, ticket_lines
 from storage.models import Ticket
 
 HISTORY_LINES = 6
 #: events a customer may see in their history (internal notes and SLA warnings stay with the staff)
 CUSTOMER_VISIBLE = frozenset({"created", "state", "reply", "question", "answer", "message", "assign", "rating"})
+
+
+def _assignee(lang: str, name: str | None) -> str | None:
+    """The assignee as the customer reads it: the name, "a support agent" for one known only by id."""
+    return public_agent_name(name) or (t(lang, "status.an_agent") if name else None)
 
 
 def _event_line(lang: str, event: ticket_lines.EventLine) -> str:
@@ -28,7 +34,7 @@ def _event_line(lang: str, event: ticket_lines.EventLine) -> str:
             to_state=t(lang, f"state.{event.to_state}") if event.to_state else "—",
         )
     elif event.kind == "assign":
-        what = t(lang, "event.assign", name=event.actor_name or "—")
+        what = t(lang, "event.assign", name=_assignee(lang, event.actor_name) or "—")
     elif event.kind == "rating":
         what = t(lang, "event.rating", rating=(event.data or {}).get("rating", "?"))
     elif has(lang, f"event.{event.kind}"):
@@ -47,7 +53,7 @@ async def status_text(session: AsyncSession, ticket: Ticket | ticket_lines.Ticke
         state=t(lang, f"state.{ticket.state}"),
         priority=t(lang, f"priority.{ticket.priority}"),
         category=t(lang, f"category.{ticket.category}"),
-        assignee=ticket.assignee_name or t(lang, "status.unassigned"),
+        assignee=_assignee(lang, ticket.assignee_name) or t(lang, "status.unassigned"),
         updated=when(ticket.updated_at),
         description=shorten(ticket.description, 500),
     )

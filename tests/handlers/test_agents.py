@@ -298,3 +298,25 @@ async def test_priority_and_retype_refuse_a_cancelled_or_closed_ticket_like_ever
     await agent.send(f"/reopen {closed}")
     await agent.send(f"/priority {closed} P2")  # open again: corrected as usual
     assert "P2" in agent.last.text and "Reopen" not in agent.last.text
+
+
+async def test_an_agent_assigned_before_ever_writing_to_the_bot_is_a_support_agent_to_the_customer(
+    desk: Desk,
+) -> None:
+    """/assign N 7002 before agent 7002 ever wrote: the staff read the id (it is in AGENT_IDS), the customer
+    reads "a support agent", never a bare Telegram id, in the notice, the status card and its history."""
+    agent1 = desk.agent()
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "The scanner on floor 3 does not turn on at all")
+    await agent1.send(f"/assign {number} 7002")
+    assert "now assigned to 7002" in agent1.last.text
+    notice = ann.last.text
+    assert "an agent of the support team is now working on your request" in notice and "7002" not in notice
+    await ann.send(f"/status {number}")
+    status = ann.last.text
+    assert "Assignee: a support agent" in status and "assigned to a support agent" in status
+    assert "7002" not in status
+    await agent1.send(f"/assign {number} @agent1")  # a named agent is named, as before
+    assert "Agent1 from the support team" in ann.last.text
+    await ann.send(f"/status {number}")
+    assert "Assignee: Agent1" in ann.last.text and "assigned to Agent1" in ann.last.text
