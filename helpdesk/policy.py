@@ -109,6 +109,14 @@ class DeskPolicy(BaseModel):
                 raise ValueError(f"{value!r} is not a list of Telegram user ids separated by commas") from None
         return value
 
+    @field_validator("staff_chat_id", "escalation_chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> Any:
+        """A group's numeric id; "@mygroup" or a t.me link is the likely mistake, so say what is wanted."""
+        if isinstance(value, str) and not re.fullmatch(r"-?\d+", value.strip()):
+            raise ValueError(f"{value!r} is not a chat id: a group's id is a negative number such as -1001234567890")
+        return value
+
     @field_validator("default_language")
     @classmethod
     def _language(cls, value: str) -> str:
