@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from helpdesk import callbacks, cards, customer_notices, outbox, tickets
+from helpdesk import added_as_new, callbacks, cards, customer_notices, outbox, tickets
 from helpdesk.clock import now_utc
 from helpdesk.content import Content
 from helpdesk.formatting import shorten
@@ -226,8 +226,10 @@ async def add_message(
             )
         ]
     key = "agents.conv.answer_added" if kind == "answer" else "agents.conv.message_added"
-    # a reply to it goes there too; the button, in case the customer meant something new (the start menu's)
-    new_request = [[(t(lang, "button.new"), callbacks.make(callbacks.MENU, "new"))]]
+    # a reply to it goes there too; the button, in case the customer meant something new: it starts the
+    # request with this message (`added_as_new`), an answer's with an empty form (the start menu's)
+    data = added_as_new.remember(customer, content) if kind == "message" else callbacks.make(callbacks.MENU, "new")
+    new_request = [[(t(lang, "button.new"), data)]]
     return [Answer(t(lang, key, number=ticket.number), buttons=new_request, ticket_id=ticket.id)]
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import input_of
-from bot.handlers.intake import intake
+from bot.handlers.intake import intake, start_with
 from bot.handlers.replies import menu, send, send_coalescing
 from bot.handlers.ticket_messages import continue_ticket_conversation, reply_about_ticket_during_intake
 from bot.handlers.update import ButtonPress, MemberChange, Message
 from dialogs.intake import InputKind
 from dialogs.intake_service import IntakeService, Reply, Result
-from helpdesk import callbacks, people, tickets, views
+from helpdesk import added_as_new, callbacks, customer_messages, people, tickets, views
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import LANGUAGES, t
 from helpdesk.numbering import leading_number
@@ -170,8 +170,11 @@ async def route_free_message(ctx: HandlerContext, message: Message, service: Int
 async def menu_button(ctx: HandlerContext, press: ButtonPress, button: Callback) -> None:
     ctx.answer_button()
     action = button.args[0] if button.args else ""
-    if action == "new":
-        send(ctx, (await (await intake(ctx)).start()).replies)
+    if action == "new":  # under "Added to INC-…": the message added there is the new request's description
+        meant_new = added_as_new.take(await ctx.customer(), button.int_arg(1))
+        if meant_new is not None:
+            customer_messages.end_conversation(await ctx.customer())
+        send(ctx, (await start_with(ctx, meant_new)).replies)
     elif action == "my":
         await my(ctx)
     else:

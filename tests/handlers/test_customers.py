@@ -507,6 +507,34 @@ async def test_the_added_to_confirmation_offers_a_new_request_instead(desk: Desk
     added = olga.last
     assert added.text.startswith(f"✅ Добавлено к заявке {number}") and added.buttons == ["📝 Новая заявка"]
     await olga.press(added, "📝 Новая заявка")
-    assert "Что случилось" in olga.last.text  # the form, from its first question
-    await olga.send("Принтер в бухгалтерии не печатает, горит красная лампочка")
-    assert "Какой сервис или устройство" in olga.last.text  # the form's answer, not a message to the ticket
+    assert "Какой сервис или устройство" in olga.last.text  # what she wrote is the description: not asked again
+    assert "Что случилось" not in olga.last.text
+    await olga.send("Принтер")
+    assert "Кого это затрагивает" in olga.last.text  # the form's answer, not a message to the ticket
+
+
+async def test_new_request_under_added_to_starts_with_that_message_and_an_older_one_with_an_empty_form(
+    desk: Desk,
+) -> None:
+    ann = desk.person(501, "Ann")
+    number = await register(ann, "Outlook keeps crashing whenever I open an attachment")
+    await ann.reply(ann.chat.find(number), "It also crashes when I print")
+    older = ann.last
+    await ann.send("One more thing: the monitor on my desk flickers all the time")  # the conversation goes on
+    latest = ann.last
+    assert latest.text == f"✅ Added to {number}. The support team has been notified."
+    await ann.press(latest, "📝 New request")
+    assert "Which service or device is affected" in ann.last.text  # the form goes on from that message
+    for _ in range(8):  # through the form with the first choice each time, to the summary
+        if "Confirm to register it" in ann.last.text:
+            break
+        if ann.last.buttons:
+            await ann.press(ann.last, ann.last.buttons[0])
+        else:
+            await ann.send("Skip")
+    assert "Description: One more thing: the monitor on my desk flickers all the time" in ann.last.text
+    await ann.press(ann.last, "✅ Confirm")
+    assert "Registered: INC-000002" in ann.last.text
+    await ann.send("/cancel")
+    await ann.press(older, "📝 New request")  # the message it confirmed was not the latest: an empty form
+    assert "What happened, or what do you need?" in ann.last.text

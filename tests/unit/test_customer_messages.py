@@ -36,7 +36,11 @@ async def test_free_message_with_several_open_tickets_asks_which_one(db: Databas
     assert [e.kind for e in await events_of(db, second)] == ["created"]
     async with db.session() as session:
         me = await repos.customer_by_telegram_id(session, 501)
-        assert me.pending == {"conversation": {"ticket": first.id, "at": me.pending["conversation"]["at"]}}
+        assert me.pending == {
+            "conversation": {"ticket": first.id, "at": me.pending["conversation"]["at"]},
+            "added": {"message": 5, "content": me.pending["added"]["content"]},  # for its "New request" button
+        }
+        assert me.pending["added"]["content"]["text"] == "It started yesterday"
         assert (await customer_messages.choose(session, me, str(first.id), POLICY)).kind == "outdated"
 
     # the conversation goes on: the next message goes to the same ticket without asking
@@ -46,7 +50,7 @@ async def test_free_message_with_several_open_tickets_asks_which_one(db: Databas
             session, me, Content(text="It beeps too", chat_id=501, message_id=6), POLICY
         )
     assert routed.handled and first.number in routed.answers[0].text
-    assert routed.answers[0].buttons == [[("📝 New request", "m:new")]]  # not the chooser: only "or a new one?"
+    assert routed.answers[0].buttons == [[("📝 New request", "m:new:6")]]  # not the chooser: "or a new one?" (this)
     assert [e.note for e in await events_of(db, first)][-1] == "It beeps too"
 
     # quiet for longer than CONVERSATION_QUIET: asked again; "New request" hands the message to the intake
