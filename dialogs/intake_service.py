@@ -138,6 +138,10 @@ class IntakeService:
         customer_messages.end_conversation(self.customer)
         self.session.add(self.customer)
         existing = await self._load()
+        if existing is not None and description and existing.step == "description":
+            # "/new the printer is jammed" while the open form asks for just that: the words are its answer
+            await self._prepare_offers(existing)
+            return await self._apply(self.dialog.handle(existing, UserInput.of_text(description)))
         if existing is not None:
             turn = self.dialog.resume(existing)
             turn.notes.insert(0, t(self.lang, "intake.continue_draft"))

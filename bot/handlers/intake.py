@@ -39,13 +39,10 @@ async def start_with(ctx: HandlerContext, content: Content | None, more: Sequenc
 
 
 async def new(ctx: HandlerContext, message: Message) -> None:
-    """`/new`, or `/new the printer is jammed`: the words after it are the first answer, not asked again."""
-    service = await intake(ctx)
+    """`/new`, or `/new the printer is jammed`: the words after it are the first answer, not asked again
+    (also when an open form still waits for its description; an open form further on goes on as it was)."""
     words = (message.command.args if message.command else "").strip()
-    if words and not await service.has_draft():
-        send(ctx, (await service.start(description=words)).replies)
-    else:
-        send(ctx, (await service.start()).replies)
+    send(ctx, (await (await intake(ctx)).start(description=words or None)).replies)
 
 
 async def cancel(ctx: HandlerContext, message: Message) -> None:

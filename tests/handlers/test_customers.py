@@ -405,6 +405,21 @@ async def test_new_with_the_problem_on_the_same_line_takes_it_as_the_description
     assert "Description: the label printer in the warehouse is jammed" in ann.last.text
 
 
+async def test_new_with_words_while_the_form_waits_for_its_description_takes_them(desk: Desk) -> None:
+    """A first "/new …" too long, then "/new …" again: the open form asks for the description, and the words
+    are it; they were dropped and the question asked again."""
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("/new " + "очень длинно " * 300)
+    assert "длиннее 3000 символов" in olga.last.text and "Что случилось" in olga.last.text
+    await olga.send("/new принтер в бухгалтерии не печатает совсем")
+    assert "Какой сервис или устройство" in olga.last.text and "Что случилось" not in olga.last.text
+    await olga.send("/new сканер тоже сломан")  # further on: the form goes on where it was, as before
+    assert "незавершённая заявка" in olga.last.text and "Какой сервис или устройство" in olga.last.text
+    number = await register(olga, "Принтер или сканер")
+    await olga.send(f"/status {number}")
+    assert "Описание: принтер в бухгалтерии не печатает совсем" in olga.last.text
+
+
 async def test_thanks_in_reply_to_a_closed_ticket_is_not_announced_as_a_new_request(desk: Desk) -> None:
     olga, agent = desk.person(601, "Ольга", lang="ru"), desk.agent()
     number = await register(olga, "Принтер на втором этаже зажевал бумагу и не печатает")
