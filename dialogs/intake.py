@@ -158,6 +158,8 @@ class IntakeDialog:
             return self._ask(draft, [t(self.lang, "hint.unsupported")])
         if draft.continues_album(event):
             return self._attach(draft, event)
+        if event.kind == InputKind.FILE and event.kind not in step.expects:  # a screenshot mid-form: not lost
+            return self._attach(draft, event, aside=True)
         if event.kind not in step.expects:
             if draft.refuse_album(event):  # one album, one answer
                 return Turn(Outcome.ASK, draft, quiet=True)
@@ -167,13 +169,16 @@ class IntakeDialog:
 
     # -- files --------------------------------------------------------------------------------------
 
-    def _attach(self, draft: DraftState, event: UserInput) -> Turn:
+    def _attach(self, draft: DraftState, event: UserInput, *, aside: bool = False) -> Turn:
         """The file kept as an attachment: what the attachments step does with every file, and what an
         album's later part gets at any step. The album was answered with its first part, so only the
-        attachments step's receipt is said again (it counts the files and rewrites its unsent predecessor)."""
+        attachments step's receipt is said again (it counts the files and rewrites its unsent predecessor).
+        `aside`: a file sent while a question is due, kept and said so, and the question asked again."""
         if len(draft.attachments) >= MAX_ATTACHMENTS:
             return self._ask(draft, [t(self.lang, "intake.too_many_attachments", count=MAX_ATTACHMENTS)])
         self._keep_file(draft, event)
+        if aside:
+            return self._ask(draft, [t(self.lang, "intake.file_kept")])
         if draft.step == "attachments":
             return Turn(Outcome.ASK, draft, self.prompt(draft, compact=True), [], receipt=True)
         return Turn(Outcome.ASK, draft, quiet=True)

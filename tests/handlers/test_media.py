@@ -243,19 +243,17 @@ async def test_an_agents_voice_note_in_the_tickets_topic_reaches_the_customer(de
     assert "Internal note added" in desk.staff.last.text and len(ann.chat.from_bot) == before
 
 
-async def test_an_album_where_no_file_is_taken_is_answered_once(desk: Desk) -> None:
+async def test_an_album_while_a_question_is_due_is_kept_and_answered_once(desk: Desk) -> None:
     ann = desk.person(501, "Ann")
     await ann.send(PRINTER)
     await ann.press(ann.last, "Printer or scanner")
     ann.new()
     await ann.send_album(3, "look")
     answers = ann.new()
-    assert (
-        len(answers) == 1 and "choose one of the buttons" in answers[0].text and "Who is affected?" in answers[0].text
-    )
+    assert len(answers) == 1 and "I kept the file" in answers[0].text and "Who is affected?" in answers[0].text
     await ann.send_album(2, album="album-2")  # another album: answered again, once
     assert len(ann.new()) == 1
-    assert "Attachments: —" in await finish_intake(ann)  # the pictures were refused, not kept
+    assert "Attachments: 5" in await finish_intake(ann)  # the pictures were kept (they were refused and lost)
 
 
 async def test_an_agents_album_reaches_the_customer_under_one_header_with_one_acknowledgement(any_desk: Desk) -> None:
@@ -280,3 +278,32 @@ async def test_an_agents_album_reaches_the_customer_under_one_header_with_one_ac
     copies = [m for m in ann.new() if m.kind == "copy"]
     assert len(copies) == 2 and copies[0].text.startswith(f"💬 {number} · Support:\nAnd the rollers")
     assert len([m for m in desk.staff.new() if "Sent to the customer" in m.text]) == 1
+
+
+async def test_a_photo_sent_while_another_question_is_due_is_kept_and_the_question_asked_again(desk: Desk) -> None:
+    """A screenshot sent at the service question (or at the summary) is attached, not refused with "I need a
+    text answer here" and lost; the album's later parts follow it quietly."""
+    ann = desk.person(501, "Ann")
+    await ann.send(PRINTER)
+    assert "Which service or device" in ann.last.text
+    await ann.send_photo(file_id="shot-1")
+    kept = ann.last
+    assert "I kept the file, it will be attached to the request." in kept.text and TEXT_NEEDED not in kept.text
+    assert "Which service or device" in kept.text and "Printer or scanner" in kept.buttons
+    before = len(ann.chat.from_bot)
+    await ann.send_photo(file_id="album-1", album="a1")
+    await ann.send_photo(file_id="album-2", album="a1")  # a later part of the same album: no second answer
+    assert len(ann.chat.from_bot) == before + 1
+    summary = await finish_intake(ann)
+    assert "Attachments: 3" in summary
+    await ann.send_photo(file_id="shot-2")  # at the summary too: counted in the summary asked again
+    assert "I kept the file" in ann.last.text and "Attachments: 4" in ann.last.text
+    number = await confirm(desk, ann)
+    assert len(attachment_captions(desk, number)) == 4
+
+
+async def test_a_photo_mid_form_in_russian(desk: Desk) -> None:
+    olga = desk.person(601, "Ольга", lang="ru")
+    await olga.send("Не печатает принтер в бухгалтерии, горит красная лампочка")
+    await olga.send_photo(file_id="shot-ru")
+    assert "Файл сохранён и будет приложен к заявке." in olga.last.text and "Какой сервис" in olga.last.text
