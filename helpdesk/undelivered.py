@@ -55,7 +55,8 @@ async def manager_unreachable(session: AsyncSession, row: OutboxMessage, policy:
     if await outbox_rows.key_used(session, key):
         return
     agent = await repos.agent_by_id(session, row.chat_id)
-    who = agent.first_name if agent is not None and agent.first_name else str(row.chat_id)
+    known = await repos.customer_by_telegram_id(session, row.chat_id)  # one who wrote to the bot, then blocked it
+    who = next((p.first_name for p in (agent, known) if p is not None and p.first_name), str(row.chat_id))
     text = t(policy.default_language, "teams.staff.manager_unreachable", manager=who, manager_id=row.chat_id)
     outbox.send_text(session, policy.staff_chat_id, text, dedupe_key=key)
 
@@ -72,3 +73,5 @@ async def customer_blocked(session: AsyncSession, row: OutboxMessage, customer: 
     for ticket in tickets.values():
         record_event(session, ticket, "customer_unreachable", actor_kind="system", note="403 from Telegram")
         await cards.refresh_card(session, ticket, policy)
+    # a manager who once wrote to the bot has a customer row, so their 403 comes here: the staff hear of it too
+    await manager_unreachable(session, row, policy)

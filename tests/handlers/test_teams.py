@@ -257,6 +257,22 @@ async def test_a_manager_who_never_pressed_start_is_reported_to_the_staff_once(d
     assert not desk.telegram.chat(MANAGER).from_bot
 
 
+async def test_a_manager_who_wrote_to_the_bot_and_then_blocked_it_is_reported_to_the_staff_once(desk: Desk) -> None:
+    """A manager who once wrote to the bot has a customer row: their 403 was taken for a customer's (nothing
+    to mark, no ticket) and the staff never heard that escalations do not reach them."""
+    with_teams(desk, manager_ids=f"{MANAGER}", escalation_chat_id=ESCALATIONS)
+    boss = desk.person(MANAGER, "Boss")
+    await boss.send("/start")
+    desk.telegram.refusing.add(MANAGER)  # then blocked the bot
+    agent = desk.agent()
+    first, second = await register(desk.person(501, "Ann"), PRINTER), await register(desk.person(502, "Bob"), HEAT)
+    for number in (first, second):
+        await agent.send_in(STAFF, f"/escalate {number} manager")
+        assert number in desk.telegram.chat(ESCALATIONS).last.text  # the escalation chat still hears
+    told = [text for text in desk.staff.texts() if "does not receive escalations" in text]
+    assert len(told) == 1 and f"Manager Boss (id {MANAGER})" in told[0] and "Restart if they blocked it" in told[0]
+
+
 async def test_agents_of_another_team_may_look_but_not_act(desk: Desk) -> None:
     """In the facility team's chat (its topic), a network ticket can be looked at; every acting command,
     card button and /kb, /escalate is refused politely and changes nothing. The general staff chat and a
