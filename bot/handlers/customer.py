@@ -4,6 +4,8 @@ message that is not a command (the next intake answer, a message about an open t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.handlers.context import HandlerContext
 from bot.handlers.inputs import input_of
 from bot.handlers.intake import intake, start_with
@@ -12,7 +14,7 @@ from bot.handlers.ticket_messages import continue_ticket_conversation, reply_abo
 from bot.handlers.update import ButtonPress, MemberChange, Message
 from dialogs.intake import InputKind
 from dialogs.intake_service import IntakeService, Reply, Result
-from helpdesk import added_as_new, callbacks, customer_messages, people, tickets, views
+from helpdesk import added_as_new, callbacks, customer_messages, outbox, people, tickets, views
 from helpdesk.callbacks import Callback
 from helpdesk.i18n import LANGUAGES, t
 from helpdesk.numbering import leading_number
@@ -46,8 +48,7 @@ async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
             + t(lang, "replies.agents.help")
             + t(lang, "teams.help")
         )
-    ctx.reply(text)
-    await remind_open_form(ctx)
+    await reply_above_form(ctx, text)
 
 
 async def lang(ctx: HandlerContext, message: Message) -> None:
@@ -77,6 +78,10 @@ async def set_language(ctx: HandlerContext, lang: str) -> None:
 async def my(ctx: HandlerContext, message: Message | None = None) -> None:
     lang = await ctx.lang()
     open_, closed = await tickets.customer_tickets(ctx.session, await ctx.customer(), ctx.policy)
+    if not open_ and not closed:  # nothing to list: "describe a problem or send /new", unless one is under way
+        text, buttons = views.my_list(lang, open_, closed)
+        await reply_above_form(ctx, text, t(lang, "status.my_empty_in_form"), buttons=buttons)
+        return
     text, buttons = views.my_list(lang, open_, closed)
     ctx.reply(text, buttons=buttons)
     await remind_open_form(ctx)
@@ -84,27 +89,44 @@ async def my(ctx: HandlerContext, message: Message | None = None) -> None:
 
 async def status(ctx: HandlerContext, message: Message) -> None:
     """`/status NUMBER`: the customer's own ticket; anyone else's number reads exactly like an unknown one."""
-    await answer_status(ctx, message)
+    refusal = await answer_status(ctx, message)
+    if refusal is not None:
+        await reply_above_form(ctx, refusal)
+        return
     await remind_open_form(ctx)
 
 
-async def answer_status(ctx: HandlerContext, message: Message) -> None:
+async def answer_status(ctx: HandlerContext, message: Message) -> str | None:
+    """The ticket's status card; or, unsent, what to say instead (no number, none of theirs)."""
     lang = await ctx.lang()
     number = (message.command.args if message.command else "").strip()
     if not number:
-        ctx.reply(t(lang, "status.usage"))
-        return
+        return t(lang, "status.usage")
     number = leading_number(number) or number  # "/status INC-000042 please": the number is what counts
     ticket = await tickets.status_for_customer(ctx.session, await ctx.customer(), number)
     if ticket is None:
-        ctx.reply(views.status_not_found(lang, number))
-        return
+        return views.status_not_found(lang, number)
     ctx.reply(
         await views.status_text(ctx.session, ticket, lang),
         buttons=views.status_button(ticket, lang),
         ticket_id=ticket.id,
         link_kind="to_customer",  # a reply to it is about this ticket
     )
+    return None
+
+
+async def reply_above_form(
+    ctx: HandlerContext, text: str, in_form: str | None = None, *, buttons: outbox.Buttons | None = None
+) -> None:
+    """A side command's answer: in the middle of the form, one message, the answer (or `in_form`, what fits
+    a customer filling in a request) above the form's question with its buttons; `buttons` are the answer's
+    own when no form is open (the start menu's "New request" means nothing in the middle of one)."""
+    reminder = await (await intake(ctx)).reminder()
+    if not reminder:
+        ctx.reply(text, buttons=buttons)
+        return
+    first, *rest = reminder
+    send(ctx, [replace(first, text=f"{in_form or text}\n\n{first.text}"), *rest])
 
 
 async def remind_open_form(ctx: HandlerContext) -> None:

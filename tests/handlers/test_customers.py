@@ -251,7 +251,8 @@ async def test_a_thank_you_with_no_open_ticket_is_answered_and_starts_nothing(de
     await ann.send("thanks!")
     assert ann.last.text.startswith("You're welcome!")
     await ann.send("/my")
-    assert "no tickets yet" in ann.last.text
+    assert "no tickets yet" in ann.last.text and "send /new" in ann.last.text  # no form open: how to begin
+    assert ann.last.buttons == ["📝 New request"]
     for ack in ("ok", "👍"):  # an acknowledgement is no request either
         await ann.send(ack)
         assert ann.last.text.startswith("You're welcome!")
@@ -458,10 +459,15 @@ async def test_my_status_and_help_during_the_form_answer_then_ask_the_open_quest
     await kim.press(status, f"🔎 Status {number}")
     assert [m.text.startswith("↩️ Back to your request") for m in kim.new()] == [False, True]
     await kim.send("/status INC-999999")
-    assert "can't find" in kim.new()[0].text and "Who is affected?" in kim.last.text
+    (again,) = kim.new()  # an answer without buttons: one message, above the question and its buttons
+    assert again.text.startswith("I can't find a ticket with the number INC-999999")
+    assert "↩️ Back to your request" in again.text and "Who is affected?" in again.text and "Only me" in again.buttons
+    await kim.send("/status")
+    (again,) = kim.new()
+    assert again.text.startswith("Send the ticket number") and "Who is affected?" in again.text
     await kim.send("/help")
-    help_, again = kim.new()
-    assert "How I can help" in help_.text and "Who is affected?" in again.text
+    (again,) = kim.new()
+    assert again.text.startswith("How I can help") and "Who is affected?" in again.text and "Only me" in again.buttons
 
     await kim.press(again, "Only me")  # the reminder's buttons answer the form
     assert "How urgent" in kim.last.text or "Work has stopped" in kim.last.buttons
@@ -475,9 +481,12 @@ async def test_a_russian_customer_is_reminded_of_the_question_in_russian(desk: D
     olga = desk.person(601, "Ольга", lang="ru")
     await olga.send("Не работает интернет в переговорной с самого утра")
     question = olga.last
+    olga.new()
     await olga.send("/my")
-    again = olga.last
-    assert again.text.startswith("↩️ Вернёмся к заявке") and again.buttons == question.buttons
+    (again,) = olga.new()  # nothing to list: one message, the answer above the question
+    assert again.text.startswith("У вас пока нет заявок: заявка, которую вы заполняете, будет первой.")
+    assert "↩️ Вернёмся к заявке" in again.text and again.buttons == question.buttons
+    assert "/new" not in again.text.split("↩️")[0]  # not told to start what she is filling in
 
 
 async def test_a_reply_to_a_tickets_message_during_the_form_goes_to_that_ticket_and_the_form_waits(
