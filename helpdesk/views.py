@@ -68,8 +68,11 @@ async def status_text(session: AsyncSession, ticket: Ticket | ticket_lines.Ticke
     return text
 
 
-def status_button(ticket: Ticket | ticket_lines.TicketStatus, lang: str) -> Buttons:
-    return [[(t(lang, "button.status") + f" {ticket.number}", callbacks.make(callbacks.STATUS, ticket.id))]]
+def status_button(ticket: Ticket | ticket_lines.TicketStatus, lang: str, *, on_card: bool = False) -> Buttons:
+    """The Status button; `on_card`: under the status card itself, where pressing it refreshes that card
+    (st:<id>:r) instead of sending another copy under it."""
+    data = callbacks.make(callbacks.STATUS, ticket.id, "r") if on_card else callbacks.make(callbacks.STATUS, ticket.id)
+    return [[(t(lang, "button.status") + f" {ticket.number}", data)]]
 
 
 def status_not_found(lang: str, typed: str) -> str:

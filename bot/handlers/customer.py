@@ -108,7 +108,7 @@ async def answer_status(ctx: HandlerContext, message: Message) -> str | None:
         return views.status_not_found(lang, number)
     ctx.reply(
         await views.status_text(ctx.session, ticket, lang),
-        buttons=views.status_button(ticket, lang),
+        buttons=views.status_button(ticket, lang, on_card=True),
         ticket_id=ticket.id,
         link_kind="to_customer",  # a reply to it is about this ticket
     )
@@ -218,13 +218,13 @@ async def status_button(ctx: HandlerContext, press: ButtonPress, button: Callbac
     if ticket is None:  # forged, or not hers: there is no number to name ("number ?" read as a code)
         ctx.answer_button(t(lang, "agents.conv.outdated"))
         return
+    text, buttons = await views.status_text(ctx.session, ticket, lang), views.status_button(ticket, lang, on_card=True)
+    if button.args[1:] == ("r",) and press.chat_id is not None and press.message_id is not None:
+        ctx.answer_button(t(lang, "status.refreshed"))  # under the card itself: that card, brought up to date
+        outbox.edit_text(ctx.session, press.chat_id, press.message_id, text, buttons=buttons, ticket_id=ticket.id)
+        return
     ctx.answer_button()
-    ctx.reply(
-        await views.status_text(ctx.session, ticket, lang),
-        buttons=views.status_button(ticket, lang),
-        ticket_id=ticket.id,
-        link_kind="to_customer",  # a reply to it is about this ticket
-    )
+    ctx.reply(text, buttons=buttons, ticket_id=ticket.id, link_kind="to_customer")  # a reply to it: this ticket
     await remind_open_form(ctx)
 
 

@@ -457,7 +457,7 @@ async def test_my_status_and_help_during_the_form_answer_then_ask_the_open_quest
     status, again = kim.new()
     assert "State: New" in status.text and "Who is affected?" in again.text and "Only me" in again.buttons
     await kim.press(status, f"🔎 Status {number}")
-    assert [m.text.startswith("↩️ Back to your request") for m in kim.new()] == [False, True]
+    assert kim.new() == []  # the card refreshed in place: the form's question is still the last message
     await kim.send("/status INC-999999")
     (again,) = kim.new()  # an answer without buttons: one message, above the question and its buttons
     assert again.text.startswith("I can't find a ticket with the number INC-999999")
@@ -563,3 +563,24 @@ async def test_new_request_under_added_to_starts_with_that_message_and_an_older_
     await ann.send("/cancel")
     await ann.press(older, "📝 New request")  # the message it confirmed was not the latest: an empty form
     assert "What happened, or what do you need?" in ann.last.text
+
+
+async def test_the_status_button_under_a_status_card_refreshes_that_card(desk: Desk) -> None:
+    """Pressing "🔎 Status" under the card itself brought a copy of it each time, one under another; now
+    the card is brought up to date in place. The Registered message's button still sends the card."""
+    ann, agent = desk.person(501, "Ann"), desk.agent()
+    number = await register(ann, "The label printer in the warehouse is jammed and prints nothing at all")
+    await ann.send(f"/status {number}")
+    card = ann.last
+    assert "State: New" in card.text
+    await agent.send(f"/take {number}")
+    ann.new()
+    answer = await ann.press(card, f"🔎 Status {number}")
+    assert answer["text"] == "🔄 Status updated" and ann.new() == []  # nothing sent anew
+    assert "State: In progress" in card.text and "Assignee: Agent1" in card.text and card.buttons
+    registered = ann.chat.find(f"Registered: {number}")
+    await ann.press(registered, f"🔎 Status {number}")
+    (fresh,) = ann.new()
+    assert "State: In progress" in fresh.text and "Registered" in registered.text  # the confirmation kept
+    await ann.press(fresh, f"🔎 Status {number}")
+    assert ann.new() == []
