@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import BigInteger, any_, bindparam, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import select
 
 from bot.handlers.context import ButtonAnswers, HandlerContext
@@ -39,19 +40,33 @@ PG_LOCK_NAMESPACE = 0x1B07
 
 # Built once (a statement built anew for every update costs more, in its cache key, than running it), on
 # the table rather than the ORM class: these run per update, and the ORM's bookkeeping around a
-# statement costs several times the statement itself.
+# statement costs several times the statement itself. Each in two spellings: PostgreSQL takes a list as
+# ONE array parameter (`= ANY(:ids)`: one prepared statement whatever the batch's size; an IN list is a
+# statement of its own, prepared again, for every length), SQLite an expanded IN list.
 _INBOX = InboxUpdate.__table__  # type: ignore[attr-defined]
-_PENDING_OF_CHATS = (
-    select(_INBOX.c.update_id, _INBOX.c.chat_key, _INBOX.c.attempts)
-    .where(_INBOX.c.chat_key.in_(bindparam("chat_keys", expanding=True)), _INBOX.c.status == "pending")
-    .order_by(_INBOX.c.update_id)
-)
-_PAYLOADS = select(_INBOX.c.update_id, _INBOX.c.payload).where(_INBOX.c.update_id.in_(bindparam("ids", expanding=True)))
-_MARK_DONE = (
-    update(_INBOX)
-    .where(_INBOX.c.update_id == bindparam("b_update_id"))
-    .values(status="done", done_at=bindparam("b_done_at"), attempts=_INBOX.c.attempts + 1)
-)
+_IDS = ARRAY(BigInteger)
+
+
+def _in(column: Any, name: str, *, array: bool) -> Any:
+    return column == any_(bindparam(name, type_=_IDS)) if array else column.in_(bindparam(name, expanding=True))
+
+
+def _statements(*, array: bool) -> dict[str, Any]:
+    return {
+        # the pending rows of the batch's chats, oldest first (the first of each chat is its head)
+        "pending": select(_INBOX.c.update_id, _INBOX.c.chat_key, _INBOX.c.attempts)
+        .where(_in(_INBOX.c.chat_key, "chat_keys", array=array), _INBOX.c.status == "pending")
+        .order_by(_INBOX.c.update_id),
+        "payloads": select(_INBOX.c.update_id, _INBOX.c.payload).where(_in(_INBOX.c.update_id, "ids", array=array)),
+        # every done mark of the batch in one statement (it was one execution per update)
+        "done": update(_INBOX)
+        .where(_in(_INBOX.c.update_id, "ids", array=array))
+        .values(status="done", done_at=bindparam("done_at"), attempts=_INBOX.c.attempts + 1),
+    }
+
+
+_POSTGRES = _statements(array=True)
+_SQLITE = _statements(array=False)
 _TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS t(k) WHERE pg_try_advisory_xact_lock(:ns, k)")
 
 
@@ -110,6 +125,10 @@ class Batches:
     payloads: dict[int, dict[str, Any]]
     handler_timeout: float = 60.0
 
+    @property
+    def _sql(self) -> dict[str, Any]:
+        return _SQLITE if self.db.is_sqlite else _POSTGRES
+
     async def run(self, chats: list[int]) -> BatchOutcome:
         handled: list[Handled] = []
         more: set[int] = set()
@@ -152,8 +171,7 @@ class Batches:
                     handled.append(await self._handle(session, row, seen, update_or_error))
                 done = [h.seen.update_id for h in handled if h.context is not None]
                 if done:  # the done marks, in the handlers' transaction
-                    at = now_utc()
-                    await session.execute(_MARK_DONE, [{"b_update_id": uid, "b_done_at": at} for uid in done])
+                    await session.execute(self._sql["done"], {"ids": done, "done_at": now_utc()})
         except Blamed:
             raise
         except Exception as exc:
@@ -172,7 +190,7 @@ class Batches:
 
     async def _heads(self, session: Any, chats: list[int], more: set[int]) -> list[_Head]:
         """The oldest pending update of each chat (payloads from memory when this process stored them)."""
-        rows = (await session.execute(_PENDING_OF_CHATS, {"chat_keys": chats})).all()
+        rows = (await session.execute(self._sql["pending"], {"chat_keys": chats})).all()
         heads: dict[int, _Head] = {}
         for update_id, chat_key, attempts in rows:
             if chat_key in heads:
@@ -181,7 +199,7 @@ class Batches:
                 heads[chat_key] = _Head(int(update_id), int(chat_key), int(attempts), self.payloads.get(update_id))
         missing = {h.update_id: h for h in heads.values() if h.payload is None}
         if missing:
-            for update_id, payload in (await session.execute(_PAYLOADS, {"ids": list(missing)})).all():
+            for update_id, payload in (await session.execute(self._sql["payloads"], {"ids": list(missing)})).all():
                 missing[update_id].payload = payload
         return sorted(heads.values(), key=lambda h: h.update_id)
 

@@ -33,6 +33,10 @@ from storage.db import Database
 from storage.models import InboxUpdate
 from storage.repos import dialect_insert
 
+#: ready chats per worker before another worker (another transaction in parallel) starts: see
+#: `UpdateInbox._start_workers` and benchmarks/README.md
+MIN_BATCH = 2
+
 #: how old a pending update must be before the periodic recovery takes it up (`UpdateInbox.recover`)
 RECOVERY_GRACE = timedelta(seconds=5)
 
@@ -81,6 +85,7 @@ class UpdateInbox:
         attempts: int = 3,
         concurrency: int = 32,
         batch_size: int = 50,
+        min_batch: int = MIN_BATCH,
         worker_id: str | None = None,
         handler_timeout: float = 60.0,
         retry_delays: tuple[float, ...] = (0.2, 1.0, 3.0),
@@ -91,6 +96,7 @@ class UpdateInbox:
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.busy_retry = busy_retry
         self.batch_size = max(1, batch_size)
+        self.min_batch = max(1, min(min_batch, self.batch_size))
         # transactions in flight at once: no more than the pool's connections (SQLite has one)
         self.max_workers = max(1, min(concurrency, db.pool_size))
         self.stats = InboxStats()
@@ -206,7 +212,10 @@ class UpdateInbox:
         self._start_workers()
 
     def _start_workers(self) -> None:
-        while self._ready and len(self._workers) < min(self.max_workers, len(self._ready)):
+        """A worker for every `min_batch` ready chats, at least one, at most `max_workers`. A chat that
+        becomes ready while the workers are at least that busy waits for one of them to finish its batch
+        (then it takes every ready chat, up to its share) instead of starting a transaction of its own."""
+        while self._ready and len(self._workers) < min(self.max_workers, -(-len(self._ready) // self.min_batch)):
             task = asyncio.create_task(self._work(), name="inbox-worker")
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
@@ -261,7 +270,7 @@ class UpdateInbox:
         """Take batches of ready chats (one update each) until none is left."""
         while self._ready:
             share = -(-len(self._ready) // self.max_workers)  # several workers split what is ready
-            chats = list(self._ready)[: max(1, min(self.batch_size, share))]
+            chats = list(self._ready)[: min(self.batch_size, max(self.min_batch, share))]
             for chat_key in chats:
                 del self._ready[chat_key]
             self._running.update(chats)
