@@ -313,6 +313,71 @@ async def test_many_chats_share_a_transaction_and_a_failure_blames_only_its_upda
     assert {r.status for r in (await inbox_rows(db)).values()} == {"done"}
 
 
+async def test_a_batch_pays_its_inbox_statements_once_whatever_its_size(db: Database, bot: Any) -> None:
+    """The inbox's own statements per batch (transaction) are a fixed few: the chats' locks (PostgreSQL),
+    one read of their pending rows, one UPDATE with every done mark; on PostgreSQL each is one statement
+    text whatever the batch's size (a list is one array parameter), so it is prepared once."""
+    from sqlalchemy import event
+
+    own: list[list[str]] = []  # per batch: the statements of the inbox machinery (not the handlers')
+
+    def record(_conn: Any, _cursor: Any, sql: str, _params: Any, _context: Any, executemany: bool) -> None:
+        text = " ".join(sql.split())
+        if "pg_try_advisory_xact_lock" in text or text.startswith(("SELECT inbox.update_id", "UPDATE inbox")):
+            own[-1].append(("executemany " if executemany else "") + text)
+
+    for size in (3, 12):
+        inbox = make_inbox(db, bot, Recorder(), concurrency=1)  # one transaction at a time: one batch
+        updates = [message(600 + size * 100 + i, f"hello {i}") for i in range(size)]
+        own.append([])
+        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            await inbox.store(updates)
+            await inbox.idle(10)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        assert inbox.stats.processed == size and inbox.stats.batches == 1
+        assert all(r.status == "done" for r in (await inbox_rows(db)).values())
+    # the store's own check of known ids (`_insert`) is not the batch's: drop it
+    batches = [[t for t in texts if not t.startswith("SELECT inbox.update_id FROM")] for texts in own]
+    expected = 2 if db.is_sqlite else 3  # (the locks,) the pending rows, the done marks
+    assert [len(texts) for texts in batches] == [expected, expected]
+    assert sum(t.startswith("UPDATE inbox") for t in batches[1]) == 1  # twelve done marks, one statement
+    if not db.is_sqlite:
+        assert batches[0] == batches[1]  # the same texts for 3 and 12 chats: one prepared statement each
+
+
+async def test_a_chat_ready_while_the_workers_are_busy_joins_the_next_batch(db: Database, bot: Any) -> None:
+    """`min_batch`: a chat that becomes ready while a batch runs does not start a transaction of its own
+    until `min_batch` chats are waiting; the running worker takes them together when its batch is done."""
+    if db.is_sqlite:
+        pytest.skip("SQLite runs one batch at a time anyway (one connection)")
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class Gated(Recorder):
+        async def on_message(self, update: Update, ctx: HandlerContext) -> None:
+            await super().on_message(update, ctx)
+            if (update.message.text or "") == "gate":
+                entered.set()
+                await release.wait()
+
+    rec = Gated()
+    inbox = make_inbox(db, bot, rec, concurrency=8, min_batch=3)
+    await inbox.store([message(700, "gate")])
+    await entered.wait()  # the first batch (chat 700) is in its handler
+    await inbox.store([message(701, "b")])
+    await inbox.store([message(702, "c")])  # two chats wait: fewer than min_batch, no second transaction
+    assert len(inbox._workers) == 1
+    release.set()
+    await inbox.idle(10)
+    assert sorted(rec.calls) == [(700, "gate"), (701, "b"), (702, "c")]
+    assert inbox.stats.batches == 2  # [700], then [701, 702] together
+    assert rec.max_active_total == 1
+    await inbox.store([message(710 + i, "d") for i in range(6)])  # six ready at once: two transactions
+    await inbox.idle(10)
+    assert inbox.stats.batches == 4 and inbox.stats.processed == 9
+
+
 async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot: Any) -> None:
     """Private senders new to the desk are created together; a group stranger is not a customer."""
     from storage.models import Customer
