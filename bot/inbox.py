@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
 
 from bot.batch import Batches, Blamed, Deliver
 from bot.handlers.context import ButtonAnswers
@@ -31,7 +32,6 @@ from helpdesk.clock import now_utc
 from helpdesk.policy import DeskPolicy
 from storage.db import Database
 from storage.models import InboxUpdate
-from storage.repos import dialect_insert
 
 #: ready chats per worker before another worker (another transaction in parallel) starts: see
 #: `UpdateInbox._start_workers` and benchmarks/README.md
@@ -41,6 +41,13 @@ MIN_BATCH = 2
 RECOVERY_GRACE = timedelta(seconds=5)
 
 log = logging.getLogger("bot.updates")
+
+_TABLE = InboxUpdate.__table__  # type: ignore[attr-defined]
+#: the store's one statement, built once (PostgreSQL, SQLite): a new update's row, or nothing if known
+_STORE = {
+    is_sqlite: insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.update_id)
+    for is_sqlite, insert in ((False, postgresql.insert), (True, sqlite.insert))
+}
 
 #: payloads of updates this process stored, kept until handled so the handler need not read them back
 PAYLOAD_CACHE_LIMIT = 20_000
@@ -171,27 +178,30 @@ class UpdateInbox:
         return {int(p["update_id"]) for p in fresh}
 
     async def _insert(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Insert the updates not stored yet, in one transaction; returns those."""
+        """Insert the updates not stored yet, in one transaction and one statement; returns those.
+
+        `ON CONFLICT DO NOTHING RETURNING`: the ids it returns are the fresh ones (a read of the known ids
+        first was a statement of its own in every store: every webhook request's transaction)."""
+        received = now_utc()
+        rows = sorted((_inbox_row(p, received) for p in payloads), key=lambda row: row["update_id"])  # lock order
         async with self.db.session() as session:
-            ids = [int(p["update_id"]) for p in payloads]
-            existing = set(
-                (await session.exec(select(InboxUpdate.update_id).where(col(InboxUpdate.update_id).in_(ids)))).all()
-            )
-            fresh = [p for p in payloads if int(p["update_id"]) not in existing]
-            self.stats.duplicates += len(payloads) - len(fresh)
-            if fresh:
-                received = now_utc()
-                stmt = dialect_insert(session, InboxUpdate).on_conflict_do_nothing()
-                await session.execute(stmt, [_inbox_row(p, received) for p in fresh])
+            stored = set((await session.scalars(_STORE[self.db.is_sqlite], rows)).all())
+        fresh = [p for p in payloads if int(p["update_id"]) in stored]
+        self.stats.duplicates += len(payloads) - len(fresh)
         return fresh
 
     async def _insert_each(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The batch could not be stored: each update alone, so one that cannot be stored (its content makes
         the database refuse it) is parked on its own and never holds back the others. When even the parked
         record cannot be written, the database itself is in trouble: the error goes to the caller (polling
-        does not confirm, a webhook answers 500) and Telegram delivers everything again."""
+        does not confirm, a webhook answers 500) and Telegram delivers everything again. The ones stored
+        already are left out first: one refused before and parked, sent again, is known, not refused again."""
+        ids = [int(p["update_id"]) for p in payloads]
+        async with self.db.read() as session:
+            known = set((await session.scalars(select(_TABLE.c.update_id).where(_TABLE.c.update_id.in_(ids)))).all())
+        self.stats.duplicates += len(known)
         fresh: list[dict[str, Any]] = []
-        for payload in payloads:
+        for payload in (p for p in payloads if int(p["update_id"]) not in known):
             try:
                 fresh += await self._insert([payload])
             except Exception as exc:

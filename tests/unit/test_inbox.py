@@ -177,6 +177,32 @@ async def test_updates_arriving_together_are_stored_in_one_transaction(db: Datab
     assert sorted(t for _, t in rec.calls) == sorted(f"hook {i}" for i in range(20))
 
 
+async def test_a_store_is_one_statement_and_tells_known_updates_apart(db: Database, bot: Any) -> None:
+    """A store (every webhook request's transaction) is one INSERT … ON CONFLICT DO NOTHING RETURNING:
+    the ids it returns are the fresh ones, without a read of the known ones first."""
+    from sqlalchemy import event
+
+    inbox = make_inbox(db, bot, Recorder())
+    known = [message(560 + i, f"known {i}") for i in range(3)]
+    assert await inbox.store(known) == [u["update_id"] for u in known]
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE: the transaction, not a statement
+            statements.append(" ".join(sql.split()))
+
+    await inbox.idle(10)
+    fresh = [message(570 + i, f"fresh {i}") for i in range(3)]
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        stored = await inbox._store_now([known[1], fresh[0], known[2], *fresh[1:]])  # no batch starts before the check
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert stored == {u["update_id"] for u in fresh} and inbox.stats.duplicates == 2
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO inbox") and "RETURNING" in statements[0]
+    await inbox.idle(10)
+
+
 async def test_stored_but_unfinished_updates_are_handled_once_at_start(db: Database, bot: Any) -> None:
     """A crash after storing and before handling: the next process's recover() handles them, once."""
     first = make_inbox(db, bot, Recorder())
