@@ -35,7 +35,7 @@ from storage.models import InboxUpdate
 
 #: ready chats per worker before another worker (another transaction in parallel) starts: see
 #: `UpdateInbox._start_workers` and benchmarks/README.md
-MIN_BATCH = 2
+MIN_BATCH = 4
 
 #: how old a pending update must be before the periodic recovery takes it up (`UpdateInbox.recover`)
 RECOVERY_GRACE = timedelta(seconds=5)

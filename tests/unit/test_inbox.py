@@ -18,7 +18,7 @@ from sqlmodel import col, func, select
 from bot.batch import pg_lock_key
 from bot.handlers.context import HandlerContext
 from bot.handlers.update import Update, chat_key_of, sender_of
-from bot.inbox import RECOVERY_GRACE, UpdateInbox
+from bot.inbox import MIN_BATCH, RECOVERY_GRACE, UpdateInbox
 from helpdesk import outbox
 from helpdesk.clock import now_utc
 from helpdesk.people import Person, ensure_customer
@@ -298,12 +298,13 @@ async def test_two_inboxes_on_one_database_handle_each_update_once(db: Database,
 async def test_one_chat_in_order_one_at_a_time_different_chats_in_parallel(db: Database, bot: Any) -> None:
     rec = Recorder()
     inbox = make_inbox(db, bot, rec, concurrency=8)
-    updates = [message(40 + i % 3, f"slow {i}") for i in range(18)]
-    await inbox.store(updates[:9])
-    await inbox.store(updates[9:])
+    chats = 2 * MIN_BATCH + 1  # enough ready chats for parallel transactions (`UpdateInbox._start_workers`)
+    updates = [message(40 + i % chats, f"slow {i}") for i in range(6 * chats)]
+    await inbox.store(updates[: 3 * chats])
+    await inbox.store(updates[3 * chats :])
     await inbox.idle(20)
     assert rec.max_active_per_chat == 1
-    for chat in (40, 41, 42):
+    for chat in range(40, 40 + chats):
         seen = [int(text.split()[1]) for c, text in rec.calls if c == chat]
         assert seen == sorted(seen) and len(seen) == 6
     if not db.is_sqlite:  # SQLite has one connection, so handlers take turns on it by design
