@@ -42,13 +42,22 @@ async def help_(ctx: HandlerContext, message: Message | None = None) -> None:
     lang = await ctx.lang()
     text = t(lang, "help.customer")
     if ctx.is_agent:
-        text += (
-            t(lang, "help.agent")
-            + t(lang, "self_help.agents.help")
-            + t(lang, "replies.agents.help")
-            + t(lang, "teams.help")
-        )
+        text += agent_help(lang)
     await reply_above_form(ctx, text)
+
+
+async def staff_help(ctx: HandlerContext, message: Message) -> None:
+    """/help in the staff chat: the agent commands (it was silent there, where agents look for them)."""
+    ctx.reply(agent_help(await ctx.lang()).strip())
+
+
+def agent_help(lang: str) -> str:
+    return (
+        t(lang, "help.agent")
+        + t(lang, "self_help.agents.help")
+        + t(lang, "replies.agents.help")
+        + t(lang, "teams.help")
+    )
 
 
 async def lang(ctx: HandlerContext, message: Message) -> None:

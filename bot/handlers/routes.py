@@ -53,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
     OnCommand("outage", major_commands.outage, AGENT),
     OnCommand("kb", self_help_commands.kb, AGENT),
     OnCommand("escalate", team_commands.escalate, AGENT),
+    OnCommand("help", customer.staff_help, STAFF_AGENT),
     OnMessage("a message in a ticket's forum topic", staff.topic_message, STAFF_AGENT, when=staff.in_topic),
     OnMessage("a reply to a ticket's message", staff.reply_to_ticket, STAFF_AGENT, when=staff.is_reply),
     OnEdit("an agent's edited message (a reply: the correction to the customer)", reply_edits.edited, AGENT),

@@ -320,3 +320,17 @@ async def test_an_agent_assigned_before_ever_writing_to_the_bot_is_a_support_age
     assert "Agent1 from the support team" in ann.last.text
     await ann.send(f"/status {number}")
     assert "Assignee: Agent1" in ann.last.text and "assigned to Agent1" in ann.last.text
+
+
+async def test_help_in_the_staff_chat_lists_the_agent_commands(desk: Desk) -> None:
+    """An agent's /help in the staff chat was not answered at all; a stranger's there still is not."""
+    agent, eve = desk.agent(), desk.person(666, "Eve")
+    await agent.send_in(STAFF, "/help")
+    answer = desk.staff.last
+    assert answer.text.startswith("Agent commands") and "/take N" in answer.text and "/kb N" in answer.text
+    assert "Describe a problem" not in answer.text  # the customer's part is for private chats
+    before = len(desk.staff.from_bot)
+    await eve.send_in(STAFF, "/help")
+    assert len(desk.staff.from_bot) == before
+    await agent.send("/help")  # in private: the customer's help and the agent's, as before
+    assert "How I can help" in agent.last.text and "Agent commands" in agent.last.text
