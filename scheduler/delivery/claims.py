@@ -3,19 +3,21 @@
 A row is claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so several processes share the
 outbox without sending a row twice. Per chat, rows go out one at a time and in id order: a chat's row is
 never claimed while an older row of that chat waits (backoff, retry-after) or is leased by another
-process, and a claim that raced with another process is given back (`keep_in_order`).
+process, and a claim that raced with another process leaves those rows alone (`_keep_in_order`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, null, or_, update
 from sqlmodel import col, select
 
+from scheduler.delivery.calls import calls_for
 from scheduler.delivery.limits import DeliveryLimits
 from scheduler.delivery.pacing import PACING_MEMORY
 from storage.db import Database
@@ -23,6 +25,18 @@ from storage.models import OutboxMessage
 from storage.types import utcnow
 
 Claimed = list[tuple[int, int]]  # (row id, chat id), in id order
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim pass leased, and what it learned on the way (PostgreSQL)."""
+
+    rows: Claimed
+    #: chats whose rows were not leased after all: another process holds an older row (`_keep_in_order`)
+    conflicts: int = 0
+    #: (chat, sent at) of the claimed chats' sends of the last minute, by any process (`recent_sends`)
+    recent: list[tuple[int, datetime]] = field(default_factory=list)
+
 
 # Built once (building one per pass costs more than running it).
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -51,6 +65,17 @@ _BARRIERS = (
     )
     .group_by(_OUTBOX.c.chat_id)
 )
+#: the first pending row of each chat that is neither ours nor in this claim (see `Claims._keep_in_order`)
+_FOREIGN = (
+    select(_OUTBOX.c.chat_id, func.min(_OUTBOX.c.id))
+    .where(
+        _OUTBOX.c.chat_id.in_(bindparam("chats", expanding=True)),
+        _OUTBOX.c.status == "pending",
+        _OUTBOX.c.id.not_in(bindparam("ids", expanding=True)),
+        or_(_OUTBOX.c.locked_by.is_(None), _OUTBOX.c.locked_by != bindparam("me")),
+    )
+    .group_by(_OUTBOX.c.chat_id)
+)
 _LEASE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("b_id"))
@@ -66,21 +91,24 @@ class Claims:
         self.worker_id = worker_id
         self.limits = limits
 
-    async def claim(self, busy: Sequence[int], max_chats: int | None = None) -> Claimed:
+    async def claim(self, busy: Sequence[int], max_chats: int | None = None) -> Claim:
         """Lease the due rows of chats not `busy` (a sender is still at work on those), in order per chat,
-        of at most `max_chats` chats."""
+        of at most `max_chats` chats: one transaction."""
         now = utcnow()
         chosen: Claimed = []
+        params: dict[str, Any] = {"now": now, "limit": self.limits.claim_batch}
+        if busy:
+            params["busy"] = list(busy)
+        claimable = _CLAIMABLE_BUT_BUSY if busy else _CLAIMABLE
+        if self.db.is_sqlite and not await self._any_due(claimable, params):
+            return Claim([])  # an idle pass must not take SQLite's one write lock from the handlers
         async with self.db.session() as session:
             # Only ids and chats are read here (no rows, no payloads): most of what a pass reads is passed
             # over (a chat's later rows, chats beyond their batch), and the row itself is read under its
             # lock when its attempt begins, where an unconcluded earlier attempt is found.
-            params: dict[str, Any] = {"now": now, "limit": self.limits.claim_batch}
-            if busy:
-                params["busy"] = list(busy)
-            rows = (await session.execute(_CLAIMABLE_BUT_BUSY if busy else _CLAIMABLE, params)).all()
+            rows = (await session.execute(claimable, params)).all()
             if not rows:
-                return []
+                return Claim([])
             # a chat's queue stops at its first row that is waiting (backoff) or held by another process
             found = await session.execute(_BARRIERS, {"chats": sorted({chat for _, chat in rows}), "now": now})
             barrier = {int(chat): int(first) for chat, first in found.all()}
@@ -99,42 +127,44 @@ class Claims:
                     continue
                 per_chat[chat] += 1
                 chosen.append((int(row_id), int(chat)))
-            if chosen:
-                until = now + timedelta(seconds=self.limits.lease)
-                await session.execute(
-                    _LEASE, [{"b_id": row_id, "b_until": until, "b_by": self.worker_id} for row_id, _ in chosen]
-                )
-        return chosen
+            if not chosen:
+                return Claim([])
+            claim = Claim(chosen)
+            if not self.db.is_sqlite:  # SQLite has no SKIP LOCKED, and runs one process
+                claim = await self._keep_in_order(session, chosen)
+            until = now + timedelta(seconds=self.limits.lease)
+            if claim.rows:
+                leases = [{"b_id": row_id, "b_until": until, "b_by": self.worker_id} for row_id, _ in claim.rows]
+                await session.execute(_LEASE, leases)
+        return claim
 
-    async def keep_in_order(self, chosen: Claimed) -> tuple[Claimed, int, list[tuple[int, datetime]]]:
-        """After committing a claim: a chat's claimed rows must be a gap-free run of its pending rows.
+    async def _any_due(self, claimable: Any, params: dict[str, Any]) -> bool:
+        """SQLite: is anything due? Asked in a read transaction (a plain BEGIN), so the idle poll takes no
+        write lock; the claim proper (BEGIN IMMEDIATE) runs only when there is something to claim."""
+        async with self.db.read() as session:
+            return (await session.execute(claimable, {**params, "limit": 1})).first() is not None
+
+    async def _keep_in_order(self, session: Any, chosen: Claimed) -> Claim:
+        """PostgreSQL, in the claim's transaction: a chat's claimed rows must be a gap-free run of its pending
+        rows.
 
         `SKIP LOCKED` silently passes over a row another process is claiming at this very moment, so a
-        claim may hold rows 1 and 3 of a chat while another holds row 2. Our rows after the first pending
-        row that is not ours are given back (all of them, when that row is older than our first). Returns
-        the rows kept, how many chats gave some back, and the chats' recent sends (`recent_sends`: another
-        process may have sent to them a moment ago), read in the same transaction: a claim pass is then
-        two transactions, not three.
+        claim may hold rows 1 and 3 of a chat while another holds row 2. Row 2 still reads as pending and
+        not ours (the other claim's lease is not committed, or it is and names the other process), so our
+        rows after the first pending row that is neither ours nor chosen now are not leased (none of them,
+        when that row is older than our first). Also read here: the chats' recent sends (another process
+        may have sent to them a moment ago). A claim pass is one transaction: the check needs no commit
+        of ours first, since what it looks for is another transaction's row, which reads the same before
+        and after ours commits.
         """
-        chats = {chat for _, chat in chosen}
-        async with self.db.read() as session:
-            stmt = (
-                select(OutboxMessage.chat_id, func.min(OutboxMessage.id))
-                .where(
-                    col(OutboxMessage.chat_id).in_(chats),
-                    OutboxMessage.status == "pending",
-                    or_(col(OutboxMessage.locked_by).is_(None), OutboxMessage.locked_by != self.worker_id),
-                )
-                .group_by(col(OutboxMessage.chat_id))
-            )
-            foreign = {int(chat): int(first) for chat, first in (await session.exec(stmt)).all()}
-            recent = await _recent_sends(session, chats)
+        chats = sorted({chat for _, chat in chosen})
+        ids = [row_id for row_id, _ in chosen]
+        found = await session.execute(_FOREIGN, {"chats": chats, "ids": ids, "me": self.worker_id})
+        foreign = {int(chat): int(first) for chat, first in found.all()}
+        recent = await _recent_sends(session, set(chats))
         give_back = {r for r, c in chosen if c in foreign and r > foreign[c]}
-        if not give_back:
-            return chosen, 0, recent
-        await self.unlock(sorted(give_back))
         conflicts = len({c for r, c in chosen if r in give_back})
-        return [(r, c) for r, c in chosen if r not in give_back], conflicts, recent
+        return Claim([(r, c) for r, c in chosen if r not in give_back], conflicts, recent)
 
     async def unlock(self, ids: Sequence[int]) -> None:
         """Give rows back (claimed but not started): another process, or our next pass, sends them."""
@@ -169,10 +199,19 @@ class Claims:
 
 
 async def _recent_sends(session: Any, chats: set[int] | None) -> list[tuple[int, datetime]]:
-    stmt = select(OutboxMessage.chat_id, OutboxMessage.sent_at).where(
+    """(chat, sent at) per message: a group's row split into several messages (`calls.calls_for`) counts as
+    many times in its budget as it had messages, whichever process sent it (a private chat's interval runs
+    from its last message, and its rows' payloads are not read)."""
+    group_payload = case((OutboxMessage.chat_id < 0, OutboxMessage.payload), else_=null())
+    stmt = select(OutboxMessage.chat_id, OutboxMessage.sent_at, OutboxMessage.method, group_payload).where(
         OutboxMessage.status == "sent", col(OutboxMessage.sent_at) >= utcnow() - PACING_MEMORY
     )
     if chats is not None:
         stmt = stmt.where(col(OutboxMessage.chat_id).in_(chats))
-    found = (await session.exec(stmt)).all()
-    return [(int(chat), sent_at) for chat, sent_at in found if sent_at is not None]
+    sends: list[tuple[int, datetime]] = []
+    for chat, sent_at, method, payload in (await session.exec(stmt)).all():
+        if sent_at is None:
+            continue
+        messages = len(calls_for(method, payload)) if chat < 0 and isinstance(payload, dict) else 1
+        sends.extend([(int(chat), sent_at)] * messages)
+    return sends

@@ -16,4 +16,5 @@ class DeliveryStats:
     unreachable: int = 0
     unknown_outcome: int = 0  # calls that may or may not have reached the chat, sent again
     plain_fallbacks: int = 0
+    claim_passes: int = 0  # claim transactions run (each looked for due rows)
     order_conflicts: int = 0  # claims given back because another process held an older row of the chat

@@ -15,6 +15,12 @@ group. Every limit holds for the whole deployment, however many processes send:
   pruned, could outnumber the table's record and hide the sends of the process that had the group since
   (the one way found to the 21 messages to one group within a minute, and the 429, that
   benchmarks/outbox.py once showed with two processes).
+
+A group's calls go ahead of private chats' calls in the line for a slot of the global rate. The rate
+covers every call, but a group has its own budget (20 a minute) that keeps its calls from taking over
+the rate; in line behind a broadcast to hundreds of private chats a group got one message per trip
+through the line (one in ~31 s with two processes, benchmarks/outbox.py), however little of its own
+budget it had used.
 """
 
 from __future__ import annotations
@@ -44,8 +50,8 @@ GLOBAL_PAUSE_CAP = 5.0
 
 
 class Limiter(Protocol):
-    async def acquire(self) -> None:
-        """Until the next call may go out under the global rate."""
+    async def acquire(self, *, first: bool = False) -> None:
+        """Until the next call may go out under the global rate; `first` calls go ahead of the others."""
         ...
 
     def pause(self, seconds: float) -> None:
@@ -62,8 +68,8 @@ class Pacing(Protocol):
         """Until the chat may receive its next message."""
         ...
 
-    async def acquire(self) -> None:
-        """A slot of the global rate, taken right before the call."""
+    async def acquire(self, chat_id: int | None = None) -> None:
+        """A slot of the global rate, taken right before the call to `chat_id` (a group's first: see above)."""
         ...
 
     def record(self, chat_id: int) -> None:
@@ -88,7 +94,8 @@ class RateLimiter:
 
     Callers get slots `1 / per_second` apart; one that wakes late lets the next keep its slot (so the
     average holds), while a sliding window over the moments callers actually went through caps every
-    second at the limit, however late anyone woke.
+    second at the limit, however late anyone woke. Callers take their turns one at a time, in order, a
+    group's calls (`first`) ahead of the rest (a group's go first: see the module docstring).
     """
 
     WINDOW = 1.05  # one second, plus a margin for the jitter between our clock and the server's
@@ -99,10 +106,21 @@ class RateLimiter:
         self.capacity = max(1, math.ceil(per_second) - 1)
         self._slot = float("-inf")
         self._recent: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._busy = False  # a caller is taking its turn
+        self._line: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
 
-    async def acquire(self) -> None:
-        async with self._lock:
+    async def acquire(self, *, first: bool = False) -> None:
+        if self._busy or any(self._line):
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._line[0 if first else 1].append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # the turn came as we were cancelled: pass it on
+                    self._pass_turn()
+                raise
+        self._busy = True
+        try:
             while True:
                 now = time.monotonic()
                 while self._recent and self._recent[0] <= now - self.WINDOW:
@@ -115,6 +133,18 @@ class RateLimiter:
                 await asyncio.sleep(wait)
             self._slot = max(self._slot, now - self.interval) + self.interval
             self._recent.append(now)
+        finally:
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        """The next caller in line (groups' first) takes its turn, or nobody is busy."""
+        for line in self._line:
+            while line:
+                turn = line.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._busy = False
 
     def pause(self, seconds: float) -> None:
         self._slot = max(self._slot, time.monotonic() + seconds)
@@ -209,8 +239,8 @@ class LocalPacing:
                 break
             await asyncio.sleep(delay)
 
-    async def acquire(self) -> None:
-        await self.rate.acquire()
+    async def acquire(self, chat_id: int | None = None) -> None:
+        await self.rate.acquire(first=chat_id is not None and chat_id < 0)
 
     def record(self, chat_id: int) -> None:
         self.chats.record(chat_id)

@@ -135,12 +135,12 @@ class OutboxDelivery:
         room = self.max_active_chats - len(self._active)
         if room <= 0:
             return []
-        chosen = await self.claims.claim(list(self._active), max_chats=room)
-        if chosen and not self.db.is_sqlite:  # SQLite has no SKIP LOCKED: see `Claims.keep_in_order`
-            chosen, conflicts, recent = await self.claims.keep_in_order(chosen)
-            self.stats.order_conflicts += conflicts
-            self.pacing.restore(recent)  # another process may have sent to these chats a moment ago
-        return chosen
+        claim = await self.claims.claim(list(self._active), max_chats=room)
+        self.stats.claim_passes += 1
+        self.stats.order_conflicts += claim.conflicts
+        if claim.recent:
+            self.pacing.restore(claim.recent)  # another process may have sent to these chats a moment ago
+        return claim.rows
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class OutboxDelivery:
                 attempt = await self.attempts.begin(row_id)
                 if not attempt:
                     return True  # dropped meanwhile (customer unreachable), or no longer ours
-            await self.pacing.acquire()  # last, so nothing slow sits between the slot and the call
+            await self.pacing.acquire(chat_id)  # last, so nothing slow sits between the slot and the call
             try:
                 result = await self._call(part_method, part_payload)
             except RetryLater as exc:

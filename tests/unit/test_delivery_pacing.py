@@ -152,3 +152,24 @@ async def test_a_429_pauses_every_call_briefly_and_the_chat_for_the_whole_wait(m
     assert clock.now - start == pytest.approx(pacing_module.GLOBAL_PAUSE_CAP)
     await pacing.wait_for_chat(-100)
     assert clock.now - start == pytest.approx(60)
+
+
+async def test_a_groups_call_goes_ahead_in_the_in_process_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's rate: a group's call waits for the call taking its turn now, not for the private chats'
+    calls in line (a broadcast must not starve the staff group, which has a budget of its own)."""
+    Clock(monkeypatch)
+    pacing = LocalPacing(DeliveryLimits(per_second=10))
+    order: list[int] = []
+
+    async def call(chat_id: int) -> None:
+        await pacing.acquire(chat_id)
+        order.append(chat_id)
+
+    private = [asyncio.create_task(call(chat)) for chat in range(1, 21)]
+    await asyncio.sleep(0)  # the private calls are in line
+    gone = len(order)
+    group = asyncio.create_task(call(-100))
+    await asyncio.gather(*private, group)
+    assert len(order) == 21 and gone < 10
+    # after the call taking its turn and the one given it before the group's call (a new task) got in line
+    assert order.index(-100) <= gone + 2

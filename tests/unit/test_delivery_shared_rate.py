@@ -286,3 +286,56 @@ async def test_postgres_shares_the_rate(processes: tuple[Database, Database]) ->
     assert SHARED_RATE_MARGIN < 1
     await pacing.acquire()  # the real clock: the schedule is free, so this is at once
     assert pacing.rate.reservations == 1
+
+
+async def test_slots_are_placed_from_the_middle_of_the_round_trip() -> None:
+    """The database measures a slot from its own now, halfway through the reservation's round trip: placed
+    from the moment the answer came, every slot of a process with a slow connection lands late by its
+    latency, onto the next slots of the other processes."""
+    time = VirtualTime()
+    schedule = {"next": 10.0}
+    leg = 0.05  # each way: slower than a slot's interval
+
+    async def reserve(count: int) -> float:  # the database's rule, on the virtual clock, a leg away
+        await time.sleep(leg)
+        first = max(schedule["next"], time.now)
+        schedule["next"] = first + count * INTERVAL
+        answer = first - time.now
+        await time.sleep(leg)
+        return answer
+
+    limiter = SharedRateLimiter(reserve, RATE, clock=time.clock, sleep=time.sleep)
+    log: list[tuple[float, str]] = []
+    tasks = [asyncio.create_task(_send(limiter, time, "a", log)) for _ in range(12)]
+    await time.run(tasks)
+    expected = [10.0 + n * INTERVAL for n in range(12)]
+    assert [at for at, _ in log] == pytest.approx(expected)
+    assert limiter.missed == 0
+
+
+async def test_a_groups_call_goes_ahead_of_the_private_calls_waiting() -> None:
+    """A group's call takes the next slot handed out, however many private chats' calls wait before it."""
+    time = VirtualTime()
+    schedule = {"next": 0.0}
+
+    async def reserve(count: int) -> float:
+        first = max(schedule["next"], time.now)
+        schedule["next"] = first + count * INTERVAL
+        return first - time.now
+
+    async def send(name: str, first: bool) -> None:
+        await limiter.acquire(first=first)
+        log.append((time.now, name))
+
+    limiter = SharedRateLimiter(reserve, RATE, clock=time.clock, sleep=time.sleep)
+    log: list[tuple[float, str]] = []
+    private = [asyncio.create_task(send(f"private{n}", False)) for n in range(40)]
+    await time.run(private, until=lambda: len(log) >= 1)
+    gone = len(log)
+    group = asyncio.create_task(send("group", True))
+    await time.run([*private, group])
+    order = [name for _, name in log]
+    assert len(order) == 41
+    # behind only the calls whose slots were handed out when it came (two reservations' worth at most)
+    assert order.index("group") <= gone + 2 * limiter.batch < 40
+    assert min(_gaps([at for at, _ in log])) >= INTERVAL - 1e-6
