@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import event
@@ -28,14 +28,17 @@ from storage.types import utcnow
 #: an outbox row before it is written: the table's columns as a dict (see storage/deferred.py)
 OutboxRow = dict[str, Any]
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-_DIRTY = "outbox_dirty"  # session info: this transaction wrote outbox rows
+_DIRTY = "outbox_dirty"  # session info: the chats this transaction wrote outbox rows for (True: not known)
 
 
 class Bell:
-    """Wakes the delivery loop when a transaction that wrote outbox rows commits."""
+    """Wakes the delivery loop when a transaction that wrote outbox rows commits, and tells its listeners
+    which chats those rows were for (None: not known), so a chat's sender that finishes can tell whether
+    rows of its chat may have come meanwhile (scheduler/delivery/sender.py)."""
 
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None
+        self._listeners: list[Callable[[frozenset[int] | None], None]] = []
 
     def _get(self) -> asyncio.Event:
         if self._event is None:
@@ -47,6 +50,23 @@ class Bell:
             self._get().set()
         except RuntimeError:  # pragma: no cover - no loop (CLI use)
             pass
+
+    def is_rung(self) -> bool:
+        """Rung since the loop last woke (tests)."""
+        return self._event is not None and self._event.is_set()
+
+    def committed(self, chats: frozenset[int] | None) -> None:
+        """Rows for `chats` (None: chats not known) were committed: the listeners hear it, the loop wakes."""
+        for listener in self._listeners:
+            listener(chats)
+        self.ring()
+
+    def listen(self, listener: Callable[[frozenset[int] | None], None]) -> None:
+        self._listeners.append(listener)
+
+    def forget(self, listener: Callable[[frozenset[int] | None], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     async def wait(self, timeout: float) -> bool:
         ev = self._get()
@@ -60,6 +80,7 @@ class Bell:
 
     def reset(self) -> None:
         self._event = None
+        self._listeners = []
 
 
 bell = Bell()
@@ -67,8 +88,9 @@ bell = Bell()
 
 @event.listens_for(Session, "after_commit")
 def _ring_after_commit(session: Session) -> None:
-    if session.info.pop(_DIRTY, False):
-        bell.ring()
+    written = session.info.pop(_DIRTY, None)
+    if written:
+        bell.committed(None if written is True else frozenset(written))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -76,9 +98,16 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_DIRTY, None)
 
 
-def mark_written(session: AsyncSession) -> None:
-    """This transaction changed outbox rows: delivery is woken when it commits."""
-    session_info(session)[_DIRTY] = True
+def mark_written(session: AsyncSession, chat_id: int | None = None) -> None:
+    """This transaction changed outbox rows (of `chat_id`; None: of chats not said): delivery is woken when
+    it commits."""
+    info = session_info(session)
+    known = info.get(_DIRTY, set())
+    if chat_id is None or known is True:
+        info[_DIRTY] = True
+    else:
+        known.add(chat_id)
+        info[_DIRTY] = known
 
 
 def new_row(
@@ -120,7 +149,7 @@ def enqueue(session: AsyncSession, row: OutboxRow) -> OutboxRow:
     if not isinstance(row, dict):
         raise TypeError(f"an outbox row is built with new_row(), not {type(row).__name__}")
     queue_insert(session, _OUTBOX, row)
-    mark_written(session)
+    mark_written(session, int(row["chat_id"]))
     return row
 
 

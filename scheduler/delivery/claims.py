@@ -36,6 +36,8 @@ class Claim:
     conflicts: int = 0
     #: (chat, sent at) of the claimed chats' sends of the last minute, by any process (`recent_sends`)
     recent: list[tuple[int, datetime]] = field(default_factory=list)
+    #: the pass stopped at a limit (rows per pass, per chat, chats at work): due rows may be left
+    cut: bool = False
 
 
 # Built once (building one per pass costs more than running it).
@@ -114,24 +116,23 @@ class Claims:
             barrier = {int(chat): int(first) for chat, first in found.all()}
             per_chat: dict[int, int] = defaultdict(int)
             stopped: set[int] = set()
+            cut = len(rows) >= self.limits.claim_batch
             for row_id, chat in rows:
                 if chat in stopped:
                     continue
                 new_chat_beyond_room = chat not in per_chat and max_chats is not None and len(per_chat) >= max_chats
-                if (
-                    new_chat_beyond_room
-                    or row_id > barrier.get(chat, row_id)
-                    or per_chat[chat] >= self.limits.per_chat_batch
-                ):
+                beyond_batch = per_chat[chat] >= self.limits.per_chat_batch
+                if new_chat_beyond_room or beyond_batch or row_id > barrier.get(chat, row_id):
+                    cut = cut or new_chat_beyond_room or beyond_batch
                     stopped.add(chat)
                     continue
                 per_chat[chat] += 1
                 chosen.append((int(row_id), int(chat)))
             if not chosen:
-                return Claim([])
-            claim = Claim(chosen)
+                return Claim([], cut=cut)
+            claim = Claim(chosen, cut=cut)
             if not self.db.is_sqlite:  # SQLite has no SKIP LOCKED, and runs one process
-                claim = await self._keep_in_order(session, chosen)
+                claim = await self._keep_in_order(session, chosen, cut)
             until = now + timedelta(seconds=self.limits.lease)
             if claim.rows:
                 leases = [{"b_id": row_id, "b_until": until, "b_by": self.worker_id} for row_id, _ in claim.rows]
@@ -144,7 +145,7 @@ class Claims:
         async with self.db.read() as session:
             return (await session.execute(claimable, {**params, "limit": 1})).first() is not None
 
-    async def _keep_in_order(self, session: Any, chosen: Claimed) -> Claim:
+    async def _keep_in_order(self, session: Any, chosen: Claimed, cut: bool) -> Claim:
         """PostgreSQL, in the claim's transaction: a chat's claimed rows must be a gap-free run of its pending
         rows.
 
@@ -164,7 +165,7 @@ class Claims:
         recent = await _recent_sends(session, set(chats))
         give_back = {r for r, c in chosen if c in foreign and r > foreign[c]}
         conflicts = len({c for r, c in chosen if r in give_back})
-        return Claim([(r, c) for r, c in chosen if r not in give_back], conflicts, recent)
+        return Claim([(r, c) for r, c in chosen if r not in give_back], conflicts, recent, cut)
 
     async def unlock(self, ids: Sequence[int]) -> None:
         """Give rows back (claimed but not started): another process, or our next pass, sends them."""

@@ -68,6 +68,14 @@ class OutboxDelivery:
         self.max_active_chats = max(1, int(self.limits.per_second * self.limits.lease / 4))
         self._started = False
         self._stopping = False
+        #: when a chat's sender finishes, a claim pass runs only if due rows may have been left behind for
+        #: want of it: rows committed for the chat while it was at work (a pass passes busy chats over),
+        #: or a pass cut short by a limit (see `_chat_done`)
+        self._commits = 0  # commits of this process that wrote outbox rows (`bell`)
+        self._commits_at_claim: dict[int, int] = {}  # active chat → `_commits` when its claim began
+        self._came: dict[int, int] = {}  # chat → the last commit with rows for it (since the last pass began)
+        self._unknown = -1  # the last commit whose rows' chats are not known
+        self._left_behind = False  # the last pass stopped at a limit (room, batch): due rows may wait
 
     # -- start-up -----------------------------------------------------------------------------------
 
@@ -76,6 +84,7 @@ class OutboxDelivery:
         if self._started:
             return
         self._started = True
+        bell.listen(self._heard)
         await self.claims.release_stale_locks()
         self.pacing.restore(await self.claims.recent_sends())
 
@@ -97,6 +106,7 @@ class OutboxDelivery:
             if self._active:
                 await asyncio.wait(list(self._active.values()), timeout=grace)
         finally:
+            bell.forget(self._heard)
             for task in list(self._active.values()):
                 task.cancel()
 
@@ -113,9 +123,26 @@ class OutboxDelivery:
             task.add_done_callback(lambda _t, c=chat_id: self._chat_done(c))
         return len(claimed)
 
+    def _heard(self, chats: frozenset[int] | None) -> None:
+        """A commit of this process wrote outbox rows for `chats` (None: not known)."""
+        self._commits += 1
+        if chats is None:
+            self._unknown = self._commits
+            return
+        for chat in chats:  # all of them: a claim pass under way may be taking the chat on right now
+            self._came[chat] = self._commits
+
     def _chat_done(self, chat_id: int) -> None:
+        """The chat is idle again. Another claim pass now only if it may find rows it could not take before
+        (each pass costs a transaction, and every chat's sender finishes: with two processes that doubled
+        the passes): rows this process committed for the chat while it was busy, or a pass cut short by a
+        limit. Rows another process committed for it meanwhile wait for the next pass (a commit's bell,
+        at the latest the poll, `poll_every`)."""
         self._active.pop(chat_id, None)
-        bell.ring()
+        claimed_at = self._commits_at_claim.pop(chat_id, -1)
+        came = self._came.pop(chat_id, -1)
+        if self._left_behind or came > claimed_at or self._unknown > claimed_at:
+            bell.ring()
 
     async def drain(self, timeout: float = 30.0, *, until_empty: bool = False) -> None:
         """Deliver everything due now (tests, CLI and shutdown); `until_empty` also waits for retries."""
@@ -134,8 +161,14 @@ class OutboxDelivery:
     async def _claim(self) -> Claimed:
         room = self.max_active_chats - len(self._active)
         if room <= 0:
+            self._left_behind = True
             return []
+        began = self._commits  # the pass sees every row committed so far
+        self._came = {chat: at for chat, at in self._came.items() if chat in self._active}
         claim = await self.claims.claim(list(self._active), max_chats=room)
+        self._left_behind = claim.cut
+        for _, chat in claim.rows:
+            self._commits_at_claim[chat] = began
         self.stats.claim_passes += 1
         self.stats.order_conflicts += claim.conflicts
         if claim.recent:

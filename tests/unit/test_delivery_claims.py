@@ -4,6 +4,7 @@ a split group message counted as its messages whichever process sent it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -133,3 +134,58 @@ async def test_a_split_group_message_counts_as_its_messages_for_the_next_process
     assert [chat for chat, _ in sends].count(501) == 1
     successor.pacing.restore(sends)
     assert len(successor.pacing.chats._group_window[desk.STAFF]) == parts
+
+
+class HeldTransport(FakeTransport):
+    """Calls to `held` chats wait until `release` is set (a slow chat, still at work)."""
+
+    def __init__(self, held: set[int]) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        if payload.get("chat_id") in self.held:
+            self.waiting.set()
+            await self.release.wait()
+        return await super().call(method, payload)
+
+
+async def test_a_finished_chat_asks_for_no_pass_when_nothing_can_be_waiting(any_db: Database) -> None:
+    """Each chat's sender that finished used to ring for a claim pass: one pass per chat sent to, doubled
+    with two processes. With nothing committed for it meanwhile and no limit reached, nothing rings."""
+    async with any_db.session() as session:
+        for chat in (501, 502, 503, 504):
+            outbox.send_text(session, chat, f"hello {chat}")
+    delivery = desk.delivery(any_db, FakeTransport(), LIMITS)
+    await delivery.startup()
+    assert await bell.wait(5)  # the commit's (heard, so no longer rung)
+    assert await delivery.dispatch_due() == 4
+    await asyncio.gather(*delivery._active.values())
+    assert not delivery._active and delivery.stats.sent == 4
+    assert not bell.is_rung()  # no pass asked for
+    assert delivery.stats.claim_passes == 1
+
+
+async def test_rows_committed_for_a_busy_chat_are_claimed_when_it_finishes(any_db: Database) -> None:
+    """A pass passes over a chat at work; when its sender finishes, the rows that came for it meanwhile
+    ring for a pass, which takes them (no wait for the poll)."""
+    transport = HeldTransport({501})
+    delivery = desk.delivery(any_db, transport, LIMITS)
+    await delivery.startup()
+    await queue(any_db, 501, "first")
+    assert await delivery.dispatch_due() == 1
+    await transport.waiting.wait()  # chat 501 is at work
+    await queue(any_db, 501, "second")  # committed meanwhile: its bell rings
+    await queue(any_db, 502, "other chat")
+    assert await bell.wait(5)  # rung (heard, so no longer rung)
+    assert await delivery.dispatch_due() == 1  # 502 only: 501 is busy
+    await delivery._active[502]  # 502 sent
+    assert not bell.is_rung()  # 502's sender finished with nothing left behind
+    transport.release.set()
+    await asyncio.gather(*delivery._active.values())
+    assert bell.is_rung()  # 501's sender finished with a row waiting: a pass is asked for
+    assert await delivery.dispatch_due() == 1
+    await asyncio.gather(*delivery._active.values())
+    assert transport.delivered[501] == ["first", "second"]
