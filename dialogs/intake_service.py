@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,8 +22,8 @@ from helpdesk.i18n import t
 from helpdesk.outbox import Buttons
 from helpdesk.policy import DeskPolicy
 from helpdesk.vocabulary import Category, Impact, TicketType, Urgency
-from storage import repos
-from storage.models import Customer, Draft, Ticket
+from storage import drafts, repos
+from storage.models import Customer, Ticket
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Result:
     finished: bool = False
 
 
-def _draft_state(row: Draft) -> DraftState:
+def _draft_state(row: drafts.DraftRow) -> DraftState:
     return DraftState(
         step=row.step,
         token=row.token,
@@ -56,18 +55,9 @@ def _draft_state(row: Draft) -> DraftState:
     )
 
 
-#: how fresh an unchanged draft's `updated_at` is kept (it only ages drafts out after days)
-TOUCH_RESOLUTION = timedelta(minutes=10)
-
-
-def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
-    """The draft row with the state written into it (a new row when there was none).
-
-    Only what changed is written, so an answer that changes nothing (a text where a button is expected)
-    costs no UPDATE beyond a coarse `updated_at`.
-    """
-    now = now_utc()
-    fields = {
+def _fields(state: DraftState) -> dict[str, Any]:
+    """The draft's columns an intake step writes, copied (the state goes on changing)."""
+    return {
         "step": state.step,
         "token": state.token,
         "answers": dict(state.answers),
@@ -75,11 +65,6 @@ def _store(row: Draft | None, customer: Customer, state: DraftState) -> Draft:
         "history": list(state.history),
         "editing": state.editing,
     }
-    if row is None:  # every field given: pydantic inspects a default factory at every call
-        return Draft(customer_id=customer.id, created_at=now, updated_at=now, **fields)
-    if repos.assign_changed(row, fields) or now - row.updated_at >= TOUCH_RESOLUTION:
-        row.updated_at = now
-    return row
 
 
 _UNREAD = object()
@@ -116,7 +101,7 @@ class IntakeService:
         self.dialog.offers = OfferStep(providers, contexts)
         self._prepared = True
 
-    async def _draft_row(self) -> Draft | None:
+    async def _draft_row(self) -> drafts.DraftRow | None:
         if self._row is _UNREAD:
             self._row = await repos.draft_of(self.session, self.customer.id)
         return self._row
@@ -209,10 +194,8 @@ class IntakeService:
             registered = await self._register(turn.draft)
             await self._delete()
             return Result([self._registered(registered)], ticket=registered.ticket, finished=True)
-        before = await self._draft_row()
-        self._row = _store(before, self.customer, turn.draft)
-        if before is None:  # a loaded row is tracked already (adding it again walks the mapper for nothing)
-            self.session.add(self._row)
+        assert self.customer.id is not None  # a customer the intake talks to is stored
+        self._row = drafts.save(self.session, await self._draft_row(), self.customer.id, _fields(turn.draft), now_utc())
         if turn.quiet:
             return Result([])
         text = "\n\n".join([*turn.notes, turn.prompt.text if turn.prompt else ""]).strip()

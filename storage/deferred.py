@@ -1,11 +1,14 @@
-"""Rows written in bulk: queued in the session, inserted together before its next query or its commit.
+"""Rows written in bulk: queued in the session, inserted (or updated) together before its next query or its
+commit.
 
 An update's handler writes one or two outbox rows; as ORM objects each costs its construction, the unit
 of work's bookkeeping and its own INSERT at flush, several times the row's real work. Queued here as
-plain dicts they go in one executemany per table, in the order they were queued, when the session next
+plain dicts they go in one executemany per table (and statement), each table's in the order they were
+queued (the tables queued here refer to none of one another's queued rows), when the session next
 runs a statement that involves their table (in any clause or subquery; textual SQL counts as involving
 every table) or commits, so a query sees them, as with autoflush. A rollback forgets them with the rest
-of the transaction; a savepoint's rollback forgets the ones queued inside it.
+of the transaction; a savepoint's rollback forgets the ones queued inside it. `queue_update` does the same
+for an UPDATE built once (its parameters queued, run as one executemany with the rest in queue order).
 
 Rows queued before a savepoint must be written before it starts (`write_queued`), or its rollback could
 take them along: starting a savepoint with rows queued is refused.
@@ -13,7 +16,6 @@ take them along: starting a savepoint with rows queued is refused.
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from typing import Any
 
@@ -38,6 +40,12 @@ def queue_insert(
     return row
 
 
+def queue_update(session: AsyncSession | Session, table: Table, statement: Any, params: dict[str, Any]) -> None:
+    """Queue `params` for `statement`, an UPDATE of `table` built once; written like the queued inserts, in
+    queue order, the consecutive ones of one statement in one executemany."""
+    session_info(session).setdefault(_QUEUE, []).append((table, params, statement))
+
+
 def queued(session: AsyncSession | Session) -> int:
     return len(session_info(session).get(_QUEUE, ()))
 
@@ -46,9 +54,18 @@ def _write(session: Session) -> None:
     rows = session.info.pop(_QUEUE, None)
     if not rows:
         return
-    for (table, skip_conflicts), group in itertools.groupby(rows, key=lambda item: (item[0], item[2])):
-        stmt = _skipping_insert(session, table) if skip_conflicts else insert(table)
-        session.execute(stmt, [row for _, row, _ in group])
+    groups: dict[tuple[Table, Any], list[dict[str, Any]]] = {}
+    for table, row, how in rows:
+        groups.setdefault((table, how), []).append(row)
+    for (table, how), group in groups.items():
+        session.execute(_statement(session, table, how), group)
+
+
+def _statement(session: Session, table: Table, how: bool | Any) -> Any:
+    """An insert (`how`: whether it skips conflicts), or the queued update's own statement."""
+    if not isinstance(how, bool):
+        return how
+    return _skipping_insert(session, table) if how else insert(table)
 
 
 def _skipping_insert(session: Session, table: Table) -> Any:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, object_session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import drafts
 from storage.db import session_info as _info
 from storage.deferred import queue_insert, write_queued
 from storage.models import (
@@ -69,16 +70,16 @@ _CUSTOMERS_BY_TELEGRAM_IDS = select(Customer).where(
 
 # What a batch of updates loaded up front (see `prefetch_customers`), kept in the session's info for its
 # one transaction: telegram id -> customer row (None: known not to exist), and the customer ids known to
-# have no draft / no open ticket (a new draft or ticket, or a ticket's state changing, takes the id out).
+# have no open ticket (a new ticket, or a ticket's state changing, takes the id out); their drafts are kept by
+# storage.drafts.
 # Cleared on any rollback, so a rolled-back insert is never taken for a row.
 _CUSTOMERS = "repos.customers_by_telegram_id"
-_NO_DRAFT = "repos.customers_without_draft"
 _NO_OPEN_TICKET = "repos.customers_without_open_ticket"
 #: a batch's customers with their drafts and whether they have an open ticket, in one query
 _CUSTOMERS_WITH_DRAFTS = (
     select(
         Customer,
-        Draft,
+        *drafts.COLUMNS,
         select(col(Ticket.id))
         .where(Ticket.customer_id == Customer.id, col(Ticket.state).in_(OPEN_STATES))
         .exists()
@@ -92,15 +93,12 @@ _CUSTOMERS_WITH_DRAFTS = (
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_prefetched(session: Session, _previous: Any) -> None:
     session.info.pop(_CUSTOMERS, None)
-    session.info.pop(_NO_DRAFT, None)
     session.info.pop(_NO_OPEN_TICKET, None)
 
 
 @event.listens_for(Session, "transient_to_pending")
 def _row_appears(session: Session, instance: Any) -> None:
-    if isinstance(instance, Draft):
-        session.info.get(_NO_DRAFT, set()).discard(instance.customer_id)
-    elif isinstance(instance, Ticket):
+    if isinstance(instance, Ticket):
         session.info.get(_NO_OPEN_TICKET, set()).discard(instance.customer_id)
 
 
@@ -129,9 +127,9 @@ async def prefetch_customers(
     if not wanted:
         return
     found = (await session.execute(_CUSTOMERS_WITH_DRAFTS, {"telegram_ids": wanted})).all()
-    rows = [customer for customer, _, _ in found]
-    with_draft = {customer.id for customer, draft, _ in found if draft is not None}
-    with_ticket = {customer.id for customer, _, has_open in found if has_open}
+    rows = [found_row[0] for found_row in found]
+    found_drafts = {found_row[0].id: drafts.row_of(found_row[1:-1]) for found_row in found}
+    with_ticket = {found_row[0].id for found_row in found if found_row[-1]}
     known: dict[int, Customer | None] = dict.fromkeys(wanted)
     known.update({row.telegram_id: row for row in rows})
     new: list[Customer] = []
@@ -149,7 +147,7 @@ async def prefetch_customers(
     ids = [row.id for row in rows if row.id is not None and row.id not in other_ids]
     info = _info(session)
     info.setdefault(_CUSTOMERS, {}).update(known)
-    info.setdefault(_NO_DRAFT, set()).update(set(ids) - with_draft)
+    drafts.remember(session, {customer_id: found_drafts[customer_id] for customer_id in ids})
     info.setdefault(_NO_OPEN_TICKET, set()).update(set(ids) - with_ticket)
     _remember_new(session, new)
 
@@ -204,7 +202,7 @@ def _remember_new(session: AsyncSession, customers: Sequence[Customer]) -> None:
     info = _info(session)
     info.setdefault(_CUSTOMERS, {}).update({c.telegram_id: c for c in customers})
     ids = {c.id for c in customers if c.id is not None}
-    info.setdefault(_NO_DRAFT, set()).update(ids)
+    drafts.remember(session, dict.fromkeys(ids))
     info.setdefault(_NO_OPEN_TICKET, set()).update(ids)
 
 
@@ -401,16 +399,13 @@ async def attachments_of(session: AsyncSession, ticket_id: int) -> Sequence[Atta
 # -- drafts ------------------------------------------------------------------------------------------
 
 
-async def draft_of(session: AsyncSession, customer_id: int) -> Draft | None:
-    if customer_id in _info(session).get(_NO_DRAFT, ()):
-        return None
-    return await session.get(Draft, customer_id)
+async def draft_of(session: AsyncSession, customer_id: int) -> drafts.DraftRow | None:
+    """The customer's intake draft as a plain row (storage/drafts.py); None when there is none."""
+    return await drafts.of_customer(session, customer_id)
 
 
 async def delete_draft(session: AsyncSession, customer_id: int) -> None:
-    draft = await session.get(Draft, customer_id)
-    if draft is not None:
-        await session.delete(draft)
+    await drafts.delete(session, customer_id)
 
 
 # -- message links -----------------------------------------------------------------------------------
