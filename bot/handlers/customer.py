@@ -78,10 +78,12 @@ async def set_language(ctx: HandlerContext, lang: str) -> None:
     customer.language = lang
     ctx.session.add(customer)
     ctx.set_lang(lang)
-    ctx.reply(t(lang, "lang.changed"))
     result = await (await intake(ctx)).current()
-    if result is not None:
-        send(ctx, result.replies)
+    if result is None or not result.replies:
+        ctx.reply(t(lang, "lang.changed"))
+        return
+    first, *rest = result.replies  # in the middle of the form: one message, the question in the new language
+    send(ctx, [replace(first, text=f"{t(lang, 'lang.changed')}\n\n{first.text}"), *rest])
 
 
 async def my(ctx: HandlerContext, message: Message | None = None) -> None:
@@ -216,6 +218,8 @@ async def lang_button(ctx: HandlerContext, press: ButtonPress, button: Callback)
     ctx.answer_button()
     wanted = button.args[0] if button.args else ""
     if wanted in LANGUAGES:
+        if press.chat_id is not None and press.message_id is not None:  # the chooser was answered
+            outbox.drop_buttons(ctx.session, press.chat_id, press.message_id)
         await set_language(ctx, wanted)
 
 

@@ -162,6 +162,23 @@ async def test_language_switch_and_help(desk: Desk) -> None:
     assert "How I can help" in max_.last.text
 
 
+async def test_a_language_chosen_in_the_middle_of_the_form_is_one_message_and_the_chooser_is_answered(
+    desk: Desk,
+) -> None:
+    ann = desk.person(501, "Ann")
+    await ann.send("The label printer in the warehouse is jammed and prints nothing at all")
+    await ann.send("/lang")
+    chooser = ann.last
+    ann.new()
+    await ann.press(chooser, "Русский")
+    (changed,) = ann.new()  # the confirmation above the open question, now in Russian, with its buttons
+    assert changed.text.startswith("Язык переключён на русский.") and "Какой сервис или устройство" in changed.text
+    assert "Принтер или сканер" in changed.buttons and chooser.buttons == []
+    await ann.send("/cancel")
+    await ann.send("/lang en")  # no form open: the confirmation alone
+    assert ann.last.text == "Language set to English."
+
+
 async def test_blocking_the_bot_marks_the_customer_unreachable_until_they_write(desk: Desk) -> None:
     zoe = desk.person(951, "Zoe")
     await zoe.send("/start")
