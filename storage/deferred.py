@@ -3,8 +3,8 @@ commit.
 
 An update's handler writes one or two outbox rows; as ORM objects each costs its construction, the unit
 of work's bookkeeping and its own INSERT at flush, several times the row's real work. Queued here as
-plain dicts they go in one executemany per table (and statement), each table's in the order they were
-queued (the tables queued here refer to none of one another's queued rows), when the session next
+plain dicts they go in one executemany per run of one table's writes of one statement, each table's in
+the order they were queued (the tables queued here refer to none of one another's queued rows), when the session next
 runs a statement that involves their table (in any clause or subquery; textual SQL counts as involving
 every table) or commits, so a query sees them, as with autoflush. A rollback forgets them with the rest
 of the transaction; a savepoint's rollback forgets the ones queued inside it. `queue_update` does the same
@@ -42,7 +42,7 @@ def queue_insert(
 
 def queue_update(session: AsyncSession | Session, table: Table, statement: Any, params: dict[str, Any]) -> None:
     """Queue `params` for `statement`, an UPDATE of `table` built once; written like the queued inserts, in
-    queue order, the consecutive ones of one statement in one executemany."""
+    the table's queue order, its consecutive ones of one statement in one executemany."""
     session_info(session).setdefault(_QUEUE, []).append((table, params, statement))
 
 
@@ -54,11 +54,23 @@ def _write(session: Session) -> None:
     rows = session.info.pop(_QUEUE, None)
     if not rows:
         return
-    groups: dict[tuple[Table, Any], list[dict[str, Any]]] = {}
-    for table, row, how in rows:
-        groups.setdefault((table, how), []).append(row)
-    for (table, how), group in groups.items():
+    for table, how, group in _runs(rows):
         session.execute(_statement(session, table, how), group)
+
+
+def _runs(rows: list[tuple[Table, dict[str, Any], Any]]) -> list[tuple[Table, Any, list[dict[str, Any]]]]:
+    """The queued writes as executemany runs: a write joins its table's latest run when that run is of the
+    same statement, else starts a new one, so each table's writes keep their queue order (a draft's INSERT
+    before its UPDATE) while the interleaved writes of other tables do not split a run."""
+    runs: list[tuple[Table, Any, list[dict[str, Any]]]] = []
+    latest: dict[Table, tuple[Table, Any, list[dict[str, Any]]]] = {}
+    for table, row, how in rows:
+        run = latest.get(table)
+        if run is None or run[1] is not how:
+            run = latest[table] = (table, how, [])
+            runs.append(run)
+        run[2].append(row)
+    return runs
 
 
 def _statement(session: Session, table: Table, how: bool | Any) -> Any:

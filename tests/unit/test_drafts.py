@@ -122,3 +122,23 @@ async def test_a_rollback_forgets_the_drafts_read_and_queued(db: Database) -> No
         again = await repos.draft_of(session, customer.id)
         assert again is not None and again.step == "service"  # read again, as stored
     assert (await stored(db))[customer.id].token == "t0"
+
+
+async def test_a_batchs_draft_updates_do_not_jump_ahead_of_another_customers_new_draft(db: Database) -> None:
+    """One batch: A answers (an UPDATE queued), B starts (an INSERT), B answers at once (an UPDATE): B's
+    UPDATE must run after B's INSERT, or it finds no row and B's answer is lost without an error."""
+    (first,) = await customers_with_drafts(db, [4501])
+    async with db.session() as session:
+        second = await ensure_customer(session, Person(user_id=4502, chat_id=4502, first_name="B"))
+        await repos.prefetch_customers(session, [4501, 4502])
+        row = await repos.draft_of(session, first.id)
+        drafts.save(session, row, first.id, state("urgency", "a1"), now_utc())
+        new = drafts.save(session, None, second.id, state("description", "b0"), now_utc())
+        drafts.save(session, new, second.id, state("service", "b1", description="scanner"), now_utc())
+    found = await stored(db)
+    assert (found[first.id].step, found[first.id].token) == ("urgency", "a1")
+    assert (found[second.id].step, found[second.id].token, found[second.id].answers) == (
+        "service",
+        "b1",
+        {"description": "scanner"},
+    )
