@@ -225,10 +225,15 @@ class UpdateInbox:
         """A worker for every `min_batch` ready chats, at least one, at most `max_workers`. A chat that
         becomes ready while the workers are at least that busy waits for one of them to finish its batch
         (then it takes every ready chat, up to its share) instead of starting a transaction of its own."""
-        while self._ready and len(self._workers) < min(self.max_workers, -(-len(self._ready) // self.min_batch)):
+        while self._ready and self._running_workers() < min(self.max_workers, -(-len(self._ready) // self.min_batch)):
             task = asyncio.create_task(self._work(), name="inbox-worker")
             self._workers.add(task)
             task.add_done_callback(self._workers.discard)
+
+    def _running_workers(self) -> int:
+        """Workers still at work: one that has just finished stays in the set until its done callback runs
+        (the next turn of the loop), and a chat scheduled meanwhile must not count on it."""
+        return sum(1 for worker in self._workers if not worker.done())
 
     def _wait_then_schedule(self, chat_key: int, delay: float) -> None:
         async def wait() -> None:

@@ -405,6 +405,24 @@ async def test_a_chat_ready_while_the_workers_are_busy_joins_the_next_batch(db: 
     assert inbox.stats.batches == 4 and inbox.stats.processed == 9
 
 
+async def test_a_chat_scheduled_just_as_a_worker_finishes_gets_a_worker(db: Database, bot: Any) -> None:
+    """A worker that has returned stays in the set until its done callback runs in the next turn of the
+    loop; a chat scheduled in that gap must start a worker of its own, not wait for the periodic recovery."""
+    rec = Recorder()
+    inbox = make_inbox(db, bot, rec)
+
+    async def finished() -> None:
+        return None
+
+    gone = asyncio.create_task(finished())
+    await gone
+    inbox._workers.add(gone)  # the gap: done, its discard callback not yet run
+    await inbox.store([message(720, "hello")])
+    inbox._workers.discard(gone)
+    assert await inbox.idle(10)
+    assert rec.calls == [(720, "hello")]
+
+
 async def test_first_contacts_of_a_batch_become_customers_once(db: Database, bot: Any) -> None:
     """Private senders new to the desk are created together; a group stranger is not a customer."""
     from storage.models import Customer
