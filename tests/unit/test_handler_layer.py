@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bot.handlers.audience import AGENT, CUSTOMER
+from bot.handlers.audience import AGENT, CUSTOMER, STAFF_AGENT
 from bot.handlers.routes import ROUTES
 from bot.handlers.routing import OnButton, OnCommand
 from helpdesk import callbacks
@@ -27,7 +27,10 @@ def test_every_command_and_button_has_a_route_and_an_audience() -> None:
              "priority", "stats", "export", "major", "link", "unlink", "outage", "kb", "canned", "open",
              "escalate"}  # fmt: skip
     customer = {"start", "new", "status", "my", "cancel", "help", "lang"}
-    assert commands == {(c, AGENT) for c in agent} | {(c, CUSTOMER) for c in customer}
+    staff_only = {"help"}  # the agent commands listed to an agent in the staff chat (a customer's /help elsewhere)
+    assert commands == (
+        {(c, AGENT) for c in agent} | {(c, CUSTOMER) for c in customer} | {(c, STAFF_AGENT) for c in staff_only}
+    )
     prefixes = {r.prefix for r in ROUTES if isinstance(r, OnButton)}
     assert prefixes == {callbacks.INTAKE, callbacks.MENU, callbacks.STATUS, callbacks.FIXED, callbacks.RATE,
                         callbacks.FOR_TICKET, callbacks.ANSWER, callbacks.LANG, callbacks.AGENT, callbacks.MAJOR,
